@@ -1,0 +1,100 @@
+package agentotp
+
+import (
+	"context"
+	"time"
+)
+
+// RequestQuery selects requests for listing, newest first.
+type RequestQuery struct {
+	OwnerID string
+	AgentID string // optional
+	Status  Status // optional
+	Limit   int    // 1..100
+	// Cursor continues a previous listing: it is the NextCursor that call
+	// returned. Stores define its form; callers treat it as opaque.
+	Cursor string
+}
+
+// AuditQuery selects audit entries of one owner, in Seq order.
+type AuditQuery struct {
+	OwnerID   string
+	AfterSeq  int64 // entries with Seq > AfterSeq
+	RequestID string
+	Action    string
+	Limit     int // 0 means no limit
+}
+
+// Store keeps owners, agents, sources, credentials, requests and the audit
+// log. Every method is safe for concurrent use. Methods that change state
+// take the audit entries that record the change and append them in the
+// same transaction, chained to the owner's previous entry (the store sets
+// Seq, PrevHash and Hash). Missing rows are reported as ErrNotFound, lost
+// optimistic races as ErrConflict (both wrapped with context).
+type Store interface {
+	// CreateOwner stores a new owner together with its first credential.
+	CreateOwner(ctx context.Context, o *Owner, cred *Credential, audit ...AuditEntry) error
+	// GetOwner returns one owner.
+	GetOwner(ctx context.Context, id string) (*Owner, error)
+	// ListOwners returns every owner, oldest first.
+	ListOwners(ctx context.Context) ([]*Owner, error)
+
+	// CreateAgent stores an agent and its API key's credential.
+	CreateAgent(ctx context.Context, a *Agent, cred *Credential, audit ...AuditEntry) error
+	// GetAgent returns an agent of the owner.
+	GetAgent(ctx context.Context, ownerID, id string) (*Agent, error)
+	// ListAgents returns the owner's agents, oldest first.
+	ListAgents(ctx context.Context, ownerID string) ([]*Agent, error)
+	// RotateAgentKey stores a new credential for the agent (and its new
+	// key prefix and webhook secret) and makes every older credential of
+	// the agent end at oldKeyEnds.
+	RotateAgentKey(ctx context.Context, a *Agent, cred *Credential, oldKeyEnds time.Time, audit ...AuditEntry) error
+	// RevokeAgent marks the agent and all its credentials revoked at at.
+	RevokeAgent(ctx context.Context, ownerID, id string, at time.Time, audit ...AuditEntry) error
+
+	// CreateSource stores a capture source and its token's credential.
+	CreateSource(ctx context.Context, s *Source, cred *Credential, audit ...AuditEntry) error
+	// GetSource returns a source of the owner.
+	GetSource(ctx context.Context, ownerID, id string) (*Source, error)
+	// ListSources returns the owner's sources, oldest first.
+	ListSources(ctx context.Context, ownerID string) ([]*Source, error)
+	// RevokeSource marks the source and its credentials revoked at at.
+	RevokeSource(ctx context.Context, ownerID, id string, at time.Time, audit ...AuditEntry) error
+
+	// CreateCredential stores one more credential (an owner token, say).
+	CreateCredential(ctx context.Context, cred *Credential) error
+	// FindCredential returns the credential whose hash is hash.
+	FindCredential(ctx context.Context, hash []byte) (*Credential, error)
+
+	// CreateRequest stores a new request.
+	CreateRequest(ctx context.Context, r *Request, audit ...AuditEntry) error
+	// GetRequest returns one request by id, whoever owns it; callers check
+	// ownership.
+	GetRequest(ctx context.Context, id string) (*Request, error)
+	// ListRequests returns a page of requests and the cursor of the next
+	// page ("" at the end).
+	ListRequests(ctx context.Context, q RequestQuery) ([]*Request, string, error)
+	// ListLiveRequests returns the owner's requests in pending_approval or
+	// approved status, oldest first: the candidates for a message.
+	ListLiveRequests(ctx context.Context, ownerID string) ([]*Request, error)
+	// ListDueRequests returns up to limit requests, of any owner, that are
+	// not final and whose ExpiresAt is not after now.
+	ListDueRequests(ctx context.Context, now time.Time, limit int) ([]*Request, error)
+	// UpdateRequest writes r if the stored row still has version
+	// prevVersion, and sets r.Version to prevVersion+1; otherwise it
+	// returns ErrConflict and writes nothing.
+	UpdateRequest(ctx context.Context, r *Request, prevVersion int64, audit ...AuditEntry) error
+
+	// RecordMessage remembers that a source delivered the message with
+	// externalID, and reports false if it had already done so. Only the id
+	// is kept, never the message.
+	RecordMessage(ctx context.Context, sourceID, externalID string, at time.Time) (bool, error)
+
+	// AppendAudit appends entries that record no other change.
+	AppendAudit(ctx context.Context, audit ...AuditEntry) error
+	// ListAudit returns audit entries in Seq order.
+	ListAudit(ctx context.Context, q AuditQuery) ([]AuditEntry, error)
+
+	// Close releases the store's resources.
+	Close() error
+}
