@@ -1,0 +1,336 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/agentotp/agentotp"
+)
+
+// CreateOwner stores a new owner together with its first credential (cred
+// may be nil) and appends audit. An owner whose id exists already is an
+// agentotp.ErrConflict.
+func (db *DB) CreateOwner(ctx context.Context, o *agentotp.Owner, cred *agentotp.Credential, audit ...agentotp.AuditEntry) error {
+	err := db.tx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO owners (id, name, created_at) VALUES (?, ?, ?)`,
+			o.ID, o.Name, micros(o.CreatedAt)); err != nil {
+			return conflictOnDuplicate(err)
+		}
+		if err := insertCredential(ctx, tx, cred); err != nil {
+			return err
+		}
+		return appendAudit(ctx, tx, audit)
+	})
+	if err != nil {
+		return fmt.Errorf("sqlite: create owner %s: %w", o.ID, err)
+	}
+	return nil
+}
+
+// GetOwner returns one owner.
+func (db *DB) GetOwner(ctx context.Context, id string) (*agentotp.Owner, error) {
+	var o agentotp.Owner
+	var created int64
+	err := db.read.QueryRowContext(ctx, `SELECT id, name, created_at FROM owners WHERE id = ?`, id).
+		Scan(&o.ID, &o.Name, &created)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("sqlite: get owner %s: %w", id, agentotp.ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: get owner %s: %w", id, err)
+	}
+	o.CreatedAt = fromMicros(created)
+	return &o, nil
+}
+
+// ListOwners returns every owner, oldest first.
+func (db *DB) ListOwners(ctx context.Context) ([]*agentotp.Owner, error) {
+	rows, err := db.read.QueryContext(ctx, `SELECT id, name, created_at FROM owners ORDER BY created_at, id`)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: list owners: %w", err)
+	}
+	defer rows.Close()
+	var out []*agentotp.Owner
+	for rows.Next() {
+		var o agentotp.Owner
+		var created int64
+		if err := rows.Scan(&o.ID, &o.Name, &created); err != nil {
+			return nil, fmt.Errorf("sqlite: list owners: %w", err)
+		}
+		o.CreatedAt = fromMicros(created)
+		out = append(out, &o)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: list owners: %w", err)
+	}
+	return out, nil
+}
+
+const agentColumns = `id, owner_id, name, test, key_prefix, webhook_secret, created_at, revoked_at`
+
+func scanAgent(s rowScanner) (*agentotp.Agent, error) {
+	var a agentotp.Agent
+	var test, created, revoked int64
+	if err := s.Scan(&a.ID, &a.OwnerID, &a.Name, &test, &a.KeyPrefix, &a.WebhookSecret, &created, &revoked); err != nil {
+		return nil, err
+	}
+	a.Test = test != 0
+	a.CreatedAt, a.RevokedAt = fromMicros(created), fromMicros(revoked)
+	return &a, nil
+}
+
+// CreateAgent stores an agent and its API key's credential (cred may be
+// nil) and appends audit. An agent whose id exists already is an
+// agentotp.ErrConflict.
+func (db *DB) CreateAgent(ctx context.Context, a *agentotp.Agent, cred *agentotp.Credential, audit ...agentotp.AuditEntry) error {
+	err := db.tx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO agents (`+agentColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+			a.ID, a.OwnerID, a.Name, boolInt(a.Test), a.KeyPrefix, a.WebhookSecret,
+			micros(a.CreatedAt), micros(a.RevokedAt)); err != nil {
+			return conflictOnDuplicate(err)
+		}
+		if err := insertCredential(ctx, tx, cred); err != nil {
+			return err
+		}
+		return appendAudit(ctx, tx, audit)
+	})
+	if err != nil {
+		return fmt.Errorf("sqlite: create agent %s: %w", a.ID, err)
+	}
+	return nil
+}
+
+// GetAgent returns an agent of the owner; another owner's agent is
+// agentotp.ErrNotFound.
+func (db *DB) GetAgent(ctx context.Context, ownerID, id string) (*agentotp.Agent, error) {
+	a, err := scanAgent(db.read.QueryRowContext(ctx,
+		`SELECT `+agentColumns+` FROM agents WHERE id = ? AND owner_id = ?`, id, ownerID))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("sqlite: get agent %s: %w", id, agentotp.ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: get agent %s: %w", id, err)
+	}
+	return a, nil
+}
+
+// ListAgents returns the owner's agents, oldest first.
+func (db *DB) ListAgents(ctx context.Context, ownerID string) ([]*agentotp.Agent, error) {
+	rows, err := db.read.QueryContext(ctx,
+		`SELECT `+agentColumns+` FROM agents WHERE owner_id = ? ORDER BY created_at, id`, ownerID)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: list agents: %w", err)
+	}
+	defer rows.Close()
+	var out []*agentotp.Agent
+	for rows.Next() {
+		a, err := scanAgent(rows)
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: list agents: %w", err)
+		}
+		out = append(out, a)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: list agents: %w", err)
+	}
+	return out, nil
+}
+
+// RotateAgentKey stores the agent's new key prefix and webhook secret and
+// its new credential, and makes every unrevoked older credential of the
+// agent end at oldKeyEnds, unless it ends earlier already. An unknown
+// agent, or another owner's, is agentotp.ErrNotFound.
+func (db *DB) RotateAgentKey(ctx context.Context, a *agentotp.Agent, cred *agentotp.Credential, oldKeyEnds time.Time, audit ...agentotp.AuditEntry) error {
+	err := db.tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE agents SET key_prefix = ?, webhook_secret = ? WHERE id = ? AND owner_id = ?`,
+			a.KeyPrefix, a.WebhookSecret, a.ID, a.OwnerID)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 {
+			return agentotp.ErrNotFound
+		}
+		ends := micros(oldKeyEnds)
+		if _, err := tx.ExecContext(ctx, `UPDATE credentials SET expires_at = ?
+			WHERE agent_id = ? AND revoked_at = 0 AND (expires_at = 0 OR expires_at > ?)`,
+			ends, a.ID, ends); err != nil {
+			return err
+		}
+		if err := insertCredential(ctx, tx, cred); err != nil {
+			return err
+		}
+		return appendAudit(ctx, tx, audit)
+	})
+	if err != nil {
+		return fmt.Errorf("sqlite: rotate key of agent %s: %w", a.ID, err)
+	}
+	return nil
+}
+
+// RevokeAgent marks the agent and all its credentials revoked at at. A row
+// revoked already keeps its earlier time. An unknown agent, or another
+// owner's, is agentotp.ErrNotFound.
+func (db *DB) RevokeAgent(ctx context.Context, ownerID, id string, at time.Time, audit ...agentotp.AuditEntry) error {
+	if err := db.revoke(ctx, "agents", "agent_id", ownerID, id, at, audit); err != nil {
+		return fmt.Errorf("sqlite: revoke agent %s: %w", id, err)
+	}
+	return nil
+}
+
+// revoke sets revoked_at on the row id of table (agents or sources) and on
+// the credentials whose column credCol names it.
+func (db *DB) revoke(ctx context.Context, table, credCol, ownerID, id string, at time.Time, audit []agentotp.AuditEntry) error {
+	ts := micros(at)
+	return db.tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE `+table+` SET revoked_at = CASE WHEN revoked_at = 0 THEN ? ELSE revoked_at END
+			WHERE id = ? AND owner_id = ?`, ts, id, ownerID)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 {
+			return agentotp.ErrNotFound
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE credentials SET revoked_at = ? WHERE `+credCol+` = ? AND revoked_at = 0`,
+			ts, id); err != nil {
+			return err
+		}
+		return appendAudit(ctx, tx, audit)
+	})
+}
+
+const sourceColumns = `id, owner_id, name, kind, key_prefix, created_at, revoked_at`
+
+func scanSource(s rowScanner) (*agentotp.Source, error) {
+	var src agentotp.Source
+	var created, revoked int64
+	if err := s.Scan(&src.ID, &src.OwnerID, &src.Name, &src.Kind, &src.KeyPrefix, &created, &revoked); err != nil {
+		return nil, err
+	}
+	src.CreatedAt, src.RevokedAt = fromMicros(created), fromMicros(revoked)
+	return &src, nil
+}
+
+// CreateSource stores a capture source and its token's credential (cred may
+// be nil) and appends audit. A source whose id exists already is an
+// agentotp.ErrConflict.
+func (db *DB) CreateSource(ctx context.Context, s *agentotp.Source, cred *agentotp.Credential, audit ...agentotp.AuditEntry) error {
+	err := db.tx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO sources (`+sourceColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+			s.ID, s.OwnerID, s.Name, s.Kind, s.KeyPrefix, micros(s.CreatedAt), micros(s.RevokedAt)); err != nil {
+			return conflictOnDuplicate(err)
+		}
+		if err := insertCredential(ctx, tx, cred); err != nil {
+			return err
+		}
+		return appendAudit(ctx, tx, audit)
+	})
+	if err != nil {
+		return fmt.Errorf("sqlite: create source %s: %w", s.ID, err)
+	}
+	return nil
+}
+
+// GetSource returns a source of the owner; another owner's source is
+// agentotp.ErrNotFound.
+func (db *DB) GetSource(ctx context.Context, ownerID, id string) (*agentotp.Source, error) {
+	s, err := scanSource(db.read.QueryRowContext(ctx,
+		`SELECT `+sourceColumns+` FROM sources WHERE id = ? AND owner_id = ?`, id, ownerID))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("sqlite: get source %s: %w", id, agentotp.ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: get source %s: %w", id, err)
+	}
+	return s, nil
+}
+
+// ListSources returns the owner's sources, oldest first.
+func (db *DB) ListSources(ctx context.Context, ownerID string) ([]*agentotp.Source, error) {
+	rows, err := db.read.QueryContext(ctx,
+		`SELECT `+sourceColumns+` FROM sources WHERE owner_id = ? ORDER BY created_at, id`, ownerID)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: list sources: %w", err)
+	}
+	defer rows.Close()
+	var out []*agentotp.Source
+	for rows.Next() {
+		s, err := scanSource(rows)
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: list sources: %w", err)
+		}
+		out = append(out, s)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: list sources: %w", err)
+	}
+	return out, nil
+}
+
+// RevokeSource marks the source and its credentials revoked at at. A row
+// revoked already keeps its earlier time. An unknown source, or another
+// owner's, is agentotp.ErrNotFound.
+func (db *DB) RevokeSource(ctx context.Context, ownerID, id string, at time.Time, audit ...agentotp.AuditEntry) error {
+	if err := db.revoke(ctx, "sources", "source_id", ownerID, id, at, audit); err != nil {
+		return fmt.Errorf("sqlite: revoke source %s: %w", id, err)
+	}
+	return nil
+}
+
+const credentialColumns = `hash, kind, owner_id, agent_id, source_id, prefix, created_at, expires_at, revoked_at`
+
+// insertCredential stores cred, if not nil. A credential whose hash exists
+// already is an agentotp.ErrConflict.
+func insertCredential(ctx context.Context, tx *sql.Tx, cred *agentotp.Credential) error {
+	if cred == nil {
+		return nil
+	}
+	if len(cred.Hash) == 0 {
+		return errors.New("credential has no hash")
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO credentials (`+credentialColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		cred.Hash, string(cred.Kind), cred.OwnerID, nullString(cred.AgentID), nullString(cred.SourceID),
+		cred.Prefix, micros(cred.CreatedAt), micros(cred.ExpiresAt), micros(cred.RevokedAt)); err != nil {
+		return fmt.Errorf("insert %s credential: %w", cred.Kind, conflictOnDuplicate(err))
+	}
+	return nil
+}
+
+// CreateCredential stores one more credential (an owner token, say). A
+// credential whose hash exists already is an agentotp.ErrConflict.
+func (db *DB) CreateCredential(ctx context.Context, cred *agentotp.Credential) error {
+	if cred == nil {
+		return errors.New("sqlite: create credential: nil credential")
+	}
+	if err := db.tx(ctx, func(tx *sql.Tx) error { return insertCredential(ctx, tx, cred) }); err != nil {
+		return fmt.Errorf("sqlite: create credential: %w", err)
+	}
+	return nil
+}
+
+// FindCredential returns the credential whose hash is hash, valid or not:
+// the caller checks it with [agentotp.Credential.Verify].
+func (db *DB) FindCredential(ctx context.Context, hash []byte) (*agentotp.Credential, error) {
+	var c agentotp.Credential
+	var kind string
+	var agentID, sourceID sql.NullString
+	var created, expires, revoked int64
+	err := db.read.QueryRowContext(ctx, `SELECT `+credentialColumns+` FROM credentials WHERE hash = ?`, hash).
+		Scan(&c.Hash, &kind, &c.OwnerID, &agentID, &sourceID, &c.Prefix, &created, &expires, &revoked)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("sqlite: find credential: %w", agentotp.ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: find credential: %w", err)
+	}
+	c.Kind = agentotp.CredentialKind(kind)
+	c.AgentID, c.SourceID = agentID.String, sourceID.String
+	c.CreatedAt, c.ExpiresAt, c.RevokedAt = fromMicros(created), fromMicros(expires), fromMicros(revoked)
+	return &c, nil
+}

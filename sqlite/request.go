@@ -1,0 +1,351 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/agentotp/agentotp"
+)
+
+// Page sizes of ListRequests.
+const (
+	defaultPageSize = 50
+	maxPageSize     = 100
+	// defaultDueLimit is the batch of ListDueRequests when limit is not
+	// positive.
+	defaultDueLimit = 100
+)
+
+const requestColumns = `id, owner_id, agent_id, test, status, reason, expected_sender, filter,
+	encryption, public_key, key_fingerprint, webhook_url, include_message,
+	created_at, expires_at, decided_at, decided_by, deny_reason, consumed_at, updated_at,
+	metadata, payload, content, version`
+
+// requestRow holds the stored form of a request's mutable columns.
+type requestRow struct {
+	filter, metadata  any
+	payload, content  any
+	decided, consumed int64
+	updated           int64
+}
+
+func encodeRequest(r *agentotp.Request) (requestRow, error) {
+	f, err := json.Marshal(r.Filter)
+	if err != nil {
+		return requestRow{}, fmt.Errorf("encode filter: %w", err)
+	}
+	row := requestRow{
+		filter:   string(f),
+		decided:  micros(r.DecidedAt),
+		consumed: micros(r.ConsumedAt),
+		updated:  micros(r.UpdatedAt),
+	}
+	if r.Metadata != nil {
+		md, err := json.Marshal(r.Metadata)
+		if err != nil {
+			return requestRow{}, fmt.Errorf("encode metadata: %w", err)
+		}
+		row.metadata = string(md)
+	}
+	// A final request holds no ciphertext, whatever the caller left in r.
+	if !r.Status.Final() {
+		row.payload, row.content = nullBytes(r.Payload), nullBytes(r.Content)
+	}
+	return row, nil
+}
+
+func scanRequest(s rowScanner) (*agentotp.Request, error) {
+	var r agentotp.Request
+	var status, filter string
+	var metadata sql.NullString
+	var test, include int64
+	var created, expires, decided, consumed, updated int64
+	err := s.Scan(&r.ID, &r.OwnerID, &r.AgentID, &test, &status, &r.Reason, &r.ExpectedSender, &filter,
+		&r.Encryption, &r.PublicKey, &r.KeyFingerprint, &r.WebhookURL, &include,
+		&created, &expires, &decided, &r.DecidedBy, &r.DenyReason, &consumed, &updated,
+		&metadata, &r.Payload, &r.Content, &r.Version)
+	if err != nil {
+		return nil, err
+	}
+	r.Test, r.IncludeMessage = test != 0, include != 0
+	r.Status = agentotp.Status(status)
+	r.CreatedAt, r.ExpiresAt, r.DecidedAt = fromMicros(created), fromMicros(expires), fromMicros(decided)
+	r.ConsumedAt, r.UpdatedAt = fromMicros(consumed), fromMicros(updated)
+	if err := json.Unmarshal([]byte(filter), &r.Filter); err != nil {
+		return nil, fmt.Errorf("decode filter of request %s: %w", r.ID, err)
+	}
+	if metadata.Valid {
+		r.Metadata = new(agentotp.MessageMetadata)
+		if err := json.Unmarshal([]byte(metadata.String), r.Metadata); err != nil {
+			return nil, fmt.Errorf("decode metadata of request %s: %w", r.ID, err)
+		}
+	}
+	return &r, nil
+}
+
+// CreateRequest stores a new request, with the Version it carries, and
+// appends audit. A request whose id exists already is an
+// agentotp.ErrConflict.
+func (db *DB) CreateRequest(ctx context.Context, r *agentotp.Request, audit ...agentotp.AuditEntry) error {
+	row, err := encodeRequest(r)
+	if err != nil {
+		return fmt.Errorf("sqlite: create request %s: %w", r.ID, err)
+	}
+	err = db.tx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO requests (`+requestColumns+`)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			r.ID, r.OwnerID, r.AgentID, boolInt(r.Test), string(r.Status), r.Reason, r.ExpectedSender, row.filter,
+			r.Encryption, r.PublicKey, r.KeyFingerprint, r.WebhookURL, boolInt(r.IncludeMessage),
+			micros(r.CreatedAt), micros(r.ExpiresAt), row.decided, r.DecidedBy, r.DenyReason, row.consumed, row.updated,
+			row.metadata, row.payload, row.content, r.Version); err != nil {
+			return conflictOnDuplicate(err)
+		}
+		return appendAudit(ctx, tx, audit)
+	})
+	if err != nil {
+		return fmt.Errorf("sqlite: create request %s: %w", r.ID, err)
+	}
+	return nil
+}
+
+// GetRequest returns one request by id, whoever owns it.
+func (db *DB) GetRequest(ctx context.Context, id string) (*agentotp.Request, error) {
+	r, err := scanRequest(db.read.QueryRowContext(ctx, `SELECT `+requestColumns+` FROM requests WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("sqlite: get request %s: %w", id, agentotp.ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: get request %s: %w", id, err)
+	}
+	return r, nil
+}
+
+// UpdateRequest writes every mutable field of r (all but the id, owner,
+// agent and creation time) if the stored row still has version
+// prevVersion, appends audit in the same transaction, and sets r.Version
+// to prevVersion+1. A lost race is agentotp.ErrConflict and a missing row
+// agentotp.ErrNotFound; either way nothing is written. A request in a
+// final status is stored without its ciphertext.
+func (db *DB) UpdateRequest(ctx context.Context, r *agentotp.Request, prevVersion int64, audit ...agentotp.AuditEntry) error {
+	row, err := encodeRequest(r)
+	if err != nil {
+		return fmt.Errorf("sqlite: update request %s: %w", r.ID, err)
+	}
+	erased := false
+	err = db.tx(ctx, func(tx *sql.Tx) error {
+		if r.Status.Final() {
+			// Is ciphertext about to be erased? Then the log is to be
+			// checkpointed after the commit.
+			err := tx.QueryRowContext(ctx, `SELECT payload IS NOT NULL OR content IS NOT NULL FROM requests
+				WHERE id = ? AND version = ?`, r.ID, prevVersion).Scan(&erased)
+			if err != nil && !errors.Is(err, sql.ErrNoRows) {
+				return err
+			}
+		}
+		res, err := tx.ExecContext(ctx, `UPDATE requests SET
+			test = ?, status = ?, reason = ?, expected_sender = ?, filter = ?,
+			encryption = ?, public_key = ?, key_fingerprint = ?, webhook_url = ?, include_message = ?,
+			expires_at = ?, decided_at = ?, decided_by = ?, deny_reason = ?, consumed_at = ?, updated_at = ?,
+			metadata = ?, payload = ?, content = ?, version = version + 1
+			WHERE id = ? AND version = ?`,
+			boolInt(r.Test), string(r.Status), r.Reason, r.ExpectedSender, row.filter,
+			r.Encryption, r.PublicKey, r.KeyFingerprint, r.WebhookURL, boolInt(r.IncludeMessage),
+			micros(r.ExpiresAt), row.decided, r.DecidedBy, r.DenyReason, row.consumed, row.updated,
+			row.metadata, row.payload, row.content,
+			r.ID, prevVersion)
+		if err != nil {
+			return err
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			var one int
+			err := tx.QueryRowContext(ctx, `SELECT 1 FROM requests WHERE id = ?`, r.ID).Scan(&one)
+			switch {
+			case errors.Is(err, sql.ErrNoRows):
+				return agentotp.ErrNotFound
+			case err != nil:
+				return err
+			}
+			return fmt.Errorf("version %d is stale: %w", prevVersion, agentotp.ErrConflict)
+		}
+		return appendAudit(ctx, tx, audit)
+	})
+	if err != nil {
+		return fmt.Errorf("sqlite: update request %s: %w", r.ID, err)
+	}
+	r.Version = prevVersion + 1
+	if erased {
+		db.erasedCiphertext()
+	}
+	return nil
+}
+
+// ListRequests returns a page of the owner's requests, newest first
+// (equal creation times in descending id order), optionally only those of
+// q.AgentID or in q.Status, and the cursor of the next page ("" at the
+// end). q.Limit is clamped to 1..100; 0 or less means 50. A cursor that
+// this store did not issue is an *agentotp.Error with code
+// VALIDATION_ERROR.
+func (db *DB) ListRequests(ctx context.Context, q agentotp.RequestQuery) ([]*agentotp.Request, string, error) {
+	limit := q.Limit
+	switch {
+	case limit <= 0:
+		limit = defaultPageSize
+	case limit > maxPageSize:
+		limit = maxPageSize
+	}
+	where := []string{"owner_id = ?"}
+	args := []any{q.OwnerID}
+	if q.AgentID != "" {
+		where = append(where, "agent_id = ?")
+		args = append(args, q.AgentID)
+	}
+	if q.Status != "" {
+		where = append(where, "status = ?")
+		args = append(args, string(q.Status))
+	}
+	if q.Cursor != "" {
+		at, id, err := decodeCursor(q.Cursor)
+		if err != nil {
+			return nil, "", fmt.Errorf("sqlite: list requests: %w", err)
+		}
+		where = append(where, "(created_at, id) < (?, ?)")
+		args = append(args, at, id)
+	}
+	args = append(args, limit+1)
+	rows, err := db.read.QueryContext(ctx, `SELECT `+requestColumns+` FROM requests
+		WHERE `+strings.Join(where, " AND ")+`
+		ORDER BY created_at DESC, id DESC LIMIT ?`, args...)
+	if err != nil {
+		return nil, "", fmt.Errorf("sqlite: list requests: %w", err)
+	}
+	out, err := collectRequests(rows)
+	if err != nil {
+		return nil, "", fmt.Errorf("sqlite: list requests: %w", err)
+	}
+	next := ""
+	if len(out) > limit {
+		out = out[:limit]
+		last := out[limit-1]
+		next = encodeCursor(micros(last.CreatedAt), last.ID)
+	}
+	return out, next, nil
+}
+
+// encodeCursor returns the opaque cursor that continues a listing after
+// the request created at createdAt (unix microseconds) with id.
+func encodeCursor(createdAt int64, id string) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(createdAt, 10) + ":" + id))
+}
+
+// decodeCursor inverts encodeCursor.
+func decodeCursor(c string) (int64, string, error) {
+	bad := func() error {
+		var v agentotp.ValidationErrors
+		v.Add("cursor", "is not a cursor of this listing")
+		return v.Err()
+	}
+	b, err := base64.RawURLEncoding.DecodeString(c)
+	if err != nil {
+		return 0, "", bad()
+	}
+	at, id, ok := strings.Cut(string(b), ":")
+	if !ok || id == "" {
+		return 0, "", bad()
+	}
+	n, err := strconv.ParseInt(at, 10, 64)
+	if err != nil {
+		return 0, "", bad()
+	}
+	return n, id, nil
+}
+
+// ListLiveRequests returns the owner's requests in pending_approval or
+// approved status, oldest first (equal creation times in id order).
+func (db *DB) ListLiveRequests(ctx context.Context, ownerID string) ([]*agentotp.Request, error) {
+	// The status condition is that of the partial index requests_live,
+	// which holds the few live rows of the owner in order; without
+	// statistics the planner would rather walk all of the owner's requests.
+	rows, err := db.read.QueryContext(ctx, `SELECT `+requestColumns+` FROM requests INDEXED BY requests_live
+		WHERE owner_id = ? AND status IN ('pending_approval', 'approved')
+		ORDER BY created_at, id`, ownerID)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: list live requests: %w", err)
+	}
+	out, err := collectRequests(rows)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: list live requests: %w", err)
+	}
+	return out, nil
+}
+
+// ListDueRequests returns up to limit requests (100 when limit is not
+// positive), of any owner, that are not final and whose ExpiresAt is not
+// after now, the earliest expiry first.
+func (db *DB) ListDueRequests(ctx context.Context, now time.Time, limit int) ([]*agentotp.Request, error) {
+	if limit <= 0 {
+		limit = defaultDueLimit
+	}
+	// The status condition repeats the one of the partial index requests_due
+	// word for word, so that the planner can use it.
+	rows, err := db.read.QueryContext(ctx, `SELECT `+requestColumns+` FROM requests
+		WHERE status IN ('pending_approval', 'approved', 'otp_received') AND expires_at <= ?
+		ORDER BY expires_at, id LIMIT ?`, now.UnixMicro(), limit)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: list due requests: %w", err)
+	}
+	out, err := collectRequests(rows)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: list due requests: %w", err)
+	}
+	return out, nil
+}
+
+// collectRequests scans and closes rows.
+func collectRequests(rows *sql.Rows) ([]*agentotp.Request, error) {
+	defer rows.Close()
+	var out []*agentotp.Request
+	for rows.Next() {
+		r, err := scanRequest(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// RecordMessage remembers that the source delivered the message with
+// externalID, and reports false if it had already done so. An empty
+// externalID cannot be told apart from another one: it is not recorded
+// and always reports true.
+func (db *DB) RecordMessage(ctx context.Context, sourceID, externalID string, at time.Time) (bool, error) {
+	if externalID == "" {
+		return true, nil
+	}
+	var fresh bool
+	err := db.tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `INSERT INTO messages_seen (source_id, external_id, seen_at) VALUES (?, ?, ?)
+			ON CONFLICT (source_id, external_id) DO NOTHING`, sourceID, externalID, micros(at))
+		if err != nil {
+			return err
+		}
+		n, err := res.RowsAffected()
+		fresh = n == 1
+		return err
+	})
+	if err != nil {
+		return false, fmt.Errorf("sqlite: record message of source %s: %w", sourceID, err)
+	}
+	return fresh, nil
+}

@@ -1,0 +1,325 @@
+// Package sqlite is the embedded store of agentotp: an [agentotp.Store] in
+// one SQLite file, written with the pure-Go driver modernc.org/sqlite.
+//
+// The database runs in WAL mode. All writes go through a single connection
+// and begin their transactions IMMEDIATE, so writers are serialized inside
+// the process and never fail with SQLITE_BUSY; reads use a separate pool of
+// read-only connections that WAL lets proceed beside the writer. The schema
+// is a list of SQL migrations embedded in the binary and applied by [Open].
+//
+// Times are stored as unix microseconds (0 for the zero time) and returned
+// in UTC, so a time written with finer precision reads back truncated to
+// the microsecond.
+//
+// The ciphertext of a request that reached a final status does not linger:
+// deleted content is overwritten with zeros (PRAGMA secure_delete), and
+// once an update has erased ciphertext a background checkpoint copies the
+// write-ahead log into the database and truncates it, since the log still
+// holds the older page images.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net/url"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/agentotp/agentotp"
+	sqlite "modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+)
+
+//go:embed migrations/*.sql
+var migrationFS embed.FS
+
+// busyTimeout is how long a connection waits for a lock that another
+// process holds before it gives up with SQLITE_BUSY.
+const busyTimeout = 10 * time.Second
+
+// checkpointWait bounds how long the background checkpoint waits for
+// readers, while it holds up writers.
+const checkpointWait = 500 * time.Millisecond
+
+// DB is an [agentotp.Store] kept in one SQLite database file. It is safe for
+// concurrent use.
+type DB struct {
+	write  *sql.DB // one connection: every write transaction is serialized
+	read   *sql.DB // read-only connections
+	logger *slog.Logger
+
+	erased chan struct{}  // signals the checkpointer that ciphertext was erased
+	stop   chan struct{}  // closed by Close
+	wg     sync.WaitGroup // the checkpointer
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+var _ agentotp.Store = (*DB)(nil)
+
+// Open opens (creating it if needed) the SQLite database at path, applies
+// the migrations it has not yet run, and returns the store. path must name
+// a file: an in-memory database cannot be shared by the read and write
+// connections. A nil logger discards the log.
+func Open(ctx context.Context, path string, logger *slog.Logger) (*DB, error) {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	if path == "" || path == ":memory:" || strings.HasPrefix(path, "file:") {
+		return nil, fmt.Errorf("sqlite: open %q: want the path of a database file", path)
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: open %q: %w", path, err)
+	}
+	// A file: URI, so that SQLite (not the driver) parses the path: its
+	// characters are percent-escaped and cannot be mistaken for parameters.
+	slashed := filepath.ToSlash(abs)
+	if !strings.HasPrefix(slashed, "/") {
+		slashed = "/" + slashed // C:/x becomes file:/C:/x
+	}
+	uri := "file:" + (&url.URL{Path: slashed}).EscapedPath()
+	ms := busyTimeout.Milliseconds()
+
+	writeDSN := fmt.Sprintf("%s?_pragma=busy_timeout(%d)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)"+
+		"&_pragma=synchronous(NORMAL)&_pragma=secure_delete(1)&_txlock=immediate", uri, ms)
+	write, err := sql.Open("sqlite", writeDSN)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	write.SetMaxOpenConns(1)
+	write.SetMaxIdleConns(1)
+	write.SetConnMaxLifetime(0)
+	write.SetConnMaxIdleTime(0)
+
+	db := &DB{write: write, logger: logger}
+	if err := write.PingContext(ctx); err != nil {
+		write.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	if err := db.migrate(ctx); err != nil {
+		write.Close()
+		return nil, err
+	}
+
+	readDSN := fmt.Sprintf("%s?_pragma=busy_timeout(%d)&_pragma=foreign_keys(1)&_pragma=query_only(1)", uri, ms)
+	read, err := sql.Open("sqlite", readDSN)
+	if err != nil {
+		write.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	n := max(4, runtime.GOMAXPROCS(0))
+	read.SetMaxOpenConns(n)
+	read.SetMaxIdleConns(n)
+	read.SetConnMaxIdleTime(5 * time.Minute)
+	if err := read.PingContext(ctx); err != nil {
+		read.Close()
+		write.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	db.read = read
+	db.erased = make(chan struct{}, 1)
+	db.stop = make(chan struct{})
+	db.wg.Go(db.checkpointer)
+	return db, nil
+}
+
+// Close closes the database. It first lets SQLite refresh the statistics
+// of its query planner (PRAGMA optimize); the last connection to close
+// checkpoints the write-ahead log into the database file. Later calls
+// return the first call's result.
+func (db *DB) Close() error {
+	db.closeOnce.Do(func() {
+		close(db.stop)
+		db.wg.Wait()
+		_, err := db.write.Exec("PRAGMA optimize")
+		db.closeErr = errors.Join(err, db.read.Close(), db.write.Close())
+	})
+	return db.closeErr
+}
+
+// Checkpoint copies the write-ahead log into the database file and
+// truncates the log, so that no older page image (the ciphertext of a
+// finished request, say) remains in it. The store runs it by itself after
+// ciphertext was erased; it fails if readers keep it from finishing.
+func (db *DB) Checkpoint(ctx context.Context) error {
+	var busy, frames, done int
+	if err := db.write.QueryRowContext(ctx, "PRAGMA wal_checkpoint(TRUNCATE)").Scan(&busy, &frames, &done); err != nil {
+		return fmt.Errorf("sqlite: checkpoint: %w", err)
+	}
+	if busy != 0 {
+		return fmt.Errorf("sqlite: checkpoint: blocked by readers (%d of %d frames copied)", done, frames)
+	}
+	return nil
+}
+
+// checkpointer runs Checkpoint whenever an update has erased ciphertext,
+// retrying a few times while readers block it, until Close.
+func (db *DB) checkpointer() {
+	for {
+		select {
+		case <-db.stop:
+			return
+		case <-db.erased:
+		}
+		for attempt := range 5 {
+			ctx, cancel := context.WithTimeout(context.Background(), checkpointWait)
+			err := db.Checkpoint(ctx)
+			cancel()
+			if err == nil {
+				break
+			}
+			db.logger.Debug("sqlite: checkpoint after erasing ciphertext", "attempt", attempt+1, "err", err)
+			select {
+			case <-db.stop:
+				return
+			case <-time.After(time.Duration(attempt+1) * 100 * time.Millisecond):
+			}
+		}
+	}
+}
+
+// erasedCiphertext wakes the checkpointer, unless it is awake already.
+func (db *DB) erasedCiphertext() {
+	select {
+	case db.erased <- struct{}{}:
+	default:
+	}
+}
+
+// migrate applies, in the order of their names, the embedded migrations
+// that schema_migrations does not list yet. Each runs in its own
+// transaction together with its schema_migrations row.
+func (db *DB) migrate(ctx context.Context) error {
+	if _, err := db.write.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+		version    TEXT    NOT NULL PRIMARY KEY,
+		applied_at INTEGER NOT NULL
+	) STRICT`); err != nil {
+		return fmt.Errorf("sqlite: migrate: %w", err)
+	}
+	names, err := fs.Glob(migrationFS, "migrations/*.sql")
+	if err != nil {
+		return fmt.Errorf("sqlite: migrate: %w", err)
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		version := strings.TrimSuffix(filepath.Base(name), ".sql")
+		body, err := migrationFS.ReadFile(name)
+		if err != nil {
+			return fmt.Errorf("sqlite: migrate %s: %w", version, err)
+		}
+		applied := false
+		err = db.tx(ctx, func(tx *sql.Tx) error {
+			var n int
+			// Checked inside the IMMEDIATE transaction, so two processes
+			// opening the same file cannot both apply a migration.
+			if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM schema_migrations WHERE version = ?`, version).Scan(&n); err != nil {
+				return err
+			}
+			if n > 0 {
+				return nil
+			}
+			if _, err := tx.ExecContext(ctx, string(body)); err != nil {
+				return err
+			}
+			if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)`,
+				version, time.Now().UnixMicro()); err != nil {
+				return err
+			}
+			applied = true
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("sqlite: migrate %s: %w", version, err)
+		}
+		if applied {
+			db.logger.InfoContext(ctx, "sqlite: applied migration", "version", version)
+		}
+	}
+	return nil
+}
+
+// tx runs fn in a write transaction, which the write connection begins
+// IMMEDIATE, and commits it when fn returns nil.
+func (db *DB) tx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	tx, err := db.write.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	if err := fn(tx); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+// conflictOnDuplicate adds agentotp.ErrConflict to the chain of a primary
+// key or unique constraint violation: a row with that key exists already.
+func conflictOnDuplicate(err error) error {
+	var se *sqlite.Error
+	if errors.As(err, &se) {
+		switch se.Code() {
+		case sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY, sqlite3.SQLITE_CONSTRAINT_UNIQUE:
+			return fmt.Errorf("%w: %w", agentotp.ErrConflict, err)
+		}
+	}
+	return err
+}
+
+// micros is the stored form of t: unix microseconds, 0 for the zero time.
+func micros(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMicro()
+}
+
+// fromMicros inverts micros.
+func fromMicros(v int64) time.Time {
+	if v == 0 {
+		return time.Time{}
+	}
+	return time.UnixMicro(v).UTC()
+}
+
+// nullString stores "" as NULL.
+func nullString(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+// nullBytes stores an empty slice as NULL.
+func nullBytes(b []byte) any {
+	if len(b) == 0 {
+		return nil
+	}
+	return b
+}
+
+// boolInt is the stored form of a boolean.
+func boolInt(b bool) int64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// rowScanner is a *sql.Row or *sql.Rows.
+type rowScanner interface {
+	Scan(dest ...any) error
+}
