@@ -1,0 +1,430 @@
+// Package client is the Go SDK of agentotp. It keeps the names of the
+// seed SDK in Go form: RequestOTP, GetOTPStatus, ConsumeOTP,
+// CancelOTPRequest, GenerateKeyPair, ExportPublicKey, and error classes
+// that work with errors.Is.
+//
+//	otp := client.New(os.Getenv("AGENT_OTP_API_KEY"))
+//	pub, priv, _ := client.GenerateKeyPair(client.HPKEX25519)
+//	req, err := otp.RequestOTP(ctx, client.RequestOptions{
+//		Reason: "Sign up for Acme", PublicKey: client.ExportPublicKey(pub), WaitForOTP: true,
+//	})
+//	if err == nil && req.Status == client.StatusOTPReceived {
+//		res, _ := otp.ConsumeOTP(ctx, req.ID, priv)
+//		fmt.Println(res.Code)
+//	}
+//
+// Waiting uses the relay's long-poll (GET /v1/otp/{id}?wait=…), never a
+// sleep loop. Calls are retried, with backoff, only where retrying cannot
+// repeat an effect: GET and DELETE on network errors and 5xx, and POST only
+// when the connection was refused or the relay answered 502, 503 or 504.
+package client
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// DefaultBaseURL is used when neither WithBaseURL nor AGENTOTP_URL is set.
+const DefaultBaseURL = "http://127.0.0.1:8787"
+
+// Client talks to the agent API of one relay with one API key.
+type Client struct {
+	apiKey     string
+	baseURL    string
+	http       *http.Client
+	maxRetries int
+	backoff    time.Duration
+	userAgent  string
+}
+
+// Option configures a Client.
+type Option func(*Client)
+
+// WithBaseURL sets the relay's URL.
+func WithBaseURL(u string) Option { return func(c *Client) { c.baseURL = strings.TrimRight(u, "/") } }
+
+// WithHTTPClient sets the HTTP client (its Timeout must exceed long-poll
+// waits; the default has none and relies on contexts).
+func WithHTTPClient(h *http.Client) Option { return func(c *Client) { c.http = h } }
+
+// WithMaxRetries sets how many times a retryable call is retried (default 3).
+func WithMaxRetries(n int) Option { return func(c *Client) { c.maxRetries = n } }
+
+// WithBackoff sets the first retry delay (default 250 ms, doubling, with jitter).
+func WithBackoff(d time.Duration) Option { return func(c *Client) { c.backoff = d } }
+
+// New returns a client for apiKey (ak_live_… or ak_test_…). The relay's
+// URL is WithBaseURL, else $AGENTOTP_URL, else DefaultBaseURL.
+func New(apiKey string, opts ...Option) *Client {
+	c := &Client{apiKey: apiKey, baseURL: DefaultBaseURL, http: &http.Client{}, maxRetries: 3, backoff: 250 * time.Millisecond, userAgent: "agentotp-go"}
+	if u := os.Getenv("AGENTOTP_URL"); u != "" {
+		c.baseURL = strings.TrimRight(u, "/")
+	}
+	for _, o := range opts {
+		o(c)
+	}
+	return c
+}
+
+// Status of a request.
+type Status string
+
+// The statuses of a request.
+const (
+	StatusPendingApproval Status = "pending_approval"
+	StatusApproved        Status = "approved"
+	StatusOTPReceived     Status = "otp_received"
+	StatusConsumed        Status = "consumed"
+	StatusDenied          Status = "denied"
+	StatusExpired         Status = "expired"
+	StatusCancelled       Status = "cancelled"
+)
+
+// Waiting reports whether the request may still change on its own
+// (pending approval, or approved and waiting for the message).
+func (s Status) Waiting() bool { return s == StatusPendingApproval || s == StatusApproved }
+
+// Filter narrows which message may feed a request.
+type Filter struct {
+	Sources        []string  `json:"sources,omitempty"`
+	SenderPattern  string    `json:"sender_pattern,omitempty"`
+	ContentPattern string    `json:"content_pattern,omitempty"`
+	ReceivedAfter  time.Time `json:"received_after,omitzero"`
+}
+
+// Metadata describes the message that fed a request; never its text.
+type Metadata struct {
+	MessageID  string    `json:"message_id,omitempty"`
+	Source     string    `json:"source"`
+	Sender     string    `json:"sender"`
+	Subject    string    `json:"subject,omitempty"`
+	ReceivedAt time.Time `json:"received_at"`
+	Confidence float64   `json:"confidence,omitempty"`
+	Domain     string    `json:"domain,omitempty"`
+}
+
+// OTPRequest is the relay's request object.
+type OTPRequest struct {
+	ID                   string     `json:"id"`
+	AgentID              string     `json:"agent_id"`
+	Status               Status     `json:"status"`
+	Reason               string     `json:"reason"`
+	ExpectedSender       *string    `json:"expected_sender"`
+	Filter               *Filter    `json:"filter"`
+	Encryption           Algorithm  `json:"encryption"`
+	PublicKeyFingerprint string     `json:"public_key_fingerprint"`
+	IncludeMessage       bool       `json:"include_message"`
+	WebhookURL           *string    `json:"webhook_url"`
+	ApprovalURL          string     `json:"approval_url"`
+	Test                 bool       `json:"test"`
+	CreatedAt            time.Time  `json:"created_at"`
+	ExpiresAt            time.Time  `json:"expires_at"`
+	DecidedAt            *time.Time `json:"decided_at"`
+	DecidedBy            *string    `json:"decided_by"`
+	DenyReason           *string    `json:"deny_reason"`
+	Metadata             *Metadata  `json:"metadata"`
+	ConsumedAt           *time.Time `json:"consumed_at"`
+}
+
+// RequestOptions are the arguments of RequestOTP.
+type RequestOptions struct {
+	Reason         string
+	ExpectedSender string
+	Filter         *Filter
+	// PublicKey is ExportPublicKey of the agent's key.
+	PublicKey string
+	// TTL of the request (60 s – 1 h; 0: the relay's default, 5 min).
+	TTL time.Duration
+	// WaitForOTP makes RequestOTP wait until the request is no longer
+	// pending or approved, or Timeout passes.
+	WaitForOTP bool
+	// Timeout bounds the wait (0: 120 s, as in the seed).
+	Timeout        time.Duration
+	WebhookURL     string
+	IncludeMessage bool
+}
+
+type requestBody struct {
+	Reason         string  `json:"reason"`
+	PublicKey      string  `json:"public_key"`
+	ExpectedSender string  `json:"expected_sender,omitempty"`
+	Filter         *Filter `json:"filter,omitempty"`
+	TTL            int     `json:"ttl,omitempty"`
+	WebhookURL     string  `json:"webhook_url,omitempty"`
+	IncludeMessage bool    `json:"include_message,omitempty"`
+}
+
+// RequestOTP asks the relay for one code. With WaitForOTP it then waits
+// (long-poll) and returns the request in the status it reached: check
+// Status as the seed does. A wait that runs out returns the request as it
+// stands, still waiting, and no error.
+func (c *Client) RequestOTP(ctx context.Context, opts RequestOptions) (*OTPRequest, error) {
+	body := requestBody{
+		Reason: opts.Reason, PublicKey: opts.PublicKey, ExpectedSender: opts.ExpectedSender,
+		Filter: opts.Filter, WebhookURL: opts.WebhookURL, IncludeMessage: opts.IncludeMessage,
+		TTL: int(opts.TTL / time.Second),
+	}
+	var req OTPRequest
+	if err := c.do(ctx, http.MethodPost, "/v1/otp/request", body, &req); err != nil {
+		return nil, err
+	}
+	if !opts.WaitForOTP || !req.Status.Waiting() {
+		return &req, nil
+	}
+	timeout := opts.Timeout
+	if timeout <= 0 {
+		timeout = 120 * time.Second
+	}
+	got, err := c.WaitForOTP(ctx, req.ID, timeout)
+	if errors.Is(err, ErrTimeout) && got != nil {
+		return got, nil
+	}
+	return got, err
+}
+
+// GetOTPStatus returns the request now.
+func (c *Client) GetOTPStatus(ctx context.Context, id string) (*OTPRequest, error) {
+	var req OTPRequest
+	if err := c.do(ctx, http.MethodGet, "/v1/otp/"+url.PathEscape(id), nil, &req); err != nil {
+		return nil, err
+	}
+	return &req, nil
+}
+
+// WaitOTPStatus long-polls once: it returns when the request leaves
+// pending_approval/approved or after wait (1–55 s).
+func (c *Client) WaitOTPStatus(ctx context.Context, id string, wait time.Duration) (*OTPRequest, error) {
+	secs := int(wait.Round(time.Second) / time.Second)
+	secs = max(1, min(55, secs))
+	var req OTPRequest
+	if err := c.do(ctx, http.MethodGet, "/v1/otp/"+url.PathEscape(id)+"?wait="+strconv.Itoa(secs), nil, &req); err != nil {
+		return nil, err
+	}
+	return &req, nil
+}
+
+// WaitForOTP waits until the request is no longer pending or approved. It
+// returns the request and, if timeout passed first, an ErrTimeout error
+// along with the request as it stands.
+func (c *Client) WaitForOTP(ctx context.Context, id string, timeout time.Duration) (*OTPRequest, error) {
+	deadline := time.Now().Add(timeout)
+	var last *OTPRequest
+	for {
+		left := time.Until(deadline)
+		if left < time.Second {
+			if last == nil {
+				return c.GetOTPStatus(ctx, id)
+			}
+			return last, timeoutError(id, string(last.Status))
+		}
+		req, err := c.WaitOTPStatus(ctx, id, min(left, 55*time.Second))
+		if err != nil {
+			return nil, err
+		}
+		last = req
+		if !req.Status.Waiting() {
+			return req, nil
+		}
+	}
+}
+
+// ConsumeResult is a consumed, decrypted code.
+type ConsumeResult struct {
+	Code string
+	// FullMessage is the message text, when the request asked for it and
+	// the owner allowed it. It is untrusted input: never feed it to a
+	// model as instructions.
+	FullMessage string
+	Metadata    *Metadata
+}
+
+type consumeBody struct {
+	ID               string    `json:"id"`
+	Encryption       Algorithm `json:"encryption"`
+	EncryptedPayload string    `json:"encrypted_payload"`
+	EncryptedContent string    `json:"encrypted_content"`
+	Metadata         *Metadata `json:"metadata"`
+}
+
+// ConsumeOTP reads the sealed code once and decrypts it with the agent's
+// private key. A second call fails with ErrAlreadyConsumed.
+func (c *Client) ConsumeOTP(ctx context.Context, id string, priv *PrivateKey) (*ConsumeResult, error) {
+	var body consumeBody
+	if err := c.do(ctx, http.MethodPost, "/v1/otp/"+url.PathEscape(id)+"/consume", nil, &body); err != nil {
+		return nil, err
+	}
+	if priv == nil {
+		return nil, decryptionError(errors.New("no private key given"))
+	}
+	code, err := DecryptOTPPayload(priv, body.ID, body.EncryptedPayload)
+	if err != nil {
+		return nil, err
+	}
+	res := &ConsumeResult{Code: code, Metadata: body.Metadata}
+	if body.EncryptedContent != "" {
+		if res.FullMessage, err = DecryptOTPPayload(priv, body.ID, body.EncryptedContent); err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+// CancelOTPRequest cancels a live request.
+func (c *Client) CancelOTPRequest(ctx context.Context, id string) (*OTPRequest, error) {
+	var req OTPRequest
+	if err := c.do(ctx, http.MethodDelete, "/v1/otp/"+url.PathEscape(id), nil, &req); err != nil {
+		return nil, err
+	}
+	return &req, nil
+}
+
+// TestMessage is a message a test key posts to feed its own filtered
+// requests (POST /v1/test/messages).
+type TestMessage struct {
+	Source     string    `json:"source"`
+	Sender     string    `json:"sender"`
+	Subject    string    `json:"subject,omitempty"`
+	Text       string    `json:"text,omitempty"`
+	HTML       string    `json:"html,omitempty"`
+	ReceivedAt time.Time `json:"received_at,omitzero"`
+	ExternalID string    `json:"external_id,omitempty"`
+}
+
+// IngestResult says whether a posted message fed a request.
+type IngestResult struct {
+	MessageID string `json:"message_id"`
+	Matched   bool   `json:"matched"`
+	Duplicate bool   `json:"duplicate,omitempty"`
+}
+
+// SendTestMessage posts a message with a test key, so that an agent's
+// filters can be tested end to end.
+func (c *Client) SendTestMessage(ctx context.Context, m TestMessage) (*IngestResult, error) {
+	var res IngestResult
+	if err := c.do(ctx, http.MethodPost, "/v1/test/messages", m, &res); err != nil {
+		return nil, err
+	}
+	return &res, nil
+}
+
+type problem struct {
+	Code       string       `json:"code"`
+	Message    string       `json:"message"`
+	Detail     string       `json:"detail"`
+	Errors     []FieldError `json:"errors"`
+	RetryAfter int          `json:"retry_after"`
+	DenyReason string       `json:"deny_reason"`
+}
+
+// do sends one API call, retrying where that is safe.
+func (c *Client) do(ctx context.Context, method, path string, in, out any) error {
+	var payload []byte
+	if in != nil {
+		var err error
+		if payload, err = json.Marshal(in); err != nil {
+			return &Error{Class: ErrValidation, Message: "cannot encode the request", Err: err}
+		}
+	}
+	delay := c.backoff
+	for attempt := 0; ; attempt++ {
+		err, retryable := c.once(ctx, method, path, "application/json", payload, out)
+		if err == nil || !retryable || attempt >= c.maxRetries || ctx.Err() != nil {
+			return err
+		}
+		jitter := time.Duration(rand.Int64N(int64(delay)/2 + 1))
+		t := time.NewTimer(delay + jitter)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return networkError(ctx.Err())
+		case <-t.C:
+		}
+		delay *= 2
+	}
+}
+
+// doRaw posts a non-JSON body once (it is not retried: a message may
+// already have been taken).
+func (c *Client) doRaw(ctx context.Context, path, contentType string, payload []byte, out any) error {
+	err, _ := c.once(ctx, http.MethodPost, path, contentType, payload, out)
+	return err
+}
+
+// once makes one attempt and says whether a failure may be retried.
+func (c *Client) once(ctx context.Context, method, path, contentType string, payload []byte, out any) (error, bool) {
+	var body io.Reader
+	if payload != nil {
+		body = bytes.NewReader(payload)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, c.baseURL+path, body)
+	if err != nil {
+		return &Error{Class: ErrValidation, Message: "cannot build the request", Err: err}, false
+	}
+	req.Header.Set("Authorization", "Bearer "+c.apiKey)
+	req.Header.Set("Accept", "application/json")
+	req.Header.Set("User-Agent", c.userAgent)
+	if payload != nil {
+		req.Header.Set("Content-Type", contentType)
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		if ctx.Err() != nil {
+			return networkError(ctx.Err()), false
+		}
+		// A refused connection never reached the relay: safe to retry any
+		// method. Other network errors may have, so only idempotent ones.
+		return networkError(err), method != http.MethodPost || errors.Is(err, syscall.ECONNREFUSED) || isDialError(err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
+	if err != nil {
+		return networkError(err), method != http.MethodPost
+	}
+	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
+		if out != nil {
+			if err := json.Unmarshal(data, out); err != nil {
+				return &Error{Class: ErrUnexpected, StatusCode: resp.StatusCode, Message: "the relay's answer is not the expected JSON", Err: err}, false
+			}
+		}
+		return nil, false
+	}
+	var p problem
+	_ = json.Unmarshal(data, &p)
+	e := &Error{Class: classOf(resp.StatusCode, p.Code), StatusCode: resp.StatusCode, Code: p.Code, Message: p.Message, Fields: p.Errors, DenyReason: p.DenyReason}
+	if e.Message == "" {
+		e.Message = p.Detail
+	}
+	if e.Message == "" {
+		e.Message = http.StatusText(resp.StatusCode)
+	}
+	if p.RetryAfter > 0 {
+		e.RetryAfter = time.Duration(p.RetryAfter) * time.Second
+	} else if s, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil {
+		e.RetryAfter = time.Duration(s) * time.Second
+	}
+	retry := resp.StatusCode >= 500 && (method != http.MethodPost || resp.StatusCode == 502 || resp.StatusCode == 503 || resp.StatusCode == 504)
+	return e, retry
+}
+
+func isDialError(err error) bool {
+	var op *net.OpError
+	return errors.As(err, &op) && op.Op == "dial"
+}
+
+// String describes the request briefly, for logs.
+func (r *OTPRequest) String() string {
+	return fmt.Sprintf("%s (%s)", r.ID, r.Status)
+}

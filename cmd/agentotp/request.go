@@ -1,0 +1,169 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/agentotp/agentotp/client"
+	"github.com/agentotp/agentotp/seal"
+)
+
+type requestOptions struct {
+	server, apiKey, reason, expectedSender string
+	senderPattern, contentPattern          string
+	sources                                []string
+	ttl                                    string
+	keyFile, alg                           string
+	timeout                                time.Duration
+	quiet                                  bool
+}
+
+func newRequestCmd(a *app) *cobra.Command {
+	var o requestOptions
+	cmd := &cobra.Command{
+		Use:   "request",
+		Short: "Agent side for scripts: request a code, wait, consume, decrypt, print the code",
+		Long: `Requests one code, shows on stderr what it waits for (approval, then the
+message) with the time left, consumes and decrypts it, and prints the code
+alone on stdout.
+
+Exit codes: 0 code printed, 3 denied, 4 expired, 5 cancelled, 6 timed out,
+7 authentication failed, 1 any other error, 2 usage.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return agentRequest(cmd.Context(), a, o)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.server, "server", client.DefaultBaseURL, "relay URL (env AGENTOTP_URL)")
+	f.StringVar(&o.apiKey, "api-key", "", "agent API key ak_… (env AGENTOTP_API_KEY)")
+	f.StringVar(&o.reason, "reason", "", "why the code is needed, shown to the owner (required)")
+	f.StringVar(&o.expectedSender, "expected-sender", "", "who will send the code, shown to the owner")
+	f.StringVar(&o.senderPattern, "sender-pattern", "", "glob over the sender address or number, e.g. *@acme.com")
+	f.StringVar(&o.contentPattern, "content-pattern", "", "RE2 expression the message must match")
+	f.StringSliceVar(&o.sources, "source", nil, "sms and/or email (default both)")
+	f.StringVar(&o.ttl, "ttl", "", "request lifetime, seconds or a duration like 5m (60s–1h; default 5m)")
+	f.StringVar(&o.keyFile, "key", "", "private key file from `agentotp keygen` (default: a new key in memory)")
+	f.StringVar(&o.alg, "alg", "x25519", "algorithm of the key made when --key is not given")
+	f.DurationVar(&o.timeout, "timeout", 0, "give up after this long (default: the request's lifetime)")
+	f.BoolVarP(&o.quiet, "quiet", "q", false, "no progress on stderr")
+	_ = cmd.MarkFlagRequired("reason")
+	return cmd
+}
+
+func parseTTL(s string) (time.Duration, error) {
+	if s == "" {
+		return 0, nil
+	}
+	if n, err := strconv.Atoi(s); err == nil {
+		return time.Duration(n) * time.Second, nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return 0, fmt.Errorf("--ttl: %q is neither seconds nor a duration", s)
+	}
+	return d, nil
+}
+
+func agentRequest(ctx context.Context, a *app, o requestOptions) error {
+	if o.apiKey == "" {
+		return &exitErr{exitUsage, errors.New("an agent API key is needed: --api-key or AGENTOTP_API_KEY")}
+	}
+	ttl, err := parseTTL(o.ttl)
+	if err != nil {
+		return &exitErr{exitUsage, err}
+	}
+	var priv *client.PrivateKey
+	if o.keyFile != "" {
+		b, err := os.ReadFile(o.keyFile)
+		if err != nil {
+			return fmt.Errorf("read key: %w", err)
+		}
+		if priv, err = client.ImportPrivateKey(b); err != nil {
+			return &exitErr{exitUsage, err}
+		}
+	} else {
+		alg, err := seal.ParseAlgorithm(o.alg)
+		if err != nil {
+			return &exitErr{exitUsage, err}
+		}
+		if _, priv, err = client.GenerateKeyPair(alg); err != nil {
+			return err
+		}
+	}
+	c := client.New(o.apiKey, client.WithBaseURL(o.server))
+	opts := client.RequestOptions{Reason: o.reason, ExpectedSender: o.expectedSender, PublicKey: client.ExportPublicKey(priv.Public()), TTL: ttl}
+	if o.senderPattern != "" || o.contentPattern != "" || len(o.sources) > 0 {
+		opts.Filter = &client.Filter{SenderPattern: o.senderPattern, ContentPattern: o.contentPattern, Sources: o.sources}
+	}
+	req, err := c.RequestOTP(ctx, opts)
+	if err != nil {
+		return err
+	}
+	progress := func(format string, args ...any) {
+		if !o.quiet {
+			fmt.Fprintf(a.stderr, format+"\n", args...)
+		}
+	}
+	progress("request %s created; key %s (%s)", req.ID, req.PublicKeyFingerprint, req.Encryption)
+	deadline := req.ExpiresAt
+	if o.timeout > 0 && time.Now().Add(o.timeout).Before(deadline) {
+		deadline = time.Now().Add(o.timeout)
+	}
+	last := client.Status("")
+	for req.Status.Waiting() {
+		left := time.Until(deadline)
+		if left <= 0 {
+			if _, err := c.CancelOTPRequest(context.WithoutCancel(ctx), req.ID); err != nil && !errors.Is(err, client.ErrExpired) {
+				progress("cancel after timeout failed: %v", err)
+			}
+			return &exitErr{exitTimeout, fmt.Errorf("timed out; request %s was still %s", req.ID, req.Status)}
+		}
+		if req.Status != last {
+			switch req.Status {
+			case client.StatusPendingApproval:
+				progress("waiting for the owner's approval (%s left): %s", left.Round(time.Second), req.ApprovalURL)
+			case client.StatusApproved:
+				progress("approved; waiting for the message (%s left)", left.Round(time.Second))
+			}
+			last = req.Status
+		}
+		wait := min(left, 15*time.Second)
+		if req, err = c.WaitOTPStatus(ctx, req.ID, max(wait, time.Second)); err != nil {
+			return err
+		}
+		if req.Status == last && req.Status.Waiting() {
+			progress("  still %s, %s left", req.Status, time.Until(deadline).Round(time.Second))
+		}
+	}
+	switch req.Status {
+	case client.StatusOTPReceived:
+	case client.StatusDenied:
+		reason := ""
+		if req.DenyReason != nil {
+			reason = ": " + *req.DenyReason
+		}
+		return &exitErr{exitDenied, fmt.Errorf("the owner denied request %s%s", req.ID, reason)}
+	case client.StatusExpired:
+		return &exitErr{exitExpired, fmt.Errorf("request %s expired", req.ID)}
+	case client.StatusCancelled:
+		return &exitErr{exitCancelled, fmt.Errorf("request %s was cancelled", req.ID)}
+	default:
+		return fmt.Errorf("request %s ended as %s", req.ID, req.Status)
+	}
+	res, err := c.ConsumeOTP(ctx, req.ID, priv)
+	if err != nil {
+		return err
+	}
+	if res.Metadata != nil {
+		progress("code received from %s (%s)", res.Metadata.Sender, res.Metadata.Source)
+	}
+	fmt.Fprintln(a.stdout, res.Code)
+	return nil
+}

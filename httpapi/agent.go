@@ -1,0 +1,192 @@
+package httpapi
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/agentotp/agentotp"
+	"github.com/agentotp/agentotp/relay"
+)
+
+// createRequestBody is the body of POST /v1/otp/request.
+type createRequestBody struct {
+	Reason         string           `json:"reason"`
+	PublicKey      string           `json:"public_key"`
+	ExpectedSender string           `json:"expected_sender"`
+	Filter         *agentotp.Filter `json:"filter"`
+	TTL            *int             `json:"ttl"`
+	WebhookURL     string           `json:"webhook_url"`
+	IncludeMessage bool             `json:"include_message"`
+}
+
+func (s *Server) createRequest(w http.ResponseWriter, r *http.Request, p *relay.Principal) {
+	var body createRequestBody
+	if err := decodeJSON(w, r, &body, false); err != nil {
+		s.writeError(w, r, err, 0)
+		return
+	}
+	in := relay.CreateRequestInput{
+		Reason: body.Reason, ExpectedSender: body.ExpectedSender, Filter: body.Filter,
+		PublicKey: body.PublicKey, WebhookURL: body.WebhookURL, IncludeMessage: body.IncludeMessage,
+	}
+	if body.TTL != nil {
+		if *body.TTL <= 0 {
+			s.writeError(w, r, &agentotp.Error{Code: agentotp.EValidation, Message: "ttl: must be between 60 and 3600 seconds",
+				Fields: []agentotp.FieldError{{Field: "ttl", Message: "must be between 60 and 3600 seconds"}}}, 0)
+			return
+		}
+		in.TTL = time.Duration(*body.TTL) * time.Second
+	}
+	req, err := s.svc.CreateRequest(r.Context(), p, in)
+	if err != nil {
+		s.writeError(w, r, err, 0)
+		return
+	}
+	w.Header().Set("Location", "/v1/otp/"+req.ID)
+	writeJSON(w, s.log, http.StatusCreated, s.requestView(req))
+}
+
+func (s *Server) getRequest(w http.ResponseWriter, r *http.Request, p *relay.Principal) {
+	id := r.PathValue("id")
+	var (
+		req *agentotp.Request
+		err error
+	)
+	if ws := r.URL.Query().Get("wait"); ws != "" {
+		n, perr := strconv.Atoi(ws)
+		max := int(s.cfg.MaxWait.Seconds())
+		if perr != nil || n < 1 || n > max {
+			s.writeError(w, r, &agentotp.Error{Code: agentotp.EValidation, Message: fmt.Sprintf("wait: must be 1–%d seconds", max),
+				Fields: []agentotp.FieldError{{Field: "wait", Message: fmt.Sprintf("must be an integer between 1 and %d", max)}}}, 0)
+			return
+		}
+		// Long-polls outlive the server's write timeout.
+		_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(time.Duration(n+10) * time.Second))
+		req, err = s.svc.WaitRequest(r.Context(), p, id, time.Duration(n)*time.Second)
+	} else {
+		req, err = s.svc.GetRequest(r.Context(), p, id)
+	}
+	if err != nil {
+		s.writeError(w, r, err, 0)
+		return
+	}
+	writeJSON(w, s.log, http.StatusOK, s.requestView(req))
+}
+
+type consumeJSON struct {
+	ID               string                    `json:"id"`
+	Encryption       string                    `json:"encryption"`
+	EncryptedPayload string                    `json:"encrypted_payload"`
+	EncryptedContent string                    `json:"encrypted_content,omitempty"`
+	Metadata         *agentotp.MessageMetadata `json:"metadata"`
+}
+
+func (s *Server) consume(w http.ResponseWriter, r *http.Request, p *relay.Principal) {
+	c, err := s.svc.Consume(r.Context(), p, r.PathValue("id"))
+	if err != nil {
+		s.writeError(w, r, err, 0)
+		return
+	}
+	out := consumeJSON{
+		ID: c.Request.ID, Encryption: c.Request.Encryption,
+		EncryptedPayload: base64.StdEncoding.EncodeToString(c.Payload),
+		Metadata:         c.Request.Metadata,
+	}
+	if len(c.Content) > 0 {
+		out.EncryptedContent = base64.StdEncoding.EncodeToString(c.Content)
+	}
+	writeJSON(w, s.log, http.StatusOK, out)
+}
+
+func (s *Server) cancel(w http.ResponseWriter, r *http.Request, p *relay.Principal) {
+	req, err := s.svc.Cancel(r.Context(), p, r.PathValue("id"))
+	if err != nil {
+		s.writeError(w, r, err, conflictIfFinal(err))
+		return
+	}
+	writeJSON(w, s.log, http.StatusOK, s.requestView(req))
+}
+
+// conflictIfFinal makes an event on a final request a 409 that keeps the
+// code of its state (API.md: cancelling a final request).
+func conflictIfFinal(err error) int {
+	switch agentotp.ErrorCode(err) {
+	case agentotp.EOTPAlreadyConsumed, agentotp.EOTPExpired, agentotp.EOTPCancelled, agentotp.EOTPApprovalDenied:
+		return http.StatusConflict
+	}
+	return 0
+}
+
+// requestEvents streams the request object as Server-Sent Events: one
+// `status` event now and one at each change, until a final status or
+// otp_received. Each event's id is the request's version, so a client
+// that reconnects with Last-Event-ID gets only newer states.
+func (s *Server) requestEvents(w http.ResponseWriter, r *http.Request, p *relay.Principal) {
+	ctx := r.Context()
+	id := r.PathValue("id")
+	req, err := s.svc.GetRequest(ctx, p, id)
+	if err != nil {
+		s.writeError(w, r, err, 0)
+		return
+	}
+	rc := http.NewResponseController(w)
+	_ = rc.SetWriteDeadline(time.Time{})
+	w.Header().Set("Content-Type", "text/event-stream")
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+	var last int64 = -1
+	if v, err := strconv.ParseInt(r.Header.Get("Last-Event-ID"), 10, 64); err == nil {
+		last = v
+	}
+	heartbeat := time.NewTicker(s.cfg.SSEHeartbeat)
+	defer heartbeat.Stop()
+	for {
+		changed, release := s.svc.Broker().Subscribe(id)
+		req, err = s.svc.GetRequest(ctx, p, id)
+		if err != nil {
+			release()
+			return
+		}
+		if req.Version > last {
+			b, _ := json.Marshal(s.requestView(req))
+			if _, err := fmt.Fprintf(w, "id: %d\nevent: status\ndata: %s\n\n", req.Version, b); err != nil {
+				release()
+				return
+			}
+			_ = rc.Flush()
+			last = req.Version
+		}
+		if !req.Status.Live() {
+			release()
+			return
+		}
+		expiry := time.NewTimer(time.Until(req.ExpiresAt))
+	wait:
+		for {
+			select {
+			case <-changed:
+				break wait
+			case <-expiry.C:
+				break wait
+			case <-heartbeat.C:
+				if _, err := fmt.Fprint(w, ": heartbeat\n\n"); err != nil {
+					expiry.Stop()
+					release()
+					return
+				}
+				_ = rc.Flush()
+			case <-ctx.Done():
+				expiry.Stop()
+				release()
+				return
+			}
+		}
+		expiry.Stop()
+		release()
+	}
+}

@@ -1,0 +1,63 @@
+package httpapi
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/agentotp/agentotp"
+	"github.com/agentotp/agentotp/relay"
+)
+
+// messageBody is the JSON form of POST /v1/messages.
+type messageBody struct {
+	Source     string    `json:"source"`
+	Sender     string    `json:"sender"`
+	Subject    string    `json:"subject"`
+	Text       string    `json:"text"`
+	HTML       string    `json:"html"`
+	ReceivedAt time.Time `json:"received_at"`
+	ExternalID string    `json:"external_id"`
+}
+
+// ingestMessage serves POST /v1/messages (source tokens) and POST
+// /v1/test/messages (test keys): JSON, or a raw RFC 5322 message with
+// Content-Type message/rfc822.
+func (s *Server) ingestMessage(w http.ResponseWriter, r *http.Request, p *relay.Principal) {
+	var in relay.IncomingMessage
+	switch mediaType(r) {
+	case "message/rfc822":
+		raw, err := readBody(w, r, maxRawEmail)
+		if err != nil {
+			s.writeError(w, r, err, 0)
+			return
+		}
+		if len(raw) == 0 {
+			s.writeError(w, r, agentotp.Errorf(agentotp.EValidation, "the message is empty"), 0)
+			return
+		}
+		in = relay.IncomingMessage{Raw: raw, ExternalID: r.Header.Get("X-External-ID")}
+	case "application/json", "":
+		b, err := readBody(w, r, maxMessageBody)
+		if err != nil {
+			s.writeError(w, r, err, 0)
+			return
+		}
+		var body messageBody
+		if err := unmarshalStrict(b, &body, false); err != nil {
+			s.writeError(w, r, err, 0)
+			return
+		}
+		in = relay.IncomingMessage{Source: body.Source, Sender: body.Sender, Subject: body.Subject, Text: body.Text,
+			HTML: body.HTML, ReceivedAt: body.ReceivedAt, ExternalID: body.ExternalID}
+	default:
+		s.writeError(w, r, agentotp.Errorf(agentotp.EUnsupportedMedia, "Content-Type must be application/json or message/rfc822"), 0)
+		return
+	}
+	res, err := s.svc.Ingest(r.Context(), p, in)
+	if err != nil {
+		s.writeError(w, r, err, 0)
+		return
+	}
+	s.metrics.ingested(in.Source, res.Matched, res.Duplicate)
+	writeJSON(w, s.log, http.StatusAccepted, res)
+}

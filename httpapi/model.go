@@ -1,0 +1,115 @@
+package httpapi
+
+import (
+	"time"
+
+	"github.com/agentotp/agentotp"
+	"github.com/agentotp/agentotp/relay"
+)
+
+// requestJSON is the request object of API.md.
+type requestJSON struct {
+	ID                   string                    `json:"id"`
+	AgentID              string                    `json:"agent_id"`
+	Status               agentotp.Status           `json:"status"`
+	Reason               string                    `json:"reason"`
+	ExpectedSender       *string                   `json:"expected_sender"`
+	Filter               *agentotp.Filter          `json:"filter"`
+	Encryption           string                    `json:"encryption"`
+	PublicKeyFingerprint string                    `json:"public_key_fingerprint"`
+	IncludeMessage       bool                      `json:"include_message"`
+	WebhookURL           *string                   `json:"webhook_url"`
+	ApprovalURL          string                    `json:"approval_url"`
+	Test                 bool                      `json:"test"`
+	CreatedAt            time.Time                 `json:"created_at"`
+	ExpiresAt            time.Time                 `json:"expires_at"`
+	DecidedAt            *time.Time                `json:"decided_at"`
+	DecidedBy            *string                   `json:"decided_by"`
+	DenyReason           *string                   `json:"deny_reason"`
+	Metadata             *agentotp.MessageMetadata `json:"metadata"`
+	ConsumedAt           *time.Time                `json:"consumed_at"`
+}
+
+func strPtr(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
+func timePtr(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	t = t.UTC()
+	return &t
+}
+
+func (s *Server) requestView(r *agentotp.Request) requestJSON {
+	v := requestJSON{
+		ID: r.ID, AgentID: r.AgentID, Status: r.Status, Reason: r.Reason,
+		ExpectedSender: strPtr(r.ExpectedSender), Encryption: r.Encryption,
+		PublicKeyFingerprint: r.KeyFingerprint, IncludeMessage: r.IncludeMessage,
+		WebhookURL: strPtr(r.WebhookURL), ApprovalURL: s.svc.ApprovalURL(r.ID), Test: r.Test,
+		CreatedAt: r.CreatedAt.UTC(), ExpiresAt: r.ExpiresAt.UTC(),
+		DecidedAt: timePtr(r.DecidedAt), DecidedBy: strPtr(r.DecidedBy), DenyReason: strPtr(r.DenyReason),
+		ConsumedAt: timePtr(r.ConsumedAt),
+	}
+	if !r.Filter.IsZero() {
+		f := r.Filter
+		v.Filter = &f
+	}
+	// A code held while pending approval stays invisible until approval.
+	if r.Metadata != nil && (r.Status == agentotp.StatusReceived || r.Status == agentotp.StatusConsumed) {
+		md := *r.Metadata
+		md.ReceivedAt = md.ReceivedAt.UTC()
+		v.Metadata = &md
+	}
+	return v
+}
+
+type agentJSON struct {
+	ID        string     `json:"id"`
+	Name      string     `json:"name"`
+	Test      bool       `json:"test"`
+	KeyPrefix string     `json:"key_prefix"`
+	Status    string     `json:"status"`
+	CreatedAt time.Time  `json:"created_at"`
+	RevokedAt *time.Time `json:"revoked_at"`
+}
+
+func agentView(a *agentotp.Agent) agentJSON {
+	st := "active"
+	if !a.Active() {
+		st = "revoked"
+	}
+	return agentJSON{ID: a.ID, Name: a.Name, Test: a.Test, KeyPrefix: a.KeyPrefix, Status: st, CreatedAt: a.CreatedAt.UTC(), RevokedAt: timePtr(a.RevokedAt)}
+}
+
+type newAgentJSON struct {
+	Agent         agentJSON `json:"agent"`
+	APIKey        string    `json:"api_key"`
+	WebhookSecret string    `json:"webhook_secret"`
+}
+
+func newAgentView(n *relay.NewAgent) newAgentJSON {
+	return newAgentJSON{Agent: agentView(n.Agent), APIKey: n.APIKey, WebhookSecret: n.WebhookSecret}
+}
+
+type sourceJSON struct {
+	ID          string     `json:"id"`
+	Name        string     `json:"name"`
+	Kind        string     `json:"kind"`
+	TokenPrefix string     `json:"token_prefix"`
+	Status      string     `json:"status"`
+	CreatedAt   time.Time  `json:"created_at"`
+	RevokedAt   *time.Time `json:"revoked_at"`
+}
+
+func sourceView(src *agentotp.Source) sourceJSON {
+	st := "active"
+	if !src.Active() {
+		st = "revoked"
+	}
+	return sourceJSON{ID: src.ID, Name: src.Name, Kind: src.Kind, TokenPrefix: src.KeyPrefix, Status: st, CreatedAt: src.CreatedAt.UTC(), RevokedAt: timePtr(src.RevokedAt)}
+}

@@ -1,0 +1,232 @@
+// Package httpapi serves the agentotp HTTP API v1 (agent, owner and
+// ingestion endpoints) over the relay service, with problem+json errors,
+// strict JSON decoding, body limits and per-credential rate limits.
+package httpapi
+
+import (
+	"context"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/agentotp/agentotp"
+	"github.com/agentotp/agentotp/relay"
+)
+
+// Config tunes the server.
+type Config struct {
+	// Per-credential request rates per minute, with bursts; 0 disables.
+	AgentRate, AgentBurst   int
+	OwnerRate, OwnerBurst   int
+	SourceRate, SourceBurst int
+	// FailedAuthRate limits failed authentications per client address.
+	FailedAuthRate int
+	// MaxWait bounds ?wait= on long-polls (API: 55 s).
+	MaxWait time.Duration
+	// SSEHeartbeat is the interval of SSE comments that keep proxies open.
+	SSEHeartbeat time.Duration
+}
+
+// DefaultConfig returns the production limits.
+func DefaultConfig() Config {
+	return Config{
+		AgentRate: 120, AgentBurst: 60,
+		OwnerRate: 600, OwnerBurst: 200,
+		SourceRate: 600, SourceBurst: 200,
+		FailedAuthRate: 30,
+		MaxWait:        55 * time.Second,
+		SSEHeartbeat:   15 * time.Second,
+	}
+}
+
+// Server is the HTTP face of the relay.
+type Server struct {
+	svc      *relay.Service
+	log      *slog.Logger
+	cfg      Config
+	mux      *http.ServeMux
+	agentRL  *limiter
+	ownerRL  *limiter
+	sourceRL *limiter
+	failRL   *limiter
+	metrics  *metrics
+}
+
+// New returns a server for svc.
+func New(svc *relay.Service, log *slog.Logger, cfg Config) *Server {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.MaxWait <= 0 {
+		cfg.MaxWait = 55 * time.Second
+	}
+	if cfg.SSEHeartbeat <= 0 {
+		cfg.SSEHeartbeat = 15 * time.Second
+	}
+	s := &Server{
+		svc: svc, log: log, cfg: cfg, mux: http.NewServeMux(),
+		agentRL:  newLimiter(cfg.AgentRate, cfg.AgentBurst),
+		ownerRL:  newLimiter(cfg.OwnerRate, cfg.OwnerBurst),
+		sourceRL: newLimiter(cfg.SourceRate, cfg.SourceBurst),
+		failRL:   newLimiter(cfg.FailedAuthRate, cfg.FailedAuthRate),
+		metrics:  newMetrics(svc),
+	}
+	s.routes()
+	return s
+}
+
+// Handler returns the root handler with logging and panic recovery.
+func (s *Server) Handler() http.Handler { return s.recoverer(s.logRequests(s.mux)) }
+
+func (s *Server) routes() {
+	agent := func(h authedHandler) http.Handler { return s.auth(agentotp.CredentialAgent, s.agentRL, h) }
+	owner := func(h authedHandler) http.Handler { return s.auth(agentotp.CredentialOwner, s.ownerRL, h) }
+	source := func(h authedHandler) http.Handler { return s.auth(agentotp.CredentialSource, s.sourceRL, h) }
+
+	s.mux.Handle("POST /v1/otp/request", agent(s.createRequest))
+	s.mux.Handle("GET /v1/otp/{id}", agent(s.getRequest))
+	s.mux.Handle("GET /v1/otp/{id}/events", agent(s.requestEvents))
+	s.mux.Handle("POST /v1/otp/{id}/consume", agent(s.consume))
+	s.mux.Handle("DELETE /v1/otp/{id}", agent(s.cancel))
+	s.mux.Handle("POST /v1/test/messages", agent(s.ingestMessage))
+
+	s.mux.Handle("GET /v1/owner/requests", owner(s.ownerListRequests))
+	s.mux.Handle("GET /v1/owner/requests/{id}", owner(s.ownerGetRequest))
+	s.mux.Handle("POST /v1/owner/requests/{id}/approve", owner(s.ownerApprove))
+	s.mux.Handle("POST /v1/owner/requests/{id}/deny", owner(s.ownerDeny))
+	s.mux.Handle("POST /v1/owner/agents", owner(s.ownerCreateAgent))
+	s.mux.Handle("GET /v1/owner/agents", owner(s.ownerListAgents))
+	s.mux.Handle("POST /v1/owner/agents/{id}/rotate", owner(s.ownerRotateAgent))
+	s.mux.Handle("DELETE /v1/owner/agents/{id}", owner(s.ownerRevokeAgent))
+	s.mux.Handle("POST /v1/owner/sources", owner(s.ownerCreateSource))
+	s.mux.Handle("GET /v1/owner/sources", owner(s.ownerListSources))
+	s.mux.Handle("DELETE /v1/owner/sources/{id}", owner(s.ownerRevokeSource))
+	s.mux.Handle("GET /v1/owner/audit", owner(s.ownerAudit))
+	s.mux.Handle("GET /v1/owner/audit/export", owner(s.ownerAuditExport))
+	s.mux.Handle("GET /v1/owner/audit/verify", owner(s.ownerAuditVerify))
+
+	s.mux.Handle("POST /v1/messages", source(s.ingestMessage))
+
+	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, s.log, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	s.mux.HandleFunc("GET /readyz", s.readyz)
+	s.mux.Handle("GET /metrics", s.metrics.handler())
+	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		s.writeError(w, r, agentotp.Errorf(agentotp.ENotFound, "no such endpoint: %s %s", r.Method, r.URL.Path), 0)
+	})
+}
+
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	if _, err := s.svc.Store().ListOwners(ctx); err != nil {
+		s.log.WarnContext(ctx, "not ready", "err", err)
+		s.writeError(w, r, agentotp.Errorf(agentotp.EServiceUnavailable, "the store is not reachable"), 0)
+		return
+	}
+	writeJSON(w, s.log, http.StatusOK, map[string]string{"status": "ready"})
+}
+
+// authedHandler is a handler that runs for an authenticated principal.
+type authedHandler func(w http.ResponseWriter, r *http.Request, p *relay.Principal)
+
+// bearer returns the credential of the request: Authorization: Bearer, or
+// X-API-Key for agents.
+func bearer(r *http.Request) string {
+	if h := r.Header.Get("Authorization"); h != "" {
+		if scheme, tok, ok := strings.Cut(h, " "); ok && strings.EqualFold(scheme, "Bearer") {
+			return strings.TrimSpace(tok)
+		}
+		return ""
+	}
+	return strings.TrimSpace(r.Header.Get("X-API-Key"))
+}
+
+func clientIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+// auth authenticates the caller as kind and applies its rate limit.
+func (s *Server) auth(kind agentotp.CredentialKind, rl *limiter, h authedHandler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		now := time.Now()
+		ip := clientIP(r)
+		token := bearer(r)
+		p, err := s.svc.Authenticate(r.Context(), token)
+		if err == nil && p.Kind != kind {
+			err = agentotp.Errorf(agentotp.EAuthentication, "this credential cannot be used here")
+		}
+		if err != nil {
+			if ok, retry := s.failRL.allow(ip, now); !ok {
+				s.writeError(w, r, &agentotp.Error{Code: agentotp.ERateLimit, Message: "too many failed authentications", RetryAfter: retry}, 0)
+				return
+			}
+			s.writeError(w, r, err, 0)
+			return
+		}
+		if ok, retry := rl.allow(p.KeyHash, now); !ok {
+			s.writeError(w, r, &agentotp.Error{Code: agentotp.ERateLimit, Message: "rate limit exceeded; retry later", RetryAfter: retry}, 0)
+			return
+		}
+		h(w, r, p)
+	})
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+	bytes  int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	n, err := w.ResponseWriter.Write(b)
+	w.bytes += n
+	return n, err
+}
+
+// Unwrap lets http.ResponseController reach Flush and deadlines.
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// logRequests logs method, path, status and duration; never headers,
+// query strings or bodies, which may hold credentials.
+func (s *Server) logRequests(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		sw := &statusWriter{ResponseWriter: w}
+		next.ServeHTTP(sw, r)
+		s.metrics.observe(r, sw.status, time.Since(start))
+		s.log.InfoContext(r.Context(), "http", "method", r.Method, "path", r.URL.Path, "status", sw.status, "bytes", sw.bytes, "ms", time.Since(start).Milliseconds())
+	})
+}
+
+func (s *Server) recoverer(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				s.log.ErrorContext(r.Context(), "panic in handler", "method", r.Method, "path", r.URL.Path, "panic", v)
+				s.writeError(w, r, agentotp.Errorf(agentotp.EInternal, "internal error"), 0)
+			}
+		}()
+		next.ServeHTTP(w, r)
+	})
+}

@@ -1,0 +1,287 @@
+package relay
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/agentotp/agentotp"
+	"github.com/agentotp/agentotp/extract"
+	"github.com/agentotp/agentotp/seal"
+)
+
+// Limits on an ingested message.
+const (
+	MaxSenderLen     = 320
+	MaxSubjectLen    = 1000
+	MaxTextLen       = 256 << 10
+	MaxExternalIDLen = 256
+)
+
+// IncomingMessage is a message handed to the relay by a capture source.
+// Either Raw (an RFC 5322 message) or the decoded fields are set.
+type IncomingMessage struct {
+	Source     string // "sms" or "email"
+	Sender     string
+	Subject    string
+	Text       string
+	HTML       string
+	ReceivedAt time.Time // zero: now
+	ExternalID string
+	Raw        []byte
+}
+
+// IngestResult says what became of a message. It never holds the code.
+type IngestResult struct {
+	MessageID string `json:"message_id"`
+	Matched   bool   `json:"matched"`
+	// Duplicate is set when the source had already delivered this
+	// external id; nothing was done.
+	Duplicate bool `json:"duplicate,omitempty"`
+}
+
+func (in *IncomingMessage) decode() error {
+	if len(in.Raw) > 0 {
+		em, err := extract.ParseEmail(in.Raw)
+		if err != nil {
+			return &agentotp.Error{Code: agentotp.EValidation, Message: "the message is not a readable RFC 5322 email",
+				Fields: []agentotp.FieldError{{Field: "body", Message: err.Error()}}}
+		}
+		in.Source = agentotp.SourceEmail
+		in.Sender, in.Subject, in.Text, in.HTML = em.Sender, em.Subject, em.Text, em.HTML
+		if in.ExternalID == "" {
+			in.ExternalID = em.MessageID
+		}
+		in.Raw = nil
+	}
+	var v agentotp.ValidationErrors
+	if in.Source != agentotp.SourceSMS && in.Source != agentotp.SourceEmail {
+		v.Add("source", `must be "sms" or "email"`)
+	}
+	if strings.TrimSpace(in.Sender) == "" {
+		v.Add("sender", "is required")
+	}
+	check := func(field, val string, max int) {
+		if len(val) > max {
+			v.Add(field, "is %d bytes; at most %d allowed", len(val), max)
+		} else if !utf8.ValidString(val) {
+			v.Add(field, "must be valid UTF-8")
+		}
+	}
+	check("sender", in.Sender, MaxSenderLen)
+	check("subject", in.Subject, MaxSubjectLen)
+	check("text", in.Text, MaxTextLen)
+	check("html", in.HTML, MaxTextLen)
+	check("external_id", in.ExternalID, MaxExternalIDLen)
+	if in.Text == "" && in.HTML == "" && in.Subject == "" {
+		v.Add("text", "text, html or subject is required")
+	}
+	return v.Err()
+}
+
+// Ingest takes a message from capture source p (or, for p a test key, a
+// test message), extracts its code and feeds it to at most one request:
+// the oldest live request of the owner whose filter matches.
+func (s *Service) Ingest(ctx context.Context, p *Principal, in IncomingMessage) (*IngestResult, error) {
+	var dedupeKey, actor, testAgent string
+	switch {
+	case p.IsSource():
+		src, err := s.store.GetSource(ctx, p.OwnerID, p.SourceID)
+		if err != nil {
+			return nil, fmt.Errorf("ingest: %w", err)
+		}
+		if err := in.decode(); err != nil {
+			return nil, err
+		}
+		if !src.Allows(in.Source) {
+			return nil, &agentotp.Error{Code: agentotp.EValidation, Message: fmt.Sprintf("source: this token's source accepts %s messages only", src.Kind),
+				Fields: []agentotp.FieldError{{Field: "source", Message: "does not match the kind of the token's source"}}}
+		}
+		dedupeKey, actor = p.SourceID, agentotp.ActorSource(p.SourceID)
+	case p.IsAgent() && p.Test:
+		if err := in.decode(); err != nil {
+			return nil, err
+		}
+		dedupeKey, actor, testAgent = "test:"+p.AgentID, agentotp.ActorAgent(p.AgentID), p.AgentID
+	case p.IsAgent():
+		return nil, agentotp.Errorf(agentotp.EForbidden, "only test keys (ak_test_) may post test messages")
+	default:
+		return nil, errAuth
+	}
+	now := s.Now()
+	res := &IngestResult{MessageID: NewID("msg_")}
+	if in.ExternalID != "" {
+		fresh, err := s.store.RecordMessage(ctx, dedupeKey, in.ExternalID, now)
+		if err != nil {
+			return nil, fmt.Errorf("ingest: %w", err)
+		}
+		if !fresh {
+			res.Duplicate = true
+			s.log.InfoContext(ctx, "duplicate message ignored", "message_id", res.MessageID)
+			return res, nil
+		}
+	}
+	received := now
+	if !in.ReceivedAt.IsZero() && in.ReceivedAt.Before(now) {
+		received = in.ReceivedAt.UTC().Truncate(time.Microsecond)
+	}
+	text := in.Text
+	if text == "" && in.HTML != "" {
+		text = extract.HTMLToText(in.HTML)
+	}
+	msg := &agentotp.Message{
+		ID: res.MessageID, OwnerID: p.OwnerID, SourceID: p.SourceID, Source: in.Source,
+		Sender: in.Sender, Subject: in.Subject, Text: text, ReceivedAt: received,
+		ExternalID: in.ExternalID, TestAgentID: testAgent,
+	}
+	result, err := extract.Extract(extract.Message{Source: in.Source, Sender: in.Sender, Subject: in.Subject, Text: in.Text, HTML: in.HTML})
+	if err != nil {
+		return nil, &agentotp.Error{Code: agentotp.EValidation, Message: "the message could not be read: " + err.Error()}
+	}
+	if result.Code == "" {
+		s.log.InfoContext(ctx, "message holds no code", "message_id", res.MessageID, "source", in.Source)
+		return res, nil
+	}
+	md := agentotp.MessageMetadata{
+		MessageID: res.MessageID, Source: in.Source, Sender: in.Sender,
+		Subject: redact(in.Subject, result), ReceivedAt: received,
+		Confidence: result.Confidence, Domain: result.Domain,
+	}
+	matched, err := s.deliver(ctx, msg, actor, func(r *agentotp.Request) ([]byte, []byte, error) {
+		return sealFor(r, result.Code, msg)
+	}, md)
+	if err != nil {
+		return nil, err
+	}
+	res.Matched = matched
+	s.log.InfoContext(ctx, "message ingested", "message_id", res.MessageID, "source", in.Source, "matched", matched)
+	return res, nil
+}
+
+// sealFor seals the code (and, when asked for, the message text) to the
+// request's key, bound to its id.
+func sealFor(r *agentotp.Request, code string, msg *agentotp.Message) ([]byte, []byte, error) {
+	key, err := seal.ParsePublicKey(r.PublicKey)
+	if err != nil {
+		return nil, nil, fmt.Errorf("seal for %s: %w", r.ID, err)
+	}
+	payload, err := key.Seal(r.ID, []byte(code))
+	if err != nil {
+		return nil, nil, fmt.Errorf("seal for %s: %w", r.ID, err)
+	}
+	var content []byte
+	if r.IncludeMessage {
+		full := msg.Text
+		if msg.Subject != "" {
+			full = "Subject: " + msg.Subject + "\n\n" + msg.Text
+		}
+		if content, err = key.Seal(r.ID, []byte(full)); err != nil {
+			return nil, nil, fmt.Errorf("seal message for %s: %w", r.ID, err)
+		}
+	}
+	return payload, content, nil
+}
+
+// deliver attaches sealed output to the oldest live request that msg
+// matches. sealed is called once per candidate, with the request, so that
+// the ciphertext is bound to that request.
+func (s *Service) deliver(ctx context.Context, msg *agentotp.Message, actor string, sealed func(*agentotp.Request) ([]byte, []byte, error), md agentotp.MessageMetadata) (bool, error) {
+	live, err := s.store.ListLiveRequests(ctx, msg.OwnerID)
+	if err != nil {
+		return false, fmt.Errorf("deliver: %w", err)
+	}
+	for _, r := range live {
+		for {
+			if !s.matches(r, msg) {
+				break
+			}
+			payload, content, err := sealed(r)
+			if err != nil {
+				return false, err
+			}
+			prev := r.Version
+			now := s.Now()
+			if err := r.Match(payload, content, md, now); err != nil {
+				break
+			}
+			action := agentotp.AuditOTPReceived
+			if r.Status == agentotp.StatusPending {
+				action = agentotp.AuditMessageHeld
+			}
+			err = s.store.UpdateRequest(ctx, r, prev, s.requestAudit(r, actor, action, now, map[string]string{
+				"message_id": msg.ID, "source": msg.Source, "sender": agentotp.SenderAddress(msg.Sender),
+			}))
+			if errors.Is(err, agentotp.ErrConflict) {
+				// The request changed under us: read it again and retry.
+				if r, err = s.store.GetRequest(ctx, r.ID); err != nil {
+					return false, fmt.Errorf("deliver: %w", err)
+				}
+				continue
+			}
+			if err != nil {
+				return false, fmt.Errorf("deliver to %s: %w", r.ID, err)
+			}
+			s.broker.Publish(r.OwnerID, r.ID)
+			s.emit(ctx, r, action, actor, now)
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// matches reports whether msg may feed r.
+func (s *Service) matches(r *agentotp.Request, msg *agentotp.Message) bool {
+	if !r.Status.Live() || r.Held() || r.ExpiredAt(s.Now()) {
+		return false
+	}
+	if r.Test != (msg.TestAgentID != "") || (r.Test && r.AgentID != msg.TestAgentID) {
+		return false
+	}
+	m, err := r.Filter.Compile()
+	if err != nil {
+		return false // validated at creation; a filter that no longer compiles matches nothing
+	}
+	return m.Match(msg, r.CreatedAt)
+}
+
+// redact removes the code from a subject line before it is stored as
+// metadata: a subject such as "123456 is your code" must not put the code
+// at rest. Every form the extractor saw is masked; if the code can still
+// be read with separators removed, every token holding a digit is masked.
+func redact(subject string, res extract.Result) string {
+	if subject == "" || res.Code == "" {
+		return subject
+	}
+	forms := []string{res.Code}
+	for _, c := range res.Candidates {
+		if c.Code == res.Code && c.Raw != "" {
+			forms = append(forms, c.Raw)
+		}
+	}
+	for _, f := range forms {
+		subject = strings.ReplaceAll(subject, f, strings.Repeat("•", utf8.RuneCountInString(f)))
+	}
+	if strings.Contains(strings.ToLower(alnum(subject)), strings.ToLower(res.Code)) {
+		words := strings.Fields(subject)
+		for i, w := range words {
+			if strings.IndexFunc(w, unicode.IsDigit) >= 0 || strings.Contains(strings.ToLower(w), strings.ToLower(res.Code)) {
+				words[i] = strings.Repeat("•", utf8.RuneCountInString(w))
+			}
+		}
+		subject = strings.Join(words, " ")
+	}
+	return subject
+}
+
+func alnum(s string) string {
+	return strings.Map(func(r rune) rune {
+		if unicode.IsLetter(r) || unicode.IsDigit(r) {
+			return r
+		}
+		return -1
+	}, s)
+}

@@ -1,0 +1,112 @@
+package relay
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/agentotp/agentotp"
+)
+
+// Event is one change of a request, as notifiers see it: the audit action
+// that recorded it, who acted, and the request as it stands after the
+// change, without its ciphertext.
+type Event struct {
+	Action  string // an agentotp.Audit… action, e.g. request.approved
+	Actor   string
+	At      time.Time
+	Request agentotp.Request
+}
+
+// Notifier is told of request changes: a dashboard's live feed, a
+// Telegram bot, an outbound channel. Notify runs on the notifier's own
+// goroutine; a slow or failing notifier never delays the request itself,
+// and events it cannot keep up with are dropped for it alone.
+type Notifier interface {
+	Notify(ctx context.Context, ev Event)
+}
+
+// NotifierFunc adapts a function to Notifier.
+type NotifierFunc func(ctx context.Context, ev Event)
+
+// Notify calls f.
+func (f NotifierFunc) Notify(ctx context.Context, ev Event) { f(ctx, ev) }
+
+// notifierQueue is the buffer in front of one notifier.
+const notifierQueue = 1024
+
+type notifierSlot struct {
+	n  Notifier
+	ch chan Event
+}
+
+// hub fans events out to notifiers without blocking the caller.
+type hub struct {
+	mu    sync.Mutex
+	slots []*notifierSlot
+}
+
+// AddNotifier registers n; it receives events once Run has started.
+func (s *Service) AddNotifier(n Notifier) {
+	s.hub.mu.Lock()
+	defer s.hub.mu.Unlock()
+	s.hub.slots = append(s.hub.slots, &notifierSlot{n: n, ch: make(chan Event, notifierQueue)})
+}
+
+// emit queues an event for every notifier.
+func (s *Service) emit(ctx context.Context, r *agentotp.Request, action, actor string, at time.Time) {
+	s.hub.mu.Lock()
+	slots := s.hub.slots
+	s.hub.mu.Unlock()
+	if len(slots) == 0 {
+		return
+	}
+	snap := *r
+	snap.Payload, snap.Content = nil, nil
+	if snap.Metadata != nil {
+		md := *snap.Metadata
+		snap.Metadata = &md
+	}
+	snap.Filter.Sources = append([]string(nil), r.Filter.Sources...)
+	ev := Event{Action: action, Actor: actor, At: at, Request: snap}
+	for _, sl := range slots {
+		select {
+		case sl.ch <- ev:
+		default:
+			s.log.WarnContext(ctx, "notifier queue full; event dropped for it", "action", action, "request_id", r.ID)
+		}
+	}
+}
+
+// Run runs the sweeper and the notifiers until ctx ends.
+func (s *Service) Run(ctx context.Context, sweepInterval time.Duration) {
+	s.hub.mu.Lock()
+	slots := s.hub.slots
+	s.hub.mu.Unlock()
+	var wg sync.WaitGroup
+	for _, sl := range slots {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case ev := <-sl.ch:
+					s.safeNotify(ctx, sl.n, ev)
+				}
+			}
+		}()
+	}
+	s.RunSweeper(ctx, sweepInterval)
+	wg.Wait()
+}
+
+func (s *Service) safeNotify(ctx context.Context, n Notifier, ev Event) {
+	defer func() {
+		if v := recover(); v != nil {
+			s.log.ErrorContext(ctx, "notifier panicked", "action", ev.Action, "request_id", ev.Request.ID, "panic", v)
+		}
+	}()
+	n.Notify(ctx, ev)
+}

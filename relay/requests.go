@@ -1,0 +1,435 @@
+package relay
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"time"
+	"unicode/utf8"
+
+	"github.com/agentotp/agentotp"
+	"github.com/agentotp/agentotp/seal"
+)
+
+// CreateRequestInput is what an agent asks for.
+type CreateRequestInput struct {
+	Reason         string
+	ExpectedSender string
+	Filter         *agentotp.Filter
+	PublicKey      string
+	TTL            time.Duration // 0 means the default
+	WebhookURL     string
+	IncludeMessage bool
+}
+
+// validate checks the input and returns the parsed key.
+func (in *CreateRequestInput) validate() (*seal.PublicKey, error) {
+	var v agentotp.ValidationErrors
+	switch n := utf8.RuneCountInString(in.Reason); {
+	case !utf8.ValidString(in.Reason):
+		v.Add("reason", "must be valid UTF-8")
+	case n == 0:
+		v.Add("reason", "is required")
+	case n > agentotp.MaxReasonLen:
+		v.Add("reason", "is %d characters; at most %d allowed", n, agentotp.MaxReasonLen)
+	}
+	if utf8.RuneCountInString(in.ExpectedSender) > agentotp.MaxExpectedSenderLen {
+		v.Add("expected_sender", "at most %d characters allowed", agentotp.MaxExpectedSenderLen)
+	}
+	var key *seal.PublicKey
+	if in.PublicKey == "" {
+		v.Add("public_key", "is required")
+	} else {
+		k, err := seal.ParsePublicKey(in.PublicKey)
+		if err != nil {
+			v.Add("public_key", "%v", err)
+		}
+		key = k
+	}
+	if in.TTL == 0 {
+		in.TTL = agentotp.DefaultTTL
+	}
+	if in.TTL < agentotp.MinTTL || in.TTL > agentotp.MaxTTL {
+		v.Add("ttl", "must be between %d and %d seconds", int(agentotp.MinTTL.Seconds()), int(agentotp.MaxTTL.Seconds()))
+	}
+	if in.Filter != nil {
+		if _, err := in.Filter.Compile(); err != nil {
+			var e *agentotp.Error
+			if errors.As(err, &e) {
+				v = append(v, e.Fields...)
+			}
+		}
+	}
+	if in.WebhookURL != "" {
+		u, err := url.Parse(in.WebhookURL)
+		switch {
+		case len(in.WebhookURL) > agentotp.MaxWebhookURLLen:
+			v.Add("webhook_url", "at most %d characters allowed", agentotp.MaxWebhookURLLen)
+		case err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil:
+			v.Add("webhook_url", "must be an absolute http or https URL without credentials")
+		}
+	}
+	if in.IncludeMessage && key != nil && key.Algorithm() == seal.RSAOAEP256 {
+		v.Add("include_message", "needs an HPKE key (X25519 or ML-KEM-768+X25519); RSA-OAEP cannot seal a whole message")
+	}
+	return key, v.Err()
+}
+
+// CreateRequest stores a new request of the agent p. A test key's request
+// is approved at once and, without a filter, receives a synthetic code.
+func (s *Service) CreateRequest(ctx context.Context, p *Principal, in CreateRequestInput) (*agentotp.Request, error) {
+	if !p.IsAgent() {
+		return nil, errAuth
+	}
+	key, err := in.validate()
+	if err != nil {
+		return nil, err
+	}
+	now := s.Now()
+	r := &agentotp.Request{
+		ID: NewID("otp_"), OwnerID: p.OwnerID, AgentID: p.AgentID, Test: p.Test,
+		Status: agentotp.StatusPending, Reason: in.Reason, ExpectedSender: in.ExpectedSender,
+		Encryption: string(key.Algorithm()), PublicKey: key.String(), KeyFingerprint: key.Fingerprint(),
+		WebhookURL: in.WebhookURL, IncludeMessage: in.IncludeMessage,
+		CreatedAt: now, ExpiresAt: now.Add(in.TTL), UpdatedAt: now,
+	}
+	if in.Filter != nil {
+		r.Filter = *in.Filter
+	}
+	actor := agentotp.ActorAgent(p.AgentID)
+	audit := []agentotp.AuditEntry{s.requestAudit(r, actor, agentotp.AuditRequestCreated, now, map[string]string{
+		"encryption": r.Encryption, "key_fingerprint": r.KeyFingerprint,
+	})}
+	if p.Test {
+		if err := r.Approve(agentotp.DecidedByTestKey, now); err != nil {
+			return nil, err
+		}
+		audit = append(audit, s.requestAudit(r, agentotp.DecidedByTestKey, agentotp.AuditRequestApproved, now, nil))
+		if r.Filter.IsZero() {
+			payload, err := key.Seal(r.ID, []byte(newSyntheticCode()))
+			if err != nil {
+				return nil, fmt.Errorf("seal synthetic code: %w", err)
+			}
+			md := agentotp.MessageMetadata{MessageID: NewID("msg_"), Source: agentotp.SourceTest, Sender: "agentotp", ReceivedAt: now, Confidence: 1}
+			if err := r.Match(payload, nil, md, now); err != nil {
+				return nil, err
+			}
+			audit = append(audit, s.requestAudit(r, agentotp.ActorSystem, agentotp.AuditOTPReceived, now, map[string]string{"source": agentotp.SourceTest}))
+		}
+	}
+	if err := s.store.CreateRequest(ctx, r, audit...); err != nil {
+		return nil, fmt.Errorf("create request: %w", err)
+	}
+	s.log.InfoContext(ctx, "request created", "request_id", r.ID, "agent_id", r.AgentID, "status", r.Status, "encryption", r.Encryption, "ttl_s", int(in.TTL.Seconds()))
+	s.broker.Publish(r.OwnerID, r.ID)
+	s.emit(ctx, r, agentotp.AuditRequestCreated, actor, now)
+	return r, nil
+}
+
+var errOTPNotFound = agentotp.Errorf(agentotp.EOTPNotFound, "no such OTP request")
+
+// load returns a request, ending it first if its TTL has passed.
+func (s *Service) load(ctx context.Context, id string) (*agentotp.Request, error) {
+	for {
+		r, err := s.store.GetRequest(ctx, id)
+		if errors.Is(err, agentotp.ErrNotFound) {
+			return nil, errOTPNotFound
+		}
+		if err != nil {
+			return nil, fmt.Errorf("get request: %w", err)
+		}
+		if r.Status.Final() || !r.ExpiredAt(s.Now()) {
+			return r, nil
+		}
+		err = s.expire(ctx, r)
+		if errors.Is(err, agentotp.ErrConflict) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		return r, nil
+	}
+}
+
+func (s *Service) expire(ctx context.Context, r *agentotp.Request) error {
+	prev := r.Version
+	now := s.Now()
+	if err := r.Expire(now); err != nil {
+		return err
+	}
+	if err := s.store.UpdateRequest(ctx, r, prev, s.requestAudit(r, agentotp.ActorSystem, agentotp.AuditRequestExpired, now, nil)); err != nil {
+		return fmt.Errorf("expire request %s: %w", r.ID, err)
+	}
+	s.log.InfoContext(ctx, "request expired", "request_id", r.ID)
+	s.broker.Publish(r.OwnerID, r.ID)
+	s.emit(ctx, r, agentotp.AuditRequestExpired, agentotp.ActorSystem, now)
+	return nil
+}
+
+// agentRequest loads a request of agent p; another agent's request is not
+// found.
+func (s *Service) agentRequest(ctx context.Context, p *Principal, id string) (*agentotp.Request, error) {
+	if !p.IsAgent() {
+		return nil, errAuth
+	}
+	r, err := s.load(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if r.OwnerID != p.OwnerID || r.AgentID != p.AgentID {
+		return nil, errOTPNotFound
+	}
+	return r, nil
+}
+
+// GetRequest returns the agent's request.
+func (s *Service) GetRequest(ctx context.Context, p *Principal, id string) (*agentotp.Request, error) {
+	return s.agentRequest(ctx, p, id)
+}
+
+// WaitRequest returns the agent's request once its status is no longer
+// pending_approval or approved, or when wait has passed, whichever comes
+// first. It sleeps on the broker, never in a polling loop.
+func (s *Service) WaitRequest(ctx context.Context, p *Principal, id string, wait time.Duration) (*agentotp.Request, error) {
+	deadline := time.NewTimer(wait)
+	defer deadline.Stop()
+	for {
+		// Subscribe before reading, so a change between the read and the
+		// wait is not missed.
+		changed, release := s.broker.Subscribe(id)
+		r, err := s.agentRequest(ctx, p, id)
+		if err != nil || !r.Status.Live() {
+			release()
+			return r, err
+		}
+		expiry := time.NewTimer(r.ExpiresAt.Sub(s.Now()))
+		select {
+		case <-changed:
+			expiry.Stop()
+			release()
+			r2, err := s.agentRequest(ctx, p, id)
+			if err != nil || r2.Status != r.Status {
+				return r2, err
+			}
+			// A held message changes no status; keep waiting.
+		case <-expiry.C:
+			release() // the next load ends the request
+		case <-deadline.C:
+			expiry.Stop()
+			release()
+			return s.agentRequest(ctx, p, id)
+		case <-ctx.Done():
+			expiry.Stop()
+			release()
+			return nil, ctx.Err()
+		}
+	}
+}
+
+// Consumed is what a consume hands the agent: ciphertext only.
+type Consumed struct {
+	Request *agentotp.Request
+	Payload []byte
+	Content []byte
+}
+
+// Consume hands the agent its sealed code once. Of any number of
+// concurrent calls exactly one succeeds; the others see
+// OTP_ALREADY_CONSUMED.
+func (s *Service) Consume(ctx context.Context, p *Principal, id string) (*Consumed, error) {
+	for {
+		r, err := s.agentRequest(ctx, p, id)
+		if err != nil {
+			return nil, err
+		}
+		if r.Status == agentotp.StatusDenied {
+			e := agentotp.FinalError(r.Status)
+			e.DenyReason = r.DenyReason
+			if r.DenyReason != "" {
+				e.Message += ": " + r.DenyReason
+			}
+			return nil, e
+		}
+		prev := r.Version
+		now := s.Now()
+		payload, content, err := r.Consume(now)
+		if err != nil {
+			return nil, err
+		}
+		err = s.store.UpdateRequest(ctx, r, prev, s.requestAudit(r, agentotp.ActorAgent(p.AgentID), agentotp.AuditRequestConsumed, now, nil))
+		if errors.Is(err, agentotp.ErrConflict) {
+			continue // someone else changed it first: read again
+		}
+		if err != nil {
+			return nil, fmt.Errorf("consume %s: %w", id, err)
+		}
+		s.log.InfoContext(ctx, "request consumed", "request_id", r.ID, "agent_id", r.AgentID)
+		s.broker.Publish(r.OwnerID, r.ID)
+		s.emit(ctx, r, agentotp.AuditRequestConsumed, agentotp.ActorAgent(p.AgentID), now)
+		return &Consumed{Request: r, Payload: payload, Content: content}, nil
+	}
+}
+
+// Cancel ends the agent's live request.
+func (s *Service) Cancel(ctx context.Context, p *Principal, id string) (*agentotp.Request, error) {
+	return s.change(ctx, id, func(r *agentotp.Request) error {
+		if !p.IsAgent() {
+			return errAuth
+		}
+		if r.OwnerID != p.OwnerID || r.AgentID != p.AgentID {
+			return errOTPNotFound
+		}
+		return nil
+	}, agentotp.ActorAgent(p.AgentID), agentotp.AuditRequestCancelled, nil, func(r *agentotp.Request, now time.Time) error {
+		return r.Cancel(now)
+	})
+}
+
+// change runs one transition with optimistic retries.
+func (s *Service) change(ctx context.Context, id string, check func(*agentotp.Request) error, actor, action string, details map[string]string, apply func(*agentotp.Request, time.Time) error) (*agentotp.Request, error) {
+	for {
+		r, err := s.load(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		if err := check(r); err != nil {
+			return nil, err
+		}
+		prev := r.Version
+		now := s.Now()
+		if err := apply(r, now); err != nil {
+			return nil, err
+		}
+		err = s.store.UpdateRequest(ctx, r, prev, s.requestAudit(r, actor, action, now, details))
+		if errors.Is(err, agentotp.ErrConflict) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%s %s: %w", action, id, err)
+		}
+		s.log.InfoContext(ctx, "request changed", "request_id", r.ID, "action", action, "actor", actor, "status", r.Status)
+		s.broker.Publish(r.OwnerID, r.ID)
+		s.emit(ctx, r, action, actor, now)
+		return r, nil
+	}
+}
+
+func ownerCheck(ownerID string) func(*agentotp.Request) error {
+	return func(r *agentotp.Request) error {
+		if r.OwnerID != ownerID {
+			return errOTPNotFound
+		}
+		return nil
+	}
+}
+
+// Approve approves a pending request of the owner. A code that is already
+// held is released to the agent.
+func (s *Service) Approve(ctx context.Context, ownerID, id string) (*agentotp.Request, error) {
+	return s.Decide(ctx, ownerID, id, true, agentotp.DecidedByOwner, "")
+}
+
+// Deny denies a pending request of the owner; a held code is deleted.
+func (s *Service) Deny(ctx context.Context, ownerID, id, reason string) (*agentotp.Request, error) {
+	return s.Decide(ctx, ownerID, id, false, agentotp.DecidedByOwner, reason)
+}
+
+// Decide approves or denies a pending request of the owner on behalf of
+// decidedBy ("owner" or "policy:pol_…").
+func (s *Service) Decide(ctx context.Context, ownerID, id string, approve bool, decidedBy, reason string) (*agentotp.Request, error) {
+	if n := utf8.RuneCountInString(reason); n > agentotp.MaxDenyReasonLen || !utf8.ValidString(reason) {
+		return nil, &agentotp.Error{Code: agentotp.EValidation, Message: "reason: too long or not UTF-8",
+			Fields: []agentotp.FieldError{{Field: "reason", Message: fmt.Sprintf("at most %d characters of UTF-8", agentotp.MaxDenyReasonLen)}}}
+	}
+	if approve {
+		return s.change(ctx, id, ownerCheck(ownerID), decidedBy, agentotp.AuditRequestApproved, nil, func(r *agentotp.Request, now time.Time) error {
+			return r.Approve(decidedBy, now)
+		})
+	}
+	var details map[string]string
+	if reason != "" {
+		details = map[string]string{"deny_reason": reason}
+	}
+	return s.change(ctx, id, ownerCheck(ownerID), decidedBy, agentotp.AuditRequestDenied, details, func(r *agentotp.Request, now time.Time) error {
+		return r.Deny(decidedBy, reason, now)
+	})
+}
+
+// OwnerRequest returns a request of the owner.
+func (s *Service) OwnerRequest(ctx context.Context, ownerID, id string) (*agentotp.Request, error) {
+	r, err := s.load(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if r.OwnerID != ownerID {
+		return nil, errOTPNotFound
+	}
+	return r, nil
+}
+
+// ListRequests lists the owner's requests, newest first.
+func (s *Service) ListRequests(ctx context.Context, q agentotp.RequestQuery) ([]*agentotp.Request, string, error) {
+	if q.Status != "" && !q.Status.Valid() {
+		return nil, "", &agentotp.Error{Code: agentotp.EValidation, Message: "status: unknown status",
+			Fields: []agentotp.FieldError{{Field: "status", Message: fmt.Sprintf("unknown status %q", q.Status)}}}
+	}
+	if q.Limit < 0 || q.Limit > 100 {
+		return nil, "", &agentotp.Error{Code: agentotp.EValidation, Message: "limit: must be 1–100",
+			Fields: []agentotp.FieldError{{Field: "limit", Message: "must be between 1 and 100"}}}
+	}
+	rs, next, err := s.store.ListRequests(ctx, q)
+	if err != nil {
+		return nil, "", fmt.Errorf("list requests: %w", err)
+	}
+	return rs, next, nil
+}
+
+// Sweep ends every request whose TTL has passed and deletes its
+// ciphertext. It returns how many it ended.
+func (s *Service) Sweep(ctx context.Context) (int, error) {
+	n := 0
+	for {
+		due, err := s.store.ListDueRequests(ctx, s.Now(), 100)
+		if err != nil {
+			return n, fmt.Errorf("sweep: %w", err)
+		}
+		if len(due) == 0 {
+			return n, nil
+		}
+		for _, r := range due {
+			err := s.expire(ctx, r)
+			if errors.Is(err, agentotp.ErrConflict) {
+				continue // changed meanwhile; the next round sees it again if still due
+			}
+			if err != nil {
+				return n, err
+			}
+			n++
+		}
+		if len(due) < 100 {
+			return n, nil
+		}
+	}
+}
+
+// RunSweeper sweeps every interval until ctx ends.
+func (s *Service) RunSweeper(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if n, err := s.Sweep(ctx); err != nil {
+				if ctx.Err() == nil {
+					s.log.ErrorContext(ctx, "sweep failed", "err", err)
+				}
+			} else if n > 0 {
+				s.log.DebugContext(ctx, "swept expired requests", "count", n)
+			}
+		}
+	}
+}
