@@ -1,0 +1,137 @@
+package extract
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+	"unicode/utf8"
+)
+
+// fuzzBudget is generous: the machine running the fuzzers is shared, and
+// the point is to catch super-linear behaviour, not to benchmark.
+const fuzzBudget = 3 * time.Second
+
+func checkResult(t *testing.T, r Result) {
+	t.Helper()
+	if r.Code != "" && (len(r.Code) < 4 || len(r.Code) > 10 || !isASCIIAlnumString(r.Code)) {
+		t.Fatalf("code %q is not 4–10 letters/digits", r.Code)
+	}
+	if r.Confidence < 0 || r.Confidence > 1 || r.Code == "" && r.Confidence != 0 {
+		t.Fatalf("confidence %v for code %q", r.Confidence, r.Code)
+	}
+	if len(r.Candidates) > MaxCandidates {
+		t.Fatalf("%d candidates", len(r.Candidates))
+	}
+	for _, c := range r.Candidates {
+		if c.Score < 0 || c.Score > 1 || len(c.Code) < 4 || len(c.Code) > 10 || !isASCIIAlnumString(c.Code) {
+			t.Fatalf("bad candidate %+v", c)
+		}
+	}
+}
+
+func FuzzParseEmail(f *testing.F) {
+	for _, c := range loadCorpus(f) {
+		if c.Source == "email" {
+			f.Add([]byte(c.Text))
+		}
+	}
+	f.Add([]byte("From: a@b.c\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n\r\nx\r\n--b--"))
+	f.Add([]byte("From: a@b.c\r\nContent-Type: message/rfc822\r\n\r\nFrom: c@d.e\r\nContent-Type: message/rfc822\r\n\r\nSubject: =?utf-8?q?=E2=82?=\r\n\r\n"))
+	f.Add([]byte("Subject: =?gb2312?B?0enWpMLr?= =?x?Q?=FF?=\n\n=\n=4=ZZ"))
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		start := time.Now()
+		e, err := ParseEmail(raw)
+		if err != nil {
+			if !errors.Is(err, ErrMalformed) && !errors.Is(err, ErrTooLarge) {
+				t.Fatalf("unexpected error %v", err)
+			}
+			return
+		}
+		for _, s := range []string{e.Sender, e.Subject, e.Text, e.HTML} {
+			if !utf8.ValidString(s) {
+				t.Fatalf("invalid UTF-8 %q", s)
+			}
+		}
+		if n := len(e.Sender) + len(e.Subject) + len(e.Text) + len(e.HTML); n > MaxTextSize {
+			t.Fatalf("message of %d bytes exceeds MaxTextSize", n)
+		}
+		r, err := Extract(e.Message)
+		if err != nil {
+			t.Fatalf("Extract of a parsed e-mail failed: %v", err)
+		}
+		checkResult(t, r)
+		if el := time.Since(start); el > fuzzBudget {
+			t.Fatalf("took %v for %d bytes", el, len(raw))
+		}
+	})
+}
+
+func FuzzHTMLToText(f *testing.F) {
+	for _, c := range loadCorpus(f) {
+		if c.Source == "email" {
+			if e, err := ParseEmail([]byte(c.Text)); err == nil && e.HTML != "" {
+				f.Add(e.HTML)
+			}
+		}
+	}
+	f.Add("<div style=display:none><p>x</div></p><td>1</td><td>2</td><td>3</td><td>4</td>")
+	f.Add("<pre>a\r\n b</pre><plaintext><b>x")
+	f.Add(strings.Repeat("<span>", 300) + "&#x10FFFF;&amp&nbsp;\xff")
+	f.Fuzz(func(t *testing.T, in string) {
+		start := time.Now()
+		out := HTMLToText(in)
+		if !utf8.ValidString(out) {
+			t.Fatalf("invalid UTF-8 output %q", out)
+		}
+		if len(out) > 3*len(in)+16 {
+			t.Fatalf("output %d bytes for %d bytes of input", len(out), len(in))
+		}
+		if el := time.Since(start); el > fuzzBudget {
+			t.Fatalf("took %v for %d bytes", el, len(in))
+		}
+	})
+}
+
+func FuzzExtract(f *testing.F) {
+	for _, c := range loadCorpus(f) {
+		if c.Source == "sms" {
+			f.Add(c.Text, c.Sender, "", "")
+		} else if e, err := ParseEmail([]byte(c.Text)); err == nil {
+			f.Add(e.Text, e.Sender, e.Subject, e.HTML)
+		}
+	}
+	f.Fuzz(func(t *testing.T, text, sender, subject, html string) {
+		start := time.Now()
+		r, err := Extract(Message{Source: "sms", Sender: sender, Subject: subject, Text: text, HTML: html})
+		if err != nil {
+			if !errors.Is(err, ErrTooLarge) {
+				t.Fatalf("unexpected error %v", err)
+			}
+			return
+		}
+		checkResult(t, r)
+		if el := time.Since(start); el > fuzzBudget {
+			t.Fatalf("took %v for %d bytes", el, len(text)+len(html)+len(subject))
+		}
+		// The code is never invented: its letters and digits appear in
+		// that order in the message.
+		if r.Code != "" {
+			var b strings.Builder
+			for _, part := range []string{subject, text, HTMLToText(html)} {
+				for _, c := range part {
+					if a, ok := asciiAlnum(c); ok {
+						b.WriteByte(a | 0x20)
+					}
+				}
+			}
+			if !strings.Contains(b.String(), strings.ToLower(r.Code)) {
+				t.Fatalf("code %q does not appear in the message", r.Code)
+			}
+		}
+		// Deterministic.
+		if r2, _ := Extract(Message{Source: "sms", Sender: sender, Subject: subject, Text: text, HTML: html}); r2.Code != r.Code || r2.Confidence != r.Confidence {
+			t.Fatalf("non-deterministic: %q/%v then %q/%v", r.Code, r.Confidence, r2.Code, r2.Confidence)
+		}
+	})
+}
