@@ -100,6 +100,11 @@ type Message struct {
 	// TestAgentID is set for a message a test key posted to
 	// /v1/test/messages: it may feed only that agent's test requests.
 	TestAgentID string
+	// DKIM is the DKIM verification of an email received in MX mode.
+	DKIM *DKIMResult
+	// RequireDKIM, set in MX mode, lets a sender pattern match only a From
+	// domain that a verified DKIM signature vouches for (see DKIMVouches).
+	RequireDKIM bool
 }
 
 // Match reports whether msg may feed a request created at createdAt with
@@ -115,7 +120,7 @@ func (m *Matcher) Match(msg *Message, createdAt time.Time) bool {
 	if !m.f.WantsSource(msg.Source) {
 		return false
 	}
-	if m.sender != nil && !m.sender.Match(SenderAddress(msg.Sender)) {
+	if m.sender != nil && (!msg.senderVouched() || !m.sender.Match(SenderAddress(msg.Sender))) {
 		return false
 	}
 	if m.content != nil && !m.content.MatchString(msg.Subject+"\n"+msg.Text) {

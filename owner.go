@@ -25,8 +25,11 @@ type Agent struct {
 	// WebhookSecret signs outbound webhooks (whsec_…). The relay needs the
 	// secret itself to sign, so unlike API keys it cannot be a hash.
 	WebhookSecret string
-	CreatedAt     time.Time
-	RevokedAt     time.Time // zero while active
+	// WebhookURL is where status changes of the agent's requests are
+	// POSTed when a request names no webhook_url of its own ("" for none).
+	WebhookURL string
+	CreatedAt  time.Time
+	RevokedAt  time.Time // zero while active
 }
 
 // Active reports whether the agent has not been revoked.

@@ -169,6 +169,8 @@ type MessageMetadata struct {
 	Confidence float64 `json:"confidence,omitempty"`
 	// Domain is set when an origin-bound line (@example.com #123456) named it.
 	Domain string `json:"domain,omitempty"`
+	// DKIM is the DKIM verification of an email received in MX mode.
+	DKIM *DKIMResult `json:"dkim,omitempty"`
 }
 
 // Request is one agent's request for one verification code.

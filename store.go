@@ -32,6 +32,11 @@ type AuditQuery struct {
 // Seq, PrevHash and Hash). Missing rows are reported as ErrNotFound, lost
 // optimistic races as ErrConflict (both wrapped with context).
 type Store interface {
+	PolicyStore   // policies and owner settings (policy.go)
+	TelegramStore // the Telegram bot's links and prompts (telegram.go)
+	CaptureStore  // sealed source keys for signed webhooks (capture.go)
+	IMAPStore     // IMAP settings of email sources and their connectors' cursors (imapsource.go)
+
 	// CreateOwner stores a new owner together with its first credential.
 	CreateOwner(ctx context.Context, o *Owner, cred *Credential, audit ...AuditEntry) error
 	// GetOwner returns one owner.
@@ -89,6 +94,9 @@ type Store interface {
 	// externalID, and reports false if it had already done so. Only the id
 	// is kept, never the message.
 	RecordMessage(ctx context.Context, sourceID, externalID string, at time.Time) (bool, error)
+	// ForgetMessage undoes RecordMessage, for a message the relay took but
+	// could not process, so that the source's retry is not a duplicate.
+	ForgetMessage(ctx context.Context, sourceID, externalID string) error
 
 	// AppendAudit appends entries that record no other change.
 	AppendAudit(ctx context.Context, audit ...AuditEntry) error
@@ -97,4 +105,8 @@ type Store interface {
 
 	// Close releases the store's resources.
 	Close() error
+
+	WebhookStore // the webhook outbox and the agents' webhook settings (webhook.go)
+
+	DashboardStore // owner passwords, dashboard sessions, log-in links (dashboard.go)
 }

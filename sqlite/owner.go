@@ -69,12 +69,14 @@ func (db *DB) ListOwners(ctx context.Context) ([]*agentotp.Owner, error) {
 	return out, nil
 }
 
-const agentColumns = `id, owner_id, name, test, key_prefix, webhook_secret, created_at, revoked_at`
+const agentColumns = `id, owner_id, name, test, key_prefix, webhook_secret, created_at, revoked_at, webhook_url`
 
+// scanAgent scans an agent row; its WebhookSecret is still sealed (see
+// openAgentSecret).
 func scanAgent(s rowScanner) (*agentotp.Agent, error) {
 	var a agentotp.Agent
 	var test, created, revoked int64
-	if err := s.Scan(&a.ID, &a.OwnerID, &a.Name, &test, &a.KeyPrefix, &a.WebhookSecret, &created, &revoked); err != nil {
+	if err := s.Scan(&a.ID, &a.OwnerID, &a.Name, &test, &a.KeyPrefix, &a.WebhookSecret, &created, &revoked, &a.WebhookURL); err != nil {
 		return nil, err
 	}
 	a.Test = test != 0
@@ -87,9 +89,9 @@ func scanAgent(s rowScanner) (*agentotp.Agent, error) {
 // agentotp.ErrConflict.
 func (db *DB) CreateAgent(ctx context.Context, a *agentotp.Agent, cred *agentotp.Credential, audit ...agentotp.AuditEntry) error {
 	err := db.tx(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO agents (`+agentColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-			a.ID, a.OwnerID, a.Name, boolInt(a.Test), a.KeyPrefix, a.WebhookSecret,
-			micros(a.CreatedAt), micros(a.RevokedAt)); err != nil {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO agents (`+agentColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			a.ID, a.OwnerID, a.Name, boolInt(a.Test), a.KeyPrefix, db.sealSecret(a.ID, a.WebhookSecret),
+			micros(a.CreatedAt), micros(a.RevokedAt), a.WebhookURL); err != nil {
 			return conflictOnDuplicate(err)
 		}
 		if err := insertCredential(ctx, tx, cred); err != nil {
@@ -114,7 +116,7 @@ func (db *DB) GetAgent(ctx context.Context, ownerID, id string) (*agentotp.Agent
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: get agent %s: %w", id, err)
 	}
-	return a, nil
+	return db.openAgentSecret(a), nil
 }
 
 // ListAgents returns the owner's agents, oldest first.
@@ -131,7 +133,7 @@ func (db *DB) ListAgents(ctx context.Context, ownerID string) ([]*agentotp.Agent
 		if err != nil {
 			return nil, fmt.Errorf("sqlite: list agents: %w", err)
 		}
-		out = append(out, a)
+		out = append(out, db.openAgentSecret(a))
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("sqlite: list agents: %w", err)
@@ -146,7 +148,7 @@ func (db *DB) ListAgents(ctx context.Context, ownerID string) ([]*agentotp.Agent
 func (db *DB) RotateAgentKey(ctx context.Context, a *agentotp.Agent, cred *agentotp.Credential, oldKeyEnds time.Time, audit ...agentotp.AuditEntry) error {
 	err := db.tx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE agents SET key_prefix = ?, webhook_secret = ? WHERE id = ? AND owner_id = ?`,
-			a.KeyPrefix, a.WebhookSecret, a.ID, a.OwnerID)
+			a.KeyPrefix, db.sealSecret(a.ID, a.WebhookSecret), a.ID, a.OwnerID)
 		if err != nil {
 			return err
 		}

@@ -99,18 +99,29 @@ func (db *DB) CreateRequest(ctx context.Context, r *agentotp.Request, audit ...a
 		return fmt.Errorf("sqlite: create request %s: %w", r.ID, err)
 	}
 	err = db.tx(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO requests (`+requestColumns+`)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			r.ID, r.OwnerID, r.AgentID, boolInt(r.Test), string(r.Status), r.Reason, r.ExpectedSender, row.filter,
-			r.Encryption, r.PublicKey, r.KeyFingerprint, r.WebhookURL, boolInt(r.IncludeMessage),
-			micros(r.CreatedAt), micros(r.ExpiresAt), row.decided, r.DecidedBy, r.DenyReason, row.consumed, row.updated,
-			row.metadata, row.payload, row.content, r.Version); err != nil {
-			return conflictOnDuplicate(err)
+		if err := insertRequest(ctx, tx, r, row); err != nil {
+			return err
+		}
+		if err := enqueueWebhooks(ctx, tx, "", r, audit); err != nil {
+			return err
 		}
 		return appendAudit(ctx, tx, audit)
 	})
 	if err != nil {
 		return fmt.Errorf("sqlite: create request %s: %w", r.ID, err)
+	}
+	return nil
+}
+
+// insertRequest inserts the row of a new request.
+func insertRequest(ctx context.Context, tx *sql.Tx, r *agentotp.Request, row requestRow) error {
+	if _, err := tx.ExecContext(ctx, `INSERT INTO requests (`+requestColumns+`)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		r.ID, r.OwnerID, r.AgentID, boolInt(r.Test), string(r.Status), r.Reason, r.ExpectedSender, row.filter,
+		r.Encryption, r.PublicKey, r.KeyFingerprint, r.WebhookURL, boolInt(r.IncludeMessage),
+		micros(r.CreatedAt), micros(r.ExpiresAt), row.decided, r.DecidedBy, r.DenyReason, row.consumed, row.updated,
+		row.metadata, row.payload, row.content, r.Version); err != nil {
+		return conflictOnDuplicate(err)
 	}
 	return nil
 }
@@ -149,6 +160,10 @@ func (db *DB) UpdateRequest(ctx context.Context, r *agentotp.Request, prevVersio
 				return err
 			}
 		}
+		prevStatus, err := storedStatus(ctx, tx, r.ID, prevVersion) // for the webhook outbox
+		if err != nil {
+			return err
+		}
 		res, err := tx.ExecContext(ctx, `UPDATE requests SET
 			test = ?, status = ?, reason = ?, expected_sender = ?, filter = ?,
 			encryption = ?, public_key = ?, key_fingerprint = ?, webhook_url = ?, include_message = ?,
@@ -177,6 +192,9 @@ func (db *DB) UpdateRequest(ctx context.Context, r *agentotp.Request, prevVersio
 				return err
 			}
 			return fmt.Errorf("version %d is stale: %w", prevVersion, agentotp.ErrConflict)
+		}
+		if err := enqueueWebhooks(ctx, tx, prevStatus, r, audit); err != nil {
+			return err
 		}
 		return appendAudit(ctx, tx, audit)
 	})
@@ -323,6 +341,18 @@ func collectRequests(rows *sql.Rows) ([]*agentotp.Request, error) {
 		out = append(out, r)
 	}
 	return out, rows.Err()
+}
+
+// ForgetMessage undoes RecordMessage.
+func (db *DB) ForgetMessage(ctx context.Context, sourceID, externalID string) error {
+	err := db.tx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `DELETE FROM messages_seen WHERE source_id = ? AND external_id = ?`, sourceID, externalID)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("sqlite: forget message of source %s: %w", sourceID, err)
+	}
+	return nil
 }
 
 // RecordMessage remembers that the source delivered the message with

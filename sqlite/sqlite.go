@@ -35,6 +35,7 @@ import (
 	"time"
 
 	"github.com/agentotp/agentotp"
+	"github.com/agentotp/agentotp/secretbox"
 	sqlite "modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 )
@@ -56,6 +57,7 @@ type DB struct {
 	write  *sql.DB // one connection: every write transaction is serialized
 	read   *sql.DB // read-only connections
 	logger *slog.Logger
+	box    *secretbox.Box // seals the secrets the store must read back (secrets.go)
 
 	erased chan struct{}  // signals the checkpointer that ciphertext was erased
 	stop   chan struct{}  // closed by Close
@@ -71,7 +73,7 @@ var _ agentotp.Store = (*DB)(nil)
 // the migrations it has not yet run, and returns the store. path must name
 // a file: an in-memory database cannot be shared by the read and write
 // connections. A nil logger discards the log.
-func Open(ctx context.Context, path string, logger *slog.Logger) (*DB, error) {
+func Open(ctx context.Context, path string, logger *slog.Logger, opts ...Option) (*DB, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
@@ -103,6 +105,9 @@ func Open(ctx context.Context, path string, logger *slog.Logger) (*DB, error) {
 	write.SetConnMaxIdleTime(0)
 
 	db := &DB{write: write, logger: logger}
+	for _, o := range opts {
+		o(db)
+	}
 	if err := write.PingContext(ctx); err != nil {
 		write.Close()
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
@@ -110,6 +115,11 @@ func Open(ctx context.Context, path string, logger *slog.Logger) (*DB, error) {
 	if err := db.migrate(ctx); err != nil {
 		write.Close()
 		return nil, err
+	}
+	db.erased = make(chan struct{}, 1)
+	if err := db.initSecrets(ctx, abs); err != nil {
+		write.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
 
 	readDSN := fmt.Sprintf("%s?_pragma=busy_timeout(%d)&_pragma=foreign_keys(1)&_pragma=query_only(1)", uri, ms)
@@ -128,7 +138,6 @@ func Open(ctx context.Context, path string, logger *slog.Logger) (*DB, error) {
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
 	db.read = read
-	db.erased = make(chan struct{}, 1)
 	db.stop = make(chan struct{})
 	db.wg.Go(db.checkpointer)
 	return db, nil

@@ -630,6 +630,16 @@ func testRecordMessage(t *testing.T, e *env) {
 		}
 	}
 
+	// A forgotten message is new again; forgetting an unknown one is no error.
+	e.must(e.s.ForgetMessage(e.ctx, s1.ID, "msg-1"), "ForgetMessage")
+	e.must(e.s.ForgetMessage(e.ctx, s1.ID, "never-seen"), "ForgetMessage unknown")
+	if got, err := e.s.RecordMessage(e.ctx, s1.ID, "msg-1", at(time.Hour)); err != nil || !got {
+		t.Errorf("RecordMessage after ForgetMessage = %v, %v; want true", got, err)
+	}
+	if got, _ := e.s.RecordMessage(e.ctx, s2.ID, "msg-1", at(time.Hour)); got {
+		t.Error("ForgetMessage of one source forgot another's")
+	}
+
 	// Concurrent deliveries of one message: exactly one is new.
 	var wg sync.WaitGroup
 	results := make([]bool, 20)

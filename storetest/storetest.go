@@ -64,10 +64,17 @@ func Run(t *testing.T, open func(t *testing.T) agentotp.Store) {
 		{"ListLiveRequests", testListLiveRequests},
 		{"ListDueRequests", testListDueRequests},
 		{"RecordMessage", testRecordMessage},
+		{"SourceKeys", testSourceKeys},
+		{"MessageSeen", testMessageSeen},
+		{"IMAP", testIMAP},
 		{"AuditChain", testAuditChain},
 		{"AuditQuery", testAuditQuery},
 		{"AuditConcurrent", testAuditConcurrent},
 		{"Context", testContext},
+		{"Policy", testPolicy},
+		{"Telegram", testTelegram},
+		{"Dashboard", testDashboard},
+		{"Webhooks", testWebhooks},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -1,0 +1,212 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/agentotp/agentotp"
+)
+
+// SetOwnerPassword stores or replaces the owner's password hash, ends every
+// session of the owner and appends audit, in one transaction. An unknown
+// owner is agentotp.ErrNotFound.
+func (db *DB) SetOwnerPassword(ctx context.Context, pw *agentotp.OwnerPassword, audit ...agentotp.AuditEntry) error {
+	err := db.tx(ctx, func(tx *sql.Tx) error {
+		var n int
+		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM owners WHERE id = ?`, pw.OwnerID).Scan(&n); err != nil {
+			return err
+		}
+		if n == 0 {
+			return agentotp.ErrNotFound
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO owner_passwords (owner_id, hash, updated_at) VALUES (?, ?, ?)
+			ON CONFLICT (owner_id) DO UPDATE SET hash = excluded.hash, updated_at = excluded.updated_at`,
+			pw.OwnerID, pw.Hash, micros(pw.UpdatedAt)); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM dashboard_sessions WHERE owner_id = ?`, pw.OwnerID); err != nil {
+			return err
+		}
+		return appendAudit(ctx, tx, audit)
+	})
+	if err != nil {
+		return fmt.Errorf("sqlite: set password of owner %s: %w", pw.OwnerID, err)
+	}
+	return nil
+}
+
+// GetOwnerPassword returns the owner's password hash; agentotp.ErrNotFound
+// when none was set.
+func (db *DB) GetOwnerPassword(ctx context.Context, ownerID string) (*agentotp.OwnerPassword, error) {
+	pw := agentotp.OwnerPassword{OwnerID: ownerID}
+	var updated int64
+	err := db.read.QueryRowContext(ctx, `SELECT hash, updated_at FROM owner_passwords WHERE owner_id = ?`, ownerID).
+		Scan(&pw.Hash, &updated)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("sqlite: get password of owner %s: %w", ownerID, agentotp.ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: get password of owner %s: %w", ownerID, err)
+	}
+	pw.UpdatedAt = fromMicros(updated)
+	return &pw, nil
+}
+
+const sessionColumns = `hash, id, owner_id, method, created_at, expires_at`
+
+func insertSession(ctx context.Context, tx *sql.Tx, s *agentotp.Session) error {
+	if len(s.Hash) == 0 {
+		return errors.New("session has no hash")
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO dashboard_sessions (`+sessionColumns+`) VALUES (?, ?, ?, ?, ?, ?)`,
+		s.Hash, s.ID, s.OwnerID, s.Method, micros(s.CreatedAt), micros(s.ExpiresAt)); err != nil {
+		return conflictOnDuplicate(err)
+	}
+	return nil
+}
+
+// CreateSession stores a new session and appends audit. A session whose
+// hash or id exists already is an agentotp.ErrConflict.
+func (db *DB) CreateSession(ctx context.Context, s *agentotp.Session, audit ...agentotp.AuditEntry) error {
+	err := db.tx(ctx, func(tx *sql.Tx) error {
+		if err := insertSession(ctx, tx, s); err != nil {
+			return err
+		}
+		return appendAudit(ctx, tx, audit)
+	})
+	if err != nil {
+		return fmt.Errorf("sqlite: create session %s: %w", s.ID, err)
+	}
+	return nil
+}
+
+// GetSession returns the session whose token hashes to hash, expired or
+// not.
+func (db *DB) GetSession(ctx context.Context, hash []byte) (*agentotp.Session, error) {
+	var s agentotp.Session
+	var created, expires int64
+	err := db.read.QueryRowContext(ctx, `SELECT `+sessionColumns+` FROM dashboard_sessions WHERE hash = ?`, hash).
+		Scan(&s.Hash, &s.ID, &s.OwnerID, &s.Method, &created, &expires)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("sqlite: get session: %w", agentotp.ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: get session: %w", err)
+	}
+	s.CreatedAt, s.ExpiresAt = fromMicros(created), fromMicros(expires)
+	return &s, nil
+}
+
+// DeleteSession removes one session and appends audit; a missing session
+// is agentotp.ErrNotFound and appends nothing.
+func (db *DB) DeleteSession(ctx context.Context, hash []byte, audit ...agentotp.AuditEntry) error {
+	err := db.tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM dashboard_sessions WHERE hash = ?`, hash)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 {
+			return agentotp.ErrNotFound
+		}
+		return appendAudit(ctx, tx, audit)
+	})
+	if err != nil {
+		return fmt.Errorf("sqlite: delete session: %w", err)
+	}
+	return nil
+}
+
+// DeleteExpired removes sessions and log-in links that ended before now,
+// and links already used.
+func (db *DB) DeleteExpired(ctx context.Context, now time.Time) (int, error) {
+	total := 0
+	err := db.tx(ctx, func(tx *sql.Tx) error {
+		total = 0
+		for _, q := range []string{
+			`DELETE FROM dashboard_sessions WHERE expires_at <= ?`,
+			`DELETE FROM login_links WHERE expires_at <= ? OR used_at <> 0`,
+		} {
+			res, err := tx.ExecContext(ctx, q, micros(now))
+			if err != nil {
+				return err
+			}
+			n, err := res.RowsAffected()
+			if err != nil {
+				return err
+			}
+			total += int(n)
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("sqlite: delete expired sessions: %w", err)
+	}
+	return total, nil
+}
+
+// CreateLoginLink stores a new log-in link and appends audit. A link whose
+// hash exists already is an agentotp.ErrConflict.
+func (db *DB) CreateLoginLink(ctx context.Context, l *agentotp.LoginLinkToken, audit ...agentotp.AuditEntry) error {
+	if len(l.Hash) == 0 {
+		return errors.New("sqlite: create login link: no hash")
+	}
+	err := db.tx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO login_links (hash, owner_id, created_at, expires_at, used_at) VALUES (?, ?, ?, ?, ?)`,
+			l.Hash, l.OwnerID, micros(l.CreatedAt), micros(l.ExpiresAt), micros(l.UsedAt)); err != nil {
+			return conflictOnDuplicate(err)
+		}
+		return appendAudit(ctx, tx, audit)
+	})
+	if err != nil {
+		return fmt.Errorf("sqlite: create login link: %w", err)
+	}
+	return nil
+}
+
+// GetLoginLink returns the link whose token hashes to hash.
+func (db *DB) GetLoginLink(ctx context.Context, hash []byte) (*agentotp.LoginLinkToken, error) {
+	var l agentotp.LoginLinkToken
+	var created, expires, used int64
+	err := db.read.QueryRowContext(ctx, `SELECT hash, owner_id, created_at, expires_at, used_at FROM login_links WHERE hash = ?`, hash).
+		Scan(&l.Hash, &l.OwnerID, &created, &expires, &used)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("sqlite: get login link: %w", agentotp.ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: get login link: %w", err)
+	}
+	l.CreatedAt, l.ExpiresAt, l.UsedAt = fromMicros(created), fromMicros(expires), fromMicros(used)
+	return &l, nil
+}
+
+// UseLoginLink marks the link used and stores session s, if the link
+// belongs to s.OwnerID and is unused and unexpired at s.CreatedAt;
+// otherwise agentotp.ErrNotFound, with nothing changed.
+func (db *DB) UseLoginLink(ctx context.Context, hash []byte, s *agentotp.Session, audit ...agentotp.AuditEntry) error {
+	err := db.tx(ctx, func(tx *sql.Tx) error {
+		now := micros(s.CreatedAt)
+		res, err := tx.ExecContext(ctx, `UPDATE login_links SET used_at = ?
+			WHERE hash = ? AND owner_id = ? AND used_at = 0 AND expires_at > ?`, now, hash, s.OwnerID, now)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 {
+			return agentotp.ErrNotFound
+		}
+		if err := insertSession(ctx, tx, s); err != nil {
+			return err
+		}
+		return appendAudit(ctx, tx, audit)
+	})
+	if err != nil {
+		return fmt.Errorf("sqlite: use login link: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,230 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/agentotp/agentotp"
+)
+
+// SaveTelegramLinkCode stores the owner's link code, replacing an earlier one.
+func (db *DB) SaveTelegramLinkCode(ctx context.Context, c *agentotp.TelegramLinkCode, audit ...agentotp.AuditEntry) error {
+	err := db.tx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO telegram_link_codes (owner_id, code_hash, created_at, expires_at) VALUES (?, ?, ?, ?)
+			ON CONFLICT (owner_id) DO UPDATE SET code_hash = excluded.code_hash, created_at = excluded.created_at, expires_at = excluded.expires_at`,
+			c.OwnerID, c.CodeHash, micros(c.CreatedAt), micros(c.ExpiresAt)); err != nil {
+			return err
+		}
+		return appendAudit(ctx, tx, audit)
+	})
+	if err != nil {
+		return fmt.Errorf("sqlite: save telegram link code of owner %s: %w", c.OwnerID, err)
+	}
+	return nil
+}
+
+// ListTelegramLinkCodes returns the link codes still valid at now.
+func (db *DB) ListTelegramLinkCodes(ctx context.Context, now time.Time) ([]*agentotp.TelegramLinkCode, error) {
+	rows, err := db.read.QueryContext(ctx, `SELECT owner_id, code_hash, created_at, expires_at FROM telegram_link_codes
+		WHERE expires_at > ? ORDER BY owner_id`, micros(now))
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: list telegram link codes: %w", err)
+	}
+	defer rows.Close()
+	var out []*agentotp.TelegramLinkCode
+	for rows.Next() {
+		var c agentotp.TelegramLinkCode
+		var created, expires int64
+		if err := rows.Scan(&c.OwnerID, &c.CodeHash, &created, &expires); err != nil {
+			return nil, fmt.Errorf("sqlite: list telegram link codes: %w", err)
+		}
+		c.CreatedAt, c.ExpiresAt = fromMicros(created), fromMicros(expires)
+		out = append(out, &c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: list telegram link codes: %w", err)
+	}
+	return out, nil
+}
+
+// LinkTelegramChat uses up the owner's code and stores the link.
+func (db *DB) LinkTelegramChat(ctx context.Context, link *agentotp.TelegramLink, codeHash []byte, audit ...agentotp.AuditEntry) error {
+	err := db.tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM telegram_link_codes WHERE owner_id = ? AND code_hash = ?`, link.OwnerID, codeHash)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 {
+			return agentotp.ErrNotFound
+		}
+		var other string
+		err = tx.QueryRowContext(ctx, `SELECT owner_id FROM telegram_links WHERE chat_id = ? AND owner_id <> ?`, link.ChatID, link.OwnerID).Scan(&other)
+		switch {
+		case err == nil:
+			return fmt.Errorf("chat %d is linked to another owner: %w", link.ChatID, agentotp.ErrConflict)
+		case !errors.Is(err, sql.ErrNoRows):
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO telegram_links (owner_id, chat_id, user_id, username, linked_at) VALUES (?, ?, ?, ?, ?)
+			ON CONFLICT (owner_id) DO UPDATE SET chat_id = excluded.chat_id, user_id = excluded.user_id,
+				username = excluded.username, linked_at = excluded.linked_at`,
+			link.OwnerID, link.ChatID, link.UserID, link.Username, micros(link.LinkedAt)); err != nil {
+			return conflictOnDuplicate(err)
+		}
+		return appendAudit(ctx, tx, audit)
+	})
+	if err != nil {
+		return fmt.Errorf("sqlite: link telegram chat of owner %s: %w", link.OwnerID, err)
+	}
+	return nil
+}
+
+const telegramLinkColumns = `owner_id, chat_id, user_id, username, linked_at`
+
+func scanTelegramLink(s rowScanner) (*agentotp.TelegramLink, error) {
+	var l agentotp.TelegramLink
+	var linked int64
+	if err := s.Scan(&l.OwnerID, &l.ChatID, &l.UserID, &l.Username, &linked); err != nil {
+		return nil, err
+	}
+	l.LinkedAt = fromMicros(linked)
+	return &l, nil
+}
+
+// GetTelegramLink returns the owner's link.
+func (db *DB) GetTelegramLink(ctx context.Context, ownerID string) (*agentotp.TelegramLink, error) {
+	l, err := scanTelegramLink(db.read.QueryRowContext(ctx, `SELECT `+telegramLinkColumns+` FROM telegram_links WHERE owner_id = ?`, ownerID))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("sqlite: get telegram link of owner %s: %w", ownerID, agentotp.ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: get telegram link of owner %s: %w", ownerID, err)
+	}
+	return l, nil
+}
+
+// GetTelegramLinkByChat returns the link of a chat.
+func (db *DB) GetTelegramLinkByChat(ctx context.Context, chatID int64) (*agentotp.TelegramLink, error) {
+	l, err := scanTelegramLink(db.read.QueryRowContext(ctx, `SELECT `+telegramLinkColumns+` FROM telegram_links WHERE chat_id = ?`, chatID))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("sqlite: get telegram link of chat %d: %w", chatID, agentotp.ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: get telegram link of chat %d: %w", chatID, err)
+	}
+	return l, nil
+}
+
+// UnlinkTelegramChat removes the owner's link.
+func (db *DB) UnlinkTelegramChat(ctx context.Context, ownerID string, audit ...agentotp.AuditEntry) error {
+	err := db.tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM telegram_links WHERE owner_id = ?`, ownerID)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 {
+			return agentotp.ErrNotFound
+		}
+		return appendAudit(ctx, tx, audit)
+	})
+	if err != nil {
+		return fmt.Errorf("sqlite: unlink telegram chat of owner %s: %w", ownerID, err)
+	}
+	return nil
+}
+
+const telegramPromptColumns = `token_hash, request_id, owner_id, chat_id, message_id, created_at, closed_at`
+
+func scanTelegramPrompt(s rowScanner) (*agentotp.TelegramPrompt, error) {
+	var p agentotp.TelegramPrompt
+	var created, closed int64
+	if err := s.Scan(&p.TokenHash, &p.RequestID, &p.OwnerID, &p.ChatID, &p.MessageID, &created, &closed); err != nil {
+		return nil, err
+	}
+	p.CreatedAt, p.ClosedAt = fromMicros(created), fromMicros(closed)
+	return &p, nil
+}
+
+// CreateTelegramPrompt stores a prompt.
+func (db *DB) CreateTelegramPrompt(ctx context.Context, p *agentotp.TelegramPrompt) error {
+	err := db.tx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO telegram_prompts (`+telegramPromptColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+			p.TokenHash, p.RequestID, p.OwnerID, p.ChatID, p.MessageID, micros(p.CreatedAt), micros(p.ClosedAt))
+		return conflictOnDuplicate(err)
+	})
+	if err != nil {
+		return fmt.Errorf("sqlite: create telegram prompt for %s: %w", p.RequestID, err)
+	}
+	return nil
+}
+
+// updatePrompt runs one UPDATE on a prompt; a missing prompt is
+// agentotp.ErrNotFound.
+func (db *DB) updatePrompt(ctx context.Context, what, query string, args ...any) error {
+	err := db.tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, query, args...)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 {
+			return agentotp.ErrNotFound
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("sqlite: %s: %w", what, err)
+	}
+	return nil
+}
+
+// SetTelegramPromptMessage records the prompt's message id.
+func (db *DB) SetTelegramPromptMessage(ctx context.Context, tokenHash []byte, messageID int64) error {
+	return db.updatePrompt(ctx, "set telegram prompt message", `UPDATE telegram_prompts SET message_id = ? WHERE token_hash = ?`, messageID, tokenHash)
+}
+
+// CloseTelegramPrompt marks a prompt closed.
+func (db *DB) CloseTelegramPrompt(ctx context.Context, tokenHash []byte, at time.Time) error {
+	return db.updatePrompt(ctx, "close telegram prompt", `UPDATE telegram_prompts SET closed_at = ? WHERE token_hash = ?`, micros(at), tokenHash)
+}
+
+// GetTelegramPrompt returns a prompt by its token's hash.
+func (db *DB) GetTelegramPrompt(ctx context.Context, tokenHash []byte) (*agentotp.TelegramPrompt, error) {
+	p, err := scanTelegramPrompt(db.read.QueryRowContext(ctx, `SELECT `+telegramPromptColumns+` FROM telegram_prompts WHERE token_hash = ?`, tokenHash))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("sqlite: get telegram prompt: %w", agentotp.ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: get telegram prompt: %w", err)
+	}
+	return p, nil
+}
+
+// ListTelegramPrompts returns the prompts of a request, oldest first.
+func (db *DB) ListTelegramPrompts(ctx context.Context, requestID string) ([]*agentotp.TelegramPrompt, error) {
+	rows, err := db.read.QueryContext(ctx, `SELECT `+telegramPromptColumns+` FROM telegram_prompts WHERE request_id = ? ORDER BY created_at, token_hash`, requestID)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: list telegram prompts: %w", err)
+	}
+	defer rows.Close()
+	var out []*agentotp.TelegramPrompt
+	for rows.Next() {
+		p, err := scanTelegramPrompt(rows)
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: list telegram prompts: %w", err)
+		}
+		out = append(out, p)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: list telegram prompts: %w", err)
+	}
+	return out, nil
+}

@@ -1,0 +1,320 @@
+package sqlite
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/agentotp/agentotp"
+)
+
+// Bounds of ListWebhooks.
+const (
+	defaultWebhookPage = 100
+	maxWebhookPage     = 500
+)
+
+// storedStatus returns the status of the request's row at version, or ""
+// when there is no such row (UpdateRequest then reports the conflict).
+func storedStatus(ctx context.Context, tx *sql.Tx, id string, version int64) (agentotp.Status, error) {
+	var st string
+	err := tx.QueryRowContext(ctx, `SELECT status FROM requests WHERE id = ? AND version = ?`, id, version).Scan(&st)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	return agentotp.Status(st), nil
+}
+
+// newDeliveryID returns a webhook-id for a delivery that no audit entry
+// names: "whk_" and 22 base62 characters.
+func newDeliveryID() string {
+	const base62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+	out := make([]byte, 0, 22)
+	buf := make([]byte, 32)
+	for len(out) < 22 {
+		rand.Read(buf)
+		for _, b := range buf {
+			if b < 248 && len(out) < 22 {
+				out = append(out, base62[b%62])
+			}
+		}
+	}
+	return "whk_" + string(out)
+}
+
+// enqueueWebhooks adds to the outbox, inside the transaction of the
+// change, one delivery per status change of r since prev (see
+// agentotp.WebhookEvents), addressed to r's webhook URL or else its
+// agent's default one. A request with neither queues nothing.
+func enqueueWebhooks(ctx context.Context, tx *sql.Tx, prev agentotp.Status, r *agentotp.Request, audit []agentotp.AuditEntry) error {
+	if prev == r.Status {
+		return nil
+	}
+	url := r.WebhookURL
+	if url == "" {
+		err := tx.QueryRowContext(ctx, `SELECT webhook_url FROM agents WHERE id = ?`, r.AgentID).Scan(&url)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("webhook url of agent %s: %w", r.AgentID, err)
+		}
+	}
+	if url == "" {
+		return nil
+	}
+	now := micros(time.Now())
+	for _, d := range agentotp.WebhookEvents(prev, r, audit) {
+		if d.ID == "" {
+			d.ID = newDeliveryID()
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO webhook_outbox
+			(id, owner_id, agent_id, request_id, url, status, occurred_at, created_at, state, next_attempt_at, updated_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?)`,
+			d.ID, d.OwnerID, d.AgentID, d.RequestID, url, string(d.Status), micros(d.OccurredAt), now, now, now); err != nil {
+			return fmt.Errorf("queue webhook: %w", conflictOnDuplicate(err))
+		}
+	}
+	return nil
+}
+
+const webhookColumns = `seq, id, owner_id, agent_id, request_id, url, status, occurred_at, created_at,
+	state, attempts, next_attempt_at, last_attempt_at, last_status, last_error, delivered_at`
+
+func scanWebhook(s rowScanner) (*agentotp.WebhookDelivery, error) {
+	var d agentotp.WebhookDelivery
+	var status, state string
+	var occurred, created, next, last, delivered int64
+	if err := s.Scan(&d.Seq, &d.ID, &d.OwnerID, &d.AgentID, &d.RequestID, &d.URL, &status, &occurred, &created,
+		&state, &d.Attempts, &next, &last, &d.LastStatusCode, &d.LastError, &delivered); err != nil {
+		return nil, err
+	}
+	d.Status, d.State = agentotp.Status(status), agentotp.DeliveryState(state)
+	d.OccurredAt, d.CreatedAt, d.NextAttemptAt = fromMicros(occurred), fromMicros(created), fromMicros(next)
+	d.LastAttemptAt, d.DeliveredAt = fromMicros(last), fromMicros(delivered)
+	return &d, nil
+}
+
+func collectWebhooks(rows *sql.Rows) ([]*agentotp.WebhookDelivery, error) {
+	defer rows.Close()
+	var out []*agentotp.WebhookDelivery
+	for rows.Next() {
+		d, err := scanWebhook(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, d)
+	}
+	return out, rows.Err()
+}
+
+// ClaimWebhooks returns up to limit due deliveries, each the oldest pending
+// delivery to its URL, oldest first, and leases them until leaseUntil.
+func (db *DB) ClaimWebhooks(ctx context.Context, now, leaseUntil time.Time, limit int) ([]*agentotp.WebhookDelivery, error) {
+	if limit <= 0 {
+		limit = 16
+	}
+	var out []*agentotp.WebhookDelivery
+	err := db.tx(ctx, func(tx *sql.Tx) error {
+		rows, err := tx.QueryContext(ctx, `SELECT `+webhookColumns+` FROM webhook_outbox AS o
+			WHERE o.state = 'pending' AND o.next_attempt_at <= ?
+			AND NOT EXISTS (SELECT 1 FROM webhook_outbox AS p
+				WHERE p.state = 'pending' AND p.url = o.url AND p.seq < o.seq)
+			ORDER BY o.seq LIMIT ?`, micros(now), limit)
+		if err != nil {
+			return err
+		}
+		if out, err = collectWebhooks(rows); err != nil {
+			return err
+		}
+		for _, d := range out {
+			if _, err := tx.ExecContext(ctx, `UPDATE webhook_outbox SET next_attempt_at = ? WHERE seq = ?`,
+				micros(leaseUntil), d.Seq); err != nil {
+				return err
+			}
+			d.NextAttemptAt = leaseUntil.UTC().Truncate(time.Microsecond)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: claim webhooks: %w", err)
+	}
+	return out, nil
+}
+
+// SaveWebhookAttempt stores the outcome of an attempt on d. An unknown
+// delivery is agentotp.ErrNotFound.
+func (db *DB) SaveWebhookAttempt(ctx context.Context, d *agentotp.WebhookDelivery) error {
+	if !d.State.Valid() {
+		return fmt.Errorf("sqlite: save webhook attempt %s: unknown state %q", d.ID, d.State)
+	}
+	err := db.tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE webhook_outbox SET state = ?, attempts = ?, next_attempt_at = ?,
+			last_attempt_at = ?, last_status = ?, last_error = ?, delivered_at = ?, updated_at = ? WHERE id = ?`,
+			string(d.State), d.Attempts, micros(d.NextAttemptAt), micros(d.LastAttemptAt), d.LastStatusCode,
+			truncate(d.LastError, 500), micros(d.DeliveredAt), micros(time.Now()), d.ID)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 {
+			return agentotp.ErrNotFound
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("sqlite: save webhook attempt %s: %w", d.ID, err)
+	}
+	return nil
+}
+
+// truncate cuts s to at most n bytes, dropping a rune cut in half.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return strings.ToValidUTF8(s[:n], "")
+}
+
+// FailPendingWebhooks marks every pending delivery to url failed.
+func (db *DB) FailPendingWebhooks(ctx context.Context, url, reason string, at time.Time) (int, error) {
+	var n int64
+	err := db.tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE webhook_outbox SET state = 'failed', last_error = ?, updated_at = ?
+			WHERE state = 'pending' AND url = ?`, truncate(reason, 500), micros(at), url)
+		if err != nil {
+			return err
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("sqlite: fail pending webhooks: %w", err)
+	}
+	return int(n), nil
+}
+
+// GetWebhook returns one delivery of the owner.
+func (db *DB) GetWebhook(ctx context.Context, ownerID, id string) (*agentotp.WebhookDelivery, error) {
+	d, err := scanWebhook(db.read.QueryRowContext(ctx, `SELECT `+webhookColumns+` FROM webhook_outbox WHERE id = ? AND owner_id = ?`, id, ownerID))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("sqlite: get webhook %s: %w", id, agentotp.ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: get webhook %s: %w", id, err)
+	}
+	return d, nil
+}
+
+// ListWebhooks returns the owner's deliveries, newest first. q.Limit is
+// clamped to 1..500; 0 or less means 100.
+func (db *DB) ListWebhooks(ctx context.Context, q agentotp.WebhookQuery) ([]*agentotp.WebhookDelivery, error) {
+	limit := q.Limit
+	switch {
+	case limit <= 0:
+		limit = defaultWebhookPage
+	case limit > maxWebhookPage:
+		limit = maxWebhookPage
+	}
+	where := []string{"owner_id = ?"}
+	args := []any{q.OwnerID}
+	if q.RequestID != "" {
+		where, args = append(where, "request_id = ?"), append(args, q.RequestID)
+	}
+	if q.AgentID != "" {
+		where, args = append(where, "agent_id = ?"), append(args, q.AgentID)
+	}
+	if q.State != "" {
+		where, args = append(where, "state = ?"), append(args, string(q.State))
+	}
+	rows, err := db.read.QueryContext(ctx, `SELECT `+webhookColumns+` FROM webhook_outbox
+		WHERE `+strings.Join(where, " AND ")+` ORDER BY seq DESC LIMIT ?`, append(args, limit)...)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: list webhooks: %w", err)
+	}
+	out, err := collectWebhooks(rows)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: list webhooks: %w", err)
+	}
+	return out, nil
+}
+
+// RetryWebhook puts a failed delivery of the owner back in the queue.
+func (db *DB) RetryWebhook(ctx context.Context, ownerID, id string, at time.Time) error {
+	err := db.tx(ctx, func(tx *sql.Tx) error {
+		var state string
+		err := tx.QueryRowContext(ctx, `SELECT state FROM webhook_outbox WHERE id = ? AND owner_id = ?`, id, ownerID).Scan(&state)
+		if errors.Is(err, sql.ErrNoRows) {
+			return agentotp.ErrNotFound
+		}
+		if err != nil {
+			return err
+		}
+		if agentotp.DeliveryState(state) != agentotp.DeliveryFailed {
+			return fmt.Errorf("the delivery is %s, not failed: %w", state, agentotp.ErrConflict)
+		}
+		_, err = tx.ExecContext(ctx, `UPDATE webhook_outbox SET state = 'pending', next_attempt_at = ?, created_at = ?, updated_at = ?
+			WHERE id = ?`, micros(at), micros(at), micros(at), id)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("sqlite: retry webhook %s: %w", id, err)
+	}
+	return nil
+}
+
+// PruneWebhooks deletes finished deliveries last changed before before.
+func (db *DB) PruneWebhooks(ctx context.Context, before time.Time) (int, error) {
+	var n int64
+	err := db.tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM webhook_outbox WHERE state <> 'pending' AND updated_at < ?`, micros(before))
+		if err != nil {
+			return err
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("sqlite: prune webhooks: %w", err)
+	}
+	return int(n), nil
+}
+
+// SetAgentWebhookURL sets the agent's default webhook URL. An unknown
+// agent, or another owner's, is agentotp.ErrNotFound.
+func (db *DB) SetAgentWebhookURL(ctx context.Context, ownerID, agentID, url string, audit ...agentotp.AuditEntry) error {
+	if err := db.updateAgent(ctx, ownerID, agentID, `webhook_url = ?`, url, audit); err != nil {
+		return fmt.Errorf("sqlite: set webhook url of agent %s: %w", agentID, err)
+	}
+	return nil
+}
+
+// RotateWebhookSecret stores the agent's new webhook secret, sealed. An
+// unknown agent, or another owner's, is agentotp.ErrNotFound.
+func (db *DB) RotateWebhookSecret(ctx context.Context, ownerID, agentID, secret string, audit ...agentotp.AuditEntry) error {
+	if err := db.updateAgent(ctx, ownerID, agentID, `webhook_secret = ?`, db.sealSecret(agentID, secret), audit); err != nil {
+		return fmt.Errorf("sqlite: rotate webhook secret of agent %s: %w", agentID, err)
+	}
+	return nil
+}
+
+// updateAgent sets one column of an agent and appends audit.
+func (db *DB) updateAgent(ctx context.Context, ownerID, agentID, set string, value any, audit []agentotp.AuditEntry) error {
+	return db.tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE agents SET `+set+` WHERE id = ? AND owner_id = ?`, value, agentID, ownerID)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 {
+			return agentotp.ErrNotFound
+		}
+		return appendAudit(ctx, tx, audit)
+	})
+}
