@@ -16,7 +16,7 @@ const MaxNameLen = 100
 
 func validateName(name string) error {
 	n := utf8.RuneCountInString(name)
-	if strings.TrimSpace(name) == "" || n > MaxNameLen || !utf8.ValidString(name) {
+	if strings.TrimSpace(name) == "" || n > MaxNameLen || !utf8.ValidString(name) || hasControl(name) {
 		return &agentotp.Error{Code: agentotp.EValidation, Message: "name: must be 1–100 characters",
 			Fields: []agentotp.FieldError{{Field: "name", Message: fmt.Sprintf("must be 1–%d characters of UTF-8", MaxNameLen)}}}
 	}
@@ -115,7 +115,36 @@ func (s *Service) RevokeAgent(ctx context.Context, ownerID, id string) (*agentot
 		return nil, fmt.Errorf("revoke agent: %w", err)
 	}
 	s.log.InfoContext(ctx, "agent revoked", "agent_id", id)
+	if err := s.cancelAgentRequests(ctx, ownerID, id); err != nil {
+		return nil, err
+	}
 	return s.store.GetAgent(ctx, ownerID, id)
+}
+
+// cancelAgentRequests ends every request of a revoked agent that is not
+// final yet, so that none of them can take a message or be approved.
+func (s *Service) cancelAgentRequests(ctx context.Context, ownerID, agentID string) error {
+	for _, st := range []agentotp.Status{agentotp.StatusPending, agentotp.StatusApproved, agentotp.StatusReceived} {
+		cursor := ""
+		for {
+			rs, next, err := s.store.ListRequests(ctx, agentotp.RequestQuery{OwnerID: ownerID, AgentID: agentID, Status: st, Limit: 100, Cursor: cursor})
+			if err != nil {
+				return fmt.Errorf("revoke agent: %w", err)
+			}
+			for _, r := range rs {
+				_, err := s.change(ctx, r.ID, ownerCheck(ownerID), agentotp.ActorOwner, agentotp.AuditRequestCancelled,
+					map[string]string{"why": "agent revoked"}, func(r *agentotp.Request, now time.Time) error { return r.Cancel(now) })
+				if err != nil && agentotp.ErrorCode(err) == agentotp.EInternal {
+					return fmt.Errorf("revoke agent: %w", err)
+				}
+			}
+			if next == "" {
+				break
+			}
+			cursor = next
+		}
+	}
+	return nil
 }
 
 // NewSource is a created source with its token, shown once.
@@ -145,6 +174,9 @@ func (s *Service) CreateSource(ctx context.Context, ownerID, name, kind string) 
 	e.Details = map[string]string{"name": name, "kind": kind}
 	if err := s.store.CreateSource(ctx, src, cred, e); err != nil {
 		return nil, fmt.Errorf("create source: %w", err)
+	}
+	if err := s.keepSourceKey(ctx, src, token); err != nil {
+		return nil, err
 	}
 	s.log.InfoContext(ctx, "source created", "source_id", src.ID, "kind", kind)
 	return &NewSource{Source: src, Token: token}, nil

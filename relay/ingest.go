@@ -33,6 +33,11 @@ type IncomingMessage struct {
 	ReceivedAt time.Time // zero: now
 	ExternalID string
 	Raw        []byte
+	// DKIM is the DKIM verification of an email received in MX mode; it
+	// is kept in the metadata. RequireDKIM lets sender patterns match only
+	// a From domain that DKIM vouches for (agentotp.Message.RequireDKIM).
+	DKIM        *agentotp.DKIMResult
+	RequireDKIM bool
 }
 
 // IngestResult says what became of a message. It never holds the code.
@@ -86,7 +91,7 @@ func (in *IncomingMessage) decode() error {
 // Ingest takes a message from capture source p (or, for p a test key, a
 // test message), extracts its code and feeds it to at most one request:
 // the oldest live request of the owner whose filter matches.
-func (s *Service) Ingest(ctx context.Context, p *Principal, in IncomingMessage) (*IngestResult, error) {
+func (s *Service) Ingest(ctx context.Context, p *Principal, in IncomingMessage) (_ *IngestResult, err error) {
 	var dedupeKey, actor, testAgent string
 	switch {
 	case p.IsSource():
@@ -115,15 +120,25 @@ func (s *Service) Ingest(ctx context.Context, p *Principal, in IncomingMessage) 
 	now := s.Now()
 	res := &IngestResult{MessageID: NewID("msg_")}
 	if in.ExternalID != "" {
-		fresh, err := s.store.RecordMessage(ctx, dedupeKey, in.ExternalID, now)
-		if err != nil {
-			return nil, fmt.Errorf("ingest: %w", err)
+		fresh, rerr := s.store.RecordMessage(ctx, dedupeKey, in.ExternalID, now)
+		if rerr != nil {
+			return nil, fmt.Errorf("ingest: %w", rerr)
 		}
 		if !fresh {
 			res.Duplicate = true
 			s.log.InfoContext(ctx, "duplicate message ignored", "message_id", res.MessageID)
 			return res, nil
 		}
+		// Finish the message even if the source hangs up; if it cannot be
+		// finished, forget its id so that the source's retry is taken.
+		ctx = context.WithoutCancel(ctx)
+		defer func() {
+			if err != nil && agentotp.ErrorCode(err) == agentotp.EInternal {
+				if ferr := s.store.ForgetMessage(ctx, dedupeKey, in.ExternalID); ferr != nil {
+					s.log.ErrorContext(ctx, "forget failed message", "message_id", res.MessageID, "err", ferr)
+				}
+			}
+		}()
 	}
 	received := now
 	if !in.ReceivedAt.IsZero() && in.ReceivedAt.Before(now) {
@@ -137,6 +152,7 @@ func (s *Service) Ingest(ctx context.Context, p *Principal, in IncomingMessage) 
 		ID: res.MessageID, OwnerID: p.OwnerID, SourceID: p.SourceID, Source: in.Source,
 		Sender: in.Sender, Subject: in.Subject, Text: text, ReceivedAt: received,
 		ExternalID: in.ExternalID, TestAgentID: testAgent,
+		DKIM: in.DKIM, RequireDKIM: in.RequireDKIM,
 	}
 	result, err := extract.Extract(extract.Message{Source: in.Source, Sender: in.Sender, Subject: in.Subject, Text: in.Text, HTML: in.HTML})
 	if err != nil {
@@ -149,7 +165,7 @@ func (s *Service) Ingest(ctx context.Context, p *Principal, in IncomingMessage) 
 	md := agentotp.MessageMetadata{
 		MessageID: res.MessageID, Source: in.Source, Sender: in.Sender,
 		Subject: redact(in.Subject, result), ReceivedAt: received,
-		Confidence: result.Confidence, Domain: result.Domain,
+		Confidence: result.Confidence, Domain: result.Domain, DKIM: in.DKIM,
 	}
 	matched, err := s.deliver(ctx, msg, actor, func(r *agentotp.Request) ([]byte, []byte, error) {
 		return sealFor(r, result.Code, msg)
@@ -194,7 +210,15 @@ func (s *Service) deliver(ctx context.Context, msg *agentotp.Message, actor stri
 	if err != nil {
 		return false, fmt.Errorf("deliver: %w", err)
 	}
+	active := map[string]bool{} // agent id → not revoked, looked up once per message
 	for _, r := range live {
+		if _, ok := active[r.AgentID]; !ok {
+			a, err := s.store.GetAgent(ctx, r.OwnerID, r.AgentID)
+			active[r.AgentID] = err == nil && a.Active()
+		}
+		if !active[r.AgentID] {
+			continue
+		}
 		for {
 			if !s.matches(r, msg) {
 				break

@@ -42,15 +42,38 @@ type notifierSlot struct {
 
 // hub fans events out to notifiers without blocking the caller.
 type hub struct {
-	mu    sync.Mutex
-	slots []*notifierSlot
+	mu     sync.Mutex
+	slots  []*notifierSlot
+	runCtx context.Context // set while Run runs
+	wg     sync.WaitGroup
 }
 
-// AddNotifier registers n; it receives events once Run has started.
+// AddNotifier registers n. It receives the events that happen from now
+// on, delivered once Run runs (at once, if Run is running already).
 func (s *Service) AddNotifier(n Notifier) {
 	s.hub.mu.Lock()
 	defer s.hub.mu.Unlock()
-	s.hub.slots = append(s.hub.slots, &notifierSlot{n: n, ch: make(chan Event, notifierQueue)})
+	sl := &notifierSlot{n: n, ch: make(chan Event, notifierQueue)}
+	s.hub.slots = append(s.hub.slots, sl)
+	if s.hub.runCtx != nil {
+		s.startNotifier(s.hub.runCtx, sl)
+	}
+}
+
+// startNotifier runs one notifier's loop; the caller holds hub.mu.
+func (s *Service) startNotifier(ctx context.Context, sl *notifierSlot) {
+	s.hub.wg.Add(1)
+	go func() {
+		defer s.hub.wg.Done()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case ev := <-sl.ch:
+				s.safeNotify(ctx, sl.n, ev)
+			}
+		}
+	}()
 }
 
 // emit queues an event for every notifier.
@@ -78,28 +101,23 @@ func (s *Service) emit(ctx context.Context, r *agentotp.Request, action, actor s
 	}
 }
 
-// Run runs the sweeper and the notifiers until ctx ends.
+// Run runs the sweeper and the notifiers until ctx ends, and returns when
+// they have stopped. A sweep interval of zero or less means one second.
 func (s *Service) Run(ctx context.Context, sweepInterval time.Duration) {
-	s.hub.mu.Lock()
-	slots := s.hub.slots
-	s.hub.mu.Unlock()
-	var wg sync.WaitGroup
-	for _, sl := range slots {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				select {
-				case <-ctx.Done():
-					return
-				case ev := <-sl.ch:
-					s.safeNotify(ctx, sl.n, ev)
-				}
-			}
-		}()
+	if sweepInterval <= 0 {
+		sweepInterval = time.Second
 	}
+	s.hub.mu.Lock()
+	s.hub.runCtx = ctx
+	for _, sl := range s.hub.slots {
+		s.startNotifier(ctx, sl)
+	}
+	s.hub.mu.Unlock()
 	s.RunSweeper(ctx, sweepInterval)
-	wg.Wait()
+	s.hub.mu.Lock()
+	s.hub.runCtx = nil
+	s.hub.mu.Unlock()
+	s.hub.wg.Wait()
 }
 
 func (s *Service) safeNotify(ctx context.Context, n Notifier, ev Event) {

@@ -2,6 +2,7 @@ package relay_test
 
 import (
 	"context"
+	"errors"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -78,14 +79,21 @@ func TestSlowNotifierNeverDelays(t *testing.T) {
 	done := make(chan struct{})
 	go func() { svc.Run(ctx, time.Hour); close(done) }()
 
-	var ids []string
-	for i := 0; i < 1500; i++ { // more than a notifier's queue
-		r, err := svc.CreateRequest(ctx, p, relay.CreateRequestInput{Reason: "r", PublicKey: publicKey(t)})
+	key := publicKey(t)
+	for i := 0; i < 750; i++ { // 1500 events: more than a notifier's queue
+		r, err := svc.CreateRequest(ctx, p, relay.CreateRequestInput{Reason: "r", PublicKey: key})
 		if err != nil {
 			t.Fatal(err)
 		}
-		ids = append(ids, r.ID)
+		if _, err := svc.Cancel(ctx, p, r.ID); err != nil {
+			t.Fatal(err)
+		}
 	}
+	last, err := svc.CreateRequest(ctx, p, relay.CreateRequestInput{Reason: "r", PublicKey: key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := []string{last.ID}
 	if _, err := svc.Approve(ctx, owner, ids[0]); err != nil {
 		t.Fatal(err)
 	}
@@ -112,4 +120,135 @@ func TestSlowNotifierNeverDelays(t *testing.T) {
 	}
 	cancel()
 	<-done
+}
+
+// TestRevokeEndsRequests: revoking an agent cancels its waiting requests,
+// so none of them can take a message or be approved afterwards.
+func TestRevokeEndsRequests(t *testing.T) {
+	svc, p, owner := newService(t)
+	ctx := context.Background()
+	r, err := svc.CreateRequest(ctx, p, relay.CreateRequestInput{Reason: "r", PublicKey: publicKey(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.RevokeAgent(ctx, owner, p.AgentID); err != nil {
+		t.Fatal(err)
+	}
+	got, err := svc.OwnerRequest(ctx, owner, r.ID)
+	if err != nil || got.Status != agentotp.StatusCancelled {
+		t.Fatalf("after revoke: %v %v", got.Status, err)
+	}
+	if _, err := svc.Approve(ctx, owner, r.ID); agentotp.ErrorCode(err) != agentotp.EOTPCancelled {
+		t.Fatalf("approve after revoke: %v", err)
+	}
+}
+
+// TestLiveCap: an agent cannot keep more than MaxLiveRequestsPerAgent
+// requests waiting.
+func TestLiveCap(t *testing.T) {
+	svc, p, _ := newService(t)
+	ctx := context.Background()
+	key := publicKey(t)
+	var first string
+	for i := 0; i < relay.MaxLiveRequestsPerAgent; i++ {
+		r, err := svc.CreateRequest(ctx, p, relay.CreateRequestInput{Reason: "r", PublicKey: key})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if first == "" {
+			first = r.ID
+		}
+	}
+	_, err := svc.CreateRequest(ctx, p, relay.CreateRequestInput{Reason: "r", PublicKey: key})
+	var e *agentotp.Error
+	if !errors.As(err, &e) || e.Code != agentotp.ERateLimit || e.RetryAfter <= 0 {
+		t.Fatalf("over the cap: %v", err)
+	}
+	if _, err := svc.Cancel(ctx, p, first); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.CreateRequest(ctx, p, relay.CreateRequestInput{Reason: "r", PublicKey: key}); err != nil {
+		t.Fatalf("after one ended: %v", err)
+	}
+}
+
+func TestAgentTextWithoutControlCharacters(t *testing.T) {
+	svc, p, _ := newService(t)
+	ctx := context.Background()
+	for _, in := range []relay.CreateRequestInput{
+		{Reason: "sign up\x1b[2K", PublicKey: publicKey(t)},
+		{Reason: "ok", ExpectedSender: "Acme\r\nSHA256:fake", PublicKey: publicKey(t)},
+		{Reason: "a\u0085b", PublicKey: publicKey(t)},
+	} {
+		if _, err := svc.CreateRequest(ctx, p, in); agentotp.ErrorCode(err) != agentotp.EValidation {
+			t.Errorf("%q / %q accepted: %v", in.Reason, in.ExpectedSender, err)
+		}
+	}
+}
+
+// flakyStore fails ListLiveRequests once when told to, as a busy
+// database might.
+type flakyStore struct {
+	agentotp.Store
+	failNext bool
+}
+
+func (f *flakyStore) ListLiveRequests(ctx context.Context, ownerID string) ([]*agentotp.Request, error) {
+	if f.failNext {
+		f.failNext = false
+		return nil, errors.New("database is busy")
+	}
+	return f.Store.ListLiveRequests(ctx, ownerID)
+}
+
+// TestFailedMessageIsNotADuplicate: a message whose processing failed is
+// taken when the source sends it again.
+func TestFailedMessageIsNotADuplicate(t *testing.T) {
+	ctx := context.Background()
+	base, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "db"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer base.Close()
+	store := &flakyStore{Store: base}
+	svc := relay.New(store, nil, relay.Config{})
+	o, _, _ := svc.EnsureOwner(ctx, "me", false)
+	na, _ := svc.CreateAgent(ctx, o.ID, "a", false)
+	agent, _ := svc.Authenticate(ctx, na.APIKey)
+	ns, _ := svc.CreateSource(ctx, o.ID, "phone", agentotp.SourceKindSMS)
+	src, _ := svc.Authenticate(ctx, ns.Token)
+	r, _ := svc.CreateRequest(ctx, agent, relay.CreateRequestInput{Reason: "r", PublicKey: publicKey(t)})
+	svc.Approve(ctx, o.ID, r.ID)
+	msg := relay.IncomingMessage{Source: "sms", Sender: "ACME", Text: "Your code is 123987", ExternalID: "gw-1"}
+	store.failNext = true
+	if _, err := svc.Ingest(ctx, src, msg); err == nil {
+		t.Fatal("the store failure was not reported")
+	}
+	res, err := svc.Ingest(ctx, src, msg)
+	if err != nil || res.Duplicate || !res.Matched {
+		t.Fatalf("retry: %+v %v", res, err)
+	}
+}
+
+// TestNotifierAddedWhileRunning gets events too.
+func TestNotifierAddedWhileRunning(t *testing.T) {
+	svc, p, _ := newService(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { svc.Run(ctx, time.Hour); close(done) }()
+	defer func() { cancel(); <-done }()
+	time.Sleep(20 * time.Millisecond)
+	got := make(chan relay.Event, 1)
+	svc.AddNotifier(relay.NotifierFunc(func(ctx context.Context, ev relay.Event) { got <- ev }))
+	if _, err := svc.CreateRequest(ctx, p, relay.CreateRequestInput{Reason: "r", PublicKey: publicKey(t)}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case ev := <-got:
+		if ev.Action != agentotp.AuditRequestCreated {
+			t.Fatalf("event %s", ev.Action)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("a notifier added while running got nothing")
+	}
 }

@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/agentotp/agentotp"
@@ -29,6 +31,8 @@ func (in *CreateRequestInput) validate() (*seal.PublicKey, error) {
 	switch n := utf8.RuneCountInString(in.Reason); {
 	case !utf8.ValidString(in.Reason):
 		v.Add("reason", "must be valid UTF-8")
+	case hasControl(in.Reason):
+		v.Add("reason", "must not hold control characters")
 	case n == 0:
 		v.Add("reason", "is required")
 	case n > agentotp.MaxReasonLen:
@@ -36,6 +40,8 @@ func (in *CreateRequestInput) validate() (*seal.PublicKey, error) {
 	}
 	if utf8.RuneCountInString(in.ExpectedSender) > agentotp.MaxExpectedSenderLen {
 		v.Add("expected_sender", "at most %d characters allowed", agentotp.MaxExpectedSenderLen)
+	} else if !utf8.ValidString(in.ExpectedSender) || hasControl(in.ExpectedSender) {
+		v.Add("expected_sender", "must be UTF-8 without control characters")
 	}
 	var key *seal.PublicKey
 	if in.PublicKey == "" {
@@ -76,6 +82,37 @@ func (in *CreateRequestInput) validate() (*seal.PublicKey, error) {
 	return key, v.Err()
 }
 
+// hasControl reports whether s holds a C0 or C1 control character (or
+// DEL): text an agent writes is shown to the owner on terminals and pages,
+// where such characters could hide or fake what is shown.
+func hasControl(s string) bool {
+	return strings.ContainsFunc(s, unicode.IsControl)
+}
+
+// MaxLiveRequestsPerAgent bounds an agent's requests that are waiting
+// (pending approval, approved, or holding a code). A new request beyond
+// it is refused with RATE_LIMIT_ERROR until one ends.
+const MaxLiveRequestsPerAgent = 20
+
+// checkLiveCap refuses a request beyond MaxLiveRequestsPerAgent.
+func (s *Service) checkLiveCap(ctx context.Context, p *Principal) error {
+	live, err := s.store.ListLiveRequests(ctx, p.OwnerID)
+	if err != nil {
+		return fmt.Errorf("create request: %w", err)
+	}
+	n := 0
+	for _, r := range live {
+		if r.AgentID == p.AgentID && !r.ExpiredAt(s.Now()) {
+			n++
+		}
+	}
+	if n >= MaxLiveRequestsPerAgent {
+		return &agentotp.Error{Code: agentotp.ERateLimit, RetryAfter: 10,
+			Message: fmt.Sprintf("this agent already has %d requests waiting; consume, cancel or let one expire first", n)}
+	}
+	return nil
+}
+
 // CreateRequest stores a new request of the agent p. A test key's request
 // is approved at once and, without a filter, receives a synthetic code.
 func (s *Service) CreateRequest(ctx context.Context, p *Principal, in CreateRequestInput) (*agentotp.Request, error) {
@@ -84,6 +121,9 @@ func (s *Service) CreateRequest(ctx context.Context, p *Principal, in CreateRequ
 	}
 	key, err := in.validate()
 	if err != nil {
+		return nil, err
+	}
+	if err := s.checkLiveCap(ctx, p); err != nil {
 		return nil, err
 	}
 	now := s.Now()
@@ -118,7 +158,8 @@ func (s *Service) CreateRequest(ctx context.Context, p *Principal, in CreateRequ
 			audit = append(audit, s.requestAudit(r, agentotp.ActorSystem, agentotp.AuditOTPReceived, now, map[string]string{"source": agentotp.SourceTest}))
 		}
 	}
-	if err := s.store.CreateRequest(ctx, r, audit...); err != nil {
+	// Policies decide a non-test request (relay/policy.go).
+	if err := s.storeNewRequest(ctx, r, audit, now); err != nil {
 		return nil, fmt.Errorf("create request: %w", err)
 	}
 	s.log.InfoContext(ctx, "request created", "request_id", r.ID, "agent_id", r.AgentID, "status", r.Status, "encryption", r.Encryption, "ttl_s", int(in.TTL.Seconds()))

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/agentotp/agentotp"
+	"github.com/agentotp/agentotp/secretbox"
 )
 
 // Config holds the service's settings.
@@ -19,6 +20,10 @@ type Config struct {
 	Now func() time.Time
 	// Logger receives the service's logs; nil discards them.
 	Logger *slog.Logger
+	// Secrets seals what the relay must read back (a source token that
+	// keys a gateway's webhook signature); nil: nothing is kept, and
+	// signed SMS-gateway webhooks cannot be verified.
+	Secrets *secretbox.Box
 }
 
 // Service runs the relay's use cases.
@@ -29,11 +34,13 @@ type Service struct {
 	now       func() time.Time
 	publicURL string
 	hub       hub
+	secrets   *secretbox.Box
 }
 
 // New returns a service over store.
 func New(store agentotp.Store, broker *Broker, cfg Config) *Service {
 	s := &Service{store: store, broker: broker, log: cfg.Logger, now: cfg.Now, publicURL: strings.TrimRight(cfg.PublicURL, "/")}
+	s.secrets = cfg.Secrets
 	if s.now == nil {
 		s.now = time.Now
 	}
