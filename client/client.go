@@ -16,7 +16,7 @@
 // Waiting uses the relay's long-poll (GET /v1/otp/{id}?wait=…), never a
 // sleep loop. Calls are retried, with backoff, only where retrying cannot
 // repeat an effect: GET and DELETE on network errors and 5xx, and POST only
-// when the connection was refused or the relay answered 502, 503 or 504.
+// when the connection could not be made.
 package client
 
 import (
@@ -170,7 +170,9 @@ type requestBody struct {
 // RequestOTP asks the relay for one code. With WaitForOTP it then waits
 // (long-poll) and returns the request in the status it reached: check
 // Status as the seed does. A wait that runs out returns the request as it
-// stands, still waiting, and no error.
+// stands, still waiting, and no error; a wait that fails otherwise (the
+// context ends, the network fails) returns the created request together
+// with the error, so that it can be cancelled.
 func (c *Client) RequestOTP(ctx context.Context, opts RequestOptions) (*OTPRequest, error) {
 	body := requestBody{
 		Reason: opts.Reason, PublicKey: opts.PublicKey, ExpectedSender: opts.ExpectedSender,
@@ -189,10 +191,15 @@ func (c *Client) RequestOTP(ctx context.Context, opts RequestOptions) (*OTPReque
 		timeout = 120 * time.Second
 	}
 	got, err := c.WaitForOTP(ctx, req.ID, timeout)
-	if errors.Is(err, ErrTimeout) && got != nil {
+	switch {
+	case errors.Is(err, ErrTimeout) && got != nil:
 		return got, nil
+	case err != nil:
+		// The request exists: hand it back with the error, so that the
+		// caller can cancel it or wait again.
+		return &req, err
 	}
-	return got, err
+	return got, nil
 }
 
 // GetOTPStatus returns the request now.
@@ -226,7 +233,9 @@ func (c *Client) WaitForOTP(ctx context.Context, id string, timeout time.Duratio
 		left := time.Until(deadline)
 		if left < time.Second {
 			if last == nil {
-				return c.GetOTPStatus(ctx, id)
+				if last, err := c.GetOTPStatus(ctx, id); err != nil || !last.Status.Waiting() {
+					return last, err
+				}
 			}
 			return last, timeoutError(id, string(last.Status))
 		}
@@ -249,6 +258,11 @@ type ConsumeResult struct {
 	// model as instructions.
 	FullMessage string
 	Metadata    *Metadata
+	// Encryption and the base64 ciphertexts as the relay handed them
+	// over; kept so that a failed decryption can be retried.
+	Encryption       Algorithm
+	EncryptedPayload string
+	EncryptedContent string
 }
 
 type consumeBody struct {
@@ -261,22 +275,38 @@ type consumeBody struct {
 
 // ConsumeOTP reads the sealed code once and decrypts it with the agent's
 // private key. A second call fails with ErrAlreadyConsumed.
+//
+// The relay deletes the ciphertext when it hands it over, so a key that
+// cannot decrypt it would lose the code. ConsumeOTP therefore first reads
+// the request and refuses, consuming nothing, a nil key or a key whose
+// fingerprint is not the request's public_key_fingerprint. Should
+// decryption fail all the same, the result still carries the ciphertext
+// (Encrypted…) beside the ErrDecryption error.
 func (c *Client) ConsumeOTP(ctx context.Context, id string, priv *PrivateKey) (*ConsumeResult, error) {
+	if priv == nil {
+		return nil, decryptionError(errors.New("no private key given; nothing was consumed"))
+	}
+	req, err := c.GetOTPStatus(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if fp := priv.Public().Fingerprint(); fp != req.PublicKeyFingerprint {
+		return nil, decryptionError(fmt.Errorf("the private key (%s) does not belong to the request's public key (%s); nothing was consumed", fp, req.PublicKeyFingerprint))
+	}
 	var body consumeBody
 	if err := c.do(ctx, http.MethodPost, "/v1/otp/"+url.PathEscape(id)+"/consume", nil, &body); err != nil {
 		return nil, err
 	}
-	if priv == nil {
-		return nil, decryptionError(errors.New("no private key given"))
-	}
+	res := &ConsumeResult{Metadata: body.Metadata, Encryption: body.Encryption,
+		EncryptedPayload: body.EncryptedPayload, EncryptedContent: body.EncryptedContent}
 	code, err := DecryptOTPPayload(priv, body.ID, body.EncryptedPayload)
 	if err != nil {
-		return nil, err
+		return res, err
 	}
-	res := &ConsumeResult{Code: code, Metadata: body.Metadata}
+	res.Code = code
 	if body.EncryptedContent != "" {
 		if res.FullMessage, err = DecryptOTPPayload(priv, body.ID, body.EncryptedContent); err != nil {
-			return nil, err
+			return res, err
 		}
 	}
 	return res, nil
@@ -401,6 +431,15 @@ func (c *Client) once(ctx context.Context, method, path, contentType string, pay
 		}
 		return nil, false
 	}
+	e := problemError(resp, data)
+	// A 5xx to a POST may come after the relay acted (a proxy's 504): a
+	// retried consume would lose the code, a retried request would ask the
+	// owner twice. Only GET and DELETE are retried on 5xx.
+	return e, resp.StatusCode >= 500 && method != http.MethodPost
+}
+
+// problemError turns a relay's error answer into an *Error.
+func problemError(resp *http.Response, data []byte) *Error {
 	var p problem
 	_ = json.Unmarshal(data, &p)
 	e := &Error{Class: classOf(resp.StatusCode, p.Code), StatusCode: resp.StatusCode, Code: p.Code, Message: p.Message, Fields: p.Errors, DenyReason: p.DenyReason}
@@ -415,8 +454,7 @@ func (c *Client) once(ctx context.Context, method, path, contentType string, pay
 	} else if s, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil {
 		e.RetryAfter = time.Duration(s) * time.Second
 	}
-	retry := resp.StatusCode >= 500 && (method != http.MethodPost || resp.StatusCode == 502 || resp.StatusCode == 503 || resp.StatusCode == 504)
-	return e, retry
+	return e
 }
 
 func isDialError(err error) bool {

@@ -183,8 +183,11 @@ func Example_errorHandling() {
 	publicKey, privateKey, _ := client.GenerateKeyPair(client.HPKEX25519)
 	request, _ := otp.RequestOTP(ctx, client.RequestOptions{Reason: "x", PublicKey: client.ExportPublicKey(publicKey)})
 	_, otherKey, _ := client.GenerateKeyPair(client.HPKEX25519)
-	_, err = otp.ConsumeOTP(ctx, request.ID, otherKey)
+	_, err = otp.ConsumeOTP(ctx, request.ID, otherKey) // refused before anything is consumed
 	fmt.Println(describe(err))
+	if _, err := otp.ConsumeOTP(ctx, request.ID, privateKey); err != nil {
+		panic(err)
+	}
 	_, err = otp.ConsumeOTP(ctx, request.ID, privateKey)
 	fmt.Println(describe(err))
 	// Output:

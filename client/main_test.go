@@ -61,5 +61,10 @@ func runWithRelay(m *testing.M) int {
 	os.Setenv("AGENTOTP_URL", srv.URL)
 	os.Setenv("AGENT_OTP_TEST_KEY", test.APIKey)
 	os.Setenv("AGENT_OTP_API_KEY", live.APIKey)
+	// Webhooks (webhook_example_test.go): the outbox worker, allowed to
+	// reach the examples' receivers on loopback, and the test key's secret.
+	os.Setenv("AGENT_OTP_WEBHOOK_SECRET", test.WebhookSecret)
+	stopWebhooks := startWebhooks(store)
+	defer stopWebhooks()
 	return m.Run()
 }

@@ -28,6 +28,8 @@ type Agent struct {
 	Status    string     `json:"status"`
 	CreatedAt time.Time  `json:"created_at"`
 	RevokedAt *time.Time `json:"revoked_at"`
+	// WebhookURL is the agent's default webhook URL (SetAgentWebhookURL).
+	WebhookURL *string `json:"webhook_url"`
 }
 
 // NewAgent is a created or rotated agent with its secrets, shown once.
@@ -46,6 +48,8 @@ type Source struct {
 	Status      string     `json:"status"`
 	CreatedAt   time.Time  `json:"created_at"`
 	RevokedAt   *time.Time `json:"revoked_at"`
+	// IMAP is the IMAP mailbox the source reads, if any (imap.go).
+	IMAP *SourceIMAP `json:"imap,omitempty"`
 }
 
 // NewSource is a created source with its token, shown once.
@@ -232,8 +236,8 @@ func (o *OwnerClient) ExportAudit(ctx context.Context, format string, w io.Write
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		// Reuse the problem decoding of an ordinary call.
-		return o.c.do(ctx, http.MethodGet, "/v1/owner/audit/export?format="+url.QueryEscape(format), nil, nil)
+		data, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+		return problemError(resp, data)
 	}
 	if _, err := io.Copy(w, resp.Body); err != nil {
 		return networkError(err)

@@ -1,7 +1,9 @@
 package httpapi
 
 import (
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -34,7 +36,9 @@ func (s *Server) createRequest(w http.ResponseWriter, r *http.Request, p *relay.
 		PublicKey: body.PublicKey, WebhookURL: body.WebhookURL, IncludeMessage: body.IncludeMessage,
 	}
 	if body.TTL != nil {
-		if *body.TTL <= 0 {
+		// Range-check the integer before it becomes a Duration, which
+		// would wrap a huge value into range.
+		if *body.TTL <= 0 || *body.TTL > int(agentotp.MaxTTL/time.Second) {
 			s.writeError(w, r, &agentotp.Error{Code: agentotp.EValidation, Message: "ttl: must be between 60 and 3600 seconds",
 				Fields: []agentotp.FieldError{{Field: "ttl", Message: "must be between 60 and 3600 seconds"}}}, 0)
 			return
@@ -122,9 +126,11 @@ func conflictIfFinal(err error) int {
 }
 
 // requestEvents streams the request object as Server-Sent Events: one
-// `status` event now and one at each change, until a final status or
-// otp_received. Each event's id is the request's version, so a client
-// that reconnects with Last-Event-ID gets only newer states.
+// `status` event now and one at each change the agent can see, until a
+// final status or otp_received. Each event's id is a digest of the object
+// sent, so a client that reconnects with Last-Event-ID gets no repeat of
+// the state it has. Changes the agent must not see (a message held while
+// the request waits for approval) produce no event and no new id.
 func (s *Server) requestEvents(w http.ResponseWriter, r *http.Request, p *relay.Principal) {
 	ctx := r.Context()
 	id := r.PathValue("id")
@@ -139,10 +145,8 @@ func (s *Server) requestEvents(w http.ResponseWriter, r *http.Request, p *relay.
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("X-Accel-Buffering", "no")
 	w.WriteHeader(http.StatusOK)
-	var last int64 = -1
-	if v, err := strconv.ParseInt(r.Header.Get("Last-Event-ID"), 10, 64); err == nil {
-		last = v
-	}
+	last := r.Header.Get("Last-Event-ID")
+	token := bearer(r)
 	heartbeat := time.NewTicker(s.cfg.SSEHeartbeat)
 	defer heartbeat.Stop()
 	for {
@@ -152,14 +156,15 @@ func (s *Server) requestEvents(w http.ResponseWriter, r *http.Request, p *relay.
 			release()
 			return
 		}
-		if req.Version > last {
-			b, _ := json.Marshal(s.requestView(req))
-			if _, err := fmt.Fprintf(w, "id: %d\nevent: status\ndata: %s\n\n", req.Version, b); err != nil {
+		b, _ := json.Marshal(s.requestView(req))
+		sum := sha256.Sum256(b)
+		if id := hex.EncodeToString(sum[:12]); id != last {
+			if _, err := fmt.Fprintf(w, "id: %s\nevent: status\ndata: %s\n\n", id, b); err != nil {
 				release()
 				return
 			}
 			_ = rc.Flush()
-			last = req.Version
+			last = id
 		}
 		if !req.Status.Live() {
 			release()
@@ -174,6 +179,12 @@ func (s *Server) requestEvents(w http.ResponseWriter, r *http.Request, p *relay.
 			case <-expiry.C:
 				break wait
 			case <-heartbeat.C:
+				// A revoked or rotated-out key loses its stream.
+				if _, err := s.svc.Authenticate(ctx, token); err != nil {
+					expiry.Stop()
+					release()
+					return
+				}
 				if _, err := fmt.Fprint(w, ": heartbeat\n\n"); err != nil {
 					expiry.Stop()
 					release()

@@ -277,3 +277,27 @@ func TestMetrics(t *testing.T) {
 		t.Error("metrics hold an id or a code")
 	}
 }
+
+// TestConsumeKeepsCodeOnKeyMistakes: a nil key, a key of another
+// algorithm or another key of the same kind consumes nothing; the right
+// key then gets the code.
+func TestConsumeKeepsCodeOnKeyMistakes(t *testing.T) {
+	h := newHarness(t)
+	ctx := ctxT(t)
+	agent, _ := h.agent("a", false)
+	src, _ := h.source("sms")
+	req, priv := h.receivedRequest(ctx, agent, src, "909090")
+	_, rsaKey, _ := client.GenerateKeyPair(client.RSAOAEP256)
+	_, otherKey, _ := client.GenerateKeyPair(client.HPKEX25519)
+	for name, k := range map[string]*client.PrivateKey{"nil": nil, "other algorithm": rsaKey, "other key": otherKey} {
+		if _, err := agent.ConsumeOTP(ctx, req.ID, k); !errors.Is(err, client.ErrDecryption) {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if r, _ := agent.GetOTPStatus(ctx, req.ID); r.Status != client.StatusOTPReceived {
+			t.Fatalf("%s consumed the code: %s", name, r.Status)
+		}
+	}
+	if res, err := agent.ConsumeOTP(ctx, req.ID, priv); err != nil || res.Code != "909090" {
+		t.Fatalf("right key: %+v %v", res, err)
+	}
+}

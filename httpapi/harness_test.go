@@ -13,6 +13,7 @@ import (
 	"github.com/agentotp/agentotp/client"
 	"github.com/agentotp/agentotp/httpapi"
 	"github.com/agentotp/agentotp/relay"
+	"github.com/agentotp/agentotp/secretbox"
 	"github.com/agentotp/agentotp/sqlite"
 )
 
@@ -86,7 +87,11 @@ func newHarness(t testing.TB, opts ...harnessOption) *harness {
 	}
 	h.srv = httptest.NewUnstartedServer(nil)
 	h.srv.Start()
-	h.svc = relay.New(store, relay.NewBroker(), relay.Config{PublicURL: h.srv.URL, Logger: log, Now: h.clock.Now})
+	box, err := secretbox.New(bytes.Repeat([]byte{7}, secretbox.KeySize)) // keeps SMS sources' tokens (smsgate_test.go)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.svc = relay.New(store, relay.NewBroker(), relay.Config{PublicURL: h.srv.URL, Logger: log, Now: h.clock.Now, Secrets: box})
 	h.srv.Config.Handler = httpapi.New(h.svc, log, cfg).Handler()
 	runCtx, stopRun := context.WithCancel(context.Background())
 	ran := make(chan struct{})

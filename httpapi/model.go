@@ -68,6 +68,25 @@ func (s *Server) requestView(r *agentotp.Request) requestJSON {
 	return v
 }
 
+// ownerRequestJSON is the request object as its owner sees it: a message
+// held while the request waits for approval is shown (sender, redacted
+// subject, time), so the owner knows what approving would release.
+type ownerRequestJSON struct {
+	requestJSON
+	Held     bool                      `json:"held"`
+	HeldFrom *agentotp.MessageMetadata `json:"held_message"`
+}
+
+func (s *Server) ownerRequestView(r *agentotp.Request) ownerRequestJSON {
+	v := ownerRequestJSON{requestJSON: s.requestView(r), Held: r.Status == agentotp.StatusPending && r.Held()}
+	if v.Held && r.Metadata != nil {
+		md := *r.Metadata
+		md.ReceivedAt = md.ReceivedAt.UTC()
+		v.HeldFrom = &md
+	}
+	return v
+}
+
 type agentJSON struct {
 	ID        string     `json:"id"`
 	Name      string     `json:"name"`
@@ -76,6 +95,8 @@ type agentJSON struct {
 	Status    string     `json:"status"`
 	CreatedAt time.Time  `json:"created_at"`
 	RevokedAt *time.Time `json:"revoked_at"`
+	// WebhookURL is the agent's default webhook URL (webhooks.go).
+	WebhookURL *string `json:"webhook_url"`
 }
 
 func agentView(a *agentotp.Agent) agentJSON {
@@ -83,7 +104,8 @@ func agentView(a *agentotp.Agent) agentJSON {
 	if !a.Active() {
 		st = "revoked"
 	}
-	return agentJSON{ID: a.ID, Name: a.Name, Test: a.Test, KeyPrefix: a.KeyPrefix, Status: st, CreatedAt: a.CreatedAt.UTC(), RevokedAt: timePtr(a.RevokedAt)}
+	return agentJSON{ID: a.ID, Name: a.Name, Test: a.Test, KeyPrefix: a.KeyPrefix, Status: st, CreatedAt: a.CreatedAt.UTC(), RevokedAt: timePtr(a.RevokedAt),
+		WebhookURL: strPtr(a.WebhookURL)}
 }
 
 type newAgentJSON struct {
@@ -104,6 +126,9 @@ type sourceJSON struct {
 	Status      string     `json:"status"`
 	CreatedAt   time.Time  `json:"created_at"`
 	RevokedAt   *time.Time `json:"revoked_at"`
+	// IMAP is the source's IMAP mailbox and connector status (imap.go),
+	// present in listings and GET when the source has one.
+	IMAP *imapJSON `json:"imap,omitempty"`
 }
 
 func sourceView(src *agentotp.Source) sourceJSON {

@@ -46,9 +46,9 @@ func (s *Server) ownerListRequests(w http.ResponseWriter, r *http.Request, p *re
 		s.writeError(w, r, err, 0)
 		return
 	}
-	out := listJSON[requestJSON]{Data: make([]requestJSON, 0, len(rs)), NextCursor: strPtr(next)}
+	out := listJSON[ownerRequestJSON]{Data: make([]ownerRequestJSON, 0, len(rs)), NextCursor: strPtr(next)}
 	for _, req := range rs {
-		out.Data = append(out.Data, s.requestView(req))
+		out.Data = append(out.Data, s.ownerRequestView(req))
 	}
 	writeJSON(w, s.log, http.StatusOK, out)
 }
@@ -59,7 +59,7 @@ func (s *Server) ownerGetRequest(w http.ResponseWriter, r *http.Request, p *rela
 		s.writeError(w, r, err, 0)
 		return
 	}
-	writeJSON(w, s.log, http.StatusOK, s.requestView(req))
+	writeJSON(w, s.log, http.StatusOK, s.ownerRequestView(req))
 }
 
 func (s *Server) ownerApprove(w http.ResponseWriter, r *http.Request, p *relay.Principal) {
@@ -73,7 +73,7 @@ func (s *Server) ownerApprove(w http.ResponseWriter, r *http.Request, p *relay.P
 		s.writeError(w, r, err, conflictIfFinal(err))
 		return
 	}
-	writeJSON(w, s.log, http.StatusOK, s.requestView(req))
+	writeJSON(w, s.log, http.StatusOK, s.ownerRequestView(req))
 }
 
 func (s *Server) ownerDeny(w http.ResponseWriter, r *http.Request, p *relay.Principal) {
@@ -89,7 +89,7 @@ func (s *Server) ownerDeny(w http.ResponseWriter, r *http.Request, p *relay.Prin
 		s.writeError(w, r, err, conflictIfFinal(err))
 		return
 	}
-	writeJSON(w, s.log, http.StatusOK, s.requestView(req))
+	writeJSON(w, s.log, http.StatusOK, s.ownerRequestView(req))
 }
 
 func (s *Server) ownerCreateAgent(w http.ResponseWriter, r *http.Request, p *relay.Principal) {
@@ -128,6 +128,11 @@ func (s *Server) ownerRotateAgent(w http.ResponseWriter, r *http.Request, p *rel
 	}
 	if err := decodeJSON(w, r, &body, true); err != nil {
 		s.writeError(w, r, err, 0)
+		return
+	}
+	if body.GracePeriodSeconds < 0 || body.GracePeriodSeconds > int(relay.MaxRotateGrace/time.Second) {
+		s.writeError(w, r, &agentotp.Error{Code: agentotp.EValidation, Message: "grace_period_seconds: must be 0–86400",
+			Fields: []agentotp.FieldError{{Field: "grace_period_seconds", Message: "must be between 0 and 86400"}}}, 0)
 		return
 	}
 	n, err := s.svc.RotateAgent(r.Context(), p.OwnerID, r.PathValue("id"), time.Duration(body.GracePeriodSeconds)*time.Second)
@@ -173,11 +178,12 @@ func (s *Server) ownerListSources(w http.ResponseWriter, r *http.Request, p *rel
 		s.writeError(w, r, err, 0)
 		return
 	}
-	out := listJSON[sourceJSON]{Data: make([]sourceJSON, 0, len(ss))}
-	for _, src := range ss {
-		out.Data = append(out.Data, sourceView(src))
+	views, err := s.sourceViews(r.Context(), p.OwnerID, ss) // with IMAP status (imap.go)
+	if err != nil {
+		s.writeError(w, r, err, 0)
+		return
 	}
-	writeJSON(w, s.log, http.StatusOK, out)
+	writeJSON(w, s.log, http.StatusOK, listJSON[sourceJSON]{Data: views})
 }
 
 func (s *Server) ownerRevokeSource(w http.ResponseWriter, r *http.Request, p *relay.Principal) {

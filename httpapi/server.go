@@ -27,6 +27,9 @@ type Config struct {
 	MaxWait time.Duration
 	// SSEHeartbeat is the interval of SSE comments that keep proxies open.
 	SSEHeartbeat time.Duration
+	// Web, when set, serves every path outside the API (/v1/…, /healthz,
+	// /readyz, /metrics, /openapi.json): the web dashboard.
+	Web http.Handler
 }
 
 // DefaultConfig returns the production limits.
@@ -103,11 +106,25 @@ func (s *Server) routes() {
 	s.mux.Handle("POST /v1/owner/sources", owner(s.ownerCreateSource))
 	s.mux.Handle("GET /v1/owner/sources", owner(s.ownerListSources))
 	s.mux.Handle("DELETE /v1/owner/sources/{id}", owner(s.ownerRevokeSource))
+	s.imapRoutes(owner) // a source's IMAP mailbox (imap.go)
 	s.mux.Handle("GET /v1/owner/audit", owner(s.ownerAudit))
 	s.mux.Handle("GET /v1/owner/audit/export", owner(s.ownerAuditExport))
 	s.mux.Handle("GET /v1/owner/audit/verify", owner(s.ownerAuditVerify))
+	s.mux.Handle("GET /v1/owner/policies", owner(s.ownerListPolicies))
+	s.mux.Handle("POST /v1/owner/policies", owner(s.ownerCreatePolicy))
+	s.mux.Handle("GET /v1/owner/policies/{id}", owner(s.ownerGetPolicy))
+	s.mux.Handle("PUT /v1/owner/policies/{id}", owner(s.ownerUpdatePolicy))
+	s.mux.Handle("DELETE /v1/owner/policies/{id}", owner(s.ownerDeletePolicy))
+	s.mux.Handle("GET /v1/owner/settings", owner(s.ownerGetSettings))
+	s.mux.Handle("PUT /v1/owner/settings", owner(s.ownerPutSettings))
+	s.mux.Handle("POST /v1/owner/telegram/link-code", owner(s.ownerTelegramLinkCode))
+	s.mux.Handle("GET /v1/owner/telegram", owner(s.ownerGetTelegram))
+	s.mux.Handle("DELETE /v1/owner/telegram", owner(s.ownerDeleteTelegram))
 
 	s.mux.Handle("POST /v1/messages", source(s.ingestMessage))
+	s.mux.HandleFunc("POST /v1/ingest/sms-gate", s.ingestSMSGate) // signed by a source token (smsgate.go)
+	s.mux.Handle("GET /v1/capture/requests", source(s.captureRequests))
+	s.mux.Handle("POST /v1/capture/deliveries", source(s.captureDeliver))
 
 	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, s.log, http.StatusOK, map[string]string{"status": "ok"})
@@ -115,7 +132,13 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("GET /readyz", s.readyz)
 	s.mux.Handle("GET /metrics", s.metrics.handler())
 	s.mux.HandleFunc("GET /openapi.json", s.serveOpenAPI)
+	s.dashboardRoutes(owner)
+	s.webhookRoutes(owner) // webhooks.go
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		if s.cfg.Web != nil && !isAPIPath(r.URL.Path) {
+			s.cfg.Web.ServeHTTP(w, r)
+			return
+		}
 		s.writeError(w, r, agentotp.Errorf(agentotp.ENotFound, "no such endpoint: %s %s", r.Method, r.URL.Path), 0)
 	})
 }
