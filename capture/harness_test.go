@@ -1,0 +1,183 @@
+package capture_test
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"net"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/agentotp/agentotp/client"
+	"github.com/agentotp/agentotp/httpapi"
+	"github.com/agentotp/agentotp/relay"
+	"github.com/agentotp/agentotp/secretbox"
+	"github.com/agentotp/agentotp/sqlite"
+)
+
+// tape records bytes, safe for concurrent writes.
+type tape struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *tape) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *tape) Bytes() []byte {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return bytes.Clone(b.buf.Bytes())
+}
+
+// recordingListener is the test hook on the relay's network input: every
+// byte any connection delivers to the relay is also written to the tape.
+type recordingListener struct {
+	net.Listener
+	tape *tape
+}
+
+func (l *recordingListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return &recordingConn{Conn: c, tape: l.tape}, nil
+}
+
+type recordingConn struct {
+	net.Conn
+	tape *tape
+}
+
+func (c *recordingConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	c.tape.Write(p[:n])
+	return n, err
+}
+
+// relayEnv is a real relay (SQLite file, service, HTTP API on loopback)
+// whose every received byte and log line is kept.
+type relayEnv struct {
+	t        testing.TB
+	dir      string
+	logs     *tape
+	received *tape
+	svc      *relay.Service
+	url      string
+	ownerID  string
+}
+
+func newRelay(t *testing.T) *relayEnv { return newRelayB(t) }
+
+// newRelayB is newRelay for tests and benchmarks.
+func newRelayB(t testing.TB) *relayEnv {
+	t.Helper()
+	e := &relayEnv{t: t, dir: t.TempDir(), logs: &tape{}, received: &tape{}}
+	log := slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	ctx := context.Background()
+	store, err := sqlite.Open(ctx, filepath.Join(e.dir, "agentotp.db"), log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := secretbox.LoadKey(e.dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	box, _ := secretbox.New(key)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewUnstartedServer(nil)
+	srv.Listener = &recordingListener{Listener: ln, tape: e.received}
+	srv.Start()
+	e.url = srv.URL
+	e.svc = relay.New(store, relay.NewBroker(), relay.Config{PublicURL: srv.URL, Logger: log, Secrets: box})
+	cfg := httpapi.DefaultConfig()
+	cfg.AgentRate, cfg.SourceRate, cfg.OwnerRate = 0, 0, 0 // benchmarks make many requests
+	srv.Config.Handler = httpapi.New(e.svc, log, cfg).Handler()
+	runCtx, stop := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { e.svc.Run(runCtx, time.Hour); close(done) }()
+	o, _, err := e.svc.EnsureOwner(ctx, "owner", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.ownerID = o.ID
+	t.Cleanup(func() {
+		stop()
+		<-done
+		srv.Close()
+		store.Close()
+	})
+	return e
+}
+
+func (e *relayEnv) agent() *client.Client {
+	e.t.Helper()
+	n, err := e.svc.CreateAgent(context.Background(), e.ownerID, "bot", false)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return client.New(n.APIKey, client.WithBaseURL(e.url), client.WithMaxRetries(0))
+}
+
+func (e *relayEnv) source(kind string) string {
+	e.t.Helper()
+	n, err := e.svc.CreateSource(context.Background(), e.ownerID, "edge-"+kind, kind)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return n.Token
+}
+
+// request makes a request with a key of alg, approved unless pending.
+func (e *relayEnv) request(ctx context.Context, agent *client.Client, alg client.Algorithm, opts client.RequestOptions, approve bool) (*client.OTPRequest, *client.PrivateKey) {
+	e.t.Helper()
+	pub, priv, err := client.GenerateKeyPair(alg)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	opts.PublicKey = client.ExportPublicKey(pub)
+	if opts.Reason == "" {
+		opts.Reason = "Sign up for Acme"
+	}
+	req, err := agent.RequestOTP(ctx, opts)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if approve {
+		if _, err := e.svc.Approve(ctx, e.ownerID, req.ID); err != nil {
+			e.t.Fatal(err)
+		}
+	}
+	return req, priv
+}
+
+// everything returns every byte the relay holds or held: its data
+// directory, its log, and all it received on the network.
+func (e *relayEnv) everything() map[string][]byte {
+	var files []byte
+	filepath.WalkDir(e.dir, func(path string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			b, _ := os.ReadFile(path)
+			files = append(files, b...)
+		}
+		return nil
+	})
+	return map[string][]byte{"data directory": files, "log": e.logs.Bytes(), "received bytes": e.received.Bytes()}
+}
+
+func ctxT(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}

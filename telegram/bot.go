@@ -1,0 +1,542 @@
+// Package telegram is the agentotp Telegram bot: the owner links a chat
+// with a one-time code, each request that needs approval arrives there
+// with Approve and Deny buttons, and the message is edited when the
+// request is decided, expires, is cancelled or consumed.
+//
+// The bot long-polls getUpdates, so the relay needs no public URL. Button
+// callback data holds an opaque random token that the store maps to the
+// request (only its hash is stored); a tap counts only in the owner's
+// linked chat by the user who linked it, and goes through the relay's
+// audited Decide like any other owner decision.
+package telegram
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/big"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/agentotp/agentotp"
+	"github.com/agentotp/agentotp/relay"
+)
+
+// DefaultAPIURL is Telegram's Bot API server.
+const DefaultAPIURL = "https://api.telegram.org"
+
+// Config configures a Bot.
+type Config struct {
+	// Token is the bot token from @BotFather. It is never logged.
+	Token string
+	// APIURL is the Bot API server; empty means DefaultAPIURL.
+	APIURL string
+	// PollTimeout is getUpdates' long-poll timeout (default 30 s).
+	PollTimeout time.Duration
+	// CallTimeout bounds every other Bot API call (default 10 s).
+	CallTimeout time.Duration
+	// MinBackoff and MaxBackoff bound the wait after a failed getUpdates
+	// (defaults 1 s and 60 s); the wait doubles per failure, with jitter.
+	MinBackoff, MaxBackoff time.Duration
+	// HTTPClient makes the calls; nil means a client with sane timeouts.
+	HTTPClient *http.Client
+	// Logger receives the bot's logs; nil discards them.
+	Logger *slog.Logger
+	// Now returns the current time; nil means the service's clock.
+	Now func() time.Time
+}
+
+// Limits.
+const (
+	// maxPendingShown bounds the prompts /pending sends.
+	maxPendingShown = 10
+	// linkAttempts failed /link attempts are allowed per chat per
+	// linkWindow.
+	linkAttempts = 5
+	linkWindow   = 10 * time.Minute
+	// maxTrackedChats bounds the failed-attempt table.
+	maxTrackedChats = 10000
+)
+
+// Bot is the Telegram bot. Register it with svc.AddNotifier(bot) before
+// svc.Run, and run Bot.Run for the updates.
+type Bot struct {
+	svc   *relay.Service
+	store agentotp.Store
+	api   *client
+	cfg   Config
+	log   *slog.Logger
+
+	mu       sync.Mutex
+	failures map[int64][]time.Time // failed /link attempts per chat
+	offset   int64
+}
+
+// New returns a bot over the relay service.
+func New(svc *relay.Service, cfg Config) (*Bot, error) {
+	if cfg.Token == "" {
+		return nil, errors.New("telegram: a bot token is required")
+	}
+	if strings.ContainsAny(cfg.Token, "/?#% \t\r\n") {
+		return nil, errors.New("telegram: the bot token holds characters a token cannot have")
+	}
+	if cfg.APIURL == "" {
+		cfg.APIURL = DefaultAPIURL
+	}
+	if !strings.HasPrefix(cfg.APIURL, "https://") && !strings.HasPrefix(cfg.APIURL, "http://") {
+		return nil, fmt.Errorf("telegram: the API URL must be http(s), not %q", cfg.APIURL)
+	}
+	if cfg.PollTimeout <= 0 {
+		cfg.PollTimeout = 30 * time.Second
+	}
+	if cfg.CallTimeout <= 0 {
+		cfg.CallTimeout = 10 * time.Second
+	}
+	if cfg.MinBackoff <= 0 {
+		cfg.MinBackoff = time.Second
+	}
+	if cfg.MaxBackoff < cfg.MinBackoff {
+		cfg.MaxBackoff = max(60*time.Second, cfg.MinBackoff)
+	}
+	if cfg.HTTPClient == nil {
+		cfg.HTTPClient = &http.Client{Transport: &http.Transport{
+			Proxy:                 http.ProxyFromEnvironment,
+			TLSHandshakeTimeout:   10 * time.Second,
+			ResponseHeaderTimeout: cfg.PollTimeout + 15*time.Second,
+			IdleConnTimeout:       90 * time.Second,
+			MaxIdleConnsPerHost:   4,
+		}}
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = svc.Now
+	}
+	return &Bot{
+		svc: svc, store: svc.Store(), api: newClient(cfg.APIURL, cfg.Token, cfg.HTTPClient),
+		cfg: cfg, log: cfg.Logger.With("component", "telegram"), failures: map[int64][]time.Time{},
+	}, nil
+}
+
+// Run long-polls getUpdates and handles each update until ctx ends. After
+// a failed call it waits with exponential backoff (or Telegram's
+// retry_after). It returns ctx's error.
+func (b *Bot) Run(ctx context.Context) error {
+	backoff := b.cfg.MinBackoff
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		updates, err := b.getUpdates(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			wait := jitter(backoff)
+			var ae *APIError
+			if errors.As(err, &ae) {
+				if ae.RetryAfter > 0 {
+					wait = ae.RetryAfter
+				}
+				if ae.Code == http.StatusConflict {
+					b.log.ErrorContext(ctx, "getUpdates refused: a webhook is set or another process polls with this token", "err", err)
+				}
+			}
+			b.log.WarnContext(ctx, "telegram getUpdates failed; retrying", "err", err, "wait", wait.String())
+			backoff = min(backoff*2, b.cfg.MaxBackoff)
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(wait):
+			}
+			continue
+		}
+		backoff = b.cfg.MinBackoff
+		for _, u := range updates {
+			b.setOffset(u.UpdateID + 1)
+			b.handleUpdate(ctx, u)
+		}
+	}
+}
+
+// jitter returns d scaled by a random factor in [0.5, 1.0].
+func jitter(d time.Duration) time.Duration {
+	n, err := rand.Int(rand.Reader, big.NewInt(int64(d/2)+1))
+	if err != nil {
+		return d
+	}
+	return d/2 + time.Duration(n.Int64())
+}
+
+func (b *Bot) setOffset(o int64) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if o > b.offset {
+		b.offset = o
+	}
+}
+
+// getUpdates makes one long-poll call. The updates it returns are
+// confirmed by the next call's offset.
+func (b *Bot) getUpdates(ctx context.Context) ([]Update, error) {
+	b.mu.Lock()
+	offset := b.offset
+	b.mu.Unlock()
+	ctx, cancel := context.WithTimeout(ctx, b.cfg.PollTimeout+15*time.Second)
+	defer cancel()
+	var updates []Update
+	err := b.api.call(ctx, "getUpdates", GetUpdatesParams{
+		Offset: offset, Limit: 100, Timeout: int(b.cfg.PollTimeout / time.Second),
+		AllowedUpdates: []string{"message", "callback_query"},
+	}, &updates)
+	return updates, err
+}
+
+// call makes one Bot API call bounded by CallTimeout.
+func (b *Bot) call(ctx context.Context, method string, params, out any) error {
+	ctx, cancel := context.WithTimeout(ctx, b.cfg.CallTimeout)
+	defer cancel()
+	return b.api.call(ctx, method, params, out)
+}
+
+// send sends a plain-text message (no parse mode: text from agents is
+// shown as written, never as markup).
+func (b *Bot) send(ctx context.Context, chatID int64, text string, kb *InlineKeyboardMarkup) (*Message, error) {
+	var m Message
+	err := b.call(ctx, "sendMessage", SendMessageParams{ChatID: chatID, Text: text, ReplyMarkup: kb,
+		LinkPreviewOptions: &LinkPreviewOptions{IsDisabled: true}}, &m)
+	if err != nil {
+		return nil, err
+	}
+	return &m, nil
+}
+
+// reply sends text and logs a failure.
+func (b *Bot) reply(ctx context.Context, chatID int64, text string) {
+	if _, err := b.send(ctx, chatID, text, nil); err != nil {
+		b.log.WarnContext(ctx, "telegram sendMessage failed", "chat_id", chatID, "err", err)
+	}
+}
+
+// answer answers a callback query and logs a failure.
+func (b *Bot) answer(ctx context.Context, id, text string, alert bool) {
+	if err := b.call(ctx, "answerCallbackQuery", AnswerCallbackQueryParams{CallbackQueryID: id, Text: text, ShowAlert: alert}, nil); err != nil {
+		b.log.WarnContext(ctx, "telegram answerCallbackQuery failed", "err", err)
+	}
+}
+
+// edit replaces a message's text and removes its buttons.
+func (b *Bot) edit(ctx context.Context, chatID, messageID int64, text string) error {
+	err := b.call(ctx, "editMessageText", EditMessageTextParams{ChatID: chatID, MessageID: messageID, Text: text,
+		ReplyMarkup: &InlineKeyboardMarkup{InlineKeyboard: [][]InlineKeyboardButton{}}}, nil)
+	var ae *APIError
+	if errors.As(err, &ae) && ae.Code == http.StatusBadRequest && strings.Contains(ae.Description, "message is not modified") {
+		return nil
+	}
+	return err
+}
+
+func (b *Bot) handleUpdate(ctx context.Context, u Update) {
+	defer func() {
+		if v := recover(); v != nil {
+			b.log.ErrorContext(ctx, "telegram update handler panicked", "update_id", u.UpdateID, "panic", v)
+		}
+	}()
+	switch {
+	case u.CallbackQuery != nil:
+		b.handleCallback(ctx, u.CallbackQuery)
+	case u.Message != nil:
+		b.handleMessage(ctx, u.Message)
+	}
+}
+
+// Callback data is "a:TOKEN" (approve) or "d:TOKEN" (deny); TOKEN is 22
+// base62 characters mapped server-side to the request.
+const tokenLen = 22
+
+func newPromptToken() string { return strings.TrimPrefix(relay.NewID("x"), "x") }
+
+func hashToken(token string) []byte {
+	h := sha256.Sum256([]byte("agentotp/telegram-prompt/v1:" + token))
+	return h[:]
+}
+
+// parseCallbackData returns whether the button approves, and its token.
+func parseCallbackData(data string) (approve bool, token string, ok bool) {
+	action, token, found := strings.Cut(data, ":")
+	if !found || len(token) != tokenLen || (action != "a" && action != "d") {
+		return false, "", false
+	}
+	for i := 0; i < len(token); i++ {
+		c := token[i]
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z') {
+			return false, "", false
+		}
+	}
+	return action == "a", token, true
+}
+
+// Answers to taps that change nothing.
+const (
+	msgInvalidButton = "This button is not valid."
+	msgNotYourChat   = "Only the owner's linked chat can decide this request."
+)
+
+func (b *Bot) handleCallback(ctx context.Context, cq *CallbackQuery) {
+	approve, token, ok := parseCallbackData(cq.Data)
+	if !ok || cq.Message == nil {
+		b.log.WarnContext(ctx, "telegram callback with invalid data refused", "from", cq.From.ID)
+		b.answer(ctx, cq.ID, msgInvalidButton, true)
+		return
+	}
+	prompt, err := b.store.GetTelegramPrompt(ctx, hashToken(token))
+	if errors.Is(err, agentotp.ErrNotFound) {
+		b.log.WarnContext(ctx, "telegram callback with unknown token refused", "from", cq.From.ID, "chat_id", cq.Message.Chat.ID)
+		b.answer(ctx, cq.ID, msgInvalidButton, true)
+		return
+	}
+	if err != nil {
+		b.log.ErrorContext(ctx, "telegram callback: load prompt", "err", err)
+		b.answer(ctx, cq.ID, "Something went wrong; try again.", false)
+		return
+	}
+	link, err := b.svc.TelegramLink(ctx, prompt.OwnerID)
+	if err != nil || link.ChatID != cq.Message.Chat.ID || link.UserID != cq.From.ID || prompt.ChatID != cq.Message.Chat.ID {
+		b.log.WarnContext(ctx, "telegram callback from outside the owner's linked chat refused",
+			"request_id", prompt.RequestID, "from", cq.From.ID, "chat_id", cq.Message.Chat.ID)
+		b.answer(ctx, cq.ID, msgNotYourChat, true)
+		return
+	}
+	// The same audited decision as the owner API's, by the owner.
+	r, err := b.svc.Decide(ctx, prompt.OwnerID, prompt.RequestID, approve, agentotp.DecidedByOwner, "")
+	if err != nil {
+		var de *agentotp.Error
+		if !errors.As(err, &de) {
+			b.log.ErrorContext(ctx, "telegram decision failed", "request_id", prompt.RequestID, "err", err)
+			b.answer(ctx, cq.ID, "Something went wrong; try again.", false)
+			return
+		}
+		// Already decided, expired, cancelled: show how it stands.
+		cur, gerr := b.svc.OwnerRequest(ctx, prompt.OwnerID, prompt.RequestID)
+		if gerr != nil {
+			b.answer(ctx, cq.ID, "This request can no longer be decided.", true)
+			return
+		}
+		b.answer(ctx, cq.ID, "Not changed: the request is already "+statusWords(cur.Status)+".", true)
+		if cur.Status != agentotp.StatusPending {
+			b.refresh(ctx, cur, "")
+		}
+		return
+	}
+	if approve {
+		b.answer(ctx, cq.ID, "Approved.", false)
+	} else {
+		b.answer(ctx, cq.ID, "Denied.", false)
+	}
+	b.log.InfoContext(ctx, "telegram decision", "request_id", r.ID, "approved", approve)
+}
+
+// statusWords describes a status in a few words.
+func statusWords(s agentotp.Status) string {
+	switch s {
+	case agentotp.StatusPending:
+		return "waiting for approval"
+	case agentotp.StatusApproved:
+		return "approved"
+	case agentotp.StatusReceived:
+		return "approved, code received"
+	case agentotp.StatusConsumed:
+		return "approved, code delivered"
+	case agentotp.StatusDenied:
+		return "denied"
+	case agentotp.StatusExpired:
+		return "expired"
+	case agentotp.StatusCancelled:
+		return "cancelled"
+	}
+	return string(s)
+}
+
+// Notify implements relay.Notifier: it sends a prompt for each new request
+// that waits for approval and edits the prompts of a request that was
+// decided, expired, cancelled or consumed. Every call is bounded by
+// CallTimeout, on the notifier's own goroutine.
+func (b *Bot) Notify(ctx context.Context, ev relay.Event) {
+	r := &ev.Request
+	switch ev.Action {
+	case agentotp.AuditRequestCreated:
+		if r.Status == agentotp.StatusPending && !r.Test {
+			b.prompt(ctx, r, 0)
+		}
+	case agentotp.AuditRequestApproved, agentotp.AuditRequestDenied, agentotp.AuditRequestExpired,
+		agentotp.AuditRequestCancelled, agentotp.AuditRequestConsumed:
+		b.refresh(ctx, r, ev.Actor)
+	}
+}
+
+// prompt sends the approval prompt of r to its owner's linked chat (or to
+// chatID, when not zero, which must be that chat).
+func (b *Bot) prompt(ctx context.Context, r *agentotp.Request, chatID int64) {
+	link, err := b.store.GetTelegramLink(ctx, r.OwnerID)
+	if errors.Is(err, agentotp.ErrNotFound) {
+		return
+	}
+	if err != nil {
+		b.log.ErrorContext(ctx, "telegram prompt: load link", "request_id", r.ID, "err", err)
+		return
+	}
+	if chatID != 0 && chatID != link.ChatID {
+		return
+	}
+	token := newPromptToken()
+	p := &agentotp.TelegramPrompt{TokenHash: hashToken(token), RequestID: r.ID, OwnerID: r.OwnerID, ChatID: link.ChatID, CreatedAt: b.cfg.Now()}
+	if err := b.store.CreateTelegramPrompt(ctx, p); err != nil {
+		b.log.ErrorContext(ctx, "telegram prompt: store", "request_id", r.ID, "err", err)
+		return
+	}
+	kb := &InlineKeyboardMarkup{InlineKeyboard: [][]InlineKeyboardButton{{
+		{Text: "✅ Approve", CallbackData: "a:" + token},
+		{Text: "❌ Deny", CallbackData: "d:" + token},
+	}}}
+	m, err := b.send(ctx, link.ChatID, b.render(ctx, r, ""), kb)
+	if err != nil {
+		b.log.WarnContext(ctx, "telegram prompt: sendMessage failed", "request_id", r.ID, "err", err)
+		return
+	}
+	if err := b.store.SetTelegramPromptMessage(ctx, p.TokenHash, m.MessageID); err != nil {
+		b.log.ErrorContext(ctx, "telegram prompt: record message", "request_id", r.ID, "err", err)
+	}
+}
+
+// refresh edits every open prompt of r to show its status, without
+// buttons; prompts of a final request are closed.
+func (b *Bot) refresh(ctx context.Context, r *agentotp.Request, actor string) {
+	ps, err := b.store.ListTelegramPrompts(ctx, r.ID)
+	if err != nil {
+		b.log.ErrorContext(ctx, "telegram refresh: load prompts", "request_id", r.ID, "err", err)
+		return
+	}
+	text := b.render(ctx, r, actor)
+	for _, p := range ps {
+		if !p.ClosedAt.IsZero() || p.MessageID == 0 {
+			continue
+		}
+		if err := b.edit(ctx, p.ChatID, p.MessageID, text); err != nil {
+			b.log.WarnContext(ctx, "telegram editMessageText failed", "request_id", r.ID, "err", err)
+			continue
+		}
+		if r.Status.Final() {
+			if err := b.store.CloseTelegramPrompt(ctx, p.TokenHash, b.cfg.Now()); err != nil {
+				b.log.ErrorContext(ctx, "telegram refresh: close prompt", "request_id", r.ID, "err", err)
+			}
+		}
+	}
+}
+
+// shortFingerprint keeps the head of a key fingerprint: enough to notice
+// a swapped key.
+func shortFingerprint(fp string) string {
+	alg, sum, ok := strings.Cut(fp, ":")
+	if !ok || len(sum) <= 16 {
+		return fp
+	}
+	return alg + ":" + sum[:16] + "…"
+}
+
+// timeLeft formats the time until t, in whole seconds.
+func timeLeft(now, t time.Time) string {
+	d := t.Sub(now).Round(time.Second)
+	if d <= 0 {
+		return "none"
+	}
+	return d.String()
+}
+
+// render writes the prompt text of r: what the owner needs to decide, and
+// the outcome once there is one. actor, when set, says who changed it.
+func (b *Bot) render(ctx context.Context, r *agentotp.Request, actor string) string {
+	agentName := r.AgentID
+	if a, err := b.store.GetAgent(ctx, r.OwnerID, r.AgentID); err == nil {
+		agentName = a.Name + " (" + a.ID + ")"
+	}
+	var sb strings.Builder
+	sb.WriteString("🔐 Verification code request\n\n")
+	fmt.Fprintf(&sb, "Agent: %s\n", agentName)
+	fmt.Fprintf(&sb, "Reason: %s\n", oneLine(r.Reason))
+	if r.ExpectedSender != "" {
+		fmt.Fprintf(&sb, "Expected sender: %s\n", oneLine(r.ExpectedSender))
+	} else {
+		sb.WriteString("Expected sender: (not given)\n")
+	}
+	fmt.Fprintf(&sb, "Sources: %s\n", sourcesWords(r.Filter.Sources))
+	fmt.Fprintf(&sb, "Filter: %s\n", oneLine(r.Filter.Describe()))
+	fmt.Fprintf(&sb, "Key: %s (%s)\n", shortFingerprint(r.KeyFingerprint), r.Encryption)
+	if r.IncludeMessage {
+		sb.WriteString("Asks for the full message text too.\n")
+	}
+	fmt.Fprintf(&sb, "Request: %s\n", r.ID)
+	sb.WriteString("\n")
+	switch r.Status {
+	case agentotp.StatusPending:
+		fmt.Fprintf(&sb, "⏳ Time left: %s", timeLeft(b.cfg.Now(), r.ExpiresAt))
+	case agentotp.StatusApproved, agentotp.StatusReceived:
+		fmt.Fprintf(&sb, "✅ Approved by %s", decider(r.DecidedBy))
+	case agentotp.StatusConsumed:
+		fmt.Fprintf(&sb, "✅ Approved by %s — code delivered to the agent", decider(r.DecidedBy))
+	case agentotp.StatusDenied:
+		fmt.Fprintf(&sb, "❌ Denied by %s", decider(r.DecidedBy))
+		if r.DenyReason != "" {
+			fmt.Fprintf(&sb, ": %s", oneLine(r.DenyReason))
+		}
+	case agentotp.StatusExpired:
+		sb.WriteString("⌛ Expired")
+	case agentotp.StatusCancelled:
+		sb.WriteString("🚫 Cancelled by the agent")
+	}
+	return sb.String()
+}
+
+func decider(by string) string {
+	switch {
+	case by == agentotp.DecidedByOwner:
+		return "the owner"
+	case strings.HasPrefix(by, "policy:"):
+		return "policy " + strings.TrimPrefix(by, "policy:")
+	case by == "":
+		return "the owner"
+	}
+	return by
+}
+
+func sourcesWords(sources []string) string {
+	if len(sources) == 0 {
+		return "SMS or email"
+	}
+	words := make([]string, len(sources))
+	for i, s := range sources {
+		if s == agentotp.SourceSMS {
+			words[i] = "SMS"
+		} else {
+			words[i] = s
+		}
+	}
+	return strings.Join(words, " or ")
+}
+
+// oneLine keeps agent-supplied text on one line, so it cannot fake lines
+// of the prompt (such as an outcome).
+func oneLine(s string) string {
+	return strings.Map(func(r rune) rune {
+		switch r {
+		case '\n', '\r', '\u2028', '\u2029', '\u0085':
+			return ' '
+		}
+		return r
+	}, s)
+}

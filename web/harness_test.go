@@ -1,0 +1,288 @@
+package web_test
+
+import (
+	"bytes"
+	"context"
+	"html"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/agentotp/agentotp"
+	"github.com/agentotp/agentotp/client"
+	"github.com/agentotp/agentotp/httpapi"
+	"github.com/agentotp/agentotp/relay"
+	"github.com/agentotp/agentotp/sqlite"
+	"github.com/agentotp/agentotp/web"
+)
+
+// testPassword is the owner's dashboard password in these tests.
+const testPassword = "correct horse battery staple"
+
+// syncBuffer is a log sink safe for concurrent writes.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// clock is a settable clock for expiry tests.
+type clock struct {
+	mu     sync.Mutex
+	offset time.Duration
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return time.Now().Add(c.offset)
+}
+
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.offset += d
+	c.mu.Unlock()
+}
+
+// harness is a real relay on loopback: a SQLite file in a temp dir, the
+// service, and the API with the dashboard mounted on the same port, as
+// `agentotp serve` wires them.
+type harness struct {
+	t          testing.TB
+	store      *sqlite.DB
+	dbPath     string
+	svc        *relay.Service
+	srv        *httptest.Server
+	clock      *clock
+	logs       *syncBuffer
+	ownerID    string
+	ownerToken string
+	owner      *client.OwnerClient
+}
+
+func newHarness(t testing.TB, opts ...func(*web.Config)) *harness {
+	t.Helper()
+	h := &harness{t: t, clock: &clock{}, logs: &syncBuffer{}}
+	log := slog.New(slog.NewJSONHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	ctx := context.Background()
+	h.dbPath = filepath.Join(t.TempDir(), "agentotp.db")
+	store, err := sqlite.Open(ctx, h.dbPath, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.store = store
+	h.srv = httptest.NewUnstartedServer(nil)
+	h.srv.Start()
+	h.svc = relay.New(store, relay.NewBroker(), relay.Config{PublicURL: h.srv.URL, Logger: log, Now: h.clock.Now})
+	wcfg := web.Config{PublicURL: h.srv.URL, Logger: log, Heartbeat: 200 * time.Millisecond, LoginRate: 600, LoginBurst: 100, LoginGlobalRate: 600}
+	for _, o := range opts {
+		o(&wcfg)
+	}
+	dash, err := web.New(h.svc, wcfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := httpapi.DefaultConfig()
+	cfg.SSEHeartbeat = 200 * time.Millisecond
+	cfg.AgentRate, cfg.AgentBurst = 6000, 1000 // benchmarks make many requests
+	cfg.Web = dash
+	h.srv.Config.Handler = httpapi.New(h.svc, log, cfg).Handler()
+	runCtx, stopRun := context.WithCancel(context.Background())
+	ran := make(chan struct{})
+	go func() { h.svc.Run(runCtx, 200*time.Millisecond); close(ran) }()
+	o, tok, err := h.svc.EnsureOwner(ctx, "owner", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.ownerID, h.ownerToken = o.ID, tok
+	h.owner = client.NewOwnerClient(tok, client.WithBaseURL(h.srv.URL), client.WithMaxRetries(0))
+	if err := h.owner.SetPassword(ctx, testPassword); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		h.srv.CloseClientConnections()
+		stopRun()
+		<-ran
+		h.srv.Close()
+		store.Close()
+	})
+	return h
+}
+
+// agent creates a live agent of the owner and returns its client and key.
+func (h *harness) agent(name string) (*client.Client, string) {
+	h.t.Helper()
+	n, err := h.svc.CreateAgent(context.Background(), h.ownerID, name, false)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return client.New(n.APIKey, client.WithBaseURL(h.srv.URL), client.WithMaxRetries(0)), n.APIKey
+}
+
+// request makes agent c ask for a code and returns the request.
+func (h *harness) request(c *client.Client, reason string) *client.OTPRequest {
+	h.t.Helper()
+	req, _ := h.requestKey(c, reason)
+	return req
+}
+
+// requestKey is request, also returning the agent's private key.
+func (h *harness) requestKey(c *client.Client, reason string) (*client.OTPRequest, *client.PrivateKey) {
+	h.t.Helper()
+	pub, priv, err := client.GenerateKeyPair(client.HPKEX25519)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	req, err := c.RequestOTP(ctxT(h.t), client.RequestOptions{
+		Reason: reason, ExpectedSender: "Acme", PublicKey: client.ExportPublicKey(pub),
+		Filter: &client.Filter{Sources: []string{"email"}, SenderPattern: "*@acme.example"},
+	})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return req, priv
+}
+
+// stored returns the stored request.
+func (h *harness) stored(id string) *agentotp.Request {
+	h.t.Helper()
+	r, err := h.store.GetRequest(context.Background(), id)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return r
+}
+
+// unchanged fails unless request id is still pending at version.
+func (h *harness) unchanged(id string, version int64, what string) {
+	h.t.Helper()
+	r := h.stored(id)
+	if r.Status != agentotp.StatusPending || r.Version != version || r.DecidedBy != "" {
+		h.t.Errorf("%s: request is %s (version %d, decided by %q); want it pending and unchanged at version %d",
+			what, r.Status, r.Version, r.DecidedBy, version)
+	}
+}
+
+// browser is a cookie-keeping HTTP client that does not follow
+// redirects, so that tests see each one.
+type browser struct {
+	h   *harness
+	c   *http.Client
+	jar *cookiejar.Jar
+}
+
+func (h *harness) browser() *browser {
+	jar, _ := cookiejar.New(nil)
+	return &browser{h: h, jar: jar, c: &http.Client{
+		Jar: jar, Timeout: 30 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}}
+}
+
+// response is what a browser call returns.
+type response struct {
+	status int
+	body   string
+	header http.Header
+}
+
+func (r response) location() string { return r.header.Get("Location") }
+
+func (b *browser) do(req *http.Request) response {
+	b.h.t.Helper()
+	resp, err := b.c.Do(req)
+	if err != nil {
+		b.h.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return response{resp.StatusCode, string(body), resp.Header}
+}
+
+func (b *browser) get(path string) response {
+	b.h.t.Helper()
+	req, err := http.NewRequest(http.MethodGet, b.h.srv.URL+path, nil)
+	if err != nil {
+		b.h.t.Fatal(err)
+	}
+	return b.do(req)
+}
+
+func (b *browser) post(path string, form url.Values) response {
+	b.h.t.Helper()
+	req, err := http.NewRequest(http.MethodPost, b.h.srv.URL+path, strings.NewReader(form.Encode()))
+	if err != nil {
+		b.h.t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	return b.do(req)
+}
+
+var csrfRE = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
+
+// csrf returns the CSRF token of the forms of the page at path.
+func (b *browser) csrf(path string) string {
+	b.h.t.Helper()
+	r := b.get(path)
+	m := csrfRE.FindStringSubmatch(r.body)
+	if m == nil {
+		b.h.t.Fatalf("GET %s (%d): no CSRF token in the page", path, r.status)
+	}
+	return html.UnescapeString(m[1])
+}
+
+// login logs in with the password and returns the final response.
+func (b *browser) login(password string, extra url.Values) response {
+	b.h.t.Helper()
+	form := url.Values{"csrf": {b.csrf("/login")}, "password": {password}}
+	for k, v := range extra {
+		form[k] = v
+	}
+	return b.post("/login", form)
+}
+
+// mustLogin logs in and fails the test if that does not work.
+func (b *browser) mustLogin() {
+	b.h.t.Helper()
+	r := b.login(testPassword, nil)
+	if r.status != http.StatusSeeOther || r.location() != "/" {
+		b.h.t.Fatalf("log-in: %d to %q: %s", r.status, r.location(), r.body)
+	}
+}
+
+// sessionCookie returns the browser's session cookie value.
+func (b *browser) sessionCookie() string {
+	u, _ := url.Parse(b.h.srv.URL)
+	for _, c := range b.jar.Cookies(u) {
+		if c.Name == "agentotp_session" {
+			return c.Value
+		}
+	}
+	return ""
+}
+
+func ctxT(t testing.TB) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
