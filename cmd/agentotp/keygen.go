@@ -31,11 +31,14 @@ func newKeygenCmd(a *app) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			flags := os.O_CREATE | os.O_WRONLY | os.O_EXCL
 			if force {
-				flags = os.O_CREATE | os.O_WRONLY | os.O_TRUNC
+				// Remove rather than truncate: a truncated file keeps its
+				// old mode, and a link would be followed.
+				if err := os.Remove(out); err != nil && !errors.Is(err, os.ErrNotExist) {
+					return fmt.Errorf("replace %s: %w", out, err)
+				}
 			}
-			f, err := os.OpenFile(out, flags, 0o600)
+			f, err := os.OpenFile(out, os.O_CREATE|os.O_WRONLY|os.O_EXCL, 0o600)
 			if errors.Is(err, os.ErrExist) {
 				return &exitErr{exitUsage, fmt.Errorf("%s exists; pass --force to replace it", out)}
 			}
@@ -48,9 +51,6 @@ func newKeygenCmd(a *app) *cobra.Command {
 			}
 			if err := f.Close(); err != nil {
 				return fmt.Errorf("write private key: %w", err)
-			}
-			if err := os.Chmod(out, 0o600); err != nil {
-				return fmt.Errorf("chmod private key: %w", err)
 			}
 			if err := os.WriteFile(out+".pub", []byte(client.ExportPublicKey(pub)+"\n"), 0o644); err != nil {
 				return fmt.Errorf("write public key: %w", err)

@@ -63,11 +63,12 @@ type relayProc struct {
 	cmd       *exec.Cmd
 }
 
-func startRelay(t *testing.T) *relayProc {
+// startRelay starts `agentotp serve` on a loopback port, with extra flags.
+func startRelay(t *testing.T, extra ...string) *relayProc {
 	t.Helper()
 	data := filepath.Join(t.TempDir(), "data")
 	ctx, cancel := context.WithCancel(context.Background())
-	cmd := exec.CommandContext(ctx, binary, "serve", "--addr", "127.0.0.1:0", "--data", data, "--log-format", "json")
+	cmd := exec.CommandContext(ctx, binary, append([]string{"serve", "--addr", "127.0.0.1:0", "--data", data, "--log-format", "json"}, extra...)...)
 	cmd.Env = cleanEnv()
 	pr, pw := io.Pipe()
 	buf := &lockedBuffer{}

@@ -137,6 +137,7 @@ func (a *app) printNewAgent(n *client.NewAgent, verb string) error {
 func newSourcesCmd(a *app) *cobra.Command {
 	cmd := &cobra.Command{Use: "sources", Short: "Create, list and revoke capture sources"}
 	var name, kind string
+	var createIMAP imapFlags // sources_imap.go: --imap-host and co.
 	create := &cobra.Command{
 		Use: "create", Short: "Create a capture source; its token is printed once", Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -146,6 +147,9 @@ func newSourcesCmd(a *app) *cobra.Command {
 			}
 			n, err := oc.CreateSource(cmd.Context(), name, kind)
 			if err != nil {
+				return err
+			}
+			if err := createIMAP.apply(cmd.Context(), a, oc, n); err != nil { // sources_imap.go
 				return err
 			}
 			if a.jsonOut {
@@ -159,6 +163,7 @@ func newSourcesCmd(a *app) *cobra.Command {
 	}
 	create.Flags().StringVar(&name, "name", "", "source name (required)")
 	create.Flags().StringVar(&kind, "kind", "generic", "sms, email or generic")
+	createIMAP.register(create.Flags(), "imap-")
 	_ = create.MarkFlagRequired("name")
 	a.ownerFlags(create)
 
@@ -177,9 +182,9 @@ func newSourcesCmd(a *app) *cobra.Command {
 				return printJSON(a.stdout, ss)
 			}
 			tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "ID\tNAME\tKIND\tTOKEN\tSTATUS\tCREATED")
+			fmt.Fprintln(tw, "ID\tNAME\tKIND\tTOKEN\tSTATUS\tCREATED\tIMAP")
 			for _, s := range ss {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s…\t%s\t%s\n", s.ID, s.Name, s.Kind, s.TokenPrefix, s.Status, fmtTime(&s.CreatedAt))
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s…\t%s\t%s\t%s\n", s.ID, s.Name, s.Kind, s.TokenPrefix, s.Status, fmtTime(&s.CreatedAt), imapSummary(s))
 			}
 			return tw.Flush()
 		},
@@ -205,7 +210,7 @@ func newSourcesCmd(a *app) *cobra.Command {
 		},
 	}
 	a.ownerFlags(revoke)
-	cmd.AddCommand(create, list, revoke)
+	cmd.AddCommand(create, list, revoke, newSourcesIMAPCmd(a)) // sources_imap.go
 	return cmd
 }
 

@@ -135,7 +135,17 @@ func agentRequest(ctx context.Context, a *app, o requestOptions) error {
 			last = req.Status
 		}
 		wait := min(left, 15*time.Second)
-		if req, err = c.WaitOTPStatus(ctx, req.ID, max(wait, time.Second)); err != nil {
+		id := req.ID
+		if req, err = c.WaitOTPStatus(ctx, id, max(wait, time.Second)); err != nil {
+			if ctx.Err() != nil {
+				// Interrupted: leave no request waiting for the owner.
+				cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+				defer cancel()
+				if _, cerr := c.CancelOTPRequest(cctx, id); cerr != nil {
+					progress("cancel after interrupt failed: %v", cerr)
+				}
+				return &exitErr{exitCancelled, fmt.Errorf("interrupted; request %s cancelled", id)}
+			}
 			return err
 		}
 		if req.Status == last && req.Status.Waiting() {

@@ -102,8 +102,14 @@ func newRootCmd(a *app) *cobra.Command {
 		newDenyCmd(a),
 		newAuditCmd(a),
 		newIngestCmd(a),
+		newCaptureCmd(a),
 		newKeygenCmd(a),
+		newExtractCmd(a),
 		newRequestCmd(a),
+		addOwnerTelegram(a, newOwnerCmd(a)),
+		newPoliciesCmd(a),
+		newWebhooksCmd(a), // webhooks.go
+		newMCPCmd(a),      // mcp.go
 	)
 	return root
 }

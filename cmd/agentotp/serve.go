@@ -17,6 +17,7 @@ import (
 	"github.com/agentotp/agentotp/httpapi"
 	"github.com/agentotp/agentotp/relay"
 	"github.com/agentotp/agentotp/sqlite"
+	"github.com/agentotp/agentotp/web"
 )
 
 type serveOptions struct {
@@ -27,6 +28,10 @@ type serveOptions struct {
 	logFormat string
 	logLevel  string
 	sweep     time.Duration
+	webhooks  webhookServeOptions // webhooks.go
+	smtp      smtpServeOptions    // serve_smtp.go
+
+	telegram telegramServeOptions // serve_telegram.go
 }
 
 func newServeCmd(a *app) *cobra.Command {
@@ -46,6 +51,9 @@ func newServeCmd(a *app) *cobra.Command {
 	f.StringVar(&o.publicURL, "public-url", "", "public base URL used in approval_url (default http://<addr>) (env AGENTOTP_PUBLIC_URL)")
 	f.StringVar(&o.logFormat, "log-format", "auto", "log format: auto (text on a terminal, else JSON), text or json (env AGENTOTP_LOG_FORMAT)")
 	f.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn, error (env AGENTOTP_LOG_LEVEL)")
+	o.webhooks.flags(f)
+	o.smtp.flags(f)
+	o.telegram.flags(f)
 	f.DurationVar(&o.sweep, "sweep-interval", 5*time.Second, "how often expired requests are swept (env AGENTOTP_SWEEP_INTERVAL)")
 	return cmd
 }
@@ -103,7 +111,11 @@ func serve(ctx context.Context, a *app, o serveOptions) error {
 	if err != nil {
 		return &exitErr{exitUsage, err}
 	}
-	store, err := sqlite.Open(ctx, dbPath, log)
+	box, err := loadSecretBox(o.dataDir) // webhooks.go: seals the webhook secrets at rest
+	if err != nil {
+		return err
+	}
+	store, err := sqlite.Open(ctx, dbPath, log, sqlite.WithSecretBox(box))
 	if err != nil {
 		return fmt.Errorf("open store: %w", err)
 	}
@@ -117,7 +129,7 @@ func serve(ctx context.Context, a *app, o serveOptions) error {
 	if publicURL == "" {
 		publicURL = "http://" + ln.Addr().String()
 	}
-	svc := relay.New(store, relay.NewBroker(), relay.Config{PublicURL: publicURL, Logger: log})
+	svc := relay.New(store, relay.NewBroker(), relay.Config{PublicURL: publicURL, Logger: log, Secrets: box})
 
 	tokenPath := filepath.Join(o.dataDir, "owner.token")
 	_, statErr := os.Stat(tokenPath)
@@ -133,8 +145,13 @@ func serve(ctx context.Context, a *app, o serveOptions) error {
 		}
 	}
 
+	apiCfg := httpapi.DefaultConfig()
+	if apiCfg.Web, err = web.New(svc, web.Config{PublicURL: publicURL, Logger: log, SourceStatus: imapStatus(svc)}); err != nil { // the dashboard, same port
+		ln.Close()
+		return err
+	}
 	srv := &http.Server{
-		Handler:           httpapi.New(svc, log, httpapi.DefaultConfig()).Handler(),
+		Handler:           httpapi.New(svc, log, apiCfg).Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       60 * time.Second,
 		WriteTimeout:      30 * time.Second, // long-polls and SSE extend their own deadline
@@ -145,11 +162,30 @@ func serve(ctx context.Context, a *app, o serveOptions) error {
 	}
 	sweepCtx, stopSweep := context.WithCancel(ctx)
 	defer stopSweep()
-	go svc.Run(sweepCtx, o.sweep)
+	startWebhookWorker(sweepCtx, svc, store, log, o.webhooks) // webhooks.go; before svc.Run, which starts the notifiers
+	// serve_telegram.go; before svc.Run, like the webhook worker.
+	if err := startTelegram(sweepCtx, a.stderr, svc, log, o.telegram); err != nil {
+		ln.Close()
+		return err
+	}
+	stopIMAP := startIMAP(sweepCtx, svc, log) // serve_imap.go; before svc.Run, like the webhook worker
+	defer stopIMAP()
+	runDone := make(chan struct{})
+	go func() { svc.Run(sweepCtx, o.sweep); close(runDone) }()
+	// Stop the sweeper and notifiers, and wait for them, before the
+	// deferred store.Close runs.
+	defer func() { stopSweep(); <-runDone }()
 
 	fmt.Fprintf(a.stderr, "agentotp relay listening on %s\n", publicURL)
 	fmt.Fprintf(a.stderr, "  data:        %s\n", o.dataDir)
 	fmt.Fprintf(a.stderr, "  owner:       %s (token in %s, mode 0600)\n", owner.ID, tokenPath)
+	fmt.Fprintf(a.stderr, "  dashboard:   %s/ (log in after `agentotp owner passwd` or `agentotp owner login-link`)\n", publicURL)
+	stopSMTP, err := startSMTP(ctx, a.stderr, svc, log, o.smtp) // serve_smtp.go; off without --smtp-addr
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	defer stopSMTP()
 	fmt.Fprintf(a.stderr, "next, in another shell:\n  agentotp agents create --name my-agent --server %s --data %s\n", publicURL, o.dataDir)
 	log.Info("relay started", "addr", ln.Addr().String(), "public_url", publicURL, "owner_id", owner.ID)
 
@@ -170,15 +206,22 @@ func serve(ctx context.Context, a *app, o serveOptions) error {
 }
 
 // writeSecretFile writes data to path with mode 0600, replacing any file.
+// The data goes to a new temporary file (created 0600, never following a
+// link) that is then renamed over path.
 func writeSecretFile(path, data string) error {
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, []byte(data), 0o600); err != nil {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
-	if err := os.Chmod(tmp, 0o600); err != nil {
-		return fmt.Errorf("chmod %s: %w", path, err)
+	tmp := f.Name()
+	_, werr := f.WriteString(data)
+	cerr := f.Close()
+	if err := errors.Join(werr, cerr); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("write %s: %w", path, err)
 	}
 	if err := os.Rename(tmp, path); err != nil {
+		os.Remove(tmp)
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	return nil

@@ -1,0 +1,95 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestExtractCommand(t *testing.T) {
+	tests := []struct {
+		name, stdin string
+		args        []string
+		want        any // string code, or nil
+	}{
+		{"sms", "Your Acme code is 123-456\n", []string{"--sender", "ACME"}, "123456"},
+		{"sms without code", "Your parcel is on its way. Call 0800 123 456.", nil, nil},
+		{"email detected", "From: Acme <no-reply@acme.com>\r\nSubject: Sign in\r\nContent-Type: text/plain\r\n\r\nYour sign-in code: 731902\r\n", nil, "731902"},
+		{"email forced", "Subject: x\r\n\r\nYour verification code is 445566", []string{"--source", "email"}, "445566"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res := agentotp(t, tt.stdin, nil, append([]string{"extract"}, tt.args...)...)
+			if res.code != 0 {
+				t.Fatalf("exit %d: %s", res.code, res.stderr)
+			}
+			var out struct {
+				Code       any     `json:"code"`
+				Confidence float64 `json:"confidence"`
+				Candidates []any   `json:"candidates"`
+			}
+			if err := json.Unmarshal([]byte(res.stdout), &out); err != nil {
+				t.Fatalf("not JSON: %s", res.stdout)
+			}
+			if out.Code != tt.want || out.Candidates == nil {
+				t.Fatalf("code %v, want %v: %s", out.Code, tt.want, res.stdout)
+			}
+		})
+	}
+	if res := agentotp(t, "x", nil, "extract", "--source", "fax"); res.code != exitUsage {
+		t.Errorf("bad --source: exit %d", res.code)
+	}
+}
+
+// TestExtractBatch runs the shared corpus through `extract --batch` with
+// a broken line in the middle: one answer per line, in order.
+func TestExtractBatch(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join("..", "..", "extract", "testdata", "corpus", "shared.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimRight(string(data), "\n"), "\n")
+	mid := len(lines) / 2
+	input := append(append(append([]string{}, lines[:mid]...), `{"source": "sms", "text": `, `[1,2]`), lines[mid:]...)
+	res := agentotp(t, strings.Join(input, "\n")+"\n", nil, "extract", "--batch")
+	if res.code != 0 {
+		t.Fatalf("exit %d: %s", res.code, res.stderr)
+	}
+	var outs []map[string]any
+	sc := bufio.NewScanner(strings.NewReader(res.stdout))
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		var m map[string]any
+		if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
+			t.Fatalf("not JSON: %s", sc.Text())
+		}
+		if _, ok := m["code"]; !ok {
+			t.Fatalf("no code member: %s", sc.Text())
+		}
+		outs = append(outs, m)
+	}
+	if len(outs) != len(input) {
+		t.Fatalf("%d answers for %d lines", len(outs), len(input))
+	}
+	j := 0
+	for i, m := range outs {
+		if i == mid || i == mid+1 {
+			if m["code"] != nil || m["error"] == nil {
+				t.Errorf("bad line %d answered %v", i, m)
+			}
+			continue
+		}
+		var c struct {
+			ID   string `json:"id"`
+			Want any    `json:"want"`
+		}
+		json.Unmarshal([]byte(lines[j]), &c)
+		j++
+		if m["code"] != c.Want {
+			t.Errorf("%s: code %v, want %v", c.ID, m["code"], c.Want)
+		}
+	}
+}

@@ -1,0 +1,106 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/agentotp/agentotp/client"
+	"github.com/agentotp/agentotp/mcp"
+)
+
+type mcpOptions struct {
+	server    string
+	apiKey    string
+	httpAddr  string
+	httpToken string
+	timeout   time.Duration
+	logLevel  string
+}
+
+func newMCPCmd(a *app) *cobra.Command {
+	var o mcpOptions
+	cmd := &cobra.Command{
+		Use:   "mcp",
+		Short: "Run the MCP server: get_verification_code and friends for any MCP client (stdio, or --http)",
+		Long: `Run a Model Context Protocol server that gives an AI agent the tools
+get_verification_code, request_verification_code, check_verification_code
+and cancel_verification_code. It speaks MCP over stdin/stdout (what MCP
+clients launch), or streamable HTTP with --http ADDR.
+
+It is an agent of the relay: AGENTOTP_URL names the relay and
+AGENTOTP_API_KEY holds the agent's key. Each request gets a fresh key pair
+in memory; the tools return the code only, never the message.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runMCP(cmd.Context(), a, o)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.server, "server", client.DefaultBaseURL, "relay URL (env AGENTOTP_URL)")
+	f.StringVar(&o.apiKey, "api-key", "", "the agent's API key, ak_live_… or ak_test_… (env AGENTOTP_API_KEY)")
+	f.StringVar(&o.httpAddr, "http", "", "serve streamable HTTP on this address (e.g. 127.0.0.1:8788) instead of stdio (env AGENTOTP_HTTP)")
+	f.StringVar(&o.httpToken, "http-token", "", "bearer token HTTP clients must send; required unless --http is a loopback address (env AGENTOTP_HTTP_TOKEN)")
+	f.DurationVar(&o.timeout, "timeout", 5*time.Minute, "how long get_verification_code waits by default (env AGENTOTP_TIMEOUT)")
+	f.StringVar(&o.logLevel, "log-level", "info", "log level on stderr: debug, info, warn, error (env AGENTOTP_LOG_LEVEL)")
+	return cmd
+}
+
+func runMCP(ctx context.Context, a *app, o mcpOptions) error {
+	if o.apiKey == "" {
+		return &exitErr{exitUsage, errors.New("no API key: set AGENTOTP_API_KEY (or --api-key) to the agent's ak_live_… or ak_test_… key")}
+	}
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(o.logLevel)); err != nil {
+		return &exitErr{exitUsage, fmt.Errorf("--log-level: %w", err)}
+	}
+	// Logs go to stderr: stdout carries the protocol.
+	log := slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: lv}))
+	srv := mcp.New(mcp.Config{
+		Client:         client.New(o.apiKey, client.WithBaseURL(o.server)),
+		Version:        "v1",
+		DefaultTimeout: o.timeout,
+		Logger:         log,
+	})
+	if o.httpAddr == "" {
+		if err := srv.RunStdio(ctx); err != nil && ctx.Err() == nil {
+			return fmt.Errorf("mcp: %w", err)
+		}
+		return nil
+	}
+	host, _, err := net.SplitHostPort(o.httpAddr)
+	if err != nil {
+		return &exitErr{exitUsage, fmt.Errorf("--http: %w", err)}
+	}
+	if ip := net.ParseIP(host); o.httpToken == "" && (host != "localhost" && (ip == nil || !ip.IsLoopback())) {
+		return &exitErr{exitUsage, errors.New("--http on a non-loopback address needs --http-token: the server acts with the agent's API key")}
+	}
+	ln, err := net.Listen("tcp", o.httpAddr)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	hs := &http.Server{
+		Handler:           srv.HTTPHandler(o.httpToken),
+		ReadHeaderTimeout: 10 * time.Second,
+		BaseContext:       func(net.Listener) context.Context { return ctx },
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	fmt.Fprintf(a.stderr, "agentotp MCP server listening on http://%s (streamable HTTP)\n", ln.Addr())
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("mcp http: %w", err)
+	case <-ctx.Done():
+	}
+	shut, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = hs.Shutdown(shut)
+	return nil
+}
