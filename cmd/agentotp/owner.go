@@ -157,7 +157,13 @@ func newSourcesCmd(a *app) *cobra.Command {
 			}
 			fmt.Fprintf(a.stdout, "source %s created (%s, %s)\n", n.Source.ID, n.Source.Name, n.Source.Kind)
 			fmt.Fprintf(a.stdout, "token: %s\n", n.Token)
-			fmt.Fprintln(a.stdout, "It is shown once; the relay keeps only a hash.")
+			if n.Source.Kind == "email" {
+				fmt.Fprintln(a.stdout, "It is shown once; the relay keeps only a hash.")
+			} else {
+				// SMS gateways sign their webhooks with the token itself, so the
+				// relay must be able to read it back (relay/sourcekeys.go).
+				fmt.Fprintln(a.stdout, "It is shown once. The relay keeps a hash of it, and a copy sealed with the data directory's secret key to check SMS-gateway webhook signatures.")
+			}
 			return nil
 		},
 	}
