@@ -2,8 +2,12 @@ package agentotp
 
 import (
 	"crypto/sha256"
+	"encoding/csv"
 	"encoding/hex"
 	"encoding/json"
+	"io"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -101,4 +105,43 @@ func VerifyChain(prev string, entries []AuditEntry) *ChainBreak {
 		prev = e.Hash
 	}
 	return nil
+}
+
+// AuditCSVHeader is the header row of [WriteAuditCSV]'s export.
+var AuditCSVHeader = []string{"seq", "id", "at", "actor", "action", "request_id", "agent_id", "source_id", "details", "prev_hash", "hash"}
+
+// WriteAuditJSONL writes es to w as JSON Lines, one entry a line, in the
+// form the audit chain is hashed and verified from. It stops at the first
+// error.
+func WriteAuditJSONL(w io.Writer, es []AuditEntry) error {
+	enc := json.NewEncoder(w)
+	for i := range es {
+		if err := enc.Encode(&es[i]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// WriteAuditCSV writes es to w as CSV under [AuditCSVHeader], times in
+// UTC RFC 3339 and details as JSON. Cells an agent or a source can choose
+// (the actor and the details) are defused against spreadsheet formulas.
+func WriteAuditCSV(w io.Writer, es []AuditEntry) error {
+	cw := csv.NewWriter(w)
+	_ = cw.Write(AuditCSVHeader)
+	for _, e := range es {
+		details, _ := json.Marshal(e.Details)
+		_ = cw.Write([]string{strconv.FormatInt(e.Seq, 10), e.ID, e.At.UTC().Format(time.RFC3339Nano), csvSafe(e.Actor), e.Action,
+			e.RequestID, e.AgentID, e.SourceID, csvSafe(string(details)), e.PrevHash, e.Hash})
+	}
+	cw.Flush()
+	return cw.Error()
+}
+
+// csvSafe defuses spreadsheet formulas in a cell.
+func csvSafe(v string) string {
+	if v != "" && strings.ContainsRune("=+-@\t\r", rune(v[0])) {
+		return "'" + v
+	}
+	return v
 }

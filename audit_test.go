@@ -1,6 +1,11 @@
 package agentotp
 
 import (
+	"bytes"
+	"encoding/csv"
+	"encoding/json"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -61,6 +66,56 @@ func TestCredentialVerify(t *testing.T) {
 	for tok, want := range map[string]CredentialKind{"ak_live_x": CredentialAgent, "ak_test_x": CredentialAgent, "ok_x": CredentialOwner, "sk_x": CredentialSource, "xx": ""} {
 		if got := KindOfToken(tok); got != want {
 			t.Errorf("KindOfToken(%q) = %q", tok, got)
+		}
+	}
+}
+
+func TestWriteAuditExport(t *testing.T) {
+	es := chain(2)
+	es[0].Actor = "=HYPERLINK(\"x\")"
+	es[1].Details = map[string]string{"k": "v"}
+
+	var jl bytes.Buffer
+	if err := WriteAuditJSONL(&jl, es); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSuffix(jl.String(), "\n"), "\n")
+	if len(lines) != 2 {
+		t.Fatalf("%d JSON lines; want 2", len(lines))
+	}
+	for i, l := range lines {
+		var e AuditEntry
+		if err := json.Unmarshal([]byte(l), &e); err != nil || e.Hash != es[i].Hash {
+			t.Fatalf("line %d: %v %q", i, err, l)
+		}
+	}
+
+	var cb bytes.Buffer
+	if err := WriteAuditCSV(&cb, es); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := csv.NewReader(&cb).ReadAll()
+	if err != nil || len(rows) != 3 {
+		t.Fatalf("%d rows, %v", len(rows), err)
+	}
+	if !slices.Equal(rows[0], AuditCSVHeader) {
+		t.Fatalf("header %q", rows[0])
+	}
+	if got := rows[1][3]; got != "'=HYPERLINK(\"x\")" {
+		t.Errorf("actor cell %q: formula not defused", got)
+	}
+	if got := rows[2][8]; got != `{"k":"v"}` {
+		t.Errorf("details cell %q", got)
+	}
+	if got := rows[1][2]; got != es[0].At.UTC().Format(time.RFC3339Nano) {
+		t.Errorf("at cell %q", got)
+	}
+}
+
+func TestCSVSafe(t *testing.T) {
+	for in, want := range map[string]string{"": "", "owner": "owner", "=1+1": "'=1+1", "+1": "'+1", "-1": "'-1", "@SUM(A1)": "'@SUM(A1)", "\tx": "'\tx", "\rx": "'\rx", "a=b": "a=b"} {
+		if got := csvSafe(in); got != want {
+			t.Errorf("csvSafe(%q) = %q; want %q", in, got, want)
 		}
 	}
 }

@@ -11,7 +11,6 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"time"
 )
@@ -86,7 +85,7 @@ func (c *Client) streamOnce(ctx context.Context, id string, lastID *string, yiel
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		data, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-		return false, false, responseError(resp, data)
+		return false, false, problemError(resp, data)
 	}
 	sc := bufio.NewScanner(resp.Body)
 	sc.Buffer(make([]byte, 0, 4096), maxEventLine)
@@ -137,22 +136,6 @@ func (c *Client) streamOnce(ctx context.Context, id string, lastID *string, yiel
 	}
 	// The relay closed the stream before a final state: resume.
 	return false, progressed, networkError(io.ErrUnexpectedEOF)
-}
-
-// responseError turns a non-2xx answer into an *Error, as calls do.
-func responseError(resp *http.Response, data []byte) error {
-	var p problem
-	_ = json.Unmarshal(data, &p)
-	e := &Error{Class: classOf(resp.StatusCode, p.Code), StatusCode: resp.StatusCode, Code: p.Code, Message: p.Message, Fields: p.Errors, DenyReason: p.DenyReason}
-	if e.Message == "" {
-		e.Message = http.StatusText(resp.StatusCode)
-	}
-	if p.RetryAfter > 0 {
-		e.RetryAfter = time.Duration(p.RetryAfter) * time.Second
-	} else if s, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil {
-		e.RetryAfter = time.Duration(s) * time.Second
-	}
-	return e
 }
 
 // WaitForOTPEvents is WaitForOTP over the event stream instead of

@@ -99,12 +99,16 @@ type agentJSON struct {
 	WebhookURL *string `json:"webhook_url"`
 }
 
-func agentView(a *agentotp.Agent) agentJSON {
-	st := "active"
-	if !a.Active() {
-		st = "revoked"
+// activeStatus is the status member of an agent or a source.
+func activeStatus(active bool) string {
+	if active {
+		return "active"
 	}
-	return agentJSON{ID: a.ID, Name: a.Name, Test: a.Test, KeyPrefix: a.KeyPrefix, Status: st, CreatedAt: a.CreatedAt.UTC(), RevokedAt: timePtr(a.RevokedAt),
+	return "revoked"
+}
+
+func agentView(a *agentotp.Agent) agentJSON {
+	return agentJSON{ID: a.ID, Name: a.Name, Test: a.Test, KeyPrefix: a.KeyPrefix, Status: activeStatus(a.Active()), CreatedAt: a.CreatedAt.UTC(), RevokedAt: timePtr(a.RevokedAt),
 		WebhookURL: strPtr(a.WebhookURL)}
 }
 
@@ -132,9 +136,5 @@ type sourceJSON struct {
 }
 
 func sourceView(src *agentotp.Source) sourceJSON {
-	st := "active"
-	if !src.Active() {
-		st = "revoked"
-	}
-	return sourceJSON{ID: src.ID, Name: src.Name, Kind: src.Kind, TokenPrefix: src.KeyPrefix, Status: st, CreatedAt: src.CreatedAt.UTC(), RevokedAt: timePtr(src.RevokedAt)}
+	return sourceJSON{ID: src.ID, Name: src.Name, Kind: src.Kind, TokenPrefix: src.KeyPrefix, Status: activeStatus(src.Active()), CreatedAt: src.CreatedAt.UTC(), RevokedAt: timePtr(src.RevokedAt)}
 }

@@ -1,12 +1,9 @@
 package httpapi
 
 import (
-	"encoding/csv"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/agentotp/agentotp"
@@ -230,9 +227,6 @@ func (s *Server) ownerAudit(w http.ResponseWriter, r *http.Request, p *relay.Pri
 	writeJSON(w, s.log, http.StatusOK, out)
 }
 
-// AuditCSVHeader is the header row of the CSV export.
-var auditCSVHeader = []string{"seq", "id", "at", "actor", "action", "request_id", "agent_id", "source_id", "details", "prev_hash", "hash"}
-
 func (s *Server) ownerAuditExport(w http.ResponseWriter, r *http.Request, p *relay.Principal) {
 	format := r.URL.Query().Get("format")
 	if format == "" {
@@ -257,32 +251,12 @@ func (s *Server) ownerAuditExport(w http.ResponseWriter, r *http.Request, p *rel
 	if format == "jsonl" {
 		w.Header().Set("Content-Type", "application/jsonl")
 		w.Header().Set("Content-Disposition", `attachment; filename="agentotp-audit.jsonl"`)
-		enc := json.NewEncoder(w)
-		for i := range es {
-			if err := enc.Encode(&es[i]); err != nil {
-				return
-			}
-		}
+		_ = agentotp.WriteAuditJSONL(w, es)
 		return
 	}
 	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
 	w.Header().Set("Content-Disposition", `attachment; filename="agentotp-audit.csv"`)
-	cw := csv.NewWriter(w)
-	_ = cw.Write(auditCSVHeader)
-	for _, e := range es {
-		details, _ := json.Marshal(e.Details)
-		_ = cw.Write([]string{strconv.FormatInt(e.Seq, 10), e.ID, e.At.UTC().Format(time.RFC3339Nano), csvSafe(e.Actor), e.Action,
-			e.RequestID, e.AgentID, e.SourceID, csvSafe(string(details)), e.PrevHash, e.Hash})
-	}
-	cw.Flush()
-}
-
-// csvSafe defuses spreadsheet formulas in a cell.
-func csvSafe(v string) string {
-	if v != "" && strings.ContainsRune("=+-@\t\r", rune(v[0])) {
-		return "'" + v
-	}
-	return v
+	_ = agentotp.WriteAuditCSV(w, es)
 }
 
 func (s *Server) ownerAuditVerify(w http.ResponseWriter, r *http.Request, p *relay.Principal) {

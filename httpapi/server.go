@@ -6,12 +6,12 @@ package httpapi
 import (
 	"context"
 	"log/slog"
-	"net"
 	"net/http"
 	"strings"
 	"time"
 
 	"github.com/agentotp/agentotp"
+	"github.com/agentotp/agentotp/ratelimit"
 	"github.com/agentotp/agentotp/relay"
 )
 
@@ -50,10 +50,10 @@ type Server struct {
 	log      *slog.Logger
 	cfg      Config
 	mux      *http.ServeMux
-	agentRL  *limiter
-	ownerRL  *limiter
-	sourceRL *limiter
-	failRL   *limiter
+	agentRL  *ratelimit.Limiter
+	ownerRL  *ratelimit.Limiter
+	sourceRL *ratelimit.Limiter
+	failRL   *ratelimit.Limiter
 	metrics  *metrics
 }
 
@@ -70,10 +70,10 @@ func New(svc *relay.Service, log *slog.Logger, cfg Config) *Server {
 	}
 	s := &Server{
 		svc: svc, log: log, cfg: cfg, mux: http.NewServeMux(),
-		agentRL:  newLimiter(cfg.AgentRate, cfg.AgentBurst),
-		ownerRL:  newLimiter(cfg.OwnerRate, cfg.OwnerBurst),
-		sourceRL: newLimiter(cfg.SourceRate, cfg.SourceBurst),
-		failRL:   newLimiter(cfg.FailedAuthRate, cfg.FailedAuthRate),
+		agentRL:  ratelimit.New(cfg.AgentRate, cfg.AgentBurst),
+		ownerRL:  ratelimit.New(cfg.OwnerRate, cfg.OwnerBurst),
+		sourceRL: ratelimit.New(cfg.SourceRate, cfg.SourceBurst),
+		failRL:   ratelimit.New(cfg.FailedAuthRate, cfg.FailedAuthRate),
 		metrics:  newMetrics(svc),
 	}
 	s.routes()
@@ -169,33 +169,25 @@ func bearer(r *http.Request) string {
 	return strings.TrimSpace(r.Header.Get("X-API-Key"))
 }
 
-func clientIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
-}
-
 // auth authenticates the caller as kind and applies its rate limit.
-func (s *Server) auth(kind agentotp.CredentialKind, rl *limiter, h authedHandler) http.Handler {
+func (s *Server) auth(kind agentotp.CredentialKind, rl *ratelimit.Limiter, h authedHandler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		now := time.Now()
-		ip := clientIP(r)
+		ip := ratelimit.ClientIP(r)
 		token := bearer(r)
 		p, err := s.svc.Authenticate(r.Context(), token)
 		if err == nil && p.Kind != kind {
 			err = agentotp.Errorf(agentotp.EAuthentication, "this credential cannot be used here")
 		}
 		if err != nil {
-			if ok, retry := s.failRL.allow(ip, now); !ok {
+			if ok, retry := s.failRL.Allow(ip, now); !ok {
 				s.writeError(w, r, &agentotp.Error{Code: agentotp.ERateLimit, Message: "too many failed authentications", RetryAfter: retry}, 0)
 				return
 			}
 			s.writeError(w, r, err, 0)
 			return
 		}
-		if ok, retry := rl.allow(p.KeyHash, now); !ok {
+		if ok, retry := rl.Allow(p.KeyHash, now); !ok {
 			s.writeError(w, r, &agentotp.Error{Code: agentotp.ERateLimit, Message: "rate limit exceeded; retry later", RetryAfter: retry}, 0)
 			return
 		}

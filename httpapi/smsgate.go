@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/agentotp/agentotp"
+	"github.com/agentotp/agentotp/ratelimit"
 	"github.com/agentotp/agentotp/relay"
 	"github.com/agentotp/agentotp/smsgate"
 )
@@ -33,14 +34,14 @@ func (s *Server) ingestSMSGate(w http.ResponseWriter, r *http.Request) {
 	ts, sig := r.Header.Get(smsgate.HeaderTimestamp), r.Header.Get(smsgate.HeaderSignature)
 	p, err := s.smsGateSource(r, body, ts, sig)
 	if err != nil {
-		if ok, retry := s.failRL.allow(clientIP(r), time.Now()); !ok {
+		if ok, retry := s.failRL.Allow(ratelimit.ClientIP(r), time.Now()); !ok {
 			s.writeError(w, r, &agentotp.Error{Code: agentotp.ERateLimit, Message: "too many failed authentications", RetryAfter: retry}, 0)
 			return
 		}
 		s.writeError(w, r, err, 0)
 		return
 	}
-	if ok, retry := s.sourceRL.allow(p.KeyHash, time.Now()); !ok {
+	if ok, retry := s.sourceRL.Allow(p.KeyHash, time.Now()); !ok {
 		s.writeError(w, r, &agentotp.Error{Code: agentotp.ERateLimit, Message: "rate limit exceeded; retry later", RetryAfter: retry}, 0)
 		return
 	}

@@ -94,32 +94,24 @@ func (db *DB) ListAudit(ctx context.Context, q agentotp.AuditQuery) ([]agentotp.
 		query += ` LIMIT ?`
 		args = append(args, q.Limit)
 	}
-	rows, err := db.read.QueryContext(ctx, query, args...)
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: list audit: %w", err)
+	return list(ctx, db, "list audit", scanAuditEntry, query, args...)
+}
+
+func scanAuditEntry(s rowScanner) (agentotp.AuditEntry, error) {
+	var e agentotp.AuditEntry
+	var at int64
+	var details sql.NullString
+	if err := s.Scan(&e.Seq, &e.ID, &e.OwnerID, &at, &e.Actor, &e.Action, &e.RequestID, &e.AgentID, &e.SourceID,
+		&details, &e.PrevHash, &e.Hash); err != nil {
+		return e, err
 	}
-	defer rows.Close()
-	var out []agentotp.AuditEntry
-	for rows.Next() {
-		var e agentotp.AuditEntry
-		var at int64
-		var details sql.NullString
-		if err := rows.Scan(&e.Seq, &e.ID, &e.OwnerID, &at, &e.Actor, &e.Action, &e.RequestID, &e.AgentID, &e.SourceID,
-			&details, &e.PrevHash, &e.Hash); err != nil {
-			return nil, fmt.Errorf("sqlite: list audit: %w", err)
+	e.At = fromMicros(at)
+	if details.Valid {
+		if err := json.Unmarshal([]byte(details.String), &e.Details); err != nil {
+			// Only an edit of the row can garble its details: hand the
+			// raw text on, and VerifyChain reports the broken link.
+			e.Details = map[string]string{"invalid_details": details.String}
 		}
-		e.At = fromMicros(at)
-		if details.Valid {
-			if err := json.Unmarshal([]byte(details.String), &e.Details); err != nil {
-				// Only an edit of the row can garble its details: hand the
-				// raw text on, and VerifyChain reports the broken link.
-				e.Details = map[string]string{"invalid_details": details.String}
-			}
-		}
-		out = append(out, e)
 	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("sqlite: list audit: %w", err)
-	}
-	return out, nil
+	return e, nil
 }

@@ -29,28 +29,20 @@ func (db *DB) ListSourceKeys(ctx context.Context, sourceID string, limit int) ([
 	if limit <= 0 {
 		limit = -1 // SQLite: no limit
 	}
-	rows, err := db.read.QueryContext(ctx, `SELECT k.source_id, k.owner_id, s.kind, k.sealed, k.created_at
+	return list(ctx, db, "list source keys", scanSourceKey, `SELECT k.source_id, k.owner_id, s.kind, k.sealed, k.created_at
 		FROM source_keys k JOIN sources s ON s.id = k.source_id AND s.owner_id = k.owner_id
 		WHERE s.revoked_at = 0 AND (? = '' OR k.source_id = ?)
 		ORDER BY k.created_at, k.source_id LIMIT ?`, sourceID, sourceID, limit)
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: list source keys: %w", err)
+}
+
+func scanSourceKey(s rowScanner) (*agentotp.SourceKey, error) {
+	var k agentotp.SourceKey
+	var created int64
+	if err := s.Scan(&k.SourceID, &k.OwnerID, &k.Kind, &k.Sealed, &created); err != nil {
+		return nil, err
 	}
-	defer rows.Close()
-	var out []*agentotp.SourceKey
-	for rows.Next() {
-		var k agentotp.SourceKey
-		var created int64
-		if err := rows.Scan(&k.SourceID, &k.OwnerID, &k.Kind, &k.Sealed, &created); err != nil {
-			return nil, fmt.Errorf("sqlite: list source keys: %w", err)
-		}
-		k.CreatedAt = fromMicros(created)
-		out = append(out, &k)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("sqlite: list source keys: %w", err)
-	}
-	return out, nil
+	k.CreatedAt = fromMicros(created)
+	return &k, nil
 }
 
 // MessageSeen reports whether the source's message with externalID was

@@ -45,11 +45,8 @@ func (db *DB) GetOwnerPassword(ctx context.Context, ownerID string) (*agentotp.O
 	var updated int64
 	err := db.read.QueryRowContext(ctx, `SELECT hash, updated_at FROM owner_passwords WHERE owner_id = ?`, ownerID).
 		Scan(&pw.Hash, &updated)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, fmt.Errorf("sqlite: get password of owner %s: %w", ownerID, agentotp.ErrNotFound)
-	}
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: get password of owner %s: %w", ownerID, err)
+		return nil, fmt.Errorf("sqlite: get password of owner %s: %w", ownerID, notFound(err))
 	}
 	pw.UpdatedAt = fromMicros(updated)
 	return &pw, nil
@@ -90,11 +87,8 @@ func (db *DB) GetSession(ctx context.Context, hash []byte) (*agentotp.Session, e
 	var created, expires int64
 	err := db.read.QueryRowContext(ctx, `SELECT `+sessionColumns+` FROM dashboard_sessions WHERE hash = ?`, hash).
 		Scan(&s.Hash, &s.ID, &s.OwnerID, &s.Method, &created, &expires)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, fmt.Errorf("sqlite: get session: %w", agentotp.ErrNotFound)
-	}
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: get session: %w", err)
+		return nil, fmt.Errorf("sqlite: get session: %w", notFound(err))
 	}
 	s.CreatedAt, s.ExpiresAt = fromMicros(created), fromMicros(expires)
 	return &s, nil
@@ -104,14 +98,8 @@ func (db *DB) GetSession(ctx context.Context, hash []byte) (*agentotp.Session, e
 // is agentotp.ErrNotFound and appends nothing.
 func (db *DB) DeleteSession(ctx context.Context, hash []byte, audit ...agentotp.AuditEntry) error {
 	err := db.tx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `DELETE FROM dashboard_sessions WHERE hash = ?`, hash)
-		if err != nil {
+		if err := changed(tx.ExecContext(ctx, `DELETE FROM dashboard_sessions WHERE hash = ?`, hash)); err != nil {
 			return err
-		}
-		if n, err := res.RowsAffected(); err != nil {
-			return err
-		} else if n == 0 {
-			return agentotp.ErrNotFound
 		}
 		return appendAudit(ctx, tx, audit)
 	})
@@ -174,11 +162,8 @@ func (db *DB) GetLoginLink(ctx context.Context, hash []byte) (*agentotp.LoginLin
 	var created, expires, used int64
 	err := db.read.QueryRowContext(ctx, `SELECT hash, owner_id, created_at, expires_at, used_at FROM login_links WHERE hash = ?`, hash).
 		Scan(&l.Hash, &l.OwnerID, &created, &expires, &used)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, fmt.Errorf("sqlite: get login link: %w", agentotp.ErrNotFound)
-	}
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: get login link: %w", err)
+		return nil, fmt.Errorf("sqlite: get login link: %w", notFound(err))
 	}
 	l.CreatedAt, l.ExpiresAt, l.UsedAt = fromMicros(created), fromMicros(expires), fromMicros(used)
 	return &l, nil
@@ -190,15 +175,9 @@ func (db *DB) GetLoginLink(ctx context.Context, hash []byte) (*agentotp.LoginLin
 func (db *DB) UseLoginLink(ctx context.Context, hash []byte, s *agentotp.Session, audit ...agentotp.AuditEntry) error {
 	err := db.tx(ctx, func(tx *sql.Tx) error {
 		now := micros(s.CreatedAt)
-		res, err := tx.ExecContext(ctx, `UPDATE login_links SET used_at = ?
-			WHERE hash = ? AND owner_id = ? AND used_at = 0 AND expires_at > ?`, now, hash, s.OwnerID, now)
-		if err != nil {
+		if err := changed(tx.ExecContext(ctx, `UPDATE login_links SET used_at = ?
+			WHERE hash = ? AND owner_id = ? AND used_at = 0 AND expires_at > ?`, now, hash, s.OwnerID, now)); err != nil {
 			return err
-		}
-		if n, err := res.RowsAffected(); err != nil {
-			return err
-		} else if n == 0 {
-			return agentotp.ErrNotFound
 		}
 		if err := insertSession(ctx, tx, s); err != nil {
 			return err

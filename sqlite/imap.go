@@ -92,58 +92,29 @@ const imapSameMailbox = `(imap_sources.host = excluded.host AND imap_sources.por
 func (db *DB) GetIMAPSource(ctx context.Context, ownerID, sourceID string) (*agentotp.IMAPSource, error) {
 	s, err := scanIMAPSource(db.read.QueryRowContext(ctx,
 		`SELECT `+imapColumns+` FROM imap_sources WHERE source_id = ? AND owner_id = ?`, sourceID, ownerID))
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, fmt.Errorf("sqlite: get imap settings of %s: %w", sourceID, agentotp.ErrNotFound)
-	}
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: get imap settings of %s: %w", sourceID, err)
+		return nil, fmt.Errorf("sqlite: get imap settings of %s: %w", sourceID, notFound(err))
 	}
 	return s, nil
 }
 
 // ListIMAPSources returns the owner's IMAP settings, by source id.
 func (db *DB) ListIMAPSources(ctx context.Context, ownerID string) ([]*agentotp.IMAPSource, error) {
-	return db.listIMAP(ctx, `SELECT `+imapColumns+` FROM imap_sources WHERE owner_id = ? ORDER BY source_id`, ownerID)
+	return list(ctx, db, "list imap settings", scanIMAPSource, `SELECT `+imapColumns+` FROM imap_sources WHERE owner_id = ? ORDER BY source_id`, ownerID)
 }
 
 // ListActiveIMAPSources returns the IMAP settings of all sources that are
 // not revoked, by source id.
 func (db *DB) ListActiveIMAPSources(ctx context.Context) ([]*agentotp.IMAPSource, error) {
-	return db.listIMAP(ctx, `SELECT `+imapColumns+` FROM imap_sources
+	return list(ctx, db, "list imap settings", scanIMAPSource, `SELECT `+imapColumns+` FROM imap_sources
 		WHERE source_id IN (SELECT id FROM sources WHERE revoked_at = 0) ORDER BY source_id`)
-}
-
-func (db *DB) listIMAP(ctx context.Context, query string, args ...any) ([]*agentotp.IMAPSource, error) {
-	rows, err := db.read.QueryContext(ctx, query, args...)
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: list imap settings: %w", err)
-	}
-	defer rows.Close()
-	var out []*agentotp.IMAPSource
-	for rows.Next() {
-		s, err := scanIMAPSource(rows)
-		if err != nil {
-			return nil, fmt.Errorf("sqlite: list imap settings: %w", err)
-		}
-		out = append(out, s)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("sqlite: list imap settings: %w", err)
-	}
-	return out, nil
 }
 
 // DeleteIMAPSource removes the IMAP settings of a source of the owner.
 func (db *DB) DeleteIMAPSource(ctx context.Context, ownerID, sourceID string, audit ...agentotp.AuditEntry) error {
 	err := db.tx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `DELETE FROM imap_sources WHERE source_id = ? AND owner_id = ?`, sourceID, ownerID)
-		if err != nil {
+		if err := changed(tx.ExecContext(ctx, `DELETE FROM imap_sources WHERE source_id = ? AND owner_id = ?`, sourceID, ownerID)); err != nil {
 			return err
-		}
-		if n, err := res.RowsAffected(); err != nil {
-			return err
-		} else if n == 0 {
-			return agentotp.ErrNotFound
 		}
 		return appendAudit(ctx, tx, audit)
 	})
@@ -194,11 +165,8 @@ func (db *DB) updateIMAP(ctx context.Context, sourceID string, version int64, qu
 		}
 		var v int64
 		err = tx.QueryRowContext(ctx, `SELECT version FROM imap_sources WHERE source_id = ?`, sourceID).Scan(&v)
-		if errors.Is(err, sql.ErrNoRows) {
-			return agentotp.ErrNotFound
-		}
 		if err != nil {
-			return err
+			return notFound(err)
 		}
 		return fmt.Errorf("%w: settings are at version %d, not %d", agentotp.ErrConflict, v, version)
 	})

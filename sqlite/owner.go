@@ -14,59 +14,35 @@ import (
 // may be nil) and appends audit. An owner whose id exists already is an
 // agentotp.ErrConflict.
 func (db *DB) CreateOwner(ctx context.Context, o *agentotp.Owner, cred *agentotp.Credential, audit ...agentotp.AuditEntry) error {
-	err := db.tx(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO owners (id, name, created_at) VALUES (?, ?, ?)`,
-			o.ID, o.Name, micros(o.CreatedAt)); err != nil {
-			return conflictOnDuplicate(err)
-		}
-		if err := insertCredential(ctx, tx, cred); err != nil {
-			return err
-		}
-		return appendAudit(ctx, tx, audit)
-	})
-	if err != nil {
+	if err := db.insertWithCredential(ctx, cred, audit, `INSERT INTO owners (id, name, created_at) VALUES (?, ?, ?)`,
+		o.ID, o.Name, micros(o.CreatedAt)); err != nil {
 		return fmt.Errorf("sqlite: create owner %s: %w", o.ID, err)
 	}
 	return nil
 }
 
-// GetOwner returns one owner.
-func (db *DB) GetOwner(ctx context.Context, id string) (*agentotp.Owner, error) {
+func scanOwner(s rowScanner) (*agentotp.Owner, error) {
 	var o agentotp.Owner
 	var created int64
-	err := db.read.QueryRowContext(ctx, `SELECT id, name, created_at FROM owners WHERE id = ?`, id).
-		Scan(&o.ID, &o.Name, &created)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, fmt.Errorf("sqlite: get owner %s: %w", id, agentotp.ErrNotFound)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: get owner %s: %w", id, err)
+	if err := s.Scan(&o.ID, &o.Name, &created); err != nil {
+		return nil, err
 	}
 	o.CreatedAt = fromMicros(created)
 	return &o, nil
 }
 
+// GetOwner returns one owner.
+func (db *DB) GetOwner(ctx context.Context, id string) (*agentotp.Owner, error) {
+	o, err := scanOwner(db.read.QueryRowContext(ctx, `SELECT id, name, created_at FROM owners WHERE id = ?`, id))
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: get owner %s: %w", id, notFound(err))
+	}
+	return o, nil
+}
+
 // ListOwners returns every owner, oldest first.
 func (db *DB) ListOwners(ctx context.Context) ([]*agentotp.Owner, error) {
-	rows, err := db.read.QueryContext(ctx, `SELECT id, name, created_at FROM owners ORDER BY created_at, id`)
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: list owners: %w", err)
-	}
-	defer rows.Close()
-	var out []*agentotp.Owner
-	for rows.Next() {
-		var o agentotp.Owner
-		var created int64
-		if err := rows.Scan(&o.ID, &o.Name, &created); err != nil {
-			return nil, fmt.Errorf("sqlite: list owners: %w", err)
-		}
-		o.CreatedAt = fromMicros(created)
-		out = append(out, &o)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("sqlite: list owners: %w", err)
-	}
-	return out, nil
+	return list(ctx, db, "list owners", scanOwner, `SELECT id, name, created_at FROM owners ORDER BY created_at, id`)
 }
 
 const agentColumns = `id, owner_id, name, test, key_prefix, webhook_secret, created_at, revoked_at, webhook_url`
@@ -88,18 +64,9 @@ func scanAgent(s rowScanner) (*agentotp.Agent, error) {
 // nil) and appends audit. An agent whose id exists already is an
 // agentotp.ErrConflict.
 func (db *DB) CreateAgent(ctx context.Context, a *agentotp.Agent, cred *agentotp.Credential, audit ...agentotp.AuditEntry) error {
-	err := db.tx(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO agents (`+agentColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			a.ID, a.OwnerID, a.Name, boolInt(a.Test), a.KeyPrefix, db.sealSecret(a.ID, a.WebhookSecret),
-			micros(a.CreatedAt), micros(a.RevokedAt), a.WebhookURL); err != nil {
-			return conflictOnDuplicate(err)
-		}
-		if err := insertCredential(ctx, tx, cred); err != nil {
-			return err
-		}
-		return appendAudit(ctx, tx, audit)
-	})
-	if err != nil {
+	if err := db.insertWithCredential(ctx, cred, audit, `INSERT INTO agents (`+agentColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		a.ID, a.OwnerID, a.Name, boolInt(a.Test), a.KeyPrefix, db.sealSecret(a.ID, a.WebhookSecret),
+		micros(a.CreatedAt), micros(a.RevokedAt), a.WebhookURL); err != nil {
 		return fmt.Errorf("sqlite: create agent %s: %w", a.ID, err)
 	}
 	return nil
@@ -110,33 +77,21 @@ func (db *DB) CreateAgent(ctx context.Context, a *agentotp.Agent, cred *agentotp
 func (db *DB) GetAgent(ctx context.Context, ownerID, id string) (*agentotp.Agent, error) {
 	a, err := scanAgent(db.read.QueryRowContext(ctx,
 		`SELECT `+agentColumns+` FROM agents WHERE id = ? AND owner_id = ?`, id, ownerID))
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, fmt.Errorf("sqlite: get agent %s: %w", id, agentotp.ErrNotFound)
-	}
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: get agent %s: %w", id, err)
+		return nil, fmt.Errorf("sqlite: get agent %s: %w", id, notFound(err))
 	}
 	return db.openAgentSecret(a), nil
 }
 
 // ListAgents returns the owner's agents, oldest first.
 func (db *DB) ListAgents(ctx context.Context, ownerID string) ([]*agentotp.Agent, error) {
-	rows, err := db.read.QueryContext(ctx,
+	out, err := list(ctx, db, "list agents", scanAgent,
 		`SELECT `+agentColumns+` FROM agents WHERE owner_id = ? ORDER BY created_at, id`, ownerID)
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: list agents: %w", err)
+		return nil, err
 	}
-	defer rows.Close()
-	var out []*agentotp.Agent
-	for rows.Next() {
-		a, err := scanAgent(rows)
-		if err != nil {
-			return nil, fmt.Errorf("sqlite: list agents: %w", err)
-		}
-		out = append(out, db.openAgentSecret(a))
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("sqlite: list agents: %w", err)
+	for _, a := range out {
+		db.openAgentSecret(a)
 	}
 	return out, nil
 }
@@ -147,15 +102,9 @@ func (db *DB) ListAgents(ctx context.Context, ownerID string) ([]*agentotp.Agent
 // agent, or another owner's, is agentotp.ErrNotFound.
 func (db *DB) RotateAgentKey(ctx context.Context, a *agentotp.Agent, cred *agentotp.Credential, oldKeyEnds time.Time, audit ...agentotp.AuditEntry) error {
 	err := db.tx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE agents SET key_prefix = ?, webhook_secret = ? WHERE id = ? AND owner_id = ?`,
-			a.KeyPrefix, db.sealSecret(a.ID, a.WebhookSecret), a.ID, a.OwnerID)
-		if err != nil {
+		if err := changed(tx.ExecContext(ctx, `UPDATE agents SET key_prefix = ?, webhook_secret = ? WHERE id = ? AND owner_id = ?`,
+			a.KeyPrefix, db.sealSecret(a.ID, a.WebhookSecret), a.ID, a.OwnerID)); err != nil {
 			return err
-		}
-		if n, err := res.RowsAffected(); err != nil {
-			return err
-		} else if n == 0 {
-			return agentotp.ErrNotFound
 		}
 		ends := micros(oldKeyEnds)
 		if _, err := tx.ExecContext(ctx, `UPDATE credentials SET expires_at = ?
@@ -189,15 +138,9 @@ func (db *DB) RevokeAgent(ctx context.Context, ownerID, id string, at time.Time,
 func (db *DB) revoke(ctx context.Context, table, credCol, ownerID, id string, at time.Time, audit []agentotp.AuditEntry) error {
 	ts := micros(at)
 	return db.tx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE `+table+` SET revoked_at = CASE WHEN revoked_at = 0 THEN ? ELSE revoked_at END
-			WHERE id = ? AND owner_id = ?`, ts, id, ownerID)
-		if err != nil {
+		if err := changed(tx.ExecContext(ctx, `UPDATE `+table+` SET revoked_at = CASE WHEN revoked_at = 0 THEN ? ELSE revoked_at END
+			WHERE id = ? AND owner_id = ?`, ts, id, ownerID)); err != nil {
 			return err
-		}
-		if n, err := res.RowsAffected(); err != nil {
-			return err
-		} else if n == 0 {
-			return agentotp.ErrNotFound
 		}
 		if _, err := tx.ExecContext(ctx, `UPDATE credentials SET revoked_at = ? WHERE `+credCol+` = ? AND revoked_at = 0`,
 			ts, id); err != nil {
@@ -223,17 +166,8 @@ func scanSource(s rowScanner) (*agentotp.Source, error) {
 // be nil) and appends audit. A source whose id exists already is an
 // agentotp.ErrConflict.
 func (db *DB) CreateSource(ctx context.Context, s *agentotp.Source, cred *agentotp.Credential, audit ...agentotp.AuditEntry) error {
-	err := db.tx(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO sources (`+sourceColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-			s.ID, s.OwnerID, s.Name, s.Kind, s.KeyPrefix, micros(s.CreatedAt), micros(s.RevokedAt)); err != nil {
-			return conflictOnDuplicate(err)
-		}
-		if err := insertCredential(ctx, tx, cred); err != nil {
-			return err
-		}
-		return appendAudit(ctx, tx, audit)
-	})
-	if err != nil {
+	if err := db.insertWithCredential(ctx, cred, audit, `INSERT INTO sources (`+sourceColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		s.ID, s.OwnerID, s.Name, s.Kind, s.KeyPrefix, micros(s.CreatedAt), micros(s.RevokedAt)); err != nil {
 		return fmt.Errorf("sqlite: create source %s: %w", s.ID, err)
 	}
 	return nil
@@ -244,35 +178,16 @@ func (db *DB) CreateSource(ctx context.Context, s *agentotp.Source, cred *agento
 func (db *DB) GetSource(ctx context.Context, ownerID, id string) (*agentotp.Source, error) {
 	s, err := scanSource(db.read.QueryRowContext(ctx,
 		`SELECT `+sourceColumns+` FROM sources WHERE id = ? AND owner_id = ?`, id, ownerID))
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, fmt.Errorf("sqlite: get source %s: %w", id, agentotp.ErrNotFound)
-	}
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: get source %s: %w", id, err)
+		return nil, fmt.Errorf("sqlite: get source %s: %w", id, notFound(err))
 	}
 	return s, nil
 }
 
 // ListSources returns the owner's sources, oldest first.
 func (db *DB) ListSources(ctx context.Context, ownerID string) ([]*agentotp.Source, error) {
-	rows, err := db.read.QueryContext(ctx,
+	return list(ctx, db, "list sources", scanSource,
 		`SELECT `+sourceColumns+` FROM sources WHERE owner_id = ? ORDER BY created_at, id`, ownerID)
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: list sources: %w", err)
-	}
-	defer rows.Close()
-	var out []*agentotp.Source
-	for rows.Next() {
-		s, err := scanSource(rows)
-		if err != nil {
-			return nil, fmt.Errorf("sqlite: list sources: %w", err)
-		}
-		out = append(out, s)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("sqlite: list sources: %w", err)
-	}
-	return out, nil
 }
 
 // RevokeSource marks the source and its credentials revoked at at. A row
@@ -283,6 +198,21 @@ func (db *DB) RevokeSource(ctx context.Context, ownerID, id string, at time.Time
 		return fmt.Errorf("sqlite: revoke source %s: %w", id, err)
 	}
 	return nil
+}
+
+// insertWithCredential runs the INSERT query (a row whose key exists
+// already is an agentotp.ErrConflict), stores cred (which may be nil) and
+// appends audit, in one transaction.
+func (db *DB) insertWithCredential(ctx context.Context, cred *agentotp.Credential, audit []agentotp.AuditEntry, query string, args ...any) error {
+	return db.tx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, query, args...); err != nil {
+			return conflictOnDuplicate(err)
+		}
+		if err := insertCredential(ctx, tx, cred); err != nil {
+			return err
+		}
+		return appendAudit(ctx, tx, audit)
+	})
 }
 
 const credentialColumns = `hash, kind, owner_id, agent_id, source_id, prefix, created_at, expires_at, revoked_at`
@@ -325,11 +255,8 @@ func (db *DB) FindCredential(ctx context.Context, hash []byte) (*agentotp.Creden
 	var created, expires, revoked int64
 	err := db.read.QueryRowContext(ctx, `SELECT `+credentialColumns+` FROM credentials WHERE hash = ?`, hash).
 		Scan(&c.Hash, &kind, &c.OwnerID, &agentID, &sourceID, &c.Prefix, &created, &expires, &revoked)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, fmt.Errorf("sqlite: find credential: %w", agentotp.ErrNotFound)
-	}
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: find credential: %w", err)
+		return nil, fmt.Errorf("sqlite: find credential: %w", notFound(err))
 	}
 	c.Kind = agentotp.CredentialKind(kind)
 	c.AgentID, c.SourceID = agentID.String, sourceID.String

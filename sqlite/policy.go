@@ -86,34 +86,16 @@ func (db *DB) CreatePolicy(ctx context.Context, p *agentotp.Policy, audit ...age
 // agentotp.ErrNotFound.
 func (db *DB) GetPolicy(ctx context.Context, ownerID, id string) (*agentotp.Policy, error) {
 	p, err := scanPolicy(db.read.QueryRowContext(ctx, `SELECT `+policyColumns+` FROM policies WHERE id = ? AND owner_id = ?`, id, ownerID))
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, fmt.Errorf("sqlite: get policy %s: %w", id, agentotp.ErrNotFound)
-	}
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: get policy %s: %w", id, err)
+		return nil, fmt.Errorf("sqlite: get policy %s: %w", id, notFound(err))
 	}
 	return p, nil
 }
 
 // ListPolicies returns the owner's policies by position.
 func (db *DB) ListPolicies(ctx context.Context, ownerID string) ([]*agentotp.Policy, error) {
-	rows, err := db.read.QueryContext(ctx, `SELECT `+policyColumns+` FROM policies WHERE owner_id = ? ORDER BY position, created_at, id`, ownerID)
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: list policies: %w", err)
-	}
-	defer rows.Close()
-	var out []*agentotp.Policy
-	for rows.Next() {
-		p, err := scanPolicy(rows)
-		if err != nil {
-			return nil, fmt.Errorf("sqlite: list policies: %w", err)
-		}
-		out = append(out, p)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("sqlite: list policies: %w", err)
-	}
-	return out, nil
+	return list(ctx, db, "list policies", scanPolicy,
+		`SELECT `+policyColumns+` FROM policies WHERE owner_id = ? ORDER BY position, created_at, id`, ownerID)
 }
 
 // UpdatePolicy writes p over the stored policy and moves it to p.Position
@@ -127,11 +109,8 @@ func (db *DB) UpdatePolicy(ctx context.Context, p *agentotp.Policy, audit ...age
 		var old int
 		var created int64
 		err := tx.QueryRowContext(ctx, `SELECT position, created_at FROM policies WHERE id = ? AND owner_id = ?`, p.ID, p.OwnerID).Scan(&old, &created)
-		if errors.Is(err, sql.ErrNoRows) {
-			return agentotp.ErrNotFound
-		}
 		if err != nil {
-			return err
+			return notFound(err)
 		}
 		var n int
 		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM policies WHERE owner_id = ?`, p.OwnerID).Scan(&n); err != nil {
@@ -169,11 +148,8 @@ func (db *DB) DeletePolicy(ctx context.Context, ownerID, id string, audit ...age
 	err := db.tx(ctx, func(tx *sql.Tx) error {
 		var pos int
 		err := tx.QueryRowContext(ctx, `DELETE FROM policies WHERE id = ? AND owner_id = ? RETURNING position`, id, ownerID).Scan(&pos)
-		if errors.Is(err, sql.ErrNoRows) {
-			return agentotp.ErrNotFound
-		}
 		if err != nil {
-			return err
+			return notFound(err)
 		}
 		if _, err := tx.ExecContext(ctx, `UPDATE policies SET position = position - 1 WHERE owner_id = ? AND position > ?`, ownerID, pos); err != nil {
 			return err

@@ -129,11 +129,8 @@ func insertRequest(ctx context.Context, tx *sql.Tx, r *agentotp.Request, row req
 // GetRequest returns one request by id, whoever owns it.
 func (db *DB) GetRequest(ctx context.Context, id string) (*agentotp.Request, error) {
 	r, err := scanRequest(db.read.QueryRowContext(ctx, `SELECT `+requestColumns+` FROM requests WHERE id = ?`, id))
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, fmt.Errorf("sqlite: get request %s: %w", id, agentotp.ErrNotFound)
-	}
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: get request %s: %w", id, err)
+		return nil, fmt.Errorf("sqlite: get request %s: %w", id, notFound(err))
 	}
 	return r, nil
 }
@@ -185,11 +182,8 @@ func (db *DB) UpdateRequest(ctx context.Context, r *agentotp.Request, prevVersio
 		if n == 0 {
 			var one int
 			err := tx.QueryRowContext(ctx, `SELECT 1 FROM requests WHERE id = ?`, r.ID).Scan(&one)
-			switch {
-			case errors.Is(err, sql.ErrNoRows):
-				return agentotp.ErrNotFound
-			case err != nil:
-				return err
+			if err != nil {
+				return notFound(err)
 			}
 			return fmt.Errorf("version %d is stale: %w", prevVersion, agentotp.ErrConflict)
 		}
@@ -241,15 +235,11 @@ func (db *DB) ListRequests(ctx context.Context, q agentotp.RequestQuery) ([]*age
 		args = append(args, at, id)
 	}
 	args = append(args, limit+1)
-	rows, err := db.read.QueryContext(ctx, `SELECT `+requestColumns+` FROM requests
+	out, err := list(ctx, db, "list requests", scanRequest, `SELECT `+requestColumns+` FROM requests
 		WHERE `+strings.Join(where, " AND ")+`
 		ORDER BY created_at DESC, id DESC LIMIT ?`, args...)
 	if err != nil {
-		return nil, "", fmt.Errorf("sqlite: list requests: %w", err)
-	}
-	out, err := collectRequests(rows)
-	if err != nil {
-		return nil, "", fmt.Errorf("sqlite: list requests: %w", err)
+		return nil, "", err
 	}
 	next := ""
 	if len(out) > limit {
@@ -294,17 +284,9 @@ func (db *DB) ListLiveRequests(ctx context.Context, ownerID string) ([]*agentotp
 	// The status condition is that of the partial index requests_live,
 	// which holds the few live rows of the owner in order; without
 	// statistics the planner would rather walk all of the owner's requests.
-	rows, err := db.read.QueryContext(ctx, `SELECT `+requestColumns+` FROM requests INDEXED BY requests_live
+	return list(ctx, db, "list live requests", scanRequest, `SELECT `+requestColumns+` FROM requests INDEXED BY requests_live
 		WHERE owner_id = ? AND status IN ('pending_approval', 'approved')
 		ORDER BY created_at, id`, ownerID)
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: list live requests: %w", err)
-	}
-	out, err := collectRequests(rows)
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: list live requests: %w", err)
-	}
-	return out, nil
 }
 
 // ListDueRequests returns up to limit requests (100 when limit is not
@@ -316,31 +298,9 @@ func (db *DB) ListDueRequests(ctx context.Context, now time.Time, limit int) ([]
 	}
 	// The status condition repeats the one of the partial index requests_due
 	// word for word, so that the planner can use it.
-	rows, err := db.read.QueryContext(ctx, `SELECT `+requestColumns+` FROM requests
+	return list(ctx, db, "list due requests", scanRequest, `SELECT `+requestColumns+` FROM requests
 		WHERE status IN ('pending_approval', 'approved', 'otp_received') AND expires_at <= ?
 		ORDER BY expires_at, id LIMIT ?`, now.UnixMicro(), limit)
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: list due requests: %w", err)
-	}
-	out, err := collectRequests(rows)
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: list due requests: %w", err)
-	}
-	return out, nil
-}
-
-// collectRequests scans and closes rows.
-func collectRequests(rows *sql.Rows) ([]*agentotp.Request, error) {
-	defer rows.Close()
-	var out []*agentotp.Request
-	for rows.Next() {
-		r, err := scanRequest(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, r)
-	}
-	return out, rows.Err()
 }
 
 // ForgetMessage undoes RecordMessage.

@@ -332,3 +332,56 @@ func boolInt(b bool) int64 {
 type rowScanner interface {
 	Scan(dest ...any) error
 }
+
+// collect scans every row of rows with scan, and closes rows.
+func collect[T any](rows *sql.Rows, scan func(rowScanner) (T, error)) ([]T, error) {
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}
+
+// list runs query on the read pool and scans its rows with scan; errors
+// read "sqlite: <what>: …".
+func list[T any](ctx context.Context, db *DB, what string, scan func(rowScanner) (T, error), query string, args ...any) ([]T, error) {
+	rows, err := db.read.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: %s: %w", what, err)
+	}
+	out, err := collect(rows, scan)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: %s: %w", what, err)
+	}
+	return out, nil
+}
+
+// notFound turns sql.ErrNoRows into agentotp.ErrNotFound, and passes any
+// other error (or nil) on.
+func notFound(err error) error {
+	if errors.Is(err, sql.ErrNoRows) {
+		return agentotp.ErrNotFound
+	}
+	return err
+}
+
+// changed passes on the outcome of an Exec, or agentotp.ErrNotFound when
+// it changed no row.
+func changed(res sql.Result, err error) error {
+	if err != nil {
+		return err
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return agentotp.ErrNotFound
+	}
+	return nil
+}

@@ -26,44 +26,30 @@ func (db *DB) SaveTelegramLinkCode(ctx context.Context, c *agentotp.TelegramLink
 	return nil
 }
 
+func scanTelegramLinkCode(s rowScanner) (*agentotp.TelegramLinkCode, error) {
+	var c agentotp.TelegramLinkCode
+	var created, expires int64
+	if err := s.Scan(&c.OwnerID, &c.CodeHash, &created, &expires); err != nil {
+		return nil, err
+	}
+	c.CreatedAt, c.ExpiresAt = fromMicros(created), fromMicros(expires)
+	return &c, nil
+}
+
 // ListTelegramLinkCodes returns the link codes still valid at now.
 func (db *DB) ListTelegramLinkCodes(ctx context.Context, now time.Time) ([]*agentotp.TelegramLinkCode, error) {
-	rows, err := db.read.QueryContext(ctx, `SELECT owner_id, code_hash, created_at, expires_at FROM telegram_link_codes
+	return list(ctx, db, "list telegram link codes", scanTelegramLinkCode, `SELECT owner_id, code_hash, created_at, expires_at FROM telegram_link_codes
 		WHERE expires_at > ? ORDER BY owner_id`, micros(now))
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: list telegram link codes: %w", err)
-	}
-	defer rows.Close()
-	var out []*agentotp.TelegramLinkCode
-	for rows.Next() {
-		var c agentotp.TelegramLinkCode
-		var created, expires int64
-		if err := rows.Scan(&c.OwnerID, &c.CodeHash, &created, &expires); err != nil {
-			return nil, fmt.Errorf("sqlite: list telegram link codes: %w", err)
-		}
-		c.CreatedAt, c.ExpiresAt = fromMicros(created), fromMicros(expires)
-		out = append(out, &c)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("sqlite: list telegram link codes: %w", err)
-	}
-	return out, nil
 }
 
 // LinkTelegramChat uses up the owner's code and stores the link.
 func (db *DB) LinkTelegramChat(ctx context.Context, link *agentotp.TelegramLink, codeHash []byte, audit ...agentotp.AuditEntry) error {
 	err := db.tx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `DELETE FROM telegram_link_codes WHERE owner_id = ? AND code_hash = ?`, link.OwnerID, codeHash)
-		if err != nil {
+		if err := changed(tx.ExecContext(ctx, `DELETE FROM telegram_link_codes WHERE owner_id = ? AND code_hash = ?`, link.OwnerID, codeHash)); err != nil {
 			return err
-		}
-		if n, err := res.RowsAffected(); err != nil {
-			return err
-		} else if n == 0 {
-			return agentotp.ErrNotFound
 		}
 		var other string
-		err = tx.QueryRowContext(ctx, `SELECT owner_id FROM telegram_links WHERE chat_id = ? AND owner_id <> ?`, link.ChatID, link.OwnerID).Scan(&other)
+		err := tx.QueryRowContext(ctx, `SELECT owner_id FROM telegram_links WHERE chat_id = ? AND owner_id <> ?`, link.ChatID, link.OwnerID).Scan(&other)
 		switch {
 		case err == nil:
 			return fmt.Errorf("chat %d is linked to another owner: %w", link.ChatID, agentotp.ErrConflict)
@@ -99,11 +85,8 @@ func scanTelegramLink(s rowScanner) (*agentotp.TelegramLink, error) {
 // GetTelegramLink returns the owner's link.
 func (db *DB) GetTelegramLink(ctx context.Context, ownerID string) (*agentotp.TelegramLink, error) {
 	l, err := scanTelegramLink(db.read.QueryRowContext(ctx, `SELECT `+telegramLinkColumns+` FROM telegram_links WHERE owner_id = ?`, ownerID))
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, fmt.Errorf("sqlite: get telegram link of owner %s: %w", ownerID, agentotp.ErrNotFound)
-	}
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: get telegram link of owner %s: %w", ownerID, err)
+		return nil, fmt.Errorf("sqlite: get telegram link of owner %s: %w", ownerID, notFound(err))
 	}
 	return l, nil
 }
@@ -111,11 +94,8 @@ func (db *DB) GetTelegramLink(ctx context.Context, ownerID string) (*agentotp.Te
 // GetTelegramLinkByChat returns the link of a chat.
 func (db *DB) GetTelegramLinkByChat(ctx context.Context, chatID int64) (*agentotp.TelegramLink, error) {
 	l, err := scanTelegramLink(db.read.QueryRowContext(ctx, `SELECT `+telegramLinkColumns+` FROM telegram_links WHERE chat_id = ?`, chatID))
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, fmt.Errorf("sqlite: get telegram link of chat %d: %w", chatID, agentotp.ErrNotFound)
-	}
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: get telegram link of chat %d: %w", chatID, err)
+		return nil, fmt.Errorf("sqlite: get telegram link of chat %d: %w", chatID, notFound(err))
 	}
 	return l, nil
 }
@@ -123,14 +103,8 @@ func (db *DB) GetTelegramLinkByChat(ctx context.Context, chatID int64) (*agentot
 // UnlinkTelegramChat removes the owner's link.
 func (db *DB) UnlinkTelegramChat(ctx context.Context, ownerID string, audit ...agentotp.AuditEntry) error {
 	err := db.tx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `DELETE FROM telegram_links WHERE owner_id = ?`, ownerID)
-		if err != nil {
+		if err := changed(tx.ExecContext(ctx, `DELETE FROM telegram_links WHERE owner_id = ?`, ownerID)); err != nil {
 			return err
-		}
-		if n, err := res.RowsAffected(); err != nil {
-			return err
-		} else if n == 0 {
-			return agentotp.ErrNotFound
 		}
 		return appendAudit(ctx, tx, audit)
 	})
@@ -169,16 +143,7 @@ func (db *DB) CreateTelegramPrompt(ctx context.Context, p *agentotp.TelegramProm
 // agentotp.ErrNotFound.
 func (db *DB) updatePrompt(ctx context.Context, what, query string, args ...any) error {
 	err := db.tx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, query, args...)
-		if err != nil {
-			return err
-		}
-		if n, err := res.RowsAffected(); err != nil {
-			return err
-		} else if n == 0 {
-			return agentotp.ErrNotFound
-		}
-		return nil
+		return changed(tx.ExecContext(ctx, query, args...))
 	})
 	if err != nil {
 		return fmt.Errorf("sqlite: %s: %w", what, err)
@@ -199,32 +164,14 @@ func (db *DB) CloseTelegramPrompt(ctx context.Context, tokenHash []byte, at time
 // GetTelegramPrompt returns a prompt by its token's hash.
 func (db *DB) GetTelegramPrompt(ctx context.Context, tokenHash []byte) (*agentotp.TelegramPrompt, error) {
 	p, err := scanTelegramPrompt(db.read.QueryRowContext(ctx, `SELECT `+telegramPromptColumns+` FROM telegram_prompts WHERE token_hash = ?`, tokenHash))
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, fmt.Errorf("sqlite: get telegram prompt: %w", agentotp.ErrNotFound)
-	}
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: get telegram prompt: %w", err)
+		return nil, fmt.Errorf("sqlite: get telegram prompt: %w", notFound(err))
 	}
 	return p, nil
 }
 
 // ListTelegramPrompts returns the prompts of a request, oldest first.
 func (db *DB) ListTelegramPrompts(ctx context.Context, requestID string) ([]*agentotp.TelegramPrompt, error) {
-	rows, err := db.read.QueryContext(ctx, `SELECT `+telegramPromptColumns+` FROM telegram_prompts WHERE request_id = ? ORDER BY created_at, token_hash`, requestID)
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: list telegram prompts: %w", err)
-	}
-	defer rows.Close()
-	var out []*agentotp.TelegramPrompt
-	for rows.Next() {
-		p, err := scanTelegramPrompt(rows)
-		if err != nil {
-			return nil, fmt.Errorf("sqlite: list telegram prompts: %w", err)
-		}
-		out = append(out, p)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("sqlite: list telegram prompts: %w", err)
-	}
-	return out, nil
+	return list(ctx, db, "list telegram prompts", scanTelegramPrompt,
+		`SELECT `+telegramPromptColumns+` FROM telegram_prompts WHERE request_id = ? ORDER BY created_at, token_hash`, requestID)
 }

@@ -99,19 +99,6 @@ func scanWebhook(s rowScanner) (*agentotp.WebhookDelivery, error) {
 	return &d, nil
 }
 
-func collectWebhooks(rows *sql.Rows) ([]*agentotp.WebhookDelivery, error) {
-	defer rows.Close()
-	var out []*agentotp.WebhookDelivery
-	for rows.Next() {
-		d, err := scanWebhook(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, d)
-	}
-	return out, rows.Err()
-}
-
 // ClaimWebhooks returns up to limit due deliveries, each the oldest pending
 // delivery to its URL, oldest first, and leases them until leaseUntil.
 func (db *DB) ClaimWebhooks(ctx context.Context, now, leaseUntil time.Time, limit int) ([]*agentotp.WebhookDelivery, error) {
@@ -128,7 +115,7 @@ func (db *DB) ClaimWebhooks(ctx context.Context, now, leaseUntil time.Time, limi
 		if err != nil {
 			return err
 		}
-		if out, err = collectWebhooks(rows); err != nil {
+		if out, err = collect(rows, scanWebhook); err != nil {
 			return err
 		}
 		for _, d := range out {
@@ -153,19 +140,10 @@ func (db *DB) SaveWebhookAttempt(ctx context.Context, d *agentotp.WebhookDeliver
 		return fmt.Errorf("sqlite: save webhook attempt %s: unknown state %q", d.ID, d.State)
 	}
 	err := db.tx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE webhook_outbox SET state = ?, attempts = ?, next_attempt_at = ?,
+		return changed(tx.ExecContext(ctx, `UPDATE webhook_outbox SET state = ?, attempts = ?, next_attempt_at = ?,
 			last_attempt_at = ?, last_status = ?, last_error = ?, delivered_at = ?, updated_at = ? WHERE id = ?`,
 			string(d.State), d.Attempts, micros(d.NextAttemptAt), micros(d.LastAttemptAt), d.LastStatusCode,
-			truncate(d.LastError, 500), micros(d.DeliveredAt), micros(time.Now()), d.ID)
-		if err != nil {
-			return err
-		}
-		if n, err := res.RowsAffected(); err != nil {
-			return err
-		} else if n == 0 {
-			return agentotp.ErrNotFound
-		}
-		return nil
+			truncate(d.LastError, 500), micros(d.DeliveredAt), micros(time.Now()), d.ID))
 	})
 	if err != nil {
 		return fmt.Errorf("sqlite: save webhook attempt %s: %w", d.ID, err)
@@ -202,11 +180,8 @@ func (db *DB) FailPendingWebhooks(ctx context.Context, url, reason string, at ti
 // GetWebhook returns one delivery of the owner.
 func (db *DB) GetWebhook(ctx context.Context, ownerID, id string) (*agentotp.WebhookDelivery, error) {
 	d, err := scanWebhook(db.read.QueryRowContext(ctx, `SELECT `+webhookColumns+` FROM webhook_outbox WHERE id = ? AND owner_id = ?`, id, ownerID))
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, fmt.Errorf("sqlite: get webhook %s: %w", id, agentotp.ErrNotFound)
-	}
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: get webhook %s: %w", id, err)
+		return nil, fmt.Errorf("sqlite: get webhook %s: %w", id, notFound(err))
 	}
 	return d, nil
 }
@@ -232,16 +207,8 @@ func (db *DB) ListWebhooks(ctx context.Context, q agentotp.WebhookQuery) ([]*age
 	if q.State != "" {
 		where, args = append(where, "state = ?"), append(args, string(q.State))
 	}
-	rows, err := db.read.QueryContext(ctx, `SELECT `+webhookColumns+` FROM webhook_outbox
+	return list(ctx, db, "list webhooks", scanWebhook, `SELECT `+webhookColumns+` FROM webhook_outbox
 		WHERE `+strings.Join(where, " AND ")+` ORDER BY seq DESC LIMIT ?`, append(args, limit)...)
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: list webhooks: %w", err)
-	}
-	out, err := collectWebhooks(rows)
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: list webhooks: %w", err)
-	}
-	return out, nil
 }
 
 // RetryWebhook puts a failed delivery of the owner back in the queue.
@@ -249,11 +216,8 @@ func (db *DB) RetryWebhook(ctx context.Context, ownerID, id string, at time.Time
 	err := db.tx(ctx, func(tx *sql.Tx) error {
 		var state string
 		err := tx.QueryRowContext(ctx, `SELECT state FROM webhook_outbox WHERE id = ? AND owner_id = ?`, id, ownerID).Scan(&state)
-		if errors.Is(err, sql.ErrNoRows) {
-			return agentotp.ErrNotFound
-		}
 		if err != nil {
-			return err
+			return notFound(err)
 		}
 		if agentotp.DeliveryState(state) != agentotp.DeliveryFailed {
 			return fmt.Errorf("the delivery is %s, not failed: %w", state, agentotp.ErrConflict)
@@ -306,14 +270,8 @@ func (db *DB) RotateWebhookSecret(ctx context.Context, ownerID, agentID, secret 
 // updateAgent sets one column of an agent and appends audit.
 func (db *DB) updateAgent(ctx context.Context, ownerID, agentID, set string, value any, audit []agentotp.AuditEntry) error {
 	return db.tx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE agents SET `+set+` WHERE id = ? AND owner_id = ?`, value, agentID, ownerID)
-		if err != nil {
+		if err := changed(tx.ExecContext(ctx, `UPDATE agents SET `+set+` WHERE id = ? AND owner_id = ?`, value, agentID, ownerID)); err != nil {
 			return err
-		}
-		if n, err := res.RowsAffected(); err != nil {
-			return err
-		} else if n == 0 {
-			return agentotp.ErrNotFound
 		}
 		return appendAudit(ctx, tx, audit)
 	})

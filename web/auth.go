@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/agentotp/agentotp"
+	"github.com/agentotp/agentotp/ratelimit"
 	"github.com/agentotp/agentotp/relay"
 )
 
@@ -184,14 +185,14 @@ func safeNext(next string) string {
 // across all addresses.
 func (s *Server) allowLogin(w http.ResponseWriter, r *http.Request) bool {
 	now := time.Now()
-	ok, retry := s.ipRL.allow(clientIP(r), now)
+	ok, retry := s.ipRL.Allow(ratelimit.ClientIP(r), now)
 	if ok {
-		ok, retry = s.allRL.allow("", now)
+		ok, retry = s.allRL.Allow("", now)
 	}
 	if ok {
 		return true
 	}
-	s.log.WarnContext(r.Context(), "dashboard: log-in rate limited", "ip", clientIP(r))
+	s.log.WarnContext(r.Context(), "dashboard: log-in rate limited", "ip", ratelimit.ClientIP(r))
 	w.Header().Set("Retry-After", strconv.Itoa(retry))
 	s.renderError(w, r, http.StatusTooManyRequests, "Too many attempts",
 		"Too many log-in attempts. Wait "+strconv.Itoa(retry)+" seconds and try again.")
@@ -263,7 +264,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	})
 	if err != nil {
 		if isAuthError(err) {
-			s.log.WarnContext(r.Context(), "dashboard: failed log-in", "ip", clientIP(r))
+			s.log.WarnContext(r.Context(), "dashboard: failed log-in", "ip", ratelimit.ClientIP(r))
 			s.renderLogin(w, r, http.StatusUnauthorized, loginView{Next: next, Error: "Wrong password."})
 			return
 		}

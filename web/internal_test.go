@@ -58,25 +58,6 @@ func FuzzSafeNext(f *testing.F) {
 	})
 }
 
-func TestLimiter(t *testing.T) {
-	l := newLimiter(60, 2) // one a second, two saved up
-	now := time.Unix(1000, 0)
-	for i, want := range []bool{true, true, false} {
-		if ok, _ := l.allow("a", now); ok != want {
-			t.Fatalf("call %d: %v", i, ok)
-		}
-	}
-	if ok, retry := l.allow("a", now); ok || retry != 1 {
-		t.Fatalf("retry %d", retry)
-	}
-	if ok, _ := l.allow("b", now); !ok {
-		t.Fatal("another key is limited")
-	}
-	if ok, _ := l.allow("a", now.Add(time.Second)); !ok {
-		t.Fatal("no refill")
-	}
-}
-
 func TestLeftAndAgo(t *testing.T) {
 	now := time.Unix(1000, 0)
 	for _, tt := range []struct {

@@ -2,8 +2,6 @@ package web
 
 import (
 	"context"
-	"encoding/csv"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -567,10 +565,6 @@ func (s *Server) auditPage(w http.ResponseWriter, r *http.Request, sess *session
 	s.render(w, r, http.StatusOK, "audit", &page{Title: "Audit log", Nav: "audit", CSRF: sess.csrf, Data: v})
 }
 
-// auditCSVHeader is the header of the CSV export, the same as the owner
-// API's.
-var auditCSVHeader = []string{"seq", "id", "at", "actor", "action", "request_id", "agent_id", "source_id", "details", "prev_hash", "hash"}
-
 // auditExport downloads the (filtered) audit log as JSON Lines or CSV, in
 // the owner API's format, so that `agentotp audit verify`-style tools can
 // check the chain.
@@ -589,30 +583,10 @@ func (s *Server) auditExport(w http.ResponseWriter, r *http.Request, sess *sessi
 	if format == "jsonl" {
 		w.Header().Set("Content-Type", "application/jsonl")
 		w.Header().Set("Content-Disposition", `attachment; filename="agentotp-audit.jsonl"`)
-		enc := json.NewEncoder(w)
-		for i := range es {
-			if err := enc.Encode(&es[i]); err != nil {
-				return
-			}
-		}
+		_ = agentotp.WriteAuditJSONL(w, es)
 		return
 	}
 	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
 	w.Header().Set("Content-Disposition", `attachment; filename="agentotp-audit.csv"`)
-	cw := csv.NewWriter(w)
-	_ = cw.Write(auditCSVHeader)
-	for _, e := range es {
-		details, _ := json.Marshal(e.Details)
-		_ = cw.Write([]string{strconv.FormatInt(e.Seq, 10), e.ID, e.At.UTC().Format(time.RFC3339Nano), csvSafe(e.Actor), e.Action,
-			e.RequestID, e.AgentID, e.SourceID, csvSafe(string(details)), e.PrevHash, e.Hash})
-	}
-	cw.Flush()
-}
-
-// csvSafe defuses spreadsheet formulas in a cell.
-func csvSafe(v string) string {
-	if v != "" && strings.ContainsRune("=+-@\t\r", rune(v[0])) {
-		return "'" + v
-	}
-	return v
+	_ = agentotp.WriteAuditCSV(w, es)
 }

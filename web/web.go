@@ -22,12 +22,12 @@ import (
 	"html/template"
 	"io/fs"
 	"log/slog"
-	"net"
 	"net/http"
 	"strings"
 	"time"
 
 	"github.com/agentotp/agentotp"
+	"github.com/agentotp/agentotp/ratelimit"
 	"github.com/agentotp/agentotp/relay"
 )
 
@@ -71,8 +71,8 @@ type Server struct {
 	pages   map[string]*template.Template
 	handler http.Handler
 	assets  map[string]string // asset name -> version (hash) for cache busting
-	ipRL    *limiter
-	allRL   *limiter
+	ipRL    *ratelimit.Limiter
+	allRL   *ratelimit.Limiter
 	hashSem chan struct{} // bounds concurrent argon2id verifications (64 MiB each)
 }
 
@@ -99,8 +99,8 @@ func New(svc *relay.Service, cfg Config) (*Server, error) {
 	s := &Server{
 		svc: svc, cfg: cfg, log: cfg.Logger,
 		secure:  strings.HasPrefix(strings.ToLower(cfg.PublicURL), "https://"),
-		ipRL:    newLimiter(cfg.LoginRate, cfg.LoginBurst),
-		allRL:   newLimiter(cfg.LoginGlobalRate, cfg.LoginGlobalRate),
+		ipRL:    ratelimit.New(cfg.LoginRate, cfg.LoginBurst),
+		allRL:   ratelimit.New(cfg.LoginGlobalRate, cfg.LoginGlobalRate),
 		hashSem: make(chan struct{}, 2),
 	}
 	if err := s.loadAssets(); err != nil {
@@ -220,16 +220,6 @@ func (s *Server) static(w http.ResponseWriter, r *http.Request) {
 
 // asset returns the versioned URL of a static file.
 func (s *Server) asset(name string) string { return "/static/" + name + "?v=" + s.assets[name] }
-
-// clientIP is the address the request came from (no proxy headers are
-// trusted).
-func clientIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
-}
 
 // isAuthError reports an AUTHENTICATION_ERROR of the service.
 func isAuthError(err error) bool { return agentotp.ErrorCode(err) == agentotp.EAuthentication }
