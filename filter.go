@@ -1,11 +1,15 @@
 package agentotp
 
 import (
+	"errors"
 	"fmt"
 	"regexp"
+	"regexp/syntax"
 	"slices"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Message sources.
@@ -18,6 +22,58 @@ const (
 
 // MaxContentPatternLen bounds a content pattern, in bytes.
 const MaxContentPatternLen = 500
+
+// maxPatternInsts bounds the compiled program of an RE2 pattern written by
+// an agent or an owner. RE2 runs in time linear in the text, but the
+// constant is the program's size: a 500-byte pattern such as
+// ([^Z]{0,1000}){40}Z compiles to tens of thousands of instructions and
+// would take seconds per message.
+const maxPatternInsts = 5000
+
+// MaxContentMatchLen bounds how much of a message (subject, a newline, then
+// text) a content pattern is run on.
+const MaxContentMatchLen = 64 << 10
+
+// CompilePattern compiles an RE2 expression of at most maxLen bytes,
+// refusing invalid UTF-8, control and format characters, and expressions
+// whose compiled program is too large to run on every message.
+func CompilePattern(pat string, maxLen int) (*regexp.Regexp, error) {
+	if len(pat) > maxLen {
+		return nil, fmt.Errorf("is %d bytes; at most %d allowed", len(pat), maxLen)
+	}
+	if !utf8.ValidString(pat) {
+		return nil, errors.New("is not valid UTF-8")
+	}
+	if HasControl(pat) {
+		return nil, errors.New("holds a control or format character (write it as an escape such as \\x{202e})")
+	}
+	re, err := syntax.Parse(pat, syntax.Perl)
+	if err != nil {
+		return nil, fmt.Errorf("not a valid RE2 expression: %w", err)
+	}
+	prog, err := syntax.Compile(re.Simplify())
+	if err != nil {
+		return nil, fmt.Errorf("not a valid RE2 expression: %w", err)
+	}
+	if len(prog.Inst) > maxPatternInsts {
+		return nil, fmt.Errorf("the expression is too complex (%d instructions; at most %d)", len(prog.Inst), maxPatternInsts)
+	}
+	rx, err := regexp.Compile(pat)
+	if err != nil {
+		return nil, fmt.Errorf("not a valid RE2 expression: %w", err)
+	}
+	return rx, nil
+}
+
+// HasControl reports whether s holds a control character (C0, C1, DEL) or
+// a Unicode format character (bidirectional overrides and isolates,
+// zero-width characters, …). Text with them can make what an approver
+// sees differ from what it is: "\u202emoc.emca" displays as "acme.com".
+func HasControl(s string) bool {
+	return strings.ContainsFunc(s, func(r rune) bool {
+		return unicode.IsControl(r) || unicode.Is(unicode.Cf, r)
+	})
+}
 
 // Filter narrows which captured message may feed a request.
 type Filter struct {
@@ -71,10 +127,8 @@ func (f Filter) Compile() (*Matcher, error) {
 		m.sender = g
 	}
 	if f.ContentPattern != "" {
-		if len(f.ContentPattern) > MaxContentPatternLen {
-			verr.Add("filter.content_pattern", "is %d bytes; at most %d allowed", len(f.ContentPattern), MaxContentPatternLen)
-		} else if re, err := regexp.Compile(f.ContentPattern); err != nil {
-			verr.Add("filter.content_pattern", "not a valid RE2 expression: %v", err)
+		if re, err := CompilePattern(f.ContentPattern, MaxContentPatternLen); err != nil {
+			verr.Add("filter.content_pattern", "%v", err)
 		} else {
 			m.content = re
 		}
@@ -123,7 +177,7 @@ func (m *Matcher) Match(msg *Message, createdAt time.Time) bool {
 	if m.sender != nil && (!msg.senderVouched() || !m.sender.Match(SenderAddress(msg.Sender))) {
 		return false
 	}
-	if m.content != nil && !m.content.MatchString(msg.Subject+"\n"+msg.Text) {
+	if m.content != nil && !m.content.MatchString(contentOf(msg)) {
 		return false
 	}
 	return true
@@ -149,4 +203,23 @@ func (f Filter) Describe() string {
 		parts = append(parts, "received after "+f.ReceivedAfter.UTC().Format(time.RFC3339))
 	}
 	return strings.Join(parts, ", ")
+}
+
+// contentOf is what a content pattern runs on: the subject, a newline and
+// the text, cut at MaxContentMatchLen on a character boundary.
+func contentOf(msg *Message) string {
+	s := msg.Subject + "\n" + msg.Text
+	if len(s) <= MaxContentMatchLen {
+		return s
+	}
+	s = s[:MaxContentMatchLen]
+	for len(s) > 0 && !utf8.RuneStart(s[len(s)-1]) {
+		s = s[:len(s)-1]
+	}
+	if len(s) > 0 {
+		if r, _ := utf8.DecodeLastRuneInString(s); r == utf8.RuneError {
+			s = s[:len(s)-1]
+		}
+	}
+	return s
 }

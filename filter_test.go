@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 )
 
 func TestFilterCompileRejects(t *testing.T) {
@@ -68,5 +69,50 @@ func TestDescribe(t *testing.T) {
 	got := Filter{Sources: []string{"email"}, SenderPattern: "*@acme.com"}.Describe()
 	if got != "email, from *@acme.com" {
 		t.Errorf("Describe = %q", got)
+	}
+}
+
+// TestPatternComplexityBounded: a short pattern that compiles to a huge
+// program (seconds per message) is refused; so are format characters.
+func TestPatternComplexityBounded(t *testing.T) {
+	for _, p := range []string{
+		strings.Repeat("([^Z]{0,1000})", 35) + "Z",
+		"(a{1000}){1000}",
+		"acme\u202e",
+		"a\x00b",
+	} {
+		if _, err := (Filter{ContentPattern: p}).Compile(); err == nil {
+			t.Errorf("pattern %.40q accepted", p)
+		}
+	}
+	if _, err := (Filter{ContentPattern: `(?i)your (acme|example) code is \d{6}`}).Compile(); err != nil {
+		t.Errorf("ordinary pattern refused: %v", err)
+	}
+}
+
+func TestContentMatchBounded(t *testing.T) {
+	m, err := Filter{ContentPattern: `TAIL$`}.Compile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	long := &Message{Source: SourceSMS, Sender: "X", Text: strings.Repeat("é", MaxContentMatchLen) + "TAIL", ReceivedAt: now}
+	if m.Match(long, now) {
+		t.Error("a pattern saw text past MaxContentMatchLen")
+	}
+	short := &Message{Source: SourceSMS, Sender: "X", Text: "code TAIL", ReceivedAt: now}
+	if !m.Match(short, now) {
+		t.Error("short text not matched")
+	}
+	if s := contentOf(long); len(s) > MaxContentMatchLen || !utf8.ValidString(s) {
+		t.Errorf("contentOf cut %d bytes, valid %v", len(s), utf8.ValidString(s))
+	}
+}
+
+func TestHasControl(t *testing.T) {
+	for s, want := range map[string]bool{"acme.com": false, "Ünïcødé ✓": false, "a\tb": true, "\u202emoc.emca": true, "a\u200bb": true, "\u2066x\u2069": true, "x\u0085": true} {
+		if got := HasControl(s); got != want {
+			t.Errorf("HasControl(%q) = %v", s, got)
+		}
 	}
 }

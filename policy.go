@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
-	"regexp/syntax"
 	"slices"
 	"strings"
 	"time"
@@ -31,12 +30,11 @@ const (
 
 // Limits on policies.
 const (
-	MaxPolicyNameLen      = 100
-	MaxReasonPatternLen   = 500
-	MaxPoliciesPerOwner   = 100
-	MaxPolicyPerHour      = 1000
-	maxReasonPatternInsts = 5000 // compiled RE2 program size
-	maxAgentIDLen         = 64
+	MaxPolicyNameLen    = 100
+	MaxReasonPatternLen = 500
+	MaxPoliciesPerOwner = 100
+	MaxPolicyPerHour    = 1000
+	maxAgentIDLen       = 64
 )
 
 // Policy is one of an owner's standing rules for new requests. An owner's
@@ -229,31 +227,10 @@ func isIDChars(s string) bool {
 	return true
 }
 
-// compileReasonPattern compiles an RE2 expression, refusing long patterns
-// and ones whose compiled program is large (a{1000}{1000} and the like).
+// compileReasonPattern compiles a policy's reason pattern within the
+// limits of CompilePattern.
 func compileReasonPattern(pat string) (*regexp.Regexp, error) {
-	if len(pat) > MaxReasonPatternLen {
-		return nil, fmt.Errorf("is %d bytes; at most %d allowed", len(pat), MaxReasonPatternLen)
-	}
-	if !utf8.ValidString(pat) {
-		return nil, errors.New("is not valid UTF-8")
-	}
-	re, err := syntax.Parse(pat, syntax.Perl)
-	if err != nil {
-		return nil, fmt.Errorf("not a valid RE2 expression: %w", err)
-	}
-	prog, err := syntax.Compile(re.Simplify())
-	if err != nil {
-		return nil, fmt.Errorf("not a valid RE2 expression: %w", err)
-	}
-	if len(prog.Inst) > maxReasonPatternInsts {
-		return nil, fmt.Errorf("the expression is too complex (%d instructions; at most %d)", len(prog.Inst), maxReasonPatternInsts)
-	}
-	rx, err := regexp.Compile(pat)
-	if err != nil {
-		return nil, fmt.Errorf("not a valid RE2 expression: %w", err)
-	}
-	return rx, nil
+	return CompilePattern(pat, MaxReasonPatternLen)
 }
 
 // ParseHours parses a daily window "HH:MM-HH:MM" into minutes after
@@ -497,6 +474,11 @@ type PolicyDecision struct {
 // evaluation with ask, so a broken deny rule can never let a later
 // auto_approve rule through. The cap of an auto_approve
 // policy is the caller's to apply (see Store.CreateRequestCapped).
+//
+// A request that asks for the full message text (IncludeMessage) is never
+// auto-approved: a policy trusts a sender with codes, not with whole
+// messages (a password-reset link is worth more than a code), so a
+// matching auto_approve policy asks the owner instead. Deny still denies.
 func EvaluatePolicies(policies []*Policy, r *Request, at time.Time, loc *time.Location) PolicyDecision {
 	sorted := slices.Clone(policies)
 	slices.SortStableFunc(sorted, func(a, b *Policy) int { return a.Position - b.Position })
@@ -509,6 +491,9 @@ func EvaluatePolicies(policies []*Policy, r *Request, at time.Time, loc *time.Lo
 			return PolicyDecision{Action: PolicyAsk, Policy: p}
 		}
 		if ok {
+			if p.Action == PolicyAutoApprove && r.IncludeMessage {
+				return PolicyDecision{Action: PolicyAsk, Policy: p}
+			}
 			return PolicyDecision{Action: p.Action, Policy: p}
 		}
 	}

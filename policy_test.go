@@ -285,6 +285,26 @@ func TestEvaluatePolicies(t *testing.T) {
 	}
 }
 
+// TestPolicyNeverReleasesFullMessage: a request for the whole message text
+// is asked of the owner even where an auto_approve policy matches; a deny
+// policy still denies it.
+func TestPolicyNeverReleasesFullMessage(t *testing.T) {
+	r := &Request{AgentID: "agt_a", Reason: "Sign up", IncludeMessage: true, Filter: Filter{SenderPattern: "*@acme.com"}}
+	now := time.Now()
+	approve := &Policy{ID: "p1", Position: 1, Action: PolicyAutoApprove, Enabled: true, Conditions: PolicyConditions{SenderPattern: "*@acme.com"}}
+	if d := EvaluatePolicies([]*Policy{approve}, r, now, time.UTC); d.Action != PolicyAsk {
+		t.Errorf("auto_approve released a full message: %s", d.Action)
+	}
+	deny := &Policy{ID: "p0", Position: 0, Action: PolicyDeny, Enabled: true}
+	if d := EvaluatePolicies([]*Policy{deny, approve}, r, now, time.UTC); d.Action != PolicyDeny {
+		t.Errorf("deny policy: %s", d.Action)
+	}
+	r.IncludeMessage = false
+	if d := EvaluatePolicies([]*Policy{approve}, r, now, time.UTC); d.Action != PolicyAutoApprove {
+		t.Errorf("code-only request: %s", d.Action)
+	}
+}
+
 func TestTimeZones(t *testing.T) {
 	for _, tz := range []string{"", "UTC", "Europe/Berlin", "America/Argentina/Buenos_Aires"} {
 		if err := ValidateTimeZone(tz); err != nil {

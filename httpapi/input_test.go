@@ -57,6 +57,8 @@ func TestBadInput(t *testing.T) {
 		{"ttl negative", agent, "POST", "/v1/otp/request", "application/json", body(`,"ttl":-5`), 422, "VALIDATION_ERROR", "ttl"},
 		{"bad glob", agent, "POST", "/v1/otp/request", "application/json", body(`,"filter":{"sender_pattern":"` + strings.Repeat("a", 256) + `"}`), 422, "VALIDATION_ERROR", "filter.sender_pattern"},
 		{"bad regex", agent, "POST", "/v1/otp/request", "application/json", body(`,"filter":{"content_pattern":"(["}`), 422, "VALIDATION_ERROR", "filter.content_pattern"},
+		{"regex too complex", agent, "POST", "/v1/otp/request", "application/json", body(`,"filter":{"content_pattern":"` + strings.Repeat(`([^Z]{0,1000})`, 35) + `Z"}`), 422, "VALIDATION_ERROR", "filter.content_pattern"},
+		{"bidi override in reason", agent, "POST", "/v1/otp/request", "application/json", `{"reason":"Log in to \u202emoc.emca","public_key":"` + key + `"}`, 422, "VALIDATION_ERROR", "reason"},
 		{"bad source", agent, "POST", "/v1/otp/request", "application/json", body(`,"filter":{"sources":["fax"]}`), 422, "VALIDATION_ERROR", "filter.sources[0]"},
 		{"bad received_after", agent, "POST", "/v1/otp/request", "application/json", body(`,"filter":{"received_after":"yesterday"}`), 422, "VALIDATION_ERROR", ""},
 		{"bad webhook", agent, "POST", "/v1/otp/request", "application/json", body(`,"webhook_url":"ftp://x"`), 422, "VALIDATION_ERROR", "webhook_url"},

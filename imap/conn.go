@@ -101,7 +101,17 @@ func (c *connector) Since() (time.Time, bool) {
 // Deliver implements Handler: the message goes to the relay's ingestion
 // as if the source had posted it raw. A message the relay refuses as
 // unreadable is skipped.
-func (c *connector) Deliver(ctx context.Context, m Message) error {
+//
+// A panic while the relay reads the message (a crafted mail that trips a
+// bug) is caught: the message is skipped and logged, and the connector,
+// like the HTTP, SMTP and Telegram paths, keeps running.
+func (c *connector) Deliver(ctx context.Context, m Message) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			c.m.log.ErrorContext(ctx, "imap: panic while handing a message over; skipped", "source_id", c.src.SourceID, "uid", m.UID, "panic", fmt.Sprint(v))
+			err = fmt.Errorf("%w: the relay failed on this message", ErrSkip)
+		}
+	}()
 	p := &relay.Principal{Kind: agentotp.CredentialSource, OwnerID: c.src.OwnerID, SourceID: c.src.SourceID}
 	res, err := c.m.svc.Ingest(ctx, p, relay.IncomingMessage{Raw: m.Raw, ReceivedAt: m.ReceivedAt, ExternalID: m.ExternalID})
 	switch code := agentotp.ErrorCode(err); {

@@ -46,6 +46,7 @@ func (s *Service) CaptureRequests(ctx context.Context, p *Principal) ([]*agentot
 	if err != nil {
 		return nil, fmt.Errorf("capture requests: %w", err)
 	}
+	approvedFirst(live) // the edge feeds the first match, as deliver does
 	now := s.Now()
 	out := make([]*agentotp.Request, 0, len(live))
 	for _, r := range live {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 	"unicode"
@@ -210,6 +211,7 @@ func (s *Service) deliver(ctx context.Context, msg *agentotp.Message, actor stri
 	if err != nil {
 		return false, fmt.Errorf("deliver: %w", err)
 	}
+	approvedFirst(live)
 	active := map[string]bool{} // agent id → not revoked, looked up once per message
 	for _, r := range live {
 		if _, ok := active[r.AgentID]; !ok {
@@ -308,4 +310,18 @@ func alnum(s string) string {
 		}
 		return -1
 	}, s)
+}
+
+// approvedFirst orders candidate requests for a message: approved ones
+// before those still waiting for approval, each oldest first. A request
+// the owner has not approved yet (perhaps one without a filter) must not
+// take the code that an approved request is waiting for.
+func approvedFirst(live []*agentotp.Request) {
+	rank := func(r *agentotp.Request) int {
+		if r.Status == agentotp.StatusApproved {
+			return 0
+		}
+		return 1
+	}
+	slices.SortStableFunc(live, func(a, b *agentotp.Request) int { return rank(a) - rank(b) })
 }

@@ -252,3 +252,32 @@ func TestNotifierAddedWhileRunning(t *testing.T) {
 		t.Fatal("a notifier added while running got nothing")
 	}
 }
+
+// TestApprovedRequestsFirst: a message goes to an approved request before
+// an older one that still waits for approval, so an unapproved request
+// cannot take the code an approved one waits for.
+func TestApprovedRequestsFirst(t *testing.T) {
+	svc, p, owner := newService(t)
+	ctx := context.Background()
+	older, err := svc.CreateRequest(ctx, p, relay.CreateRequestInput{Reason: "no filter, pending", PublicKey: publicKey(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	newer, err := svc.CreateRequest(ctx, p, relay.CreateRequestInput{Reason: "approved", PublicKey: publicKey(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.Approve(ctx, owner, newer.ID); err != nil {
+		t.Fatal(err)
+	}
+	ns, _ := svc.CreateSource(ctx, owner, "phone", agentotp.SourceKindSMS)
+	src, _ := svc.Authenticate(ctx, ns.Token)
+	if res, err := svc.Ingest(ctx, src, relay.IncomingMessage{Source: "sms", Sender: "BANK", Text: "Your code is 445566"}); err != nil || !res.Matched {
+		t.Fatalf("ingest: %+v %v", res, err)
+	}
+	n, _ := svc.OwnerRequest(ctx, owner, newer.ID)
+	o, _ := svc.OwnerRequest(ctx, owner, older.ID)
+	if n.Status != agentotp.StatusReceived || o.Held() {
+		t.Fatalf("approved got %s, pending holds %v", n.Status, o.Held())
+	}
+}

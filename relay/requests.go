@@ -5,9 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
-	"strings"
 	"time"
-	"unicode"
 	"unicode/utf8"
 
 	"github.com/agentotp/agentotp"
@@ -82,12 +80,10 @@ func (in *CreateRequestInput) validate() (*seal.PublicKey, error) {
 	return key, v.Err()
 }
 
-// hasControl reports whether s holds a C0 or C1 control character (or
-// DEL): text an agent writes is shown to the owner on terminals and pages,
+// hasControl reports whether s holds a control or format character: text
+// an agent writes is shown to the owner on terminals, pages and Telegram,
 // where such characters could hide or fake what is shown.
-func hasControl(s string) bool {
-	return strings.ContainsFunc(s, unicode.IsControl)
-}
+func hasControl(s string) bool { return agentotp.HasControl(s) }
 
 // MaxLiveRequestsPerAgent bounds an agent's requests that are waiting
 // (pending approval, approved, or holding a code). A new request beyond
