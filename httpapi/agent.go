@@ -68,6 +68,11 @@ func (s *Server) getRequest(w http.ResponseWriter, r *http.Request, p *relay.Pri
 				Fields: []agentotp.FieldError{{Field: "wait", Message: fmt.Sprintf("must be an integer between 1 and %d", max)}}}, 0)
 			return
 		}
+		releaseSlot, ok := s.holdWait(w, r, p)
+		if !ok {
+			return
+		}
+		defer releaseSlot()
 		// Long-polls outlive the server's write timeout.
 		_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(time.Duration(n+10) * time.Second))
 		req, err = s.svc.WaitRequest(r.Context(), p, id, time.Duration(n)*time.Second)
@@ -130,10 +135,16 @@ func conflictIfFinal(err error) int {
 // final status or otp_received. Each event's id is a digest of the object
 // sent, so a client that reconnects with Last-Event-ID gets no repeat of
 // the state it has. Changes the agent must not see (a message held while
-// the request waits for approval) produce no event and no new id.
+// the request waits for approval) produce no event and no new id. A
+// stream holds one of the credential's slots for open waits while open.
 func (s *Server) requestEvents(w http.ResponseWriter, r *http.Request, p *relay.Principal) {
 	ctx := r.Context()
 	id := r.PathValue("id")
+	releaseSlot, ok := s.holdWait(w, r, p)
+	if !ok {
+		return
+	}
+	defer releaseSlot()
 	req, err := s.svc.GetRequest(ctx, p, id)
 	if err != nil {
 		s.writeError(w, r, err, 0)

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/agentotp/agentotp"
 	"github.com/agentotp/agentotp/client"
 	"github.com/agentotp/agentotp/httpapi"
 	"github.com/agentotp/agentotp/relay"
@@ -60,6 +61,7 @@ type harness struct {
 	dir        string
 	store      *sqlite.DB
 	svc        *relay.Service
+	api        *httpapi.Server
 	srv        *httptest.Server
 	clock      *clock
 	logs       *syncBuffer
@@ -71,6 +73,13 @@ type harness struct {
 type harnessOption func(*httpapi.Config)
 
 func newHarness(t testing.TB, opts ...harnessOption) *harness {
+	t.Helper()
+	return newHarnessStore(t, nil, opts...)
+}
+
+// newHarnessStore is newHarness with the relay's store wrapped by wrap,
+// when not nil.
+func newHarnessStore(t testing.TB, wrap func(agentotp.Store) agentotp.Store, opts ...harnessOption) *harness {
 	t.Helper()
 	h := &harness{t: t, dir: t.TempDir(), clock: &clock{}, logs: &syncBuffer{}, keys: map[*client.Client]string{}}
 	log := slog.New(slog.NewJSONHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
@@ -91,8 +100,13 @@ func newHarness(t testing.TB, opts ...harnessOption) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h.svc = relay.New(store, relay.NewBroker(), relay.Config{PublicURL: h.srv.URL, Logger: log, Now: h.clock.Now, Secrets: box})
-	h.srv.Config.Handler = httpapi.New(h.svc, log, cfg).Handler()
+	var relayStore agentotp.Store = store
+	if wrap != nil {
+		relayStore = wrap(store)
+	}
+	h.svc = relay.New(relayStore, relay.NewBroker(), relay.Config{PublicURL: h.srv.URL, Logger: log, Now: h.clock.Now, Secrets: box})
+	h.api = httpapi.New(h.svc, log, cfg)
+	h.srv.Config.Handler = h.api.Handler()
 	runCtx, stopRun := context.WithCancel(context.Background())
 	ran := make(chan struct{})
 	go func() { h.svc.Run(runCtx, time.Hour); close(ran) }()

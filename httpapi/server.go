@@ -25,6 +25,11 @@ type Config struct {
 	FailedAuthRate int
 	// MaxWait bounds ?wait= on long-polls (API: 55 s).
 	MaxWait time.Duration
+	// MaxWaitsPerKey bounds the long-polls (?wait=) and event streams one
+	// credential keeps open at once, and MaxWaits those of all
+	// credentials; beyond either, a new one is refused with 429. 0 or less
+	// means the default (2 × relay.MaxLiveRequestsPerAgent, and 10000).
+	MaxWaitsPerKey, MaxWaits int
 	// SSEHeartbeat is the interval of SSE comments that keep proxies open.
 	SSEHeartbeat time.Duration
 	// Web, when set, serves every path outside the API (/v1/…, /healthz,
@@ -40,9 +45,18 @@ func DefaultConfig() Config {
 		SourceRate: 600, SourceBurst: 200,
 		FailedAuthRate: 30,
 		MaxWait:        55 * time.Second,
+		MaxWaitsPerKey: defaultMaxWaitsPerKey,
+		MaxWaits:       defaultMaxWaits,
 		SSEHeartbeat:   15 * time.Second,
 	}
 }
+
+// Default bounds on open long-polls and event streams: per credential,
+// enough to follow each of an agent's live requests twice over.
+const (
+	defaultMaxWaitsPerKey = 2 * relay.MaxLiveRequestsPerAgent
+	defaultMaxWaits       = 10000
+)
 
 // Server is the HTTP face of the relay.
 type Server struct {
@@ -54,6 +68,7 @@ type Server struct {
 	ownerRL  *ratelimit.Limiter
 	sourceRL *ratelimit.Limiter
 	failRL   *ratelimit.Limiter
+	waits    *ratelimit.Slots // open long-polls and event streams
 	metrics  *metrics
 }
 
@@ -68,12 +83,19 @@ func New(svc *relay.Service, log *slog.Logger, cfg Config) *Server {
 	if cfg.SSEHeartbeat <= 0 {
 		cfg.SSEHeartbeat = 15 * time.Second
 	}
+	if cfg.MaxWaitsPerKey <= 0 {
+		cfg.MaxWaitsPerKey = defaultMaxWaitsPerKey
+	}
+	if cfg.MaxWaits <= 0 {
+		cfg.MaxWaits = defaultMaxWaits
+	}
 	s := &Server{
 		svc: svc, log: log, cfg: cfg, mux: http.NewServeMux(),
 		agentRL:  ratelimit.New(cfg.AgentRate, cfg.AgentBurst),
 		ownerRL:  ratelimit.New(cfg.OwnerRate, cfg.OwnerBurst),
 		sourceRL: ratelimit.New(cfg.SourceRate, cfg.SourceBurst),
 		failRL:   ratelimit.New(cfg.FailedAuthRate, cfg.FailedAuthRate),
+		waits:    ratelimit.NewSlots(cfg.MaxWaitsPerKey, cfg.MaxWaits),
 		metrics:  newMetrics(svc),
 	}
 	s.routes()
@@ -169,11 +191,17 @@ func bearer(r *http.Request) string {
 	return strings.TrimSpace(r.Header.Get("X-API-Key"))
 }
 
-// auth authenticates the caller as kind and applies its rate limit.
+// auth authenticates the caller as kind and applies its rate limit. A
+// client over its limit of failed authentications is refused before its
+// credential is looked up, whatever the credential.
 func (s *Server) auth(kind agentotp.CredentialKind, rl *ratelimit.Limiter, h authedHandler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		now := time.Now()
 		ip := ratelimit.ClientIP(r)
+		if blocked, retry := s.failRL.Blocked(ip, now); blocked {
+			s.writeError(w, r, tooManyFailures(retry), 0)
+			return
+		}
 		token := bearer(r)
 		p, err := s.svc.Authenticate(r.Context(), token)
 		if err == nil && p.Kind != kind {
@@ -181,7 +209,7 @@ func (s *Server) auth(kind agentotp.CredentialKind, rl *ratelimit.Limiter, h aut
 		}
 		if err != nil {
 			if ok, retry := s.failRL.Allow(ip, now); !ok {
-				s.writeError(w, r, &agentotp.Error{Code: agentotp.ERateLimit, Message: "too many failed authentications", RetryAfter: retry}, 0)
+				s.writeError(w, r, tooManyFailures(retry), 0)
 				return
 			}
 			s.writeError(w, r, err, 0)
@@ -193,6 +221,29 @@ func (s *Server) auth(kind agentotp.CredentialKind, rl *ratelimit.Limiter, h aut
 		}
 		h(w, r, p)
 	})
+}
+
+// tooManyFailures is the answer to a client over its limit of failed
+// authentications.
+func tooManyFailures(retry int) error {
+	return &agentotp.Error{Code: agentotp.ERateLimit, Message: "too many failed authentications", RetryAfter: retry}
+}
+
+// waitRetryAfter is the Retry-After, in seconds, of a long-poll or event
+// stream refused because too many are open.
+const waitRetryAfter = 5
+
+// holdWait takes one of the slots for open long-polls and event streams
+// for p's credential. When none is free it answers 429 and returns false;
+// otherwise the caller must call release when its wait or stream ends.
+func (s *Server) holdWait(w http.ResponseWriter, r *http.Request, p *relay.Principal) (release func(), ok bool) {
+	release, ok = s.waits.Acquire(p.KeyHash)
+	if !ok {
+		s.log.WarnContext(r.Context(), "too many open waits", "path", r.URL.Path)
+		s.writeError(w, r, &agentotp.Error{Code: agentotp.ERateLimit, RetryAfter: waitRetryAfter,
+			Message: "too many long-polls and event streams open; close one or retry later"}, 0)
+	}
+	return release, ok
 }
 
 type statusWriter struct {

@@ -24,8 +24,15 @@ type smsGateAck struct {
 // source's token is tried. An sms:received event is ingested as an SMS,
 // de-duplicated on the event id; other events are acknowledged (200) and
 // ignored. The gateway retries on any non-2xx, so a repeat is 202 with
-// "duplicate": true and changes nothing.
+// "duplicate": true and changes nothing. A client over its limit of
+// failed authentications is refused before any key is tried; a signature
+// that does not verify counts as a failure.
 func (s *Server) ingestSMSGate(w http.ResponseWriter, r *http.Request) {
+	ip := ratelimit.ClientIP(r)
+	if blocked, retry := s.failRL.Blocked(ip, time.Now()); blocked {
+		s.writeError(w, r, tooManyFailures(retry), 0)
+		return
+	}
 	body, err := readBody(w, r, smsgate.MaxBody)
 	if err != nil {
 		s.writeError(w, r, err, 0)
@@ -34,8 +41,8 @@ func (s *Server) ingestSMSGate(w http.ResponseWriter, r *http.Request) {
 	ts, sig := r.Header.Get(smsgate.HeaderTimestamp), r.Header.Get(smsgate.HeaderSignature)
 	p, err := s.smsGateSource(r, body, ts, sig)
 	if err != nil {
-		if ok, retry := s.failRL.Allow(ratelimit.ClientIP(r), time.Now()); !ok {
-			s.writeError(w, r, &agentotp.Error{Code: agentotp.ERateLimit, Message: "too many failed authentications", RetryAfter: retry}, 0)
+		if ok, retry := s.failRL.Allow(ip, time.Now()); !ok {
+			s.writeError(w, r, tooManyFailures(retry), 0)
 			return
 		}
 		s.writeError(w, r, err, 0)

@@ -1,12 +1,14 @@
 // Package ratelimit is a token-bucket rate limiter keyed by string (a
-// credential's hash, a client address), shared by the HTTP API and the
-// web dashboard.
+// credential's hash, a client address), and a bound on concurrent
+// long-lived requests (Slots), shared by the HTTP API and the web
+// dashboard.
 package ratelimit
 
 import (
 	"math"
 	"net"
 	"net/http"
+	"net/netip"
 	"sync"
 	"time"
 )
@@ -56,22 +58,123 @@ func (l *Limiter) Allow(key string, now time.Time) (bool, int) {
 		b = &bucket{tokens: l.burst, last: now}
 		l.buckets[key] = b
 	}
-	b.tokens = math.Min(l.burst, b.tokens+now.Sub(b.last).Seconds()*l.rate)
+	b.tokens = l.level(b, now)
 	b.last = now
 	if b.tokens >= 1 {
 		b.tokens--
 		return true, 0
 	}
-	return false, int(math.Ceil((1 - b.tokens) / l.rate))
+	return false, l.retryAfter(b.tokens)
 }
 
-// ClientIP is the address r came from, for keying limits per client: the
-// host of r.RemoteAddr, or all of it when it has no port. No proxy headers
-// are trusted.
+// Blocked reports whether Allow for key at now would refuse, and then the
+// whole seconds until it would not, without taking a token or keeping
+// anything for a key it has not seen: a check that is cheap to make
+// before costly work whose failure is what Allow counts.
+func (l *Limiter) Blocked(key string, now time.Time) (bool, int) {
+	if l == nil || l.rate <= 0 {
+		return false, 0
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	b, ok := l.buckets[key]
+	if !ok {
+		return false, 0
+	}
+	if tokens := l.level(b, now); tokens < 1 {
+		return true, l.retryAfter(tokens)
+	}
+	return false, 0
+}
+
+// level is the tokens in b at now, refilled since b.last.
+func (l *Limiter) level(b *bucket, now time.Time) float64 {
+	return math.Min(l.burst, b.tokens+max(0, now.Sub(b.last).Seconds())*l.rate)
+}
+
+// retryAfter is the whole seconds until a bucket of tokens has one.
+func (l *Limiter) retryAfter(tokens float64) int {
+	return int(math.Ceil((1 - tokens) / l.rate))
+}
+
+// ClientIP is the client r came from, for keying limits per client: the
+// host of r.RemoteAddr (all of it when it has no port). An IPv4 address,
+// or an IPv4-mapped IPv6 one, is the address itself ("192.0.2.1"); an
+// IPv6 address is its /64 ("2001:db8:1:2::/64"), as a single host is
+// commonly given a whole /64 and could otherwise rotate through it to
+// escape every limit. A host that is not an IP address is returned as it
+// is. No proxy headers are trusted.
 func ClientIP(r *http.Request) string {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
-		return r.RemoteAddr
+		host = r.RemoteAddr
 	}
-	return host
+	a, err := netip.ParseAddr(host)
+	if err != nil {
+		return host
+	}
+	a = a.WithZone("").Unmap()
+	if a.Is4() {
+		return a.String()
+	}
+	p, err := a.Prefix(64)
+	if err != nil {
+		return host
+	}
+	return p.String()
+}
+
+// Slots bounds concurrent holders of something long-lived (a long-poll,
+// an event stream): at most perKey for one key (a credential, a session)
+// and at most total across all keys. Only keys that hold a slot are
+// kept. It is safe for concurrent use. A nil Slots allows everything.
+type Slots struct {
+	mu     sync.Mutex
+	perKey int
+	total  int
+	n      int
+	held   map[string]int
+}
+
+// NewSlots returns a bound of perKey slots per key and total slots in
+// all; either, when 0 or less, does not bound.
+func NewSlots(perKey, total int) *Slots {
+	return &Slots{perKey: perKey, total: total, held: map[string]int{}}
+}
+
+// Acquire takes a slot for key. When key already holds its share, or all
+// slots are taken, it returns false and nothing is taken. Otherwise the
+// returned release gives the slot back; calling it again does nothing.
+func (s *Slots) Acquire(key string) (release func(), ok bool) {
+	if s == nil {
+		return func() {}, true
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if (s.perKey > 0 && s.held[key] >= s.perKey) || (s.total > 0 && s.n >= s.total) {
+		return nil, false
+	}
+	s.held[key]++
+	s.n++
+	var once sync.Once
+	return func() { once.Do(func() { s.release(key) }) }, true
+}
+
+func (s *Slots) release(key string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.n--
+	if s.held[key]--; s.held[key] <= 0 {
+		delete(s.held, key)
+	}
+}
+
+// InUse returns the slots held in all.
+func (s *Slots) InUse() int {
+	if s == nil {
+		return 0
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.n
 }

@@ -3,6 +3,7 @@ package web
 import (
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -15,9 +16,20 @@ import (
 //
 // It follows the broker's per-owner feed. A slow reader misses ids, never
 // blocks the relay; the next event re-renders the lists anyway. The
-// stream ends when the session does.
+// stream ends when the session does. A session may keep
+// Config.MaxStreamsPerSession feeds open at once, and all sessions
+// Config.MaxStreams; beyond that a new one is refused with 429.
 func (s *Server) events(w http.ResponseWriter, r *http.Request, sess *session) {
 	ctx := r.Context()
+	releaseSlot, ok := s.streams.Acquire(sess.ID)
+	if !ok {
+		s.log.WarnContext(ctx, "dashboard: too many live feeds open", "session", sess.ID)
+		w.Header().Set("Retry-After", strconv.Itoa(streamRetryAfter))
+		s.renderError(w, r, http.StatusTooManyRequests, "Too many live views",
+			"Too many pages with live updates are open. Close some tabs and reload this page.")
+		return
+	}
+	defer releaseSlot()
 	changes, release := s.svc.Broker().SubscribeOwner(sess.OwnerID)
 	defer release()
 	rc := http.NewResponseController(w)
@@ -89,6 +101,10 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request, sess *session) {
 		}
 	}
 }
+
+// streamRetryAfter is the Retry-After, in seconds, of a live feed refused
+// because too many are open.
+const streamRetryAfter = 5
 
 // writeEvent writes one SSE event; every line of data gets its own
 // "data:" field.

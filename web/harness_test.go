@@ -72,6 +72,7 @@ type harness struct {
 	store      *sqlite.DB
 	dbPath     string
 	svc        *relay.Service
+	dash       *web.Server
 	srv        *httptest.Server
 	clock      *clock
 	logs       *syncBuffer
@@ -102,6 +103,7 @@ func newHarness(t testing.TB, opts ...func(*web.Config)) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
+	h.dash = dash
 	cfg := httpapi.DefaultConfig()
 	cfg.SSEHeartbeat = 200 * time.Millisecond
 	cfg.AgentRate, cfg.AgentBurst = 6000, 1000 // benchmarks make many requests

@@ -56,6 +56,11 @@ type Config struct {
 	LoginRate, LoginBurst, LoginGlobalRate int
 	// Heartbeat is the interval of SSE comments; 0 means 15 s.
 	Heartbeat time.Duration
+	// MaxStreamsPerSession bounds the live feeds (GET /events) one log-in
+	// session keeps open at once, and MaxStreams those of all sessions;
+	// beyond either, a new one is refused with 429. 0 or less means the
+	// defaults (8 and 1000).
+	MaxStreamsPerSession, MaxStreams int
 	// SourceStatus, when set, adds a connector column to the sources page.
 	SourceStatus SourceStatusFunc
 	// Logger receives the dashboard's logs; nil discards them.
@@ -73,7 +78,8 @@ type Server struct {
 	assets  map[string]string // asset name -> version (hash) for cache busting
 	ipRL    *ratelimit.Limiter
 	allRL   *ratelimit.Limiter
-	hashSem chan struct{} // bounds concurrent argon2id verifications (64 MiB each)
+	hashSem chan struct{}    // bounds concurrent argon2id verifications (64 MiB each)
+	streams *ratelimit.Slots // open live feeds, per session and in all
 }
 
 // New returns the dashboard for svc.
@@ -93,6 +99,12 @@ func New(svc *relay.Service, cfg Config) (*Server, error) {
 	if cfg.Heartbeat <= 0 {
 		cfg.Heartbeat = 15 * time.Second
 	}
+	if cfg.MaxStreamsPerSession <= 0 {
+		cfg.MaxStreamsPerSession = 8
+	}
+	if cfg.MaxStreams <= 0 {
+		cfg.MaxStreams = 1000
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -102,6 +114,7 @@ func New(svc *relay.Service, cfg Config) (*Server, error) {
 		ipRL:    ratelimit.New(cfg.LoginRate, cfg.LoginBurst),
 		allRL:   ratelimit.New(cfg.LoginGlobalRate, cfg.LoginGlobalRate),
 		hashSem: make(chan struct{}, 2),
+		streams: ratelimit.NewSlots(cfg.MaxStreamsPerSession, cfg.MaxStreams),
 	}
 	if err := s.loadAssets(); err != nil {
 		return nil, err

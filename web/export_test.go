@@ -1,0 +1,4 @@
+package web
+
+// OpenStreams returns the live feeds that hold a slot.
+func (s *Server) OpenStreams() int { return s.streams.InUse() }
