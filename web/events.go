@@ -58,6 +58,17 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request, sess *session) {
 		s.log.WarnContext(ctx, "dashboard: live feed", "err", err)
 		return
 	}
+	// A request page names the request and the version it shows: if the
+	// request changed between rendering the page and this subscription,
+	// no broker event will come for that change, so say so now.
+	if id := r.URL.Query().Get("request"); id != "" {
+		shown, _ := strconv.ParseInt(r.URL.Query().Get("v"), 10, 64)
+		if req, err := s.svc.OwnerRequest(ctx, sess.OwnerID, id); err == nil && req.Version != shown {
+			if err := writeEvent(w, "request", req.ID); err != nil {
+				return
+			}
+		}
+	}
 	_ = rc.Flush()
 	heartbeat := time.NewTicker(s.cfg.Heartbeat)
 	defer heartbeat.Stop()

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"fmt"
 	"html"
 	"net/http"
 	"net/http/httptest"
@@ -942,5 +943,33 @@ func TestHeldMessageShown(t *testing.T) {
 	got, err := agent.GetOTPStatus(ctx, r.ID)
 	if err != nil || got.Metadata != nil || got.Status != client.StatusPendingApproval {
 		t.Fatalf("agent view: %+v %v", got, err)
+	}
+}
+
+// TestLiveFeedCatchesUp: a request page that was rendered before a change
+// its feed could not have seen (the change fell between the page and the
+// subscription) is told at once that it is stale.
+func TestLiveFeedCatchesUp(t *testing.T) {
+	h := newHarness(t)
+	agent, _ := h.agent("bot")
+	req := h.request(agent, "changes before the feed connects")
+	shown := h.stored(req.ID).Version
+	b := h.browser()
+	b.mustLogin()
+	cookie := &http.Cookie{Name: "agentotp_session", Value: b.sessionCookie()}
+	if _, err := h.owner.Approve(ctxT(t), req.ID); err != nil {
+		t.Fatal(err)
+	}
+	url := fmt.Sprintf("%s/events?request=%s&v=%d", h.srv.URL, req.ID, shown)
+	events := readEvents(t, url, cookie, func(ev sseEvent) bool { return ev.name == "request" })
+	if last := events[len(events)-1]; last.name != "request" || last.data != req.ID {
+		t.Fatalf("events %+v", events)
+	}
+	// A page that shows the current version hears nothing about it.
+	current := h.stored(req.ID).Version
+	url = fmt.Sprintf("%s/events?request=%s&v=%d", h.srv.URL, req.ID, current)
+	events = readEvents(t, url, cookie, func(ev sseEvent) bool { return ev.name == "pending" })
+	if len(events) != 1 {
+		t.Fatalf("up-to-date page got %+v", events)
 	}
 }

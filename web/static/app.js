@@ -61,7 +61,13 @@
 
   function live() {
     if (!document.body.hasAttribute('data-live') || !window.EventSource) { return; }
-    var es = new EventSource('/events');
+    var url = '/events';
+    var shown = document.querySelector('[data-request][data-version]');
+    if (shown) {
+      url += '?request=' + encodeURIComponent(shown.getAttribute('data-request')) +
+        '&v=' + encodeURIComponent(shown.getAttribute('data-version'));
+    }
+    var es = new EventSource(url);
     es.addEventListener('pending', function (e) {
       var el = document.getElementById('pending-lists');
       if (!el) { return; }
