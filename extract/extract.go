@@ -110,9 +110,9 @@ type extractor struct {
 //
 // The text analysed is the Subject, the Text and, when HTML is not empty,
 // HTMLToText(HTML), in that order, separated by blank lines: both bodies
-// are always used, because the plain-text alternative of many e-mails is a
-// stub while the HTML holds the code (a code found in both simply counts
-// once more). The error is non-nil only for unusable input (over
+// are always used, because the plain-text alternative of many e-mails is
+// nearly empty while the HTML holds the code (a code found in both simply
+// counts once more). The error is non-nil only for unusable input (over
 // MaxTextSize); "no code" is a Result with Code "" and a nil error.
 //
 // Confidence is 1 for an origin-bound line, otherwise the best score
