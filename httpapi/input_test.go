@@ -91,6 +91,8 @@ func TestBadInput(t *testing.T) {
 		{"owner revoke unknown", owner, "DELETE", "/v1/owner/agents/agt_nope", "", "", 404, "NOT_FOUND", ""},
 		{"owner export bad format", owner, "GET", "/v1/owner/audit/export?format=xml", "", "", 422, "VALIDATION_ERROR", "format"},
 		{"unknown endpoint", agent, "GET", "/v1/nothing", "", "", 404, "NOT_FOUND", ""},
+		{"wrong method", agent, "PUT", "/v1/otp/otp_x", "", "", 405, "METHOD_NOT_ALLOWED", ""},
+		{"wrong method on consume", agent, "GET", "/v1/otp/otp_x/consume", "", "", 405, "METHOD_NOT_ALLOWED", ""},
 	}
 	countRows := func() (int, int) {
 		rs, _, err := h.store.ListRequests(ctx, agentotp.RequestQuery{OwnerID: ownerID(t, h), Limit: 100})
@@ -159,5 +161,21 @@ func TestProblemShape(t *testing.T) {
 	}
 	if errs := doc["errors"].([]any); len(errs) != 2 {
 		t.Errorf("want errors for public_key and ttl, got %v", errs)
+	}
+}
+
+// TestMethodNotAllowed: a known path with the wrong method is 405 with
+// an Allow header naming the methods that exist.
+func TestMethodNotAllowed(t *testing.T) {
+	h := newHarness(t)
+	for path, want := range map[string]string{
+		"/v1/otp/otp_x":         "GET, DELETE",
+		"/v1/otp/otp_x/consume": "POST",
+		"/v1/owner/agents":      "GET, POST",
+	} {
+		status, body, hdr := h.call("PATCH", path, "", "", nil)
+		if status != 405 || hdr.Get("Allow") != want || decodeProblem(t, body).Code != "METHOD_NOT_ALLOWED" {
+			t.Errorf("PATCH %s: %d Allow %q %s", path, status, hdr.Get("Allow"), body)
+		}
 	}
 }

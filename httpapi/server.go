@@ -161,8 +161,30 @@ func (s *Server) routes() {
 			s.cfg.Web.ServeHTTP(w, r)
 			return
 		}
+		if allow := s.allowedMethods(r); len(allow) > 0 {
+			w.Header().Set("Allow", strings.Join(allow, ", "))
+			s.writeError(w, r, agentotp.Errorf(agentotp.EMethodNotAllowed, "%s is not allowed on %s; allowed: %s", r.Method, r.URL.Path, strings.Join(allow, ", ")), 0)
+			return
+		}
 		s.writeError(w, r, agentotp.Errorf(agentotp.ENotFound, "no such endpoint: %s %s", r.Method, r.URL.Path), 0)
 	})
+}
+
+// allowedMethods returns the methods that have a route for r's path. The
+// catch-all "/" takes every request the routes do not, so the mux itself
+// never answers 405; this restores it.
+func (s *Server) allowedMethods(r *http.Request) []string {
+	var allow []string
+	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodDelete} {
+		if m == r.Method {
+			continue
+		}
+		probe := &http.Request{Method: m, URL: r.URL, Host: r.Host, Header: http.Header{}}
+		if _, pattern := s.mux.Handler(probe); pattern != "" && pattern != "/" {
+			allow = append(allow, m)
+		}
+	}
+	return allow
 }
 
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
