@@ -44,7 +44,7 @@ type TelegramPrompt struct {
 	ChatID    int64
 	MessageID int64 // 0 until Telegram confirmed the message
 	CreatedAt time.Time
-	ClosedAt  time.Time // set once the request is final
+	ClosedAt  time.Time // set once the request is final, or when a newer prompt record (fresh buttons) replaced this one
 }
 
 // TelegramStore keeps the Telegram bot's state. It is part of Store.

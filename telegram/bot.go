@@ -1,7 +1,9 @@
 // Package telegram is the agentotp Telegram bot: the owner links a chat
 // with a one-time code, each request that needs approval arrives there
-// with Approve and Deny buttons, and the message is edited when the
-// request is decided, expires, is cancelled or consumed.
+// with Approve and Deny buttons, and the message is edited when a message
+// is caught and held for the request (to warn that approving releases its
+// code), and when the request is decided, expires, is cancelled or
+// consumed.
 //
 // The bot long-polls getUpdates, so the relay needs no public URL. Button
 // callback data holds an opaque random token that the store maps to the
@@ -22,6 +24,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/agentotp/agentotp"
 	"github.com/agentotp/agentotp/relay"
@@ -231,10 +235,15 @@ func (b *Bot) answer(ctx context.Context, id, text string, alert bool) {
 	}
 }
 
-// edit replaces a message's text and removes its buttons.
-func (b *Bot) edit(ctx context.Context, chatID, messageID int64, text string) error {
+// edit replaces a message's text and its buttons with kb; a nil kb
+// removes the buttons (Telegram drops them from an edit that does not
+// repeat them, so kb is always sent).
+func (b *Bot) edit(ctx context.Context, chatID, messageID int64, text string, kb *InlineKeyboardMarkup) error {
+	if kb == nil {
+		kb = &InlineKeyboardMarkup{InlineKeyboard: [][]InlineKeyboardButton{}}
+	}
 	err := b.call(ctx, "editMessageText", EditMessageTextParams{ChatID: chatID, MessageID: messageID, Text: text,
-		ReplyMarkup: &InlineKeyboardMarkup{InlineKeyboard: [][]InlineKeyboardButton{}}}, nil)
+		ReplyMarkup: kb}, nil)
 	var ae *APIError
 	if errors.As(err, &ae) && ae.Code == http.StatusBadRequest && strings.Contains(ae.Description, "message is not modified") {
 		return nil
@@ -261,6 +270,15 @@ func (b *Bot) handleUpdate(ctx context.Context, u Update) {
 const tokenLen = 22
 
 func newPromptToken() string { return strings.TrimPrefix(relay.NewID("x"), "x") }
+
+// promptKeyboard returns the Approve and Deny buttons of a prompt whose
+// token is token.
+func promptKeyboard(token string) *InlineKeyboardMarkup {
+	return &InlineKeyboardMarkup{InlineKeyboard: [][]InlineKeyboardButton{{
+		{Text: "✅ Approve", CallbackData: "a:" + token},
+		{Text: "❌ Deny", CallbackData: "d:" + token},
+	}}}
+}
 
 func hashToken(token string) []byte {
 	h := sha256.Sum256([]byte("agentotp/telegram-prompt/v1:" + token))
@@ -364,15 +382,22 @@ func statusWords(s agentotp.Status) string {
 }
 
 // Notify implements relay.Notifier: it sends a prompt for each new request
-// that waits for approval and edits the prompts of a request that was
-// decided, expired, cancelled or consumed. Every call is bounded by
-// CallTimeout, on the notifier's own goroutine.
+// that waits for approval, adds a warning to the prompts of a pending
+// request once a message is held for it, and edits the prompts of a
+// request that was decided, expired, cancelled or consumed. Every call is
+// bounded by CallTimeout, on the notifier's own goroutine.
 func (b *Bot) Notify(ctx context.Context, ev relay.Event) {
 	r := &ev.Request
 	switch ev.Action {
 	case agentotp.AuditRequestCreated:
 		if r.Status == agentotp.StatusPending && !r.Test {
 			b.prompt(ctx, r, 0)
+		}
+	case agentotp.AuditMessageHeld:
+		// The event's copy has no ciphertext (Held is false there); the
+		// status and the metadata say a message is held.
+		if r.Status == agentotp.StatusPending && r.Metadata != nil {
+			b.showHeld(ctx, r)
 		}
 	case agentotp.AuditRequestApproved, agentotp.AuditRequestDenied, agentotp.AuditRequestExpired,
 		agentotp.AuditRequestCancelled, agentotp.AuditRequestConsumed:
@@ -400,11 +425,7 @@ func (b *Bot) prompt(ctx context.Context, r *agentotp.Request, chatID int64) {
 		b.log.ErrorContext(ctx, "telegram prompt: store", "request_id", r.ID, "err", err)
 		return
 	}
-	kb := &InlineKeyboardMarkup{InlineKeyboard: [][]InlineKeyboardButton{{
-		{Text: "✅ Approve", CallbackData: "a:" + token},
-		{Text: "❌ Deny", CallbackData: "d:" + token},
-	}}}
-	m, err := b.send(ctx, link.ChatID, b.render(ctx, r, ""), kb)
+	m, err := b.send(ctx, link.ChatID, b.render(ctx, r, ""), promptKeyboard(token))
 	if err != nil {
 		b.log.WarnContext(ctx, "telegram prompt: sendMessage failed", "request_id", r.ID, "err", err)
 		return
@@ -427,7 +448,7 @@ func (b *Bot) refresh(ctx context.Context, r *agentotp.Request, actor string) {
 		if !p.ClosedAt.IsZero() || p.MessageID == 0 {
 			continue
 		}
-		if err := b.edit(ctx, p.ChatID, p.MessageID, text); err != nil {
+		if err := b.edit(ctx, p.ChatID, p.MessageID, text, nil); err != nil {
 			b.log.WarnContext(ctx, "telegram editMessageText failed", "request_id", r.ID, "err", err)
 			continue
 		}
@@ -437,6 +458,108 @@ func (b *Bot) refresh(ctx context.Context, r *agentotp.Request, actor string) {
 			}
 		}
 	}
+}
+
+// showHeld edits the open prompts of r in its owner's linked chat to add
+// the held-message warning (see heldLine), keeping the Approve and Deny
+// buttons. r comes from a request.message_held event; the request is read
+// again so that a request decided meanwhile keeps its outcome and gets
+// no buttons back. Prompts in a chat that is no longer linked are left
+// alone: the metadata of a new message is not sent there.
+//
+// Only the hash of a prompt's token is stored, so the buttons cannot be
+// sent again as they were: each edited prompt gets a new token, stored
+// before the edit so that a tap on the new buttons always finds it. Once
+// the message carries the new buttons, the new prompt owns the message
+// and the old one is closed, so outcome edits are made once. An old
+// button still in a client's view stays valid, as it was.
+func (b *Bot) showHeld(ctx context.Context, r *agentotp.Request) {
+	cur, err := b.store.GetRequest(ctx, r.ID)
+	if err != nil {
+		b.log.ErrorContext(ctx, "telegram held message: load request", "request_id", r.ID, "err", err)
+		return
+	}
+	if cur.Status != agentotp.StatusPending || cur.Metadata == nil || cur.ExpiredAt(b.cfg.Now()) {
+		return
+	}
+	link, err := b.store.GetTelegramLink(ctx, cur.OwnerID)
+	if errors.Is(err, agentotp.ErrNotFound) {
+		return
+	}
+	if err != nil {
+		b.log.ErrorContext(ctx, "telegram held message: load link", "request_id", cur.ID, "err", err)
+		return
+	}
+	ps, err := b.store.ListTelegramPrompts(ctx, cur.ID)
+	if err != nil {
+		b.log.ErrorContext(ctx, "telegram held message: load prompts", "request_id", cur.ID, "err", err)
+		return
+	}
+	text := b.render(ctx, cur, "")
+	for _, p := range ps {
+		if !p.ClosedAt.IsZero() || p.MessageID == 0 || p.ChatID != link.ChatID {
+			continue
+		}
+		token := newPromptToken()
+		np := &agentotp.TelegramPrompt{TokenHash: hashToken(token), RequestID: cur.ID, OwnerID: cur.OwnerID, ChatID: p.ChatID, CreatedAt: b.cfg.Now()}
+		if err := b.store.CreateTelegramPrompt(ctx, np); err != nil {
+			b.log.ErrorContext(ctx, "telegram held message: store prompt", "request_id", cur.ID, "err", err)
+			continue
+		}
+		if err := b.edit(ctx, p.ChatID, p.MessageID, text, promptKeyboard(token)); err != nil {
+			// The message keeps its old buttons; the new prompt, with no
+			// message, is never edited.
+			b.log.WarnContext(ctx, "telegram editMessageText failed", "request_id", cur.ID, "err", err)
+			continue
+		}
+		if err := b.store.SetTelegramPromptMessage(ctx, np.TokenHash, p.MessageID); err != nil {
+			b.log.ErrorContext(ctx, "telegram held message: record message", "request_id", cur.ID, "err", err)
+			continue
+		}
+		if err := b.store.CloseTelegramPrompt(ctx, p.TokenHash, b.cfg.Now()); err != nil {
+			b.log.ErrorContext(ctx, "telegram held message: close replaced prompt", "request_id", cur.ID, "err", err)
+		}
+	}
+}
+
+// Bounds of message metadata in the held-message warning, in characters.
+const (
+	maxHeldSender  = 64
+	maxHeldSubject = 80
+	maxHeldSource  = 16
+)
+
+// heldLine returns the warning a prompt shows while a message caught for
+// the request is held: where it came from and when, never its text or
+// code (the relay masks the code in the subject it stores). Sender and
+// subject are written by whoever sent the message, so they are kept on
+// one line and cut to a bounded length.
+func heldLine(md *agentotp.MessageMetadata) string {
+	var sb strings.Builder
+	sb.WriteString("⚠ Already caught: ")
+	sb.WriteString(clip(sourceWord(md.Source), maxHeldSource))
+	if s := clip(md.Sender, maxHeldSender); s != "" {
+		sb.WriteString(" from " + s)
+	}
+	if s := clip(md.Subject, maxHeldSubject); s != "" {
+		sb.WriteString(", “" + s + "”")
+	}
+	if !md.ReceivedAt.IsZero() {
+		sb.WriteString(", " + md.ReceivedAt.UTC().Format("15:04 UTC"))
+	}
+	sb.WriteString(" — approving releases its code to this agent.")
+	return sb.String()
+}
+
+// clip keeps untrusted text on one line (oneLine), trims it and cuts it
+// to at most n characters, marking a cut with "…".
+func clip(s string, n int) string {
+	s = strings.TrimSpace(oneLine(strings.ToValidUTF8(s, "\uFFFD")))
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	rs := []rune(s)
+	return strings.TrimSpace(string(rs[:n-1])) + "…"
 }
 
 // shortFingerprint keeps the head of a key fingerprint: enough to notice
@@ -482,6 +605,9 @@ func (b *Bot) render(ctx context.Context, r *agentotp.Request, actor string) str
 	}
 	fmt.Fprintf(&sb, "Request: %s\n", r.ID)
 	sb.WriteString("\n")
+	if r.Status == agentotp.StatusPending && r.Metadata != nil {
+		sb.WriteString(heldLine(r.Metadata) + "\n")
+	}
 	switch r.Status {
 	case agentotp.StatusPending:
 		fmt.Fprintf(&sb, "⏳ Time left: %s", timeLeft(b.cfg.Now(), r.ExpiresAt))
@@ -520,22 +646,31 @@ func sourcesWords(sources []string) string {
 	}
 	words := make([]string, len(sources))
 	for i, s := range sources {
-		if s == agentotp.SourceSMS {
-			words[i] = "SMS"
-		} else {
-			words[i] = s
-		}
+		words[i] = sourceWord(s)
 	}
 	return strings.Join(words, " or ")
 }
 
-// oneLine keeps agent-supplied text on one line, so it cannot fake lines
-// of the prompt (such as an outcome).
+// sourceWord names one message source.
+func sourceWord(s string) string {
+	if s == agentotp.SourceSMS {
+		return "SMS"
+	}
+	return s
+}
+
+// oneLine keeps agent- or sender-supplied text on one line, so it cannot
+// fake lines of the prompt (such as an outcome): every control character
+// (line feeds, vertical tabs, form feeds, NEL…) and the line and
+// paragraph separators become spaces, and the bidirectional controls,
+// which could make the rest of a line read backwards, are dropped.
 func oneLine(s string) string {
 	return strings.Map(func(r rune) rune {
-		switch r {
-		case '\n', '\r', '\u2028', '\u2029', '\u0085':
+		switch {
+		case r == '\u2028', r == '\u2029', unicode.IsControl(r):
 			return ' '
+		case unicode.Is(unicode.Bidi_Control, r):
+			return -1
 		}
 		return r
 	}, s)

@@ -736,3 +736,231 @@ func TestNewValidatesConfig(t *testing.T) {
 		}
 	}
 }
+
+// buttons checks that kb is a prompt's keyboard (one row: Approve, Deny,
+// with one token) and returns the two buttons' callback data.
+func buttons(t *testing.T, kb *telegram.InlineKeyboardMarkup) (approve, deny string) {
+	t.Helper()
+	if kb == nil || len(kb.InlineKeyboard) != 1 || len(kb.InlineKeyboard[0]) != 2 {
+		t.Fatalf("keyboard = %+v; want one row of two buttons", kb)
+	}
+	a, d := kb.InlineKeyboard[0][0], kb.InlineKeyboard[0][1]
+	if a.Text != "✅ Approve" || d.Text != "❌ Deny" {
+		t.Errorf("buttons %q, %q", a.Text, d.Text)
+	}
+	if !strings.HasPrefix(a.CallbackData, "a:") || !strings.HasPrefix(d.CallbackData, "d:") ||
+		a.CallbackData[2:] != d.CallbackData[2:] || len(a.CallbackData) != 24 {
+		t.Errorf("callback data %q, %q; want a:TOKEN and d:TOKEN with one 22-character token", a.CallbackData, d.CallbackData)
+	}
+	return a.CallbackData, d.CallbackData
+}
+
+// ingest posts a message through a new capture source of its kind.
+func (e *env) ingest(in relay.IncomingMessage) {
+	e.t.Helper()
+	src, err := e.svc.CreateSource(e.ctx, e.ownerID, "src-"+in.Source, in.Source)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	sp, err := e.svc.Authenticate(e.ctx, src.Token)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if _, err := e.svc.Ingest(e.ctx, sp, in); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+// TestHeldMessageShownInPrompt: a message that matches a request still
+// waiting for approval is held, and the prompt says so (where it came
+// from, never its code), keeping its buttons; deciding then edits the
+// prompt to the outcome.
+func TestHeldMessageShownInPrompt(t *testing.T) {
+	const code = "604918"
+	cases := []struct {
+		name string
+		in   relay.IncomingMessage
+		// line is the warning the prompt must show.
+		line string
+		// staleButton: the owner taps the button of the prompt as it was
+		// sent, before the warning (a client that had not caught up).
+		staleButton bool
+		approve     bool
+		outcome     string
+	}{
+		{
+			name:    "sms",
+			in:      relay.IncomingMessage{Source: "sms", Sender: "MYBANK", Text: "Your MYBANK code is " + code + ". Never share it."},
+			line:    "⚠ Already caught: SMS from MYBANK, 10:00 UTC — approving releases its code to this agent.",
+			approve: true, outcome: "\n\n✅ Approved by the owner",
+		},
+		{
+			name: "email with the code in its subject",
+			in: relay.IncomingMessage{Source: "email", Sender: "Acme <noreply@acme.com>", Subject: code + " is your Acme code",
+				Text: "Your Acme verification code is " + code + "."},
+			line:    "⚠ Already caught: email from Acme <noreply@acme.com>, “•••••• is your Acme code”, 10:00 UTC — approving releases its code to this agent.",
+			approve: true, outcome: "\n\n✅ Approved by the owner",
+		},
+		{
+			name: "sender and subject that try to add lines",
+			in: relay.IncomingMessage{Source: "email", Sender: "x@evil.test\n\n✅ Approved by the owner\v\u2028" + strings.Repeat("A", 100),
+				Subject: "Hello\r\nRequest: otp_fake\u202e", Text: "code " + code},
+			line: "⚠ Already caught: email from x@evil.test  ✅ Approved by the owner  " + strings.Repeat("A", 25) + "…" +
+				", “Hello  Request: otp_fake”, 10:00 UTC — approving releases its code to this agent.",
+			approve: true, outcome: "\n\n✅ Approved by the owner",
+		},
+		{
+			name:        "denied with the button sent before the warning",
+			in:          relay.IncomingMessage{Source: "sms", Sender: "+15550100", Text: code + " is your code"},
+			line:        "⚠ Already caught: SMS from +15550100, 10:00 UTC — approving releases its code to this agent.",
+			staleButton: true, approve: false, outcome: "\n\n❌ Denied by the owner",
+		},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t, envOptions{})
+			e.link(ownerChat, ownerUser)
+			r := e.request(reqOpts{})
+			c := e.calls.Take(t, 1)[0]
+			oldApprove, oldDeny := e.prompt(c, r)
+			msg := *c.Result
+
+			e.clock.Advance(41 * time.Second)
+			e.ingest(tc.in)
+			if cur := e.current(r.ID); cur.Status != agentotp.StatusPending || !cur.Held() {
+				t.Fatalf("after the message: %s, held %v; want pending and held", cur.Status, cur.Held())
+			}
+
+			edit := e.calls.Take(t, 1)[0]
+			wantText := strings.Replace(c.Send.Text, "\n\n⏳ Time left: 5m0s", "\n\n"+tc.line+"\n⏳ Time left: 4m19s", 1)
+			if edit.Edit == nil || edit.Edit.ChatID != ownerChat || edit.Edit.MessageID != msg.MessageID {
+				t.Fatalf("got %s; want editMessageText(chat %d, msg %d)", telegramtest.DescribeCalls([]telegramtest.Call{edit}), ownerChat, msg.MessageID)
+			}
+			if edit.Edit.Text != wantText {
+				t.Errorf("edited text:\n%s\nwant:\n%s", edit.Edit.Text, wantText)
+			}
+			if strings.Contains(edit.Edit.Text, code) {
+				t.Errorf("the code reached Telegram:\n%s", edit.Edit.Text)
+			}
+			if n := strings.Count(edit.Edit.Text, "\n"); n != strings.Count(c.Send.Text, "\n")+1 {
+				t.Errorf("edited text has %d lines; want the prompt's and one more", n+1)
+			}
+			approve, deny := buttons(t, edit.Edit.ReplyMarkup)
+			if approve == oldApprove {
+				t.Error("the edit reused the old token")
+			}
+
+			// The owner decides: the prompt shows the outcome, once.
+			tapMsg, data := e.fake.Message(ownerChat, msg.MessageID), approve
+			if !tc.approve {
+				data = deny
+			}
+			if tapMsg.Text != wantText || tapMsg.ReplyMarkup == nil {
+				t.Fatalf("the message as the owner sees it: %q, buttons %+v", tapMsg.Text, tapMsg.ReplyMarkup)
+			}
+			if tc.staleButton {
+				tapMsg, data = msg, oldApprove
+				if !tc.approve {
+					data = oldDeny
+				}
+			}
+			id := e.fake.Tap(ownerUser, tapMsg, data)
+			answer, out := split(t, e.calls.Take(t, 2))
+			want, status := "Approved.", agentotp.StatusReceived
+			if !tc.approve {
+				want, status = "Denied.", agentotp.StatusDenied
+			}
+			wantAnswer(t, answer, id, want, false)
+			wantEdit(t, out, msg, tc.outcome)
+			if strings.Contains(out.Edit.Text, "Already caught") || strings.Contains(out.Edit.Text, code) {
+				t.Errorf("outcome text:\n%s", out.Edit.Text)
+			}
+			if cur := e.current(r.ID); cur.Status != status {
+				t.Errorf("after the tap: %s; want %s", cur.Status, status)
+			}
+			// The notifier handled the decision after the warning, so its
+			// records are written: the new prompt owns the message and the
+			// one it replaced is closed (else every outcome is sent twice).
+			ps, err := e.store.ListTelegramPrompts(e.ctx, r.ID)
+			if err != nil || len(ps) != 2 {
+				t.Fatalf("prompts = %+v, %v; want the first and its replacement", ps, err)
+			}
+			if ps[0].ClosedAt.IsZero() || ps[1].MessageID != msg.MessageID || ps[1].ChatID != ownerChat {
+				t.Errorf("prompts after the warning: %+v, %+v; want the first closed and the second on msg %d", ps[0], ps[1], msg.MessageID)
+			}
+			e.barrier()
+		})
+	}
+}
+
+// TestHeldMessageNotShown: the warning goes only to a prompt in the
+// owner's linked chat, of a request that still waits for approval.
+func TestHeldMessageNotShown(t *testing.T) {
+	cases := []struct {
+		name string
+		// linkFirst: the chat is linked before the request, so it is
+		// prompted.
+		linkFirst bool
+		// relink: the owner links another chat after the prompt.
+		relink bool
+		// decide: the owner approves before the event is handled.
+		decide   bool
+		wantEdit bool
+		// pendingWarns: a prompt that /pending sends afterwards shows the
+		// warning too.
+		pendingWarns bool
+	}{
+		{name: "prompt in the linked chat", linkFirst: true, wantEdit: true, pendingWarns: true},
+		{name: "no prompt", pendingWarns: true},
+		{name: "prompt in a chat no longer linked", linkFirst: true, relink: true},
+		{name: "request decided meanwhile", linkFirst: true, decide: true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t, envOptions{direct: true})
+			if tc.linkFirst {
+				e.link(ownerChat, ownerUser)
+			}
+			r := e.request(reqOpts{})
+			e.notify(agentotp.AuditRequestCreated, r)
+			var msg telegram.Message
+			if tc.linkFirst {
+				c := e.calls.Take(t, 1)[0]
+				e.prompt(c, r)
+				msg = *c.Result
+			} else {
+				e.link(ownerChat, ownerUser)
+			}
+			if tc.relink {
+				e.fake.SendText(ownerChat, ownerUser, "/unlink")
+				e.calls.Take(t, 1)
+				e.link(-100999, ownerUser)
+			}
+			e.ingest(relay.IncomingMessage{Source: "sms", Sender: "MYBANK", Text: "Your code is 604918"})
+			held := e.current(r.ID)
+			if tc.decide {
+				if _, err := e.svc.Approve(e.ctx, e.ownerID, r.ID); err != nil {
+					t.Fatal(err)
+				}
+			}
+			e.notify(agentotp.AuditMessageHeld, held)
+			if tc.wantEdit {
+				c := e.calls.Take(t, 1)[0]
+				if c.Edit == nil || c.Edit.MessageID != msg.MessageID || !strings.Contains(c.Edit.Text, "⚠ Already caught: SMS from MYBANK") {
+					t.Fatalf("got %s; want the warning added to msg %d", telegramtest.DescribeCalls([]telegramtest.Call{c}), msg.MessageID)
+				}
+				buttons(t, c.Edit.ReplyMarkup)
+			}
+			e.barrier() // nothing else was sent or edited
+			if tc.pendingWarns {
+				e.fake.SendText(ownerChat, ownerUser, "/pending")
+				c := e.calls.Take(t, 1)[0]
+				e.prompt(c, held)
+				if !strings.Contains(c.Send.Text, "\n\n⚠ Already caught: SMS from MYBANK, 10:00 UTC — approving releases its code to this agent.\n⏳ Time left: ") ||
+					strings.Contains(c.Send.Text, "604918") {
+					t.Errorf("/pending prompt of the held request:\n%s", c.Send.Text)
+				}
+			}
+		})
+	}
+}

@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/agentotp/agentotp"
 )
 
 func FuzzParseCallbackData(f *testing.F) {
@@ -61,5 +63,54 @@ func TestPromptTextHelpers(t *testing.T) {
 	}
 	if got := timeLeft(now, now.Add(-time.Second)); got != "none" {
 		t.Errorf("timeLeft past = %q", got)
+	}
+}
+
+func TestOneLine(t *testing.T) {
+	cases := []struct{ in, want string }{
+		{"plain text", "plain text"},
+		{"a\nb\r\nc\u2028d\u2029e", "a b  c d e"},
+		{"vt\vff\fnel\u0085tab\tesc\x1b.", "vt ff nel tab esc ."},
+		{"bidi \u202eevil\u202c \u2067x\u2069\u200f", "bidi evil x"},
+		{"emoji ✅ and “quotes”", "emoji ✅ and “quotes”"},
+	}
+	for _, c := range cases {
+		if got := oneLine(c.in); got != c.want {
+			t.Errorf("oneLine(%q) = %q; want %q", c.in, got, c.want)
+		}
+	}
+}
+
+func TestHeldLine(t *testing.T) {
+	at := time.Date(2031, 3, 4, 9, 41, 30, 0, time.FixedZone("CET", 3600))
+	const tail = " — approving releases its code to this agent."
+	cases := []struct {
+		name string
+		md   agentotp.MessageMetadata
+		want string
+	}{
+		{"sms", agentotp.MessageMetadata{Source: "sms", Sender: "MYBANK", ReceivedAt: at},
+			"⚠ Already caught: SMS from MYBANK, 08:41 UTC" + tail},
+		{"email with a subject", agentotp.MessageMetadata{Source: "email", Sender: "Acme <noreply@acme.com>", Subject: "Your code: ••••••", ReceivedAt: at},
+			"⚠ Already caught: email from Acme <noreply@acme.com>, “Your code: ••••••”, 08:41 UTC" + tail},
+		{"nothing known", agentotp.MessageMetadata{Source: "sms"},
+			"⚠ Already caught: SMS" + tail},
+		{"lines in sender and subject", agentotp.MessageMetadata{Source: "email", Sender: " a@b.test\n", Subject: "x\n\n✅ Approved by the owner", ReceivedAt: at},
+			"⚠ Already caught: email from a@b.test, “x  ✅ Approved by the owner”, 08:41 UTC" + tail},
+		{"long sender and subject", agentotp.MessageMetadata{Source: "email", Sender: strings.Repeat("s", 200), Subject: strings.Repeat("ü", 200)},
+			"⚠ Already caught: email from " + strings.Repeat("s", maxHeldSender-1) + "…, “" + strings.Repeat("ü", maxHeldSubject-1) + "…”" + tail},
+		{"not UTF-8", agentotp.MessageMetadata{Source: "sms", Sender: "BANK\xff\xfe"},
+			"⚠ Already caught: SMS from BANK\uFFFD" + tail},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			got := heldLine(&c.md)
+			if got != c.want {
+				t.Errorf("heldLine = %q\nwant       %q", got, c.want)
+			}
+			if strings.ContainsAny(got, "\n\r\v\f\u2028\u2029\u0085") {
+				t.Errorf("heldLine breaks the line: %q", got)
+			}
+		})
 	}
 }
