@@ -54,10 +54,12 @@ type Error struct {
 
 // Error implements error.
 func (e *Error) Error() string {
-	s := e.Class.Error()
-	if e.Code != "" {
-		s += " (" + e.Code + ")"
+	if e.Code != "" && e.Message != "" {
+		// The relay's own message is the specific one (the class of
+		// NOT_FOUND, say, names an OTP request whatever was not found).
+		return "agentotp: " + e.Message + " (" + e.Code + ")"
 	}
+	s := e.Class.Error()
 	if e.Message != "" {
 		s += ": " + e.Message
 	}

@@ -118,7 +118,8 @@ func newCaptureCmd(a *app) *cobra.Command {
 	}
 	f := cmd.Flags()
 	f.StringVar(&o.server, "server", client.DefaultBaseURL, "relay URL (env AGENTOTP_URL)")
-	f.StringVar(&o.token, "token", "", "source token sk_…")
+	f.StringVar(&o.token, "token", "", "source token sk_… (env AGENTOTP_SOURCE_TOKEN)")
+	_ = f.SetAnnotation("token", envAnnotation, []string{"AGENTOTP_SOURCE_TOKEN"})
 	f.StringVar(&o.sourceToken, "source-token", "", "source token sk_… (env AGENTOTP_SOURCE_TOKEN; wins over --token)")
 	f.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	f.BoolVar(&a.jsonOut, "json", false, "with --stdin: print the result as JSON")

@@ -93,3 +93,19 @@ func TestExtractBatch(t *testing.T) {
 		}
 	}
 }
+
+// TestCaptureTokenFromEnvironment: capture's --token is a source token,
+// read from AGENTOTP_SOURCE_TOKEN, never from the owner's variable.
+func TestCaptureTokenFromEnvironment(t *testing.T) {
+	res := agentotp(t, "x", []string{"AGENTOTP_OWNER_TOKEN=ok_owner"}, "capture", "--stdin", "--server", "http://127.0.0.1:1")
+	if res.code != exitUsage || !strings.Contains(res.stderr, "source token") {
+		t.Fatalf("with only the owner token set: %+v", res)
+	}
+	res = agentotp(t, "x", []string{"AGENTOTP_SOURCE_TOKEN=sk_from_env"}, "capture", "--stdin", "--server", "http://127.0.0.1:1")
+	if strings.Contains(res.stderr, "source token sk_… is needed") {
+		t.Fatalf("AGENTOTP_SOURCE_TOKEN not read: %+v", res)
+	}
+	if strings.Contains(res.stderr, "agentotp: agentotp:") {
+		t.Errorf("doubled prefix: %s", res.stderr)
+	}
+}

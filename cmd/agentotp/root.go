@@ -55,12 +55,26 @@ var envNames = map[string]string{
 	"api-key": "AGENTOTP_API_KEY",
 }
 
+// envAnnotation names, on a flag, the environment variable that sets it
+// when that differs from what envName derives (a capture's --token is a
+// source token, not the owner's).
+const envAnnotation = "agentotp_env"
+
 // envName returns the environment variable that sets a flag.
 func envName(flag string) string {
 	if n, ok := envNames[flag]; ok {
 		return n
 	}
 	return "AGENTOTP_" + strings.ToUpper(strings.ReplaceAll(flag, "-", "_"))
+}
+
+// flagEnv returns the environment variable of f: its annotation, or
+// envName.
+func flagEnv(f *pflag.Flag) string {
+	if v := f.Annotations[envAnnotation]; len(v) == 1 {
+		return v[0]
+	}
+	return envName(f.Name)
 }
 
 // bindEnv sets every flag not given on the command line from its
@@ -71,9 +85,9 @@ func bindEnv(cmd *cobra.Command) error {
 		if f.Changed {
 			return
 		}
-		if v, ok := os.LookupEnv(envName(f.Name)); ok && v != "" {
+		if v, ok := os.LookupEnv(flagEnv(f)); ok && v != "" {
 			if err := cmd.Flags().Set(f.Name, v); err != nil {
-				errs = append(errs, fmt.Errorf("%s: %w", envName(f.Name), err))
+				errs = append(errs, fmt.Errorf("%s: %w", flagEnv(f), err))
 			}
 		}
 	})
@@ -123,7 +137,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	if err == nil {
 		return exitOK
 	}
-	fmt.Fprintln(stderr, "agentotp:", err)
+	fmt.Fprintln(stderr, "agentotp:", strings.TrimPrefix(err.Error(), "agentotp: "))
 	var ee *exitErr
 	if errors.As(err, &ee) {
 		return ee.code
