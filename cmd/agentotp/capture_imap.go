@@ -276,7 +276,13 @@ func (h *edgeIMAP) Deliver(ctx context.Context, m imap.Message) error {
 	if msg.ExternalID == "" {
 		msg.ExternalID = m.ExternalID
 	}
-	res, err := h.c.Capture(ctx, msg)
+	// A delivery that has started is finished even when capture is being
+	// stopped: otherwise the relay may take the code while this side sees
+	// an error and keeps its cursor behind (harmless, since the relay
+	// ignores the resend, but the message would be read twice).
+	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	res, err := h.c.Capture(dctx, msg)
 	if err != nil {
 		for _, retry := range []error{client.ErrNetwork, client.ErrServer, client.ErrRateLimit, client.ErrAuthentication, client.ErrUnexpected, context.Canceled, context.DeadlineExceeded} {
 			if errors.Is(err, retry) {

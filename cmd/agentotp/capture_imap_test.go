@@ -124,13 +124,21 @@ func TestCaptureIMAP(t *testing.T) {
 	if c := consumeCode(t, ctx, agent, idA, privA); c != code1 {
 		t.Fatalf("A: code %q; want %s", c, code1)
 	}
-	edge.stop()
+	// The agent can have the code a moment before the edge has its answer
+	// and has moved its cursor past the mail: wait for the state file.
 	var st struct {
 		LastUID uint32 `json:"last_uid"`
 	}
-	if b, err := os.ReadFile(state); err != nil || json.Unmarshal(b, &st) != nil || st.LastUID != 1 {
-		t.Fatalf("state file: %s %v", b, err)
+	var b []byte
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if b, _ = os.ReadFile(state); json.Unmarshal(b, &st) == nil && st.LastUID == 1 {
+			break
+		}
 	}
+	if st.LastUID != 1 {
+		t.Fatalf("state file: %s", b)
+	}
+	edge.stop()
 
 	// A restart reads on from the cursor: mail 1 is not handed over again.
 	edge, _ = startProc(t, env, args, readingRE)
