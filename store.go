@@ -97,6 +97,10 @@ type Store interface {
 	// ForgetMessage undoes RecordMessage, for a message the relay took but
 	// could not process, so that the source's retry is not a duplicate.
 	ForgetMessage(ctx context.Context, sourceID, externalID string) error
+	// PruneMessages forgets the message ids recorded before before, so
+	// that remembering them does not grow without end; it returns how
+	// many it forgot.
+	PruneMessages(ctx context.Context, before time.Time) (int64, error)
 
 	// AppendAudit appends entries that record no other change.
 	AppendAudit(ctx context.Context, audit ...AuditEntry) error

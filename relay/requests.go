@@ -451,15 +451,40 @@ func (s *Service) Sweep(ctx context.Context) (int, error) {
 	}
 }
 
-// RunSweeper sweeps every interval until ctx ends.
+// MessageMemory is how long the relay remembers a source's message ids to
+// ignore a second delivery. Gateways retry for minutes or hours; a week is
+// ample, and a resend older than that is older than any request it could
+// feed.
+const MessageMemory = 7 * 24 * time.Hour
+
+// PruneMessages forgets message ids older than MessageMemory.
+func (s *Service) PruneMessages(ctx context.Context) (int64, error) {
+	n, err := s.store.PruneMessages(ctx, s.Now().Add(-MessageMemory))
+	if err != nil {
+		return 0, fmt.Errorf("prune messages: %w", err)
+	}
+	return n, nil
+}
+
+// RunSweeper sweeps every interval until ctx ends, and prunes remembered
+// message ids once an hour.
 func (s *Service) RunSweeper(ctx context.Context, interval time.Duration) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
+	var lastPrune time.Time
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+			if now := s.Now(); now.Sub(lastPrune) >= time.Hour {
+				lastPrune = now
+				if n, err := s.PruneMessages(ctx); err != nil && ctx.Err() == nil {
+					s.log.ErrorContext(ctx, "prune failed", "err", err)
+				} else if n > 0 {
+					s.log.DebugContext(ctx, "forgot old message ids", "count", n)
+				}
+			}
 			if n, err := s.Sweep(ctx); err != nil {
 				if ctx.Err() == nil {
 					s.log.ErrorContext(ctx, "sweep failed", "err", err)

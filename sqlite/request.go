@@ -303,6 +303,23 @@ func (db *DB) ListDueRequests(ctx context.Context, now time.Time, limit int) ([]
 		ORDER BY expires_at, id LIMIT ?`, now.UnixMicro(), limit)
 }
 
+// PruneMessages forgets the message ids recorded before before.
+func (db *DB) PruneMessages(ctx context.Context, before time.Time) (int64, error) {
+	var n int64
+	err := db.tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM messages_seen WHERE seen_at < ?`, micros(before))
+		if err != nil {
+			return err
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("sqlite: prune messages: %w", err)
+	}
+	return n, nil
+}
+
 // ForgetMessage undoes RecordMessage.
 func (db *DB) ForgetMessage(ctx context.Context, sourceID, externalID string) error {
 	err := db.tx(ctx, func(tx *sql.Tx) error {

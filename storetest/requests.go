@@ -630,6 +630,20 @@ func testRecordMessage(t *testing.T, e *env) {
 		}
 	}
 
+	// Pruning forgets ids recorded before the cut, and only those.
+	if _, err := e.s.RecordMessage(e.ctx, s1.ID, "old-1", at(-48*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := e.s.PruneMessages(e.ctx, at(-24*time.Hour)); err != nil || n != 1 {
+		t.Errorf("PruneMessages = %d, %v; want 1", n, err)
+	}
+	if got, _ := e.s.RecordMessage(e.ctx, s1.ID, "old-1", at(0)); !got {
+		t.Error("a pruned id is still remembered")
+	}
+	if got, _ := e.s.RecordMessage(e.ctx, s1.ID, "msg-2", at(0)); got {
+		t.Error("pruning forgot an id recorded after the cut")
+	}
+
 	// A forgotten message is new again; forgetting an unknown one is no error.
 	e.must(e.s.ForgetMessage(e.ctx, s1.ID, "msg-1"), "ForgetMessage")
 	e.must(e.s.ForgetMessage(e.ctx, s1.ID, "never-seen"), "ForgetMessage unknown")
