@@ -233,9 +233,12 @@ func (c *Client) WaitForOTP(ctx context.Context, id string, timeout time.Duratio
 		left := time.Until(deadline)
 		if left < time.Second {
 			if last == nil {
-				if last, err := c.GetOTPStatus(ctx, id); err != nil || !last.Status.Waiting() {
-					return last, err
+				// Too little time for one long-poll: read the status once.
+				req, err := c.GetOTPStatus(ctx, id)
+				if err != nil || !req.Status.Waiting() {
+					return req, err
 				}
+				last = req
 			}
 			return last, timeoutError(id, string(last.Status))
 		}
