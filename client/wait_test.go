@@ -43,6 +43,10 @@ func TestShortWaitOnWaitingRequest(t *testing.T) {
 				if !errors.Is(err, client.ErrTimeout) || got == nil || got.ID != req.ID || got.Status != tt.status {
 					t.Fatalf("WaitForOTP(%v) = %+v, %v; want the %s request and ErrTimeout", timeout, got, err, tt.status)
 				}
+				got, err = otp.WaitForOTPEvents(ctx, req.ID, timeout)
+				if !errors.Is(err, client.ErrTimeout) || got == nil || got.ID != req.ID || got.Status != tt.status {
+					t.Fatalf("WaitForOTPEvents(%v) = %+v, %v; want the %s request and ErrTimeout", timeout, got, err, tt.status)
+				}
 			}
 			// RequestOTP with a sub-second Timeout: the created request,
 			// still waiting, and no error.
