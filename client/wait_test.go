@@ -59,3 +59,4 @@ func TestShortWaitOnWaitingRequest(t *testing.T) {
 		})
 	}
 }
+
