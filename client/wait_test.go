@@ -59,4 +59,3 @@ func TestShortWaitOnWaitingRequest(t *testing.T) {
 		})
 	}
 }
-
