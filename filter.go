@@ -66,9 +66,13 @@ func CompilePattern(pat string, maxLen int) (*regexp.Regexp, error) {
 }
 
 // HasControl reports whether s holds a control character (C0, C1, DEL) or
-// a Unicode format character (bidirectional overrides and isolates,
-// zero-width characters, …). Text with them can make what an approver
-// sees differ from what it is: "\u202emoc.emca" displays as "acme.com".
+// a Unicode format character (category Cf: bidirectional overrides and
+// isolates, zero-width characters, …). Text with them can make what an
+// approver sees differ from what it is: "\u202emoc.emca" displays as
+// "acme.com". It is the one rule for text that one party writes and
+// another is shown: request reasons and expected senders, sender globs
+// (CompileGlob), content and reason patterns (CompilePattern), agent,
+// source and policy names.
 func HasControl(s string) bool {
 	return strings.ContainsFunc(s, func(r rune) bool {
 		return unicode.IsControl(r) || unicode.Is(unicode.Cf, r)

@@ -35,10 +35,8 @@ func CompileGlob(pattern string) (*Glob, error) {
 	if !utf8.ValidString(pattern) {
 		return nil, fmt.Errorf("pattern is not valid UTF-8")
 	}
-	for _, r := range pattern {
-		if unicode.IsControl(r) {
-			return nil, fmt.Errorf("pattern holds a control character")
-		}
+	if HasControl(pattern) {
+		return nil, fmt.Errorf("pattern holds a control or format character")
 	}
 	g := &Glob{pattern: pattern, lit: map[rune][]uint64{}}
 	// States: state i means "the first i non-star tokens are matched".

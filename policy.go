@@ -8,7 +8,6 @@ import (
 	"slices"
 	"strings"
 	"time"
-	"unicode"
 	"unicode/utf8"
 )
 
@@ -167,7 +166,7 @@ func ValidAction(a string) bool {
 // naming each bad field (conditions as "conditions.<name>").
 func (p *Policy) Validate() error {
 	var v ValidationErrors
-	if n := utf8.RuneCountInString(p.Name); !utf8.ValidString(p.Name) || strings.TrimSpace(p.Name) == "" || n > MaxPolicyNameLen || strings.ContainsFunc(p.Name, unicode.IsControl) {
+	if n := utf8.RuneCountInString(p.Name); !utf8.ValidString(p.Name) || strings.TrimSpace(p.Name) == "" || n > MaxPolicyNameLen || HasControl(p.Name) {
 		v.Add("name", "must be 1–%d printable characters", MaxPolicyNameLen)
 	}
 	if p.Position < 0 || p.Position > MaxPoliciesPerOwner+1 {

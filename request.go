@@ -58,10 +58,11 @@ const (
 	EventExpire  Event = "expire"  // the TTL passed
 )
 
-// Transition is the state machine of DESIGN.md. held says whether a sealed
-// code is already held for the request (a message that matched while the
-// request was pending approval). It returns the next status, or an *Error
-// whose code says why the event is not allowed in status from.
+// Transition is the request state machine (docs/design.md, "The request
+// lifecycle"). held says whether a sealed code is already held for the
+// request (a message that matched while the request was pending
+// approval). It returns the next status, or an *Error whose code says why
+// the event is not allowed in status from.
 func Transition(from Status, ev Event, held bool) (Status, error) {
 	switch from {
 	case StatusPending:

@@ -64,7 +64,8 @@ type WebhookDelivery struct {
 	DeliveredAt time.Time
 }
 
-// webhookBody is the JSON body of API.md, member for member.
+// webhookBody is the JSON body of an outbound webhook (docs/api.md,
+// "Outbound webhooks"), member for member.
 type webhookBody struct {
 	Type       string    `json:"type"`
 	RequestID  string    `json:"request_id"`
@@ -143,9 +144,15 @@ type WebhookStore interface {
 	// Attempts, NextAttemptAt, LastAttemptAt, LastStatusCode, LastError and
 	// DeliveredAt.
 	SaveWebhookAttempt(ctx context.Context, d *WebhookDelivery) error
-	// FailPendingWebhooks marks every pending delivery to url failed with
-	// reason (the receiver answered 410 Gone) and returns how many.
-	FailPendingWebhooks(ctx context.Context, url, reason string, at time.Time) (int, error)
+	// WebhookGone records that url answered 410 Gone to a delivery of the
+	// agent. Every pending delivery of the agent to url fails with reason,
+	// and from then on every delivery of the agent to url, from a
+	// request's own webhook_url or from the agent's default, is recorded
+	// failed and never sent, until the owner sets the agent's webhook URL
+	// again (SetAgentWebhookURL, to any value). Other agents' deliveries
+	// to the same URL are not affected. It returns how many pending
+	// deliveries it failed.
+	WebhookGone(ctx context.Context, agentID, url, reason string, at time.Time) (int, error)
 	// GetWebhook returns one delivery of the owner.
 	GetWebhook(ctx context.Context, ownerID, id string) (*WebhookDelivery, error)
 	// ListWebhooks returns the owner's deliveries, newest first.
@@ -158,7 +165,8 @@ type WebhookStore interface {
 	// before before, and returns how many.
 	PruneWebhooks(ctx context.Context, before time.Time) (int, error)
 
-	// SetAgentWebhookURL sets the agent's default webhook URL ("" for none).
+	// SetAgentWebhookURL sets the agent's default webhook URL ("" for none)
+	// and lifts every stop that WebhookGone put on the agent's URLs.
 	SetAgentWebhookURL(ctx context.Context, ownerID, agentID, url string, audit ...AuditEntry) error
 	// RotateWebhookSecret replaces the agent's webhook signing secret.
 	RotateWebhookSecret(ctx context.Context, ownerID, agentID, secret string, audit ...AuditEntry) error

@@ -1,7 +1,9 @@
-// Package client is the Go SDK of agentotp. It keeps the names of the
-// seed SDK in Go form: RequestOTP, GetOTPStatus, ConsumeOTP,
-// CancelOTPRequest, GenerateKeyPair, ExportPublicKey, and error classes
-// that work with errors.Is.
+// Package client is the Go SDK of agentotp. Its names are those of the
+// agentotp integration pattern in every language (requestOTP,
+// getOTPStatus, consumeOTP, …; see docs/design.md, "SDKs") in Go form:
+// RequestOTP, GetOTPStatus, ConsumeOTP, CancelOTPRequest,
+// GenerateKeyPair, ExportPublicKey, and error classes that work with
+// errors.Is.
 //
 //	otp := client.New(os.Getenv("AGENT_OTP_API_KEY"))
 //	pub, priv, _ := client.GenerateKeyPair(client.HPKEX25519)
@@ -151,7 +153,7 @@ type RequestOptions struct {
 	// WaitForOTP makes RequestOTP wait until the request is no longer
 	// pending or approved, or Timeout passes.
 	WaitForOTP bool
-	// Timeout bounds the wait (0: 120 s, as in the seed).
+	// Timeout bounds the wait (0: 120 s).
 	Timeout        time.Duration
 	WebhookURL     string
 	IncludeMessage bool
@@ -169,7 +171,7 @@ type requestBody struct {
 
 // RequestOTP asks the relay for one code. With WaitForOTP it then waits
 // (long-poll) and returns the request in the status it reached: check
-// Status as the seed does. A wait that runs out returns the request as it
+// Status. A wait that runs out returns the request as it
 // stands, still waiting, and no error; a wait that fails otherwise (the
 // context ends, the network fails) returns the created request together
 // with the error, so that it can be cancelled.
@@ -233,9 +235,12 @@ func (c *Client) WaitForOTP(ctx context.Context, id string, timeout time.Duratio
 		left := time.Until(deadline)
 		if left < time.Second {
 			if last == nil {
-				if last, err := c.GetOTPStatus(ctx, id); err != nil || !last.Status.Waiting() {
-					return last, err
+				// Too little time for one long-poll: read the status once.
+				req, err := c.GetOTPStatus(ctx, id)
+				if err != nil || !req.Status.Waiting() {
+					return req, err
 				}
+				last = req
 			}
 			return last, timeoutError(id, string(last.Status))
 		}

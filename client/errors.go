@@ -6,7 +6,8 @@ import (
 	"time"
 )
 
-// Error classes, mirroring the seed SDK's error classes. Test with
+// Error classes, one for each error class of the SDKs in other languages
+// (named in the comments: AuthenticationError, …). Test with
 // errors.Is; get details with errors.As(err, &*client.Error).
 var (
 	ErrAuthentication  = errors.New("agentotp: authentication failed")      // AuthenticationError

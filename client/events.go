@@ -150,7 +150,12 @@ func (c *Client) WaitForOTPEvents(ctx context.Context, id string, timeout time.D
 		if err != nil {
 			if wctx.Err() != nil && ctx.Err() == nil {
 				if last == nil {
-					return c.GetOTPStatus(ctx, id)
+					// No event in time: read the status once.
+					req, err := c.GetOTPStatus(ctx, id)
+					if err != nil || !req.Status.Waiting() {
+						return req, err
+					}
+					last = req
 				}
 				return last, timeoutError(id, string(last.Status))
 			}

@@ -10,7 +10,7 @@ import (
 	"github.com/agentotp/agentotp/client"
 )
 
-// The integration pattern of the guide: make a key pair once per session,
+// The integration pattern: make a key pair once per session,
 // request with waitForOTP, check the status, consume, decrypt.
 func Example() {
 	ctx := context.Background()
@@ -41,7 +41,7 @@ func Example() {
 	// Output: received a code of 6 digits
 }
 
-// SecureAgentExecutor mirrors the guide's TypeScript executor.
+// SecureAgentExecutor is the executor of the TypeScript integration, in Go.
 type SecureAgentExecutor struct {
 	otp        *client.Client
 	publicKey  *client.PublicKey
@@ -71,7 +71,7 @@ func (e *SecureAgentExecutor) ExecuteWithOTP(ctx context.Context, action, servic
 	return res.Code, nil
 }
 
-// The guide's SecureAgentExecutor with a sender filter. A test key with a
+// SecureAgentExecutor with a sender filter. A test key with a
 // filter waits for a message that the same key posts, so the filter is
 // tested end to end.
 func Example_secureAgentExecutor() {
@@ -96,7 +96,7 @@ func Example_secureAgentExecutor() {
 	// Output: Received OTP: 482913
 }
 
-// pollForOTP mirrors the guide's polling pattern for agents that cannot
+// pollForOTP is the polling pattern for agents that cannot
 // hold a call open.
 func pollForOTP(ctx context.Context, otp *client.Client, privateKey *client.PrivateKey, requestID string, maxAttempts int, interval time.Duration) (string, error) {
 	for attempt := 0; attempt < maxAttempts; attempt++ {
@@ -122,7 +122,7 @@ func pollForOTP(ctx context.Context, otp *client.Client, privateKey *client.Priv
 	return "", nil
 }
 
-// The guide's polling pattern.
+// The polling pattern.
 func Example_polling() {
 	ctx := context.Background()
 	otp := client.New(os.Getenv("AGENT_OTP_TEST_KEY"))
@@ -136,7 +136,7 @@ func Example_polling() {
 	// Output: 6 <nil>
 }
 
-// The guide's "should handle cancellation" test.
+// Cancelling a request: from then on its status is cancelled.
 func ExampleClient_CancelOTPRequest() {
 	ctx := context.Background()
 	otp := client.New(os.Getenv("AGENT_OTP_TEST_KEY"))
@@ -148,7 +148,7 @@ func ExampleClient_CancelOTPRequest() {
 	// Output: cancelled
 }
 
-// The guide's error handling: every class is an errors.Is target; details
+// Error handling: every class is an errors.Is target; details
 // such as RetryAfter are on *client.Error.
 func Example_errorHandling() {
 	ctx := context.Background()

@@ -7,13 +7,13 @@ import (
 	"time"
 )
 
-// Executor runs actions that need a verification code, as the guide's
-// SecureAgentExecutor does: it holds the client and the session's key
+// Executor runs actions that need a verification code (SecureAgentExecutor
+// in the TypeScript and Python naming): it holds the client and the session's key
 // pair, requests a code, waits, consumes and decrypts it.
 type Executor struct {
 	otp  *Client
 	priv *PrivateKey
-	// Timeout bounds each wait for a code (0: 120 s, as in the guide).
+	// Timeout bounds each wait for a code (0: 120 s).
 	Timeout time.Duration
 }
 
@@ -57,7 +57,7 @@ func statusError(r *OTPRequest) error {
 }
 
 // ExecuteWithOTP requests a code for need, waits for it, consumes it and
-// returns it: the guide's executeWithOTP. A request that ends without a
+// returns it (executeWithOTP). A request that ends without a
 // code is an error of its class (ErrApprovalDenied, ErrExpired,
 // ErrCancelled, ErrTimeout); a failed decryption is ErrDecryption.
 func (e *Executor) ExecuteWithOTP(ctx context.Context, need Need) (string, error) {
@@ -92,10 +92,10 @@ func (e *Executor) ExecuteWithOTP(ctx context.Context, need Need) (string, error
 }
 
 // PollForOTP polls the request every interval, up to maxAttempts times,
-// and returns its code once received: the guide's pollForOTP for agents
-// that cannot hold a call open. Where the guide returns null — denied,
-// expired, cancelled, or out of attempts — it returns "" and an error of
-// that class (ErrApprovalDenied, ErrExpired, ErrCancelled, ErrTimeout).
+// and returns its code once received (pollForOTP), for agents that
+// cannot hold a call open. When no code comes — denied, expired,
+// cancelled, or out of attempts — it returns "" and an error of that
+// class (ErrApprovalDenied, ErrExpired, ErrCancelled, ErrTimeout).
 func (e *Executor) PollForOTP(ctx context.Context, id string, maxAttempts int, interval time.Duration) (string, error) {
 	for attempt := 0; attempt < maxAttempts; attempt++ {
 		status, err := e.otp.GetOTPStatus(ctx, id)
@@ -129,7 +129,7 @@ func (e *Executor) PollForOTP(ctx context.Context, id string, maxAttempts int, i
 	return "", timeoutError(id, "waiting after all attempts")
 }
 
-// Action is a step of an agent, as the guide's middleware sees it.
+// Action is a step of an agent, as the middleware sees it.
 type Action struct {
 	Type        string
 	RequiresOTP bool
@@ -144,11 +144,11 @@ type Action struct {
 // not).
 type Next func(ctx context.Context, code string) error
 
-// Middleware is the guide's otpMiddleware: it runs next, with a code first
+// Middleware (otpMiddleware) runs next, with a code first
 // when the action requires one.
 type Middleware func(ctx context.Context, action Action, next Next) error
 
-// Middleware returns the guide's createOTPMiddleware(otp, keys).
+// Middleware returns the executor's middleware (createOTPMiddleware).
 func (e *Executor) Middleware() Middleware {
 	return func(ctx context.Context, action Action, next Next) error {
 		return WithOTP(ctx, e, action, next)
@@ -173,9 +173,9 @@ func WithOTP(ctx context.Context, e *Executor, action Action, next Next) error {
 	return next(ctx, code)
 }
 
-// Outcome is the guide's result object of executeWithOTP in its "Error
-// Handling Best Practices": success and the code, or the error message
-// and, when rate limited, how long to wait.
+// Outcome is the result object of the error-handling pattern
+// ({success, code, error, retryAfter}): success and the code, or a
+// message for the user and, when rate limited, how long to wait.
 type Outcome struct {
 	Success    bool
 	Code       string
@@ -183,9 +183,9 @@ type Outcome struct {
 	RetryAfter time.Duration
 }
 
-// OutcomeOf maps a code and an error to the guide's result object, with
-// the guide's messages. Errors of no known class come back as the second
-// value, for the caller to raise (the guide's "throw error").
+// OutcomeOf maps a code and an error to an Outcome with a fixed message
+// for each error class. Errors of no known class come back as the second
+// value, for the caller to raise.
 func OutcomeOf(code string, err error) (Outcome, error) {
 	if err == nil {
 		return Outcome{Success: true, Code: code}, nil

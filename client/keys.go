@@ -24,8 +24,8 @@ const (
 )
 
 // GenerateKeyPair makes a key pair, once per agent session. An empty alg
-// means HPKE X25519, the default for new agents; RSAOAEP256 matches the
-// seed's WebCrypto SDK.
+// means HPKE X25519, the default for new agents; RSAOAEP256 is what a
+// browser's WebCrypto (RSA-OAEP with SHA-256) makes and opens.
 func GenerateKeyPair(alg Algorithm) (*PublicKey, *PrivateKey, error) {
 	if alg == "" {
 		alg = HPKEX25519

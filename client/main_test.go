@@ -16,7 +16,7 @@ import (
 )
 
 // TestMain starts a real relay on loopback for the examples and sets what
-// the seed's snippets read from the environment: AGENTOTP_URL,
+// the examples read from the environment: AGENTOTP_URL,
 // AGENT_OTP_TEST_KEY (a test key, which auto-approves) and
 // AGENT_OTP_API_KEY (a live key).
 func TestMain(m *testing.M) {

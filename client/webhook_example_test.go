@@ -25,7 +25,7 @@ func startWebhooks(store *sqlite.DB) func() {
 	return func() { cancel(); wg.Wait() }
 }
 
-// The guide's webhook integration: request without waiting, with a
+// The webhook integration: request without waiting, with a
 // webhook URL; the handler verifies the signature, and on otp_received
 // consumes the code and resumes the job.
 func ExampleReadWebhook() {
@@ -91,7 +91,7 @@ func ExampleVerifyWebhook() {
 	// true
 }
 
-// The guide's createOTPMiddleware: an action that needs a code gets it
+// createOTPMiddleware: an action that needs a code gets it
 // injected; one that does not runs at once.
 func ExampleWithOTP() {
 	ctx := context.Background()
@@ -126,7 +126,7 @@ func ExampleWithOTP() {
 	// no code needed: ""
 }
 
-// The guide's SecureAgentExecutor.executeWithOTP, with its "Error
+// SecureAgentExecutor.executeWithOTP, with its "Error
 // Handling Best Practices" result object.
 func ExampleExecutor_ExecuteWithOTP() {
 	ctx := context.Background()
@@ -143,7 +143,7 @@ func ExampleExecutor_ExecuteWithOTP() {
 	// false Authentication failed
 }
 
-// The guide's pollForOTP.
+// pollForOTP.
 func ExampleExecutor_PollForOTP() {
 	ctx := context.Background()
 	otp := client.New(os.Getenv("AGENT_OTP_TEST_KEY"))

@@ -79,6 +79,22 @@ func enqueueWebhooks(ctx context.Context, tx *sql.Tx, prev agentotp.Status, r *a
 			return fmt.Errorf("queue webhook: %w", conflictOnDuplicate(err))
 		}
 	}
+	return failGone(ctx, tx, r.AgentID, url, now)
+}
+
+// failGone marks failed, never sent, the pending deliveries of the agent
+// to url when url answered 410 Gone to the agent (see WebhookGone). The
+// rows stay listed, so that the owner sees why nothing arrived.
+func failGone(ctx context.Context, tx *sql.Tx, agentID, url string, now int64) error {
+	_, err := tx.ExecContext(ctx, `UPDATE webhook_outbox SET state = 'failed', updated_at = ?,
+		last_error = (SELECT 'not sent: ' || reason || ' (set the agent''s webhook URL again to resume)'
+			FROM webhook_gone WHERE agent_id = ? AND url = ?)
+		WHERE agent_id = ? AND url = ? AND state = 'pending'
+		AND EXISTS (SELECT 1 FROM webhook_gone WHERE agent_id = ? AND url = ?)`,
+		now, agentID, url, agentID, url, agentID, url)
+	if err != nil {
+		return fmt.Errorf("queue webhook: stopped URL: %w", err)
+	}
 	return nil
 }
 
@@ -159,20 +175,28 @@ func truncate(s string, n int) string {
 	return strings.ToValidUTF8(s[:n], "")
 }
 
-// FailPendingWebhooks marks every pending delivery to url failed.
-func (db *DB) FailPendingWebhooks(ctx context.Context, url, reason string, at time.Time) (int, error) {
+// WebhookGone stops url for the agent after a 410 Gone: its pending
+// deliveries there fail, and later ones are recorded failed (failGone)
+// until SetAgentWebhookURL.
+func (db *DB) WebhookGone(ctx context.Context, agentID, url, reason string, at time.Time) (int, error) {
 	var n int64
+	reason = truncate(reason, 500)
 	err := db.tx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE webhook_outbox SET state = 'failed', last_error = ?, updated_at = ?
-			WHERE state = 'pending' AND url = ?`, truncate(reason, 500), micros(at), url)
+			WHERE state = 'pending' AND agent_id = ? AND url = ?`, reason, micros(at), agentID, url)
 		if err != nil {
 			return err
 		}
-		n, err = res.RowsAffected()
+		if n, err = res.RowsAffected(); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `INSERT INTO webhook_gone (agent_id, url, reason, gone_at) VALUES (?, ?, ?, ?)
+			ON CONFLICT (agent_id, url) DO UPDATE SET reason = excluded.reason, gone_at = excluded.gone_at`,
+			agentID, url, reason, micros(at))
 		return err
 	})
 	if err != nil {
-		return 0, fmt.Errorf("sqlite: fail pending webhooks: %w", err)
+		return 0, fmt.Errorf("sqlite: stop webhook URL of agent %s: %w", agentID, err)
 	}
 	return int(n), nil
 }
@@ -249,10 +273,20 @@ func (db *DB) PruneWebhooks(ctx context.Context, before time.Time) (int, error) 
 	return int(n), nil
 }
 
-// SetAgentWebhookURL sets the agent's default webhook URL. An unknown
-// agent, or another owner's, is agentotp.ErrNotFound.
+// SetAgentWebhookURL sets the agent's default webhook URL and lifts the
+// agent's 410 stops. An unknown agent, or another owner's, is
+// agentotp.ErrNotFound.
 func (db *DB) SetAgentWebhookURL(ctx context.Context, ownerID, agentID, url string, audit ...agentotp.AuditEntry) error {
-	if err := db.updateAgent(ctx, ownerID, agentID, `webhook_url = ?`, url, audit); err != nil {
+	err := db.tx(ctx, func(tx *sql.Tx) error {
+		if err := changed(tx.ExecContext(ctx, `UPDATE agents SET webhook_url = ? WHERE id = ? AND owner_id = ?`, url, agentID, ownerID)); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM webhook_gone WHERE agent_id = ?`, agentID); err != nil {
+			return err
+		}
+		return appendAudit(ctx, tx, audit)
+	})
+	if err != nil {
 		return fmt.Errorf("sqlite: set webhook url of agent %s: %w", agentID, err)
 	}
 	return nil

@@ -68,7 +68,7 @@ func testRequestRoundTrip(t *testing.T, e *env) {
 			_, _, err := r.Consume(at(3 * time.Second))
 			return err
 		}, nil},
-		// DESIGN.md: a final request holds no ciphertext. The store drops
+		// A final request holds no ciphertext (docs/design.md). The store drops
 		// any that a caller left behind.
 		{"final with leftover ciphertext", live, func(r *agentotp.Request) error {
 			if err := r.Cancel(at(time.Second)); err != nil {

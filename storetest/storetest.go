@@ -1,5 +1,5 @@
-// Package storetest is the test suite of [agentotp.Store]. Every backend
-// (SQLite, PostgreSQL) runs the same suite from its own tests:
+// Package storetest is the test suite of [agentotp.Store]. A backend (today
+// the one in package sqlite) runs it from its own tests:
 //
 //	func TestStore(t *testing.T) {
 //		storetest.Run(t, func(t *testing.T) agentotp.Store {

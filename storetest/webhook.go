@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -16,6 +17,7 @@ func testWebhooks(t *testing.T, e *env) {
 	t.Run("Enqueue", func(t *testing.T) { testWebhookEnqueue(t, e) })
 	t.Run("AgentDefault", func(t *testing.T) { testWebhookAgentDefault(t, e) })
 	t.Run("FailRetryPrune", func(t *testing.T) { testWebhookFailRetryPrune(t, e) })
+	t.Run("Gone", func(t *testing.T) { testWebhookGone(t, e) })
 	t.Run("Secret", func(t *testing.T) { testWebhookSecret(t, e) })
 }
 
@@ -310,10 +312,10 @@ func testWebhookFailRetryPrune(t *testing.T, e *env) {
 	k1 := e.queue(a, kept, at(time.Second))
 
 	now := time.Now()
-	n, err := e.s.FailPendingWebhooks(e.ctx, gone, "HTTP 410 Gone", now)
-	e.must(err, "FailPendingWebhooks")
+	n, err := e.s.WebhookGone(e.ctx, a.ID, gone, "HTTP 410 Gone", now)
+	e.must(err, "WebhookGone")
 	if n != 2 {
-		t.Errorf("FailPendingWebhooks failed %d; want 2", n)
+		t.Errorf("WebhookGone failed %d; want 2", n)
 	}
 	for _, id := range []string{g1.ID, g2.ID} {
 		d, err := e.s.GetWebhook(e.ctx, o.ID, id)
@@ -353,6 +355,86 @@ func testWebhookFailRetryPrune(t *testing.T, e *env) {
 		if _, err := e.s.GetWebhook(e.ctx, o.ID, id); err != nil {
 			t.Errorf("pending delivery %s pruned: %v", id, err)
 		}
+	}
+}
+
+// testWebhookGone: a 410 Gone stops a URL for the agent that got it. Its
+// pending deliveries there fail; later ones are recorded failed and never
+// due, whether they come from a request's own URL or the agent's default;
+// another agent's deliveries to the same URL go on; setting the agent's
+// webhook URL again resumes them.
+func testWebhookGone(t *testing.T, e *env) {
+	o, _ := e.owner("Ada", at(0))
+	a, _ := e.agent(o.ID, false, at(0))
+	b, _ := e.agent(o.ID, false, at(0))
+	const url = "https://gone-for-a.example/hook"
+	a1 := e.queue(a, url, at(0))
+	b1 := e.queue(b, url, at(0))
+
+	now := time.Now()
+	n, err := e.s.WebhookGone(e.ctx, a.ID, url, "HTTP 410 Gone", now)
+	e.must(err, "WebhookGone")
+	if n != 1 {
+		t.Errorf("WebhookGone failed %d pending deliveries; want 1 (agent a's)", n)
+	}
+	state := func(id string) *agentotp.WebhookDelivery {
+		d, err := e.s.GetWebhook(e.ctx, o.ID, id)
+		e.must(err, "GetWebhook")
+		return d
+	}
+	if d := state(a1.ID); d.State != agentotp.DeliveryFailed {
+		t.Errorf("agent a's pending delivery after the 410: %s", show(d))
+	}
+	if d := state(b1.ID); d.State != agentotp.DeliveryPending {
+		t.Errorf("agent b's delivery to the same URL after a's 410: %s", show(d))
+	}
+
+	// Later deliveries of a to the URL: recorded, failed, never attempted.
+	unsent := func(d *agentotp.WebhookDelivery) bool {
+		return d.State == agentotp.DeliveryFailed && d.Attempts == 0 && strings.Contains(d.LastError, "410")
+	}
+	r := newRequest(a, at(time.Second))
+	r.WebhookURL = url
+	e.createRequest(r)
+	if ds := e.deliveries(o.ID, r.ID); len(ds) != 1 || !unsent(ds[0]) {
+		t.Errorf("a's new request to the gone URL: %s", show(ds))
+	}
+	e.must(e.s.SetAgentWebhookURL(e.ctx, o.ID, b.ID, url), "SetAgentWebhookURL")
+	rb := newRequest(b, at(time.Second))
+	e.createRequest(rb)
+	if ds := e.deliveries(o.ID, rb.ID); len(ds) != 1 || ds[0].State != agentotp.DeliveryPending {
+		t.Errorf("b's request to its default URL, the one gone for a: %s", show(ds))
+	}
+	got, err := e.s.ClaimWebhooks(e.ctx, now.Add(time.Minute), now.Add(2*time.Minute), 100)
+	e.must(err, "ClaimWebhooks")
+	for _, d := range got {
+		if d.AgentID == a.ID {
+			t.Errorf("claimed a delivery of a after the 410: %s", show(d))
+		}
+	}
+
+	// The agent's default URL, once gone, stays off for every request.
+	e.must(e.s.SetAgentWebhookURL(e.ctx, o.ID, a.ID, url), "SetAgentWebhookURL")
+	rd := newRequest(a, at(2*time.Second))
+	e.createRequest(rd)
+	if ds := e.deliveries(o.ID, rd.ID); len(ds) != 1 || ds[0].State != agentotp.DeliveryPending {
+		t.Fatalf("setting the URL again did not resume it: %s", show(ds))
+	}
+	if _, err := e.s.WebhookGone(e.ctx, a.ID, url, "HTTP 410 Gone", now); err != nil {
+		t.Fatal(err)
+	}
+	rd2 := newRequest(a, at(3*time.Second))
+	e.createRequest(rd2)
+	if ds := e.deliveries(o.ID, rd2.ID); len(ds) != 1 || !unsent(ds[0]) {
+		t.Errorf("a's default URL after its 410: %s", show(ds))
+	}
+	// Setting it again (even to "") resumes both uses of the URL.
+	e.must(e.s.SetAgentWebhookURL(e.ctx, o.ID, a.ID, ""), "SetAgentWebhookURL")
+	r2 := newRequest(a, at(4*time.Second))
+	r2.WebhookURL = url
+	e.createRequest(r2)
+	if ds := e.deliveries(o.ID, r2.ID); len(ds) != 1 || ds[0].State != agentotp.DeliveryPending {
+		t.Errorf("a's request after the owner set the URL again: %s", show(ds))
 	}
 }
 

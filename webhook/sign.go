@@ -25,8 +25,9 @@ import (
 	"time"
 )
 
-// Header names of the Standard Webhooks specification, and the alias the
-// seed's integration guide reads.
+// Header names of the Standard Webhooks specification, and
+// X-OTP-Signature, the same signature under the name that agentotp's
+// earlier webhook receivers read.
 const (
 	HeaderID           = "webhook-id"
 	HeaderTimestamp    = "webhook-timestamp"

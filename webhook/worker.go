@@ -302,10 +302,12 @@ func (w *Worker) deliver(ctx context.Context, d *agentotp.WebhookDelivery) {
 		return
 	}
 	if o.StatusCode == http.StatusGone {
-		if n, err := w.store.FailPendingWebhooks(save, d.URL, d.LastError, now); err != nil {
-			w.log.Error("webhook: stop deliveries after 410", "host", host, "err", err)
-		} else if n > 0 {
-			w.log.InfoContext(ctx, "webhook: stopped pending deliveries after 410", "host", host, "count", n)
+		// The receiver asked for no more deliveries: stop the URL for
+		// this agent, pending deliveries and later ones alike.
+		if n, err := w.store.WebhookGone(save, d.AgentID, d.URL, d.LastError, now); err != nil {
+			w.log.Error("webhook: stop the URL after 410", "agent_id", d.AgentID, "host", host, "err", err)
+		} else {
+			w.log.InfoContext(ctx, "webhook: URL stopped for the agent after 410", "agent_id", d.AgentID, "host", host, "pending_failed", n)
 		}
 	}
 }

@@ -182,8 +182,8 @@ func allIn(state agentotp.DeliveryState) func([]*agentotp.WebhookDelivery) bool 
 	}
 }
 
-// checkBody asserts that a delivered body is exactly API.md's four members
-// and holds no code.
+// checkBody asserts that a delivered body is exactly the four members of
+// docs/api.md ("Outbound webhooks") and holds no code.
 func checkBody(t *testing.T, body []byte, requestID string, codes ...string) client.WebhookEvent {
 	t.Helper()
 	var m map[string]any

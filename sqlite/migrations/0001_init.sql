@@ -80,7 +80,7 @@ CREATE TABLE requests (
 	payload         BLOB,                        -- sealed code, NULL when none
 	content         BLOB,                        -- sealed message text, NULL when none
 	version         INTEGER NOT NULL DEFAULT 0,
-	-- A final request holds no ciphertext (DESIGN.md, "Request lifecycle").
+	-- A final request holds no ciphertext (docs/design.md, "The request lifecycle").
 	CHECK (status IN ('pending_approval', 'approved', 'otp_received')
 		OR (payload IS NULL AND content IS NULL))
 ) STRICT;
