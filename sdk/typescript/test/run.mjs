@@ -50,7 +50,7 @@ if (!env.AGENTOTP_BIN) {
 
 // The examples, type-checked with --strict and compiled to plain JS.
 const tsc = join(pkg, 'node_modules', 'typescript', 'bin', 'tsc');
-if (!run(process.execPath, [tsc, '-p', join(pkg, 'examples', 'tsconfig.json')], { cwd: pkg }).ok) {
+if (existsSync(join(pkg, 'examples', 'tsconfig.json')) && !run(process.execPath, [tsc, '-p', join(pkg, 'examples', 'tsconfig.json')], { cwd: pkg }).ok) {
   console.error('FAIL: the examples do not type-check');
   process.exit(1);
 }
