@@ -35,6 +35,9 @@ type Config struct {
 	// Web, when set, serves every path outside the API (/v1/…, /healthz,
 	// /readyz, /metrics, /openapi.json): the web dashboard.
 	Web http.Handler
+	// CORSOrigins are the origins (ParseCORSOrigin) whose pages may call
+	// the agent API from a browser; "*" allows any. Empty: no CORS.
+	CORSOrigins []string
 }
 
 // DefaultConfig returns the production limits.
@@ -103,7 +106,7 @@ func New(svc *relay.Service, log *slog.Logger, cfg Config) *Server {
 }
 
 // Handler returns the root handler with logging and panic recovery.
-func (s *Server) Handler() http.Handler { return s.recoverer(s.logRequests(s.mux)) }
+func (s *Server) Handler() http.Handler { return s.recoverer(s.logRequests(s.cors(s.mux))) }
 
 func (s *Server) routes() {
 	agent := func(h authedHandler) http.Handler { return s.auth(agentotp.CredentialAgent, s.agentRL, h) }

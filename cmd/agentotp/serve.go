@@ -30,6 +30,7 @@ type serveOptions struct {
 	sweep     time.Duration
 	webhooks  webhookServeOptions // webhooks.go
 	smtp      smtpServeOptions    // serve_smtp.go
+	cors      corsServeOptions    // serve_cors.go
 
 	telegram telegramServeOptions // serve_telegram.go
 }
@@ -53,6 +54,7 @@ func newServeCmd(a *app) *cobra.Command {
 	f.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn, error (env AGENTOTP_LOG_LEVEL)")
 	o.webhooks.flags(f)
 	o.smtp.flags(f)
+	o.cors.flags(f)
 	o.telegram.flags(f)
 	f.DurationVar(&o.sweep, "sweep-interval", 5*time.Second, "how often expired requests are swept (env AGENTOTP_SWEEP_INTERVAL)")
 	return cmd
@@ -146,6 +148,10 @@ func serve(ctx context.Context, a *app, o serveOptions) error {
 	}
 
 	apiCfg := httpapi.DefaultConfig()
+	if apiCfg.CORSOrigins, err = o.cors.parse(); err != nil {
+		ln.Close()
+		return err
+	}
 	if apiCfg.Web, err = web.New(svc, web.Config{PublicURL: publicURL, Logger: log, SourceStatus: imapStatus(svc)}); err != nil { // the dashboard, same port
 		ln.Close()
 		return err
