@@ -371,3 +371,33 @@ func originReason(o *origin) string {
 	}
 	return fmt.Sprintf("origin-bound line @%s #%s: wins outright", o.top, o.code)
 }
+
+// PatternDomain returns the fixed domain a sender pattern (a glob where '*'
+// and '?' are wildcards) names: the text after its last '@' (or the whole
+// pattern) past its last wildcard, when that is a host name of two labels or
+// more. "*@acme.com" and "*@*.acme.com" give "acme.com", "acme.com" gives
+// "acme.com", "ACME*" and "*@*" give "".
+func PatternDomain(p string) string {
+	if i := strings.LastIndexByte(p, '@'); i >= 0 {
+		p = p[i+1:]
+	}
+	if i := strings.LastIndexAny(p, "*?"); i >= 0 {
+		p = p[i+1:]
+	}
+	s := strings.ToLower(strings.TrimSuffix(strings.TrimPrefix(p, "."), "."))
+	if len(s) < 4 || len(s) > 253 || !strings.Contains(s, ".") {
+		return ""
+	}
+	for _, l := range strings.Split(s, ".") {
+		if l == "" || l[0] == '-' || l[len(l)-1] == '-' {
+			return ""
+		}
+		for i := 0; i < len(l); i++ {
+			c := l[i]
+			if !(c == '-' || c >= '0' && c <= '9' || c >= 'a' && c <= 'z') {
+				return ""
+			}
+		}
+	}
+	return s
+}

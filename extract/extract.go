@@ -22,9 +22,9 @@ type Message struct {
 // the object `agentotp extract` prints: {"code": "…" or null,
 // "confidence": 0.97, "domain": "…" (only when set), "candidates": [...]}.
 type Result struct {
-	Code       string      `json:"code"`             // as a person would type it; "" when none
-	Confidence float64     `json:"confidence"`       // 0..1
-	Domain     string      `json:"domain,omitempty"` // set when an origin-bound line (@example.com #123456) decided it: its top-level host
+	Code       string  `json:"code"`             // as a person would type it; "" when none
+	Confidence float64 `json:"confidence"`       // 0..1
+	Domain     string  `json:"domain,omitempty"` // set when an origin-bound line (@example.com #123456) decided it: its top-level host
 	// Origins lists the hosts of an origin-bound last line: the top-level
 	// one, then the embedded one when the line names it
 	// ("@top.example #123 @embedded.example"). It is set even when the
