@@ -33,6 +33,7 @@ const (
 	nRepeated
 	nPrefix
 	nOrigin
+	nContext
 	// penalties (soft unless note.kill)
 	pPhone
 	pDate
@@ -60,6 +61,7 @@ const (
 	pHash
 	pFarKeyword
 	pRound
+	pContext
 )
 
 var noteText = map[noteCode]string{
@@ -89,6 +91,7 @@ var noteText = map[noteCode]string{
 	pHash:       "preceded by '#'",
 	pFarKeyword: "letters and digits far from any code keyword",
 	pRound:      "round number (a quantity, not a code)",
+	pContext:    "not the length or alphabet the request expects",
 }
 
 // note is one scoring reason, rendered to text only for returned candidates.

@@ -7,7 +7,6 @@ import (
 	"math"
 	"sort"
 	"strings"
-	"unicode/utf8"
 )
 
 // Message is one captured message.
@@ -23,10 +22,15 @@ type Message struct {
 // the object `agentotp extract` prints: {"code": "…" or null,
 // "confidence": 0.97, "domain": "…" (only when set), "candidates": [...]}.
 type Result struct {
-	Code       string      `json:"code"`             // as a person would type it; "" when none
-	Confidence float64     `json:"confidence"`       // 0..1
-	Domain     string      `json:"domain,omitempty"` // set when an origin-bound line (@example.com #123456) decided it
-	Candidates []Candidate `json:"candidates"`       // ranked, best first
+	Code       string  `json:"code"`             // as a person would type it; "" when none
+	Confidence float64 `json:"confidence"`       // 0..1
+	Domain     string  `json:"domain,omitempty"` // set when an origin-bound line (@example.com #123456) decided it: its top-level host
+	// Origins lists the hosts of an origin-bound last line: the top-level
+	// one, then the embedded one when the line names it
+	// ("@top.example #123 @embedded.example"). It is set even when the
+	// code is withheld because the context expects another domain.
+	Origins    []string    `json:"origins,omitempty"`
+	Candidates []Candidate `json:"candidates"` // ranked, best first
 }
 
 // Candidate is one possible code with the reasons for its score.
@@ -45,9 +49,10 @@ func (r Result) MarshalJSON() ([]byte, error) {
 		Code       *string     `json:"code"`
 		Confidence float64     `json:"confidence"`
 		Domain     string      `json:"domain,omitempty"`
+		Origins    []string    `json:"origins,omitempty"`
 		Candidates []Candidate `json:"candidates"`
 	}
-	o := out{Confidence: r.Confidence, Domain: r.Domain, Candidates: r.Candidates}
+	o := out{Confidence: r.Confidence, Domain: r.Domain, Origins: r.Origins, Candidates: r.Candidates}
 	if r.Code != "" {
 		o.Code = &r.Code
 	}
@@ -104,6 +109,7 @@ type extractor struct {
 	chunkFl      []uint8 // memoised chunk flags (chKnown set once computed)
 	lineFl       []uint8
 	senderDigits string
+	ctx          Context
 }
 
 // Extract finds the verification code in msg.
@@ -120,18 +126,38 @@ type extractor struct {
 // at most MaxCandidates codes, best first, including ruled-out ones (score
 // 0) with the reason, so that a wrong or missing code can be explained.
 // Message.Sender is used only to recognise the sender's own number.
-func Extract(msg Message) (Result, error) {
+//
+// Extract knows nothing of the request the message may feed; it is
+// ExtractWith with the zero Context.
+func Extract(msg Message) (Result, error) { return ExtractWith(msg, Context{}) }
+
+// ExtractWith is Extract with what the request waiting for the message says
+// (see Context): a sender it names lets a lone token be the code, an
+// expected length or alphabet rules other candidates out, and an expected
+// domain withholds an origin-bound code bound to another site.
+func ExtractWith(msg Message, ctx Context) (Result, error) {
 	if n := len(msg.Sender) + len(msg.Subject) + len(msg.Text) + len(msg.HTML); n > MaxTextSize {
 		return Result{Candidates: []Candidate{}}, fmt.Errorf("%w: message text is %d bytes, the limit is %d", ErrTooLarge, n, MaxTextSize)
 	}
 	text := assemble(msg)
-	x := &extractor{d: tokenize(text), senderDigits: senderDigits(msg.Sender)}
+	x := &extractor{d: tokenize(text), senderDigits: senderDigits(msg.Sender), ctx: ctx}
 	x.occs, x.mask = x.d.findKeywords()
 	x.prepareKeywords()
 	x.computeLayout()
 	x.generate()
+	x.genContext(msg.Source)
 	x.score()
-	return x.result(originBound(text)), nil
+	x.applyContext(msg.Source)
+	return x.result(originBound(originText(msg))), nil
+}
+
+// originText is the text whose last line may be an origin-bound line: the
+// SMS, or the plain-text body of an e-mail.
+func originText(msg Message) string {
+	if msg.Text != "" || msg.Source == "sms" {
+		return msg.Text
+	}
+	return msg.Subject
 }
 
 func assemble(msg Message) string {
@@ -427,73 +453,6 @@ func (x *extractor) bracketed(c *cand) bool {
 	return false
 }
 
-// origin is a parsed origin-bound line.
-type origin struct {
-	domain, code, raw string
-}
-
-// originBound finds the last "@domain #code" line (WebOTP / Apple format).
-func originBound(text string) *origin {
-	if !strings.Contains(text, "@") || !strings.Contains(text, "#") {
-		return nil
-	}
-	var found *origin
-	for len(text) > 0 {
-		line := text
-		if i := strings.IndexAny(text, "\r\n"); i >= 0 {
-			line, text = text[:i], text[i+1:]
-		} else {
-			text = ""
-		}
-		if o := parseOriginLine(line); o != nil {
-			found = o
-		}
-	}
-	return found
-}
-
-func parseOriginLine(line string) *origin {
-	s := strings.TrimLeft(line, " \t")
-	if !strings.HasPrefix(s, "@") {
-		return nil
-	}
-	s = s[1:]
-	i := 0
-	for i < len(s) {
-		c := s[i]
-		if c == '.' || c == '-' || c >= '0' && c <= '9' || (c|0x20) >= 'a' && (c|0x20) <= 'z' || c >= utf8.RuneSelf {
-			i++
-			continue
-		}
-		break
-	}
-	domain := s[:i]
-	if !strings.Contains(domain, ".") || strings.HasPrefix(domain, ".") || strings.HasSuffix(domain, ".") {
-		return nil
-	}
-	rest := s[i:]
-	trimmed := strings.TrimLeft(rest, " \t")
-	if len(trimmed) == len(rest) || !strings.HasPrefix(trimmed, "#") {
-		return nil
-	}
-	raw := trimmed[1:]
-	if j := strings.IndexAny(raw, " \t"); j >= 0 {
-		raw = raw[:j]
-	}
-	var b []byte
-	for _, r := range raw {
-		c, ok := asciiAlnum(r)
-		if !ok {
-			return nil
-		}
-		b = append(b, c)
-	}
-	if len(b) < 4 || len(b) > 10 {
-		return nil
-	}
-	return &origin{domain: strings.ToLower(domain), code: string(b), raw: "#" + raw}
-}
-
 // agg groups the occurrences of one code.
 type agg struct {
 	code     string
@@ -549,12 +508,19 @@ func (x *extractor) result(ob *origin) Result {
 	})
 
 	res := Result{Candidates: make([]Candidate, 0, min(len(aggs)+1, MaxCandidates))}
+	withheld := false
 	if ob != nil {
-		res.Code, res.Domain, res.Confidence = ob.code, ob.domain, 1
-		res.Candidates = append(res.Candidates, Candidate{
-			Code: ob.code, Raw: ob.raw, Score: 1,
-			Reasons: []string{fmt.Sprintf("origin-bound line @%s #%s: wins outright", ob.domain, ob.code)},
-		})
+		res.Domain, res.Origins = ob.top, ob.hosts()
+		if x.ctx.originFor(ob) {
+			res.Code, res.Confidence = ob.code, 1
+			res.Candidates = append(res.Candidates, Candidate{Code: ob.code, Raw: ob.raw, Score: 1, Reasons: []string{originReason(ob)}})
+		} else {
+			// The code is bound to another site than the one the request
+			// expects: it is not for this request, whatever the text says.
+			withheld = true
+			res.Candidates = append(res.Candidates, Candidate{Code: ob.code, Raw: ob.raw, Score: 0, Reasons: []string{
+				fmt.Sprintf("origin-bound line for %s, not for the expected domain %s: withheld", strings.Join(ob.hosts(), " in "), x.ctx.Domain)}})
+		}
 	}
 	for _, a := range aggs {
 		if len(res.Candidates) >= MaxCandidates {
@@ -570,7 +536,7 @@ func (x *extractor) result(ob *origin) Result {
 		}
 		res.Candidates = append(res.Candidates, cd)
 	}
-	if ob == nil && len(aggs) > 0 {
+	if ob == nil && !withheld && len(aggs) > 0 {
 		best := scoreOf(aggs[0])
 		if best >= Threshold {
 			second := 0.0
@@ -664,6 +630,8 @@ func (x *extractor) reasons(c *cand) []string {
 			out = append(out, "6 characters (typical length)")
 		case nLong:
 			out = append(out, "unusually long for a code")
+		case nContext:
+			out = append(out, "the one code-shaped token of a short message from the sender the request names")
 		case nPrefix:
 		default:
 			t := noteText[n.code]

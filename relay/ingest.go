@@ -155,24 +155,32 @@ func (s *Service) Ingest(ctx context.Context, p *Principal, in IncomingMessage) 
 		ExternalID: in.ExternalID, TestAgentID: testAgent,
 		DKIM: in.DKIM, RequireDKIM: in.RequireDKIM,
 	}
-	result, err := extract.Extract(extract.Message{Source: in.Source, Sender: in.Sender, Subject: in.Subject, Text: in.Text, HTML: in.HTML})
-	if err != nil {
+	// Extract once without context (a message unreadable in any context is
+	// refused), then once per distinct context of the live requests whose
+	// filter matches, as deliver reaches them.
+	codes := newCodeExtractor(extract.Message{Source: in.Source, Sender: in.Sender, Subject: in.Subject, Text: in.Text, HTML: in.HTML})
+	if _, err := codes.run(extract.Context{}); err != nil {
 		return nil, &agentotp.Error{Code: agentotp.EValidation, Message: "the message could not be read: " + err.Error()}
 	}
-	if result.Code == "" {
-		s.log.InfoContext(ctx, "message holds no code", "message_id", res.MessageID, "source", in.Source)
-		return res, nil
-	}
-	md := agentotp.MessageMetadata{
-		MessageID: res.MessageID, Source: in.Source, Sender: in.Sender,
-		Subject: redact(in.Subject, result), ReceivedAt: received,
-		Confidence: result.Confidence, Domain: result.Domain, DKIM: in.DKIM,
-	}
-	matched, err := s.deliver(ctx, msg, actor, func(r *agentotp.Request) ([]byte, []byte, error) {
-		return sealFor(r, result.Code, msg)
-	}, md)
+	matched, err := s.deliver(ctx, msg, actor, func(r *agentotp.Request) ([]byte, []byte, agentotp.MessageMetadata, error) {
+		result, err := codes.forRequest(r)
+		if err != nil {
+			return nil, nil, agentotp.MessageMetadata{}, err
+		}
+		md := agentotp.MessageMetadata{
+			MessageID: res.MessageID, Source: in.Source, Sender: in.Sender,
+			Subject: redact(in.Subject, result), ReceivedAt: received,
+			Confidence: result.Confidence, Domain: result.Domain, DKIM: in.DKIM,
+		}
+		payload, content, err := sealFor(r, result.Code, msg)
+		return payload, content, md, err
+	})
 	if err != nil {
 		return nil, err
+	}
+	if !matched && !codes.found {
+		s.log.InfoContext(ctx, "message holds no code", "message_id", res.MessageID, "source", in.Source)
+		return res, nil
 	}
 	res.Matched = matched
 	s.log.InfoContext(ctx, "message ingested", "message_id", res.MessageID, "source", in.Source, "matched", matched)
@@ -205,8 +213,10 @@ func sealFor(r *agentotp.Request, code string, msg *agentotp.Message) ([]byte, [
 
 // deliver attaches sealed output to the oldest live request that msg
 // matches. sealed is called once per candidate, with the request, so that
-// the ciphertext is bound to that request.
-func (s *Service) deliver(ctx context.Context, msg *agentotp.Message, actor string, sealed func(*agentotp.Request) ([]byte, []byte, error), md agentotp.MessageMetadata) (bool, error) {
+// the ciphertext (and the metadata) is bound to that request; when it
+// returns errNoCodeForRequest the message holds no code for that request
+// and the next one is tried.
+func (s *Service) deliver(ctx context.Context, msg *agentotp.Message, actor string, sealed func(*agentotp.Request) ([]byte, []byte, agentotp.MessageMetadata, error)) (bool, error) {
 	live, err := s.store.ListLiveRequests(ctx, msg.OwnerID)
 	if err != nil {
 		return false, fmt.Errorf("deliver: %w", err)
@@ -225,7 +235,10 @@ func (s *Service) deliver(ctx context.Context, msg *agentotp.Message, actor stri
 			if !s.matches(r, msg) {
 				break
 			}
-			payload, content, err := sealed(r)
+			payload, content, md, err := sealed(r)
+			if errors.Is(err, errNoCodeForRequest) {
+				break
+			}
 			if err != nil {
 				return false, err
 			}

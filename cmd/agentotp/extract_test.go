@@ -109,3 +109,67 @@ func TestCaptureTokenFromEnvironment(t *testing.T) {
 		t.Errorf("doubled prefix: %s", res.stderr)
 	}
 }
+
+// TestExtractSenderPattern: --sender-pattern, and a batch line's
+// sender_pattern, give the relay's context: a bare token from a sender the
+// pattern matches is the code; from another sender it is not.
+func TestExtractSenderPattern(t *testing.T) {
+	for _, tt := range []struct {
+		name, stdin string
+		args        []string
+		want        any
+	}{
+		{"matching sender", "482193", []string{"--sender", "ACME", "--sender-pattern", "ACME*"}, "482193"},
+		{"other sender", "482193", []string{"--sender", "OTHER", "--sender-pattern", "ACME*"}, nil},
+		{"no pattern", "482193", []string{"--sender", "ACME"}, nil},
+		{"excluded number stays excluded", "Call 0800 123 4567", []string{"--sender", "ACME", "--sender-pattern", "ACME*"}, nil},
+		{"origin for another site", "Your code is 731904\n\n@evil.example #731904", []string{"--sender", "login@acme.com", "--sender-pattern", "*@acme.com"}, nil},
+		{"origin for the site", "Your code is 731904\n\n@acme.com #731904", []string{"--sender", "login@acme.com", "--sender-pattern", "*@acme.com"}, "731904"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			res := agentotp(t, tt.stdin, nil, append([]string{"extract"}, tt.args...)...)
+			if res.code != 0 {
+				t.Fatalf("exit %d: %s", res.code, res.stderr)
+			}
+			var out struct {
+				Code any `json:"code"`
+			}
+			if err := json.Unmarshal([]byte(res.stdout), &out); err != nil {
+				t.Fatalf("not JSON: %s", res.stdout)
+			}
+			if out.Code != tt.want {
+				t.Fatalf("code %v, want %v: %s", out.Code, tt.want, res.stdout)
+			}
+		})
+	}
+	if res := agentotp(t, "x", nil, "extract", "--sender-pattern", "a\x01"); res.code != exitUsage {
+		t.Errorf("bad --sender-pattern: exit %d", res.code)
+	}
+	in := `{"source":"sms","sender":"ACME","text":"5WGU8G","sender_pattern":"acme*"}
+{"source":"sms","sender":"OTHER","text":"5WGU8G","sender_pattern":"acme*"}
+{"source":"sms","sender":"ACME","text":"5WGU8G"}
+{"source":"sms","sender":"ACME","text":"x","sender_pattern":"a\u0001"}
+`
+	res := agentotp(t, in, nil, "extract", "--batch")
+	if res.code != 0 {
+		t.Fatalf("exit %d: %s", res.code, res.stderr)
+	}
+	var got []any
+	for _, l := range strings.Split(strings.TrimSpace(res.stdout), "\n") {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(l), &m); err != nil {
+			t.Fatalf("not JSON: %s", l)
+		}
+		got = append(got, m["code"])
+		if len(got) == 4 && m["error"] == nil {
+			t.Errorf("a bad sender_pattern gave no error: %s", l)
+		}
+	}
+	if len(got) != 4 || got[0] != "5WGU8G" || got[1] != nil || got[2] != nil || got[3] != nil {
+		t.Fatalf("batch codes %v, want [5WGU8G <nil> <nil> <nil>]", got)
+	}
+	help := agentotp(t, "", nil, "extract", "--help")
+	if !strings.Contains(help.stdout, "sender_pattern") || !strings.Contains(help.stdout, "--sender-pattern") {
+		t.Errorf("--help does not document sender_pattern: %s", help.stdout)
+	}
+}
