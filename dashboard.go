@@ -40,8 +40,7 @@ const (
 func ValidatePassword(password string) error {
 	n := utf8.RuneCountInString(password)
 	if !utf8.ValidString(password) || n < MinPasswordLen || n > MaxPasswordLen {
-		return &Error{Code: EValidation, Message: fmt.Sprintf("password: must be %d–%d characters of UTF-8", MinPasswordLen, MaxPasswordLen),
-			Fields: []FieldError{{Field: "password", Message: fmt.Sprintf("must be %d–%d characters of UTF-8", MinPasswordLen, MaxPasswordLen)}}}
+		return FieldErr("password", "must be %d–%d characters of UTF-8", MinPasswordLen, MaxPasswordLen)
 	}
 	return nil
 }

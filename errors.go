@@ -3,6 +3,7 @@ package agentotp
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -50,8 +51,8 @@ type Error struct {
 
 // Error implements the error interface.
 func (e *Error) Error() string {
-	if len(e.Fields) == 0 {
-		return e.Message
+	if len(e.Fields) == 0 || (len(e.Fields) == 1 && e.Message == e.Fields[0].Field+": "+e.Fields[0].Message) {
+		return e.Message // the message already says it
 	}
 	parts := make([]string, 0, len(e.Fields))
 	for _, f := range e.Fields {
@@ -92,11 +93,27 @@ func (v ValidationErrors) Err() error {
 	if len(v) == 0 {
 		return nil
 	}
-	msg := "the request is invalid"
 	if len(v) == 1 {
-		msg = v[0].Field + ": " + v[0].Message
+		return &Error{Code: EValidation, Message: v[0].Field + ": " + v[0].Message, Fields: v}
 	}
-	return &Error{Code: EValidation, Message: msg, Fields: v}
+	names := make([]string, 0, len(v))
+	for _, f := range v {
+		if !slices.Contains(names, f.Field) {
+			names = append(names, f.Field)
+		}
+	}
+	if len(names) == 1 {
+		return &Error{Code: EValidation, Message: names[0] + " is invalid", Fields: v}
+	}
+	return &Error{Code: EValidation, Message: fmt.Sprintf("%d fields are invalid: %s", len(names), strings.Join(names, ", ")), Fields: v}
+}
+
+// FieldErr returns a VALIDATION_ERROR about one field: the message is
+// "field: why", and the field is listed in Fields.
+func FieldErr(field, format string, args ...any) error {
+	var v ValidationErrors
+	v.Add(field, format, args...)
+	return v.Err()
 }
 
 // ErrNotFound is returned by stores for a missing row. Services translate

@@ -115,18 +115,12 @@ func ValidateTimeZone(tz string) error {
 		return nil
 	}
 	if len(tz) > 64 || strings.ContainsAny(tz, " \\") || strings.Contains(tz, "..") || strings.HasPrefix(tz, "/") {
-		return fieldErr("time_zone", "not an IANA time zone name")
+		return FieldErr("time_zone", "not an IANA time zone name")
 	}
 	if _, err := time.LoadLocation(tz); err != nil {
-		return fieldErr("time_zone", "unknown time zone %q", tz)
+		return FieldErr("time_zone", "unknown time zone %q", tz)
 	}
 	return nil
-}
-
-func fieldErr(field, format string, args ...any) error {
-	var v ValidationErrors
-	v.Add(field, format, args...)
-	return v.Err()
 }
 
 // PolicyStore keeps policies and owner settings. It is part of Store.

@@ -25,7 +25,6 @@ import (
 	"github.com/agentotp/agentotp"
 	"github.com/agentotp/agentotp/client"
 	"github.com/agentotp/agentotp/extract"
-	"github.com/agentotp/agentotp/relay"
 	"github.com/agentotp/agentotp/seal"
 )
 
@@ -193,7 +192,7 @@ func sealFor(r client.CaptureRequest, res extract.Result, m Message, text string
 	d := &client.Delivery{
 		RequestID: r.ID, EncryptedPayload: payload, ExternalID: m.ExternalID,
 		Metadata: client.DeliveryMetadata{
-			Source: m.Source, Sender: m.Sender, Subject: relay.RedactSubject(m.Subject, res),
+			Source: m.Source, Sender: m.Sender, Subject: extract.RedactSubject(m.Subject, res),
 			ReceivedAt: m.ReceivedAt, Confidence: res.Confidence, Domain: res.Domain,
 		},
 	}

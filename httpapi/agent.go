@@ -39,8 +39,7 @@ func (s *Server) createRequest(w http.ResponseWriter, r *http.Request, p *relay.
 		// Range-check the integer before it becomes a Duration, which
 		// would wrap a huge value into range.
 		if *body.TTL <= 0 || *body.TTL > int(agentotp.MaxTTL/time.Second) {
-			s.writeError(w, r, &agentotp.Error{Code: agentotp.EValidation, Message: "ttl: must be between 60 and 3600 seconds",
-				Fields: []agentotp.FieldError{{Field: "ttl", Message: "must be between 60 and 3600 seconds"}}}, 0)
+			s.writeError(w, r, agentotp.FieldErr("ttl", "must be between %d and %d seconds", int(agentotp.MinTTL.Seconds()), int(agentotp.MaxTTL.Seconds())), 0)
 			return
 		}
 		in.TTL = time.Duration(*body.TTL) * time.Second
@@ -64,8 +63,7 @@ func (s *Server) getRequest(w http.ResponseWriter, r *http.Request, p *relay.Pri
 		n, perr := strconv.Atoi(ws)
 		max := int(s.cfg.MaxWait.Seconds())
 		if perr != nil || n < 1 || n > max {
-			s.writeError(w, r, &agentotp.Error{Code: agentotp.EValidation, Message: fmt.Sprintf("wait: must be 1–%d seconds", max),
-				Fields: []agentotp.FieldError{{Field: "wait", Message: fmt.Sprintf("must be an integer between 1 and %d", max)}}}, 0)
+			s.writeError(w, r, agentotp.FieldErr("wait", "must be an integer between 1 and %d", max), 0)
 			return
 		}
 		releaseSlot, ok := s.holdWait(w, r, p)

@@ -10,7 +10,6 @@ import (
 
 	"github.com/agentotp/agentotp"
 	"github.com/agentotp/agentotp/client"
-	"github.com/agentotp/agentotp/relay"
 )
 
 // otherOwner makes a second owner with an SMS source and returns the
@@ -18,7 +17,7 @@ import (
 func (h *harness) otherOwner(ctx context.Context) string {
 	h.t.Helper()
 	now := time.Now().UTC()
-	o := &agentotp.Owner{ID: relay.NewID("own_"), Name: "mallory", CreatedAt: now}
+	o := &agentotp.Owner{ID: agentotp.NewID("own_"), Name: "mallory", CreatedAt: now}
 	if err := h.store.CreateOwner(ctx, o, nil); err != nil {
 		h.t.Fatal(err)
 	}

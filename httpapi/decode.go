@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"mime"
 	"net/http"
@@ -96,12 +95,10 @@ func jsonError(err error) error {
 		if field == "" {
 			field = "body"
 		}
-		return &agentotp.Error{Code: agentotp.EValidation, Message: fmt.Sprintf("%s: must be %s", field, typ.Type.String()),
-			Fields: []agentotp.FieldError{{Field: field, Message: "must be of type " + jsonKind(typ.Type.String())}}}
+		return agentotp.FieldErr(field, "must be of type %s", jsonKind(typ.Type.String()))
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
 		field := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
-		return &agentotp.Error{Code: agentotp.EValidation, Message: "unknown field " + field,
-			Fields: []agentotp.FieldError{{Field: field, Message: "unknown field"}}}
+		return agentotp.FieldErr(field, "unknown field")
 	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
 		return agentotp.Errorf(agentotp.EValidation, "malformed JSON: unexpected end of input")
 	}

@@ -115,12 +115,11 @@ func (s *Server) ownerPutSourceIMAP(w http.ResponseWriter, r *http.Request, p *r
 		return
 	}
 	if body.PollIntervalSeconds < 0 || body.PollIntervalSeconds > int(agentotp.MaxIMAPPollInterval/time.Second) {
-		s.writeError(w, r, &agentotp.Error{Code: agentotp.EValidation, Message: "poll_interval_seconds: out of range",
-			Fields: []agentotp.FieldError{{Field: "poll_interval_seconds", Message: "must be between 5 and 3600"}}}, 0)
+		s.writeError(w, r, agentotp.FieldErr("poll_interval_seconds", "must be between %d and %d", int(agentotp.MinIMAPPollInterval.Seconds()), int(agentotp.MaxIMAPPollInterval.Seconds())), 0)
 		return
 	}
 	id := r.PathValue("id")
-	_, err := s.svc.SetSourceIMAP(r.Context(), p.OwnerID, id, relay.IMAPInput{
+	_, err := s.svc.SetSourceIMAP(r.Context(), p.OwnerID, id, agentotp.IMAPSettings{
 		Host: body.Host, Port: body.Port, TLSMode: body.TLSMode, Username: body.Username, Password: body.Password,
 		Mailbox: body.Mailbox, PollInterval: time.Duration(body.PollIntervalSeconds) * time.Second, MarkAsRead: body.MarkAsRead,
 	})

@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"fmt"
 	"net/http"
 	"strconv"
 	"time"
@@ -17,8 +16,7 @@ func queryInt(r *http.Request, name string, def, min, max int) (int, error) {
 	}
 	n, err := strconv.Atoi(v)
 	if err != nil || n < min || n > max {
-		return 0, &agentotp.Error{Code: agentotp.EValidation, Message: fmt.Sprintf("%s: must be an integer between %d and %d", name, min, max),
-			Fields: []agentotp.FieldError{{Field: name, Message: fmt.Sprintf("must be an integer between %d and %d", min, max)}}}
+		return 0, agentotp.FieldErr(name, "must be an integer between %d and %d", min, max)
 	}
 	return n, nil
 }
@@ -128,8 +126,7 @@ func (s *Server) ownerRotateAgent(w http.ResponseWriter, r *http.Request, p *rel
 		return
 	}
 	if body.GracePeriodSeconds < 0 || body.GracePeriodSeconds > int(relay.MaxRotateGrace/time.Second) {
-		s.writeError(w, r, &agentotp.Error{Code: agentotp.EValidation, Message: "grace_period_seconds: must be 0–86400",
-			Fields: []agentotp.FieldError{{Field: "grace_period_seconds", Message: "must be between 0 and 86400"}}}, 0)
+		s.writeError(w, r, agentotp.FieldErr("grace_period_seconds", "must be between 0 and %d", int(relay.MaxRotateGrace.Seconds())), 0)
 		return
 	}
 	n, err := s.svc.RotateAgent(r.Context(), p.OwnerID, r.PathValue("id"), time.Duration(body.GracePeriodSeconds)*time.Second)
@@ -233,8 +230,7 @@ func (s *Server) ownerAuditExport(w http.ResponseWriter, r *http.Request, p *rel
 		format = "jsonl"
 	}
 	if format != "jsonl" && format != "csv" {
-		s.writeError(w, r, &agentotp.Error{Code: agentotp.EValidation, Message: "format: must be jsonl or csv",
-			Fields: []agentotp.FieldError{{Field: "format", Message: `must be "jsonl" or "csv"`}}}, 0)
+		s.writeError(w, r, agentotp.FieldErr("format", `must be "jsonl" or "csv"`), 0)
 		return
 	}
 	q, err := s.auditQuery(r, p)

@@ -134,8 +134,7 @@ func (s *Server) ownerPutSettings(w http.ResponseWriter, r *http.Request, p *rel
 		return
 	}
 	if in.TimeZone == nil {
-		s.writeError(w, r, &agentotp.Error{Code: agentotp.EValidation, Message: "time_zone: is required",
-			Fields: []agentotp.FieldError{{Field: "time_zone", Message: `is required (an IANA name such as "Europe/Berlin", or "UTC")`}}}, 0)
+		s.writeError(w, r, agentotp.FieldErr("time_zone", `is required (an IANA name such as "Europe/Berlin", or "UTC")`), 0)
 		return
 	}
 	st, err := s.svc.SetTimeZone(r.Context(), p.OwnerID, *in.TimeZone)

@@ -82,8 +82,7 @@ func (s *Server) ownerPutAgentWebhook(w http.ResponseWriter, r *http.Request, p 
 		return
 	}
 	if body.URL == nil {
-		s.writeError(w, r, &agentotp.Error{Code: agentotp.EValidation, Message: "url: is required (null is not allowed; \"\" removes the default)",
-			Fields: []agentotp.FieldError{{Field: "url", Message: `is required; "" removes the default`}}}, 0)
+		s.writeError(w, r, agentotp.FieldErr("url", `is required; "" removes the default`), 0)
 		return
 	}
 	a, err := s.svc.SetAgentWebhookURL(r.Context(), p.OwnerID, r.PathValue("id"), *body.URL)

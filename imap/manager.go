@@ -159,7 +159,7 @@ const (
 
 // plan decides, for one source, from its stored settings, the owner's
 // demand and the connector running for it (if any), what to do.
-func plan(row *agentotp.IMAPSource, d relay.Demand, running *connector) action {
+func plan(row *agentotp.IMAPSource, d agentotp.EmailDemand, running *connector) action {
 	switch {
 	case running == nil && d.Want:
 		return start
@@ -182,7 +182,7 @@ func (m *Manager) reconcile(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	demands := map[string]relay.Demand{}
+	demands := map[string]agentotp.EmailDemand{}
 	var errs []error
 	for _, row := range rows {
 		if _, ok := demands[row.OwnerID]; ok {
@@ -192,7 +192,7 @@ func (m *Manager) reconcile(ctx context.Context) error {
 		if err != nil {
 			errs = append(errs, err)
 			// Keep what runs: a failed read is no reason to stop.
-			demands[row.OwnerID] = relay.Demand{Want: m.running(row.OwnerID)}
+			demands[row.OwnerID] = agentotp.EmailDemand{Want: m.running(row.OwnerID)}
 			continue
 		}
 		demands[row.OwnerID] = d

@@ -9,7 +9,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/agentotp/agentotp"
-	"github.com/agentotp/agentotp/relay"
 )
 
 func TestCursorAfterSelect(t *testing.T) {
@@ -245,11 +244,11 @@ func TestPlan(t *testing.T) {
 	running := &connector{version: 3}
 	stale := &connector{version: 2}
 	ended := &connector{version: 3, ended: true}
-	want := relay.Demand{Want: true, Since: time.Unix(1, 0), Latest: time.Unix(1, 0)}
+	want := agentotp.EmailDemand{Want: true, Since: time.Unix(1, 0), Latest: time.Unix(1, 0)}
 	for _, tt := range []struct {
 		name string
 		row  *agentotp.IMAPSource
-		d    relay.Demand
+		d    agentotp.EmailDemand
 		c    *connector
 		act  action
 	}{
@@ -257,9 +256,9 @@ func TestPlan(t *testing.T) {
 		{"demand, runs current settings: keep", row, want, running, keep},
 		{"demand, runs old settings: restart", row, want, stale, restart},
 		{"demand, connector ended by itself: restart", row, want, ended, restart},
-		{"no demand, runs: stop", row, relay.Demand{}, running, stop},
-		{"no demand, nothing runs, status says otherwise: record stopped", row, relay.Demand{}, nil, markStopped},
-		{"no demand, nothing runs, already stopped: keep", stoppedRow, relay.Demand{}, nil, keep},
+		{"no demand, runs: stop", row, agentotp.EmailDemand{}, running, stop},
+		{"no demand, nothing runs, status says otherwise: record stopped", row, agentotp.EmailDemand{}, nil, markStopped},
+		{"no demand, nothing runs, already stopped: keep", stoppedRow, agentotp.EmailDemand{}, nil, keep},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			if got := plan(tt.row, tt.d, tt.c); got != tt.act {

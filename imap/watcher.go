@@ -366,7 +366,7 @@ func loopbackOnly(network, address string, _ syscall.RawConn) error {
 	if err != nil {
 		return err
 	}
-	if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
+	if net.ParseIP(host) == nil || !agentotp.LoopbackHost(host) {
 		return fmt.Errorf("plain IMAP is allowed only to a loopback address, not %s", host)
 	}
 	return nil

@@ -17,8 +17,7 @@ const MaxNameLen = 100
 func validateName(name string) error {
 	n := utf8.RuneCountInString(name)
 	if strings.TrimSpace(name) == "" || n > MaxNameLen || !utf8.ValidString(name) || hasControl(name) {
-		return &agentotp.Error{Code: agentotp.EValidation, Message: "name: must be 1–100 characters",
-			Fields: []agentotp.FieldError{{Field: "name", Message: fmt.Sprintf("must be 1–%d characters of UTF-8", MaxNameLen)}}}
+		return agentotp.FieldErr("name", "must be 1–%d characters of UTF-8", MaxNameLen)
 	}
 	return nil
 }
@@ -40,7 +39,7 @@ func (s *Service) CreateAgent(ctx context.Context, ownerID, name string, test bo
 	if test {
 		prefix = agentotp.PrefixTestKey
 	}
-	a := &agentotp.Agent{ID: NewID("agt_"), OwnerID: ownerID, Name: name, Test: test, WebhookSecret: NewWebhookSecret(), CreatedAt: now}
+	a := &agentotp.Agent{ID: agentotp.NewID("agt_"), OwnerID: ownerID, Name: name, Test: test, WebhookSecret: agentotp.NewWebhookSecret(), CreatedAt: now}
 	key, cred := newCredential(prefix, agentotp.CredentialAgent, ownerID, now)
 	cred.AgentID = a.ID
 	a.KeyPrefix = cred.Prefix
@@ -70,8 +69,7 @@ const MaxRotateGrace = 24 * time.Hour
 // key keeps working for grace (0: it stops at once).
 func (s *Service) RotateAgent(ctx context.Context, ownerID, id string, grace time.Duration) (*NewAgent, error) {
 	if grace < 0 || grace > MaxRotateGrace {
-		return nil, &agentotp.Error{Code: agentotp.EValidation, Message: "grace_period_seconds: must be 0–86400",
-			Fields: []agentotp.FieldError{{Field: "grace_period_seconds", Message: "must be between 0 and 86400"}}}
+		return nil, agentotp.FieldErr("grace_period_seconds", "must be between 0 and %d", int(MaxRotateGrace.Seconds()))
 	}
 	a, err := s.store.GetAgent(ctx, ownerID, id)
 	if errors.Is(err, agentotp.ErrNotFound) {
@@ -91,7 +89,7 @@ func (s *Service) RotateAgent(ctx context.Context, ownerID, id string, grace tim
 	key, cred := newCredential(prefix, agentotp.CredentialAgent, ownerID, now)
 	cred.AgentID = a.ID
 	a.KeyPrefix = cred.Prefix
-	a.WebhookSecret = NewWebhookSecret()
+	a.WebhookSecret = agentotp.NewWebhookSecret()
 	e := s.audit(ownerID, agentotp.ActorOwner, agentotp.AuditAgentRotated, now)
 	e.AgentID = a.ID
 	e.Details = map[string]string{"key_prefix": cred.Prefix, "grace_seconds": fmt.Sprint(int(grace.Seconds()))}
@@ -161,11 +159,10 @@ func (s *Service) CreateSource(ctx context.Context, ownerID, name, kind string) 
 	switch kind {
 	case agentotp.SourceKindSMS, agentotp.SourceKindEmail, agentotp.SourceKindGeneric:
 	default:
-		return nil, &agentotp.Error{Code: agentotp.EValidation, Message: "kind: must be sms, email or generic",
-			Fields: []agentotp.FieldError{{Field: "kind", Message: `must be "sms", "email" or "generic"`}}}
+		return nil, agentotp.FieldErr("kind", `must be "sms", "email" or "generic"`)
 	}
 	now := s.Now()
-	src := &agentotp.Source{ID: NewID("src_"), OwnerID: ownerID, Name: name, Kind: kind, CreatedAt: now}
+	src := &agentotp.Source{ID: agentotp.NewID("src_"), OwnerID: ownerID, Name: name, Kind: kind, CreatedAt: now}
 	token, cred := newCredential(agentotp.PrefixSourceToken, agentotp.CredentialSource, ownerID, now)
 	cred.SourceID = src.ID
 	src.KeyPrefix = cred.Prefix

@@ -10,7 +10,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/agentotp/agentotp"
-	"github.com/agentotp/agentotp/extract"
 	"github.com/agentotp/agentotp/seal"
 )
 
@@ -71,7 +70,7 @@ type Delivery struct {
 	Payload   []byte // the sealed code
 	Content   []byte // the sealed message text, only for include_message requests
 	// Metadata of the message: Source, Sender, Subject (with the code
-	// masked, see RedactSubject), ReceivedAt, Confidence, Domain.
+	// masked, see extract.RedactSubject), ReceivedAt, Confidence, Domain.
 	Source     string
 	Sender     string
 	Subject    string
@@ -148,8 +147,7 @@ func (s *Service) Deliver(ctx context.Context, p *Principal, d Delivery) (*Deliv
 		return nil, fmt.Errorf("deliver: %w", err)
 	}
 	if !src.Allows(d.Source) {
-		return nil, &agentotp.Error{Code: agentotp.EValidation, Message: fmt.Sprintf("metadata.source: this token's source delivers %s messages only", src.Kind),
-			Fields: []agentotp.FieldError{{Field: "metadata.source", Message: "does not match the kind of the token's source"}}}
+		return nil, agentotp.FieldErr("metadata.source", "does not match the kind of the token's source")
 	}
 	now := s.Now()
 	received := now
@@ -163,7 +161,7 @@ func (s *Service) Deliver(ctx context.Context, p *Principal, d Delivery) (*Deliv
 	if r.OwnerID != p.OwnerID {
 		return nil, errOTPNotFound
 	}
-	res := &DeliveryResult{MessageID: NewID("msg_"), RequestID: r.ID}
+	res := &DeliveryResult{MessageID: agentotp.NewID("msg_"), RequestID: r.ID}
 	// A message already delivered (to this request or another) is not
 	// delivered again: the edge may resend after a lost answer, or be run
 	// twice on the same mail. The id is recorded once the delivery took.
@@ -240,8 +238,7 @@ func (s *Service) deliverable(r *agentotp.Request, d *Delivery, received time.Ti
 		return agentotp.FinalError(agentotp.StatusExpired)
 	}
 	if len(d.Content) > 0 && !r.IncludeMessage {
-		return &agentotp.Error{Code: agentotp.EValidation, Message: "encrypted_content: this request did not ask for the message text",
-			Fields: []agentotp.FieldError{{Field: "encrypted_content", Message: "must be absent: the request did not ask for the message"}}}
+		return agentotp.FieldErr("encrypted_content", "must be absent: the request did not ask for the message")
 	}
 	f := r.Filter
 	f.ContentPattern = "" // only the edge saw the text
@@ -251,8 +248,7 @@ func (s *Service) deliverable(r *agentotp.Request, d *Delivery, received time.Ti
 	}
 	msg := &agentotp.Message{Source: d.Source, Sender: d.Sender, ReceivedAt: received}
 	if !m.Match(msg, r.CreatedAt) {
-		return &agentotp.Error{Code: agentotp.EValidation, Message: "metadata: the message does not pass the request's filter (source, sender or receipt time)",
-			Fields: []agentotp.FieldError{{Field: "metadata", Message: "does not pass the request's filter"}}}
+		return agentotp.FieldErr("metadata", "does not pass the request's filter")
 	}
 	return checkCiphertext(r, d)
 }
@@ -271,8 +267,7 @@ func checkCiphertext(r *agentotp.Request, d *Delivery) error {
 	}
 	overhead := len(empty)
 	bad := func(field, why string) error {
-		return &agentotp.Error{Code: agentotp.EValidation, Message: fmt.Sprintf("%s: %s", field, why),
-			Fields: []agentotp.FieldError{{Field: field, Message: why}}}
+		return agentotp.FieldErr(field, "%s", why)
 	}
 	switch key.Algorithm() {
 	case seal.RSAOAEP256:
@@ -292,8 +287,3 @@ func checkCiphertext(r *agentotp.Request, d *Delivery) error {
 	}
 	return nil
 }
-
-// RedactSubject masks the code in a subject line, as the relay does before
-// it keeps a subject as metadata. An edge capture calls it before it sends
-// metadata, so that the code never reaches the relay in a subject.
-func RedactSubject(subject string, res extract.Result) string { return redact(subject, res) }

@@ -69,7 +69,7 @@ type LoginLink struct {
 // LoginLinkTTL. The token sits in the query, which the relay never logs.
 func (s *Service) CreateLoginLink(ctx context.Context, ownerID string) (*LoginLink, error) {
 	now := s.Now()
-	token := NewToken(prefixLoginLink)
+	token := agentotp.NewToken(prefixLoginLink)
 	l := &agentotp.LoginLinkToken{Hash: agentotp.HashToken(token), OwnerID: ownerID, CreatedAt: now, ExpiresAt: now.Add(LoginLinkTTL)}
 	e := s.audit(ownerID, agentotp.ActorOwner, agentotp.AuditLoginLinkCreated, now)
 	e.Details = map[string]string{"expires_at": l.ExpiresAt.Format(time.RFC3339)}
@@ -112,8 +112,8 @@ func (s *Service) newSession(ownerID, method string, ttl time.Duration) (*NewSes
 		ttl = DefaultSessionTTL
 	}
 	now := s.Now()
-	token := NewToken(prefixSession)
-	sess := &agentotp.Session{ID: NewID("ses_"), Hash: agentotp.HashToken(token), OwnerID: ownerID, Method: method, CreatedAt: now, ExpiresAt: now.Add(ttl)}
+	token := agentotp.NewToken(prefixSession)
+	sess := &agentotp.Session{ID: agentotp.NewID("ses_"), Hash: agentotp.HashToken(token), OwnerID: ownerID, Method: method, CreatedAt: now, ExpiresAt: now.Add(ttl)}
 	e := s.audit(ownerID, agentotp.ActorOwner, agentotp.AuditOwnerLoggedIn, now)
 	e.Details = map[string]string{"via": ViaDashboard, "method": method, "session": sess.ID}
 	return &NewSession{Session: sess, Token: token}, e
@@ -245,8 +245,7 @@ func (s *Service) Logout(ctx context.Context, sess *agentotp.Session) error {
 // entry that it was done on the dashboard, in which session.
 func (s *Service) DecideInSession(ctx context.Context, sess *agentotp.Session, id string, approve bool, reason string) (*agentotp.Request, error) {
 	if n := utf8.RuneCountInString(reason); n > agentotp.MaxDenyReasonLen || !utf8.ValidString(reason) {
-		return nil, &agentotp.Error{Code: agentotp.EValidation, Message: "reason: too long or not UTF-8",
-			Fields: []agentotp.FieldError{{Field: "reason", Message: fmt.Sprintf("at most %d characters of UTF-8", agentotp.MaxDenyReasonLen)}}}
+		return nil, agentotp.FieldErr("reason", "at most %d characters of UTF-8", agentotp.MaxDenyReasonLen)
 	}
 	details := map[string]string{"via": ViaDashboard, "session": sess.ID}
 	by := agentotp.DecidedByOwner

@@ -4,117 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"strconv"
-	"strings"
-	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/agentotp/agentotp"
 )
-
-// IMAPInput is what the owner sets for a source's IMAP mailbox.
-type IMAPInput struct {
-	Host     string
-	Port     int    // 0: 993 for tls, 143 otherwise
-	TLSMode  string // "": tls
-	Username string
-	// Password is the app password. "" keeps the stored one; it is
-	// required the first time.
-	Password     string
-	Mailbox      string        // "": INBOX
-	PollInterval time.Duration // 0: one minute
-	MarkAsRead   bool
-}
-
-// validate normalizes in and checks every field; it never repeats the
-// password.
-func (in *IMAPInput) validate(first bool) error {
-	var v agentotp.ValidationErrors
-	in.Host = strings.ToLower(strings.TrimSuffix(strings.TrimPrefix(strings.TrimSpace(in.Host), "["), "]"))
-	if in.TLSMode == "" {
-		in.TLSMode = agentotp.IMAPTLS
-	}
-	switch in.TLSMode {
-	case agentotp.IMAPTLS, agentotp.IMAPStartTLS, agentotp.IMAPPlain:
-	default:
-		v.Add("tls_mode", `must be "tls", "starttls" or "plain"`)
-	}
-	if !validHost(in.Host) {
-		v.Add("host", "must be a host name or an IP address of at most %d characters", agentotp.MaxIMAPHostLen)
-	} else if in.TLSMode == agentotp.IMAPPlain && !LoopbackHost(in.Host) {
-		v.Add("tls_mode", `"plain" sends the password in the clear and is allowed only to a loopback host (localhost, 127.0.0.1, ::1)`)
-	}
-	if in.Port == 0 {
-		in.Port = 143
-		if in.TLSMode == agentotp.IMAPTLS {
-			in.Port = 993
-		}
-	}
-	if in.Port < 1 || in.Port > 65535 {
-		v.Add("port", "must be between 1 and 65535")
-	}
-	if n := len(in.Username); n == 0 || n > agentotp.MaxIMAPUsernameLen || !printable(in.Username) {
-		v.Add("username", "must be 1–%d printable characters", agentotp.MaxIMAPUsernameLen)
-	}
-	switch n := len(in.Password); {
-	case n == 0 && first:
-		v.Add("password", "is required")
-	case n > agentotp.MaxIMAPPasswordLen || (n > 0 && !printable(in.Password)):
-		v.Add("password", "must be at most %d printable characters", agentotp.MaxIMAPPasswordLen)
-	}
-	if in.Mailbox == "" {
-		in.Mailbox = agentotp.DefaultIMAPMailbox
-	}
-	if len(in.Mailbox) > agentotp.MaxIMAPMailboxLen || !printable(in.Mailbox) {
-		v.Add("mailbox", "must be at most %d printable characters", agentotp.MaxIMAPMailboxLen)
-	}
-	if in.PollInterval == 0 {
-		in.PollInterval = agentotp.DefaultIMAPPollInterval
-	}
-	if in.PollInterval < agentotp.MinIMAPPollInterval || in.PollInterval > agentotp.MaxIMAPPollInterval {
-		v.Add("poll_interval_seconds", "must be between %d and %d", int(agentotp.MinIMAPPollInterval.Seconds()), int(agentotp.MaxIMAPPollInterval.Seconds()))
-	}
-	return v.Err()
-}
-
-// printable reports whether s is valid UTF-8 without control characters.
-func printable(s string) bool {
-	return utf8.ValidString(s) && strings.IndexFunc(s, unicode.IsControl) < 0
-}
-
-// validHost accepts an IP address or a DNS name.
-func validHost(h string) bool {
-	if h == "" || len(h) > agentotp.MaxIMAPHostLen {
-		return false
-	}
-	if net.ParseIP(h) != nil {
-		return true
-	}
-	for _, label := range strings.Split(strings.TrimSuffix(h, "."), ".") {
-		if label == "" || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
-			return false
-		}
-		for _, c := range []byte(label) {
-			if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
-				return false
-			}
-		}
-	}
-	return true
-}
-
-// LoopbackHost reports whether host names this machine: "localhost" or a
-// loopback IP address. The connector checks again, at dial time, that the
-// address it reaches is a loopback one.
-func LoopbackHost(host string) bool {
-	if strings.EqualFold(strings.TrimSuffix(host, "."), "localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
-}
 
 // imapCapableSource returns an active email (or generic) source of the
 // owner.
@@ -130,8 +23,7 @@ func (s *Service) imapCapableSource(ctx context.Context, ownerID, sourceID strin
 		return nil, agentotp.Errorf(agentotp.EConflict, "the source is revoked")
 	}
 	if !src.Allows(agentotp.SourceKindEmail) {
-		return nil, &agentotp.Error{Code: agentotp.EValidation, Message: "only an email or generic source can read an IMAP mailbox",
-			Fields: []agentotp.FieldError{{Field: "source", Message: fmt.Sprintf("is a %s source", src.Kind)}}}
+		return nil, agentotp.FieldErr("source", "is a %s source", src.Kind)
 	}
 	return src, nil
 }
@@ -151,7 +43,7 @@ func (s *Service) OwnerSource(ctx context.Context, ownerID, id string) (*agentot
 // SetSourceIMAP sets (or replaces) the IMAP mailbox that an email source
 // reads. The password is sealed with the relay's secret key before it is
 // stored; it is never logged, audited or returned.
-func (s *Service) SetSourceIMAP(ctx context.Context, ownerID, sourceID string, in IMAPInput) (*agentotp.IMAPSource, error) {
+func (s *Service) SetSourceIMAP(ctx context.Context, ownerID, sourceID string, in agentotp.IMAPSettings) (*agentotp.IMAPSource, error) {
 	if _, err := s.imapCapableSource(ctx, ownerID, sourceID); err != nil {
 		return nil, err
 	}
@@ -159,7 +51,7 @@ func (s *Service) SetSourceIMAP(ctx context.Context, ownerID, sourceID string, i
 	if err != nil && !errors.Is(err, agentotp.ErrNotFound) {
 		return nil, fmt.Errorf("set imap: %w", err)
 	}
-	if err := in.validate(prev == nil); err != nil {
+	if err := in.Normalize(prev == nil); err != nil {
 		return nil, err
 	}
 	if prev == nil {
@@ -256,43 +148,21 @@ func (s *Service) IMAPPassword(src *agentotp.IMAPSource) (string, error) {
 	return string(pw), nil
 }
 
-// Demand is what the live requests of an owner want of email.
-type Demand struct {
-	// Want: some live request can still be fed by an email.
-	Want bool
-	// Since is the earliest time a message must have arrived at to match
-	// one of them: the least lower bound (creation time or
-	// filter.received_after) of those requests.
-	Since time.Time
-	// Latest is the creation time of the newest of them.
-	Latest time.Time
-}
-
 // EmailDemand reports what the owner's live requests want of email. Test
 // requests, requests that already hold a code, and requests past their
 // TTL do not count.
-func (s *Service) EmailDemand(ctx context.Context, ownerID string) (Demand, error) {
+func (s *Service) EmailDemand(ctx context.Context, ownerID string) (agentotp.EmailDemand, error) {
 	live, err := s.store.ListLiveRequests(ctx, ownerID)
 	if err != nil {
-		return Demand{}, fmt.Errorf("email demand: %w", err)
+		return agentotp.EmailDemand{}, fmt.Errorf("email demand: %w", err)
 	}
 	now := s.Now()
-	var d Demand
+	var d agentotp.EmailDemand
 	for _, r := range live {
 		if r.Test || r.Held() || r.ExpiredAt(now) || !r.Filter.WantsSource(agentotp.SourceEmail) {
 			continue
 		}
-		lb := r.CreatedAt
-		if r.Filter.ReceivedAfter.After(lb) {
-			lb = r.Filter.ReceivedAfter
-		}
-		if !d.Want || lb.Before(d.Since) {
-			d.Since = lb
-		}
-		if r.CreatedAt.After(d.Latest) {
-			d.Latest = r.CreatedAt
-		}
-		d.Want = true
+		d.Add(r.CreatedAt, r.Filter.ReceivedAfter)
 	}
 	return d, nil
 }

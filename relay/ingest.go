@@ -7,7 +7,6 @@ import (
 	"slices"
 	"strings"
 	"time"
-	"unicode"
 	"unicode/utf8"
 
 	"github.com/agentotp/agentotp"
@@ -54,8 +53,7 @@ func (in *IncomingMessage) decode() error {
 	if len(in.Raw) > 0 {
 		em, err := extract.ParseEmail(in.Raw)
 		if err != nil {
-			return &agentotp.Error{Code: agentotp.EValidation, Message: "the message is not a readable RFC 5322 email",
-				Fields: []agentotp.FieldError{{Field: "body", Message: err.Error()}}}
+			return agentotp.FieldErr("body", "%v", err)
 		}
 		in.Source = agentotp.SourceEmail
 		in.Sender, in.Subject, in.Text, in.HTML = em.Sender, em.Subject, em.Text, em.HTML
@@ -104,8 +102,7 @@ func (s *Service) Ingest(ctx context.Context, p *Principal, in IncomingMessage) 
 			return nil, err
 		}
 		if !src.Allows(in.Source) {
-			return nil, &agentotp.Error{Code: agentotp.EValidation, Message: fmt.Sprintf("source: this token's source accepts %s messages only", src.Kind),
-				Fields: []agentotp.FieldError{{Field: "source", Message: "does not match the kind of the token's source"}}}
+			return nil, agentotp.FieldErr("source", "does not match the kind of the token's source")
 		}
 		dedupeKey, actor = p.SourceID, agentotp.ActorSource(p.SourceID)
 	case p.IsAgent() && p.Test:
@@ -119,7 +116,7 @@ func (s *Service) Ingest(ctx context.Context, p *Principal, in IncomingMessage) 
 		return nil, errAuth
 	}
 	now := s.Now()
-	res := &IngestResult{MessageID: NewID("msg_")}
+	res := &IngestResult{MessageID: agentotp.NewID("msg_")}
 	if in.ExternalID != "" {
 		fresh, rerr := s.store.RecordMessage(ctx, dedupeKey, in.ExternalID, now)
 		if rerr != nil {
@@ -169,7 +166,7 @@ func (s *Service) Ingest(ctx context.Context, p *Principal, in IncomingMessage) 
 		}
 		md := agentotp.MessageMetadata{
 			MessageID: res.MessageID, Source: in.Source, Sender: in.Sender,
-			Subject: redact(in.Subject, result), ReceivedAt: received,
+			Subject: extract.RedactSubject(in.Subject, result), ReceivedAt: received,
 			Confidence: result.Confidence, Domain: result.Domain, DKIM: in.DKIM,
 		}
 		payload, content, err := sealFor(r, result.Code, msg)
@@ -285,44 +282,6 @@ func (s *Service) matches(r *agentotp.Request, msg *agentotp.Message) bool {
 		return false // validated at creation; a filter that no longer compiles matches nothing
 	}
 	return m.Match(msg, r.CreatedAt)
-}
-
-// redact removes the code from a subject line before it is stored as
-// metadata: a subject such as "123456 is your code" must not put the code
-// at rest. Every form the extractor saw is masked; if the code can still
-// be read with separators removed, every token holding a digit is masked.
-func redact(subject string, res extract.Result) string {
-	if subject == "" || res.Code == "" {
-		return subject
-	}
-	forms := []string{res.Code}
-	for _, c := range res.Candidates {
-		if c.Code == res.Code && c.Raw != "" {
-			forms = append(forms, c.Raw)
-		}
-	}
-	for _, f := range forms {
-		subject = strings.ReplaceAll(subject, f, strings.Repeat("•", utf8.RuneCountInString(f)))
-	}
-	if strings.Contains(strings.ToLower(alnum(subject)), strings.ToLower(res.Code)) {
-		words := strings.Fields(subject)
-		for i, w := range words {
-			if strings.IndexFunc(w, unicode.IsDigit) >= 0 || strings.Contains(strings.ToLower(w), strings.ToLower(res.Code)) {
-				words[i] = strings.Repeat("•", utf8.RuneCountInString(w))
-			}
-		}
-		subject = strings.Join(words, " ")
-	}
-	return subject
-}
-
-func alnum(s string) string {
-	return strings.Map(func(r rune) rune {
-		if unicode.IsLetter(r) || unicode.IsDigit(r) {
-			return r
-		}
-		return -1
-	}, s)
 }
 
 // approvedFirst orders candidate requests for a message: approved ones

@@ -45,8 +45,7 @@ func (s *Service) checkPolicy(ctx context.Context, ownerID string, p *agentotp.P
 	if id := p.Conditions.AgentID; id != "" {
 		_, err := s.store.GetAgent(ctx, ownerID, id)
 		if errors.Is(err, agentotp.ErrNotFound) {
-			return &agentotp.Error{Code: agentotp.EValidation, Message: "conditions.agent_id: no such agent",
-				Fields: []agentotp.FieldError{{Field: "conditions.agent_id", Message: "no such agent"}}}
+			return agentotp.FieldErr("conditions.agent_id", "no such agent")
 		}
 		if err != nil {
 			return fmt.Errorf("check policy agent: %w", err)
@@ -103,7 +102,7 @@ func (s *Service) CreatePolicy(ctx context.Context, ownerID string, p agentotp.P
 		return nil, agentotp.Errorf(agentotp.EConflict, "an owner may have at most %d policies", agentotp.MaxPoliciesPerOwner)
 	}
 	now := s.Now()
-	p.ID, p.OwnerID, p.CreatedAt, p.UpdatedAt = NewID("pol_"), ownerID, now, now
+	p.ID, p.OwnerID, p.CreatedAt, p.UpdatedAt = agentotp.NewID("pol_"), ownerID, now, now
 	p.Conditions.Sources = append([]string(nil), p.Conditions.Sources...)
 	if p.Position <= 0 || p.Position > len(existing)+1 {
 		p.Position = len(existing) + 1

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -279,5 +280,19 @@ func TestApprovedRequestsFirst(t *testing.T) {
 	o, _ := svc.OwnerRequest(ctx, owner, older.ID)
 	if n.Status != agentotp.StatusReceived || o.Held() {
 		t.Fatalf("approved got %s, pending holds %v", n.Status, o.Held())
+	}
+}
+
+// TestBadKeyFieldNamedOnce: a bad public key names public_key once in the
+// message and once in the field list, not "public_key: public_key: …".
+func TestBadKeyFieldNamedOnce(t *testing.T) {
+	svc, p, _ := newService(t)
+	_, err := svc.CreateRequest(context.Background(), p, relay.CreateRequestInput{Reason: "log in", PublicKey: "%%%"})
+	var e *agentotp.Error
+	if !errors.As(err, &e) || e.Code != agentotp.EValidation || len(e.Fields) != 1 {
+		t.Fatalf("err = %v, want one field error", err)
+	}
+	if got := e.Error(); strings.Count(got, "public_key") != 1 || strings.Count(e.Fields[0].Message, "public_key") != 0 {
+		t.Errorf("error text %q, field message %q: the field is named more than once", got, e.Fields[0].Message)
 	}
 }

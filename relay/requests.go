@@ -2,9 +2,11 @@ package relay
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
-	"net/url"
+	"math/big"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -47,7 +49,8 @@ func (in *CreateRequestInput) validate() (*seal.PublicKey, error) {
 	} else {
 		k, err := seal.ParsePublicKey(in.PublicKey)
 		if err != nil {
-			v.Add("public_key", "%v", err)
+			// seal's message names the field already.
+			v.Add("public_key", "%s", strings.TrimPrefix(err.Error(), "public_key: "))
 		}
 		key = k
 	}
@@ -59,25 +62,27 @@ func (in *CreateRequestInput) validate() (*seal.PublicKey, error) {
 	}
 	if in.Filter != nil {
 		if _, err := in.Filter.Compile(); err != nil {
-			var e *agentotp.Error
-			if errors.As(err, &e) {
-				v = append(v, e.Fields...)
-			}
+			v = append(v, fieldsOf(err)...)
 		}
 	}
 	if in.WebhookURL != "" {
-		u, err := url.Parse(in.WebhookURL)
-		switch {
-		case len(in.WebhookURL) > agentotp.MaxWebhookURLLen:
-			v.Add("webhook_url", "at most %d characters allowed", agentotp.MaxWebhookURLLen)
-		case err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil:
-			v.Add("webhook_url", "must be an absolute http or https URL without credentials")
+		if err := agentotp.ValidateWebhookURL("webhook_url", in.WebhookURL); err != nil {
+			v = append(v, fieldsOf(err)...)
 		}
 	}
 	if in.IncludeMessage && key != nil && key.Algorithm() == seal.RSAOAEP256 {
 		v.Add("include_message", "needs an HPKE key (X25519 or ML-KEM-768+X25519); RSA-OAEP cannot seal a whole message")
 	}
 	return key, v.Err()
+}
+
+// fieldsOf returns the field errors of a validation error.
+func fieldsOf(err error) []agentotp.FieldError {
+	var e *agentotp.Error
+	if errors.As(err, &e) {
+		return e.Fields
+	}
+	return nil
 }
 
 // hasControl reports whether s holds a control or format character: text
@@ -124,7 +129,7 @@ func (s *Service) CreateRequest(ctx context.Context, p *Principal, in CreateRequ
 	}
 	now := s.Now()
 	r := &agentotp.Request{
-		ID: NewID("otp_"), OwnerID: p.OwnerID, AgentID: p.AgentID, Test: p.Test,
+		ID: agentotp.NewID("otp_"), OwnerID: p.OwnerID, AgentID: p.AgentID, Test: p.Test,
 		Status: agentotp.StatusPending, Reason: in.Reason, ExpectedSender: in.ExpectedSender,
 		Encryption: string(key.Algorithm()), PublicKey: key.String(), KeyFingerprint: key.Fingerprint(),
 		WebhookURL: in.WebhookURL, IncludeMessage: in.IncludeMessage,
@@ -147,7 +152,7 @@ func (s *Service) CreateRequest(ctx context.Context, p *Principal, in CreateRequ
 			if err != nil {
 				return nil, fmt.Errorf("seal synthetic code: %w", err)
 			}
-			md := agentotp.MessageMetadata{MessageID: NewID("msg_"), Source: agentotp.SourceTest, Sender: "agentotp", ReceivedAt: now, Confidence: 1}
+			md := agentotp.MessageMetadata{MessageID: agentotp.NewID("msg_"), Source: agentotp.SourceTest, Sender: "agentotp", ReceivedAt: now, Confidence: 1}
 			if err := r.Match(payload, nil, md, now); err != nil {
 				return nil, err
 			}
@@ -377,8 +382,7 @@ func (s *Service) Deny(ctx context.Context, ownerID, id, reason string) (*agento
 // decidedBy ("owner" or "policy:pol_…").
 func (s *Service) Decide(ctx context.Context, ownerID, id string, approve bool, decidedBy, reason string) (*agentotp.Request, error) {
 	if n := utf8.RuneCountInString(reason); n > agentotp.MaxDenyReasonLen || !utf8.ValidString(reason) {
-		return nil, &agentotp.Error{Code: agentotp.EValidation, Message: "reason: too long or not UTF-8",
-			Fields: []agentotp.FieldError{{Field: "reason", Message: fmt.Sprintf("at most %d characters of UTF-8", agentotp.MaxDenyReasonLen)}}}
+		return nil, agentotp.FieldErr("reason", "at most %d characters of UTF-8", agentotp.MaxDenyReasonLen)
 	}
 	if approve {
 		return s.change(ctx, id, ownerCheck(ownerID), decidedBy, agentotp.AuditRequestApproved, nil, func(r *agentotp.Request, now time.Time) error {
@@ -409,12 +413,10 @@ func (s *Service) OwnerRequest(ctx context.Context, ownerID, id string) (*agento
 // ListRequests lists the owner's requests, newest first.
 func (s *Service) ListRequests(ctx context.Context, q agentotp.RequestQuery) ([]*agentotp.Request, string, error) {
 	if q.Status != "" && !q.Status.Valid() {
-		return nil, "", &agentotp.Error{Code: agentotp.EValidation, Message: "status: unknown status",
-			Fields: []agentotp.FieldError{{Field: "status", Message: fmt.Sprintf("unknown status %q", q.Status)}}}
+		return nil, "", agentotp.FieldErr("status", "unknown status %q", q.Status)
 	}
 	if q.Limit < 0 || q.Limit > 100 {
-		return nil, "", &agentotp.Error{Code: agentotp.EValidation, Message: "limit: must be 1–100",
-			Fields: []agentotp.FieldError{{Field: "limit", Message: "must be between 1 and 100"}}}
+		return nil, "", agentotp.FieldErr("limit", "must be between 1 and 100")
 	}
 	rs, next, err := s.store.ListRequests(ctx, q)
 	if err != nil {
@@ -494,4 +496,10 @@ func (s *Service) RunSweeper(ctx context.Context, interval time.Duration) {
 			}
 		}
 	}
+}
+
+// newSyntheticCode returns a random six-digit code for test keys.
+func newSyntheticCode() string {
+	n, _ := rand.Int(rand.Reader, big.NewInt(1_000_000)) // never fails (crypto/rand panics on an unusable source)
+	return fmt.Sprintf("%06d", n)
 }

@@ -138,7 +138,7 @@ func (s *Service) Authenticate(ctx context.Context, token string) (*Principal, e
 
 // audit builds an audit entry stamped now.
 func (s *Service) audit(ownerID, actor, action string, at time.Time) agentotp.AuditEntry {
-	return agentotp.AuditEntry{ID: NewID("evt_"), OwnerID: ownerID, At: at, Actor: actor, Action: action}
+	return agentotp.AuditEntry{ID: agentotp.NewID("evt_"), OwnerID: ownerID, At: at, Actor: actor, Action: action}
 }
 
 func (s *Service) requestAudit(r *agentotp.Request, actor, action string, at time.Time, details map[string]string) agentotp.AuditEntry {
@@ -172,7 +172,7 @@ func (s *Service) EnsureOwner(ctx context.Context, name string, mintToken bool) 
 		}
 		return o, token, nil
 	}
-	o := &agentotp.Owner{ID: NewID("own_"), Name: name, CreatedAt: now}
+	o := &agentotp.Owner{ID: agentotp.NewID("own_"), Name: name, CreatedAt: now}
 	token, cred := newCredential(agentotp.PrefixOwnerToken, agentotp.CredentialOwner, o.ID, now)
 	if err := s.store.CreateOwner(ctx, o, cred, s.audit(o.ID, agentotp.ActorSystem, agentotp.AuditOwnerCreated, now)); err != nil {
 		return nil, "", fmt.Errorf("ensure owner: %w", err)
@@ -181,7 +181,7 @@ func (s *Service) EnsureOwner(ctx context.Context, name string, mintToken bool) 
 }
 
 func newCredential(prefix string, kind agentotp.CredentialKind, ownerID string, now time.Time) (string, *agentotp.Credential) {
-	token := NewToken(prefix)
+	token := agentotp.NewToken(prefix)
 	return token, &agentotp.Credential{
 		Hash: agentotp.HashToken(token), Kind: kind, OwnerID: ownerID,
 		Prefix: agentotp.TokenPrefix(token), CreatedAt: now,

@@ -9,22 +9,6 @@ import (
 	"github.com/agentotp/agentotp"
 )
 
-// ValidateWebhookURL checks a webhook URL as API.md wants it: absolute
-// http or https, no credentials, at most MaxWebhookURLLen bytes. Whether
-// its host may be reached is decided at connect time by the webhook
-// worker's address guard.
-func ValidateWebhookURL(field, raw string) error {
-	var v agentotp.ValidationErrors
-	u, err := url.Parse(raw)
-	switch {
-	case len(raw) > agentotp.MaxWebhookURLLen:
-		v.Add(field, "at most %d characters allowed", agentotp.MaxWebhookURLLen)
-	case err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil:
-		v.Add(field, "must be an absolute http or https URL without credentials")
-	}
-	return v.Err()
-}
-
 // webhookAgent loads an active agent of the owner.
 func (s *Service) webhookAgent(ctx context.Context, ownerID, agentID string) (*agentotp.Agent, error) {
 	a, err := s.store.GetAgent(ctx, ownerID, agentID)
@@ -44,7 +28,7 @@ func (s *Service) webhookAgent(ctx context.Context, ownerID, agentID string) (*a
 // requests that name none ("" removes it).
 func (s *Service) SetAgentWebhookURL(ctx context.Context, ownerID, agentID, rawURL string) (*agentotp.Agent, error) {
 	if rawURL != "" {
-		if err := ValidateWebhookURL("url", rawURL); err != nil {
+		if err := agentotp.ValidateWebhookURL("url", rawURL); err != nil {
 			return nil, err
 		}
 	}
@@ -79,7 +63,7 @@ func (s *Service) RotateWebhookSecret(ctx context.Context, ownerID, agentID stri
 		return nil, "", err
 	}
 	now := s.Now()
-	secret := NewWebhookSecret()
+	secret := agentotp.NewWebhookSecret()
 	e := s.audit(ownerID, agentotp.ActorOwner, agentotp.AuditAgentWebhookSecretRotated, now)
 	e.AgentID = a.ID
 	if err := s.store.RotateWebhookSecret(ctx, ownerID, a.ID, secret, e); err != nil {
@@ -93,8 +77,7 @@ func (s *Service) RotateWebhookSecret(ctx context.Context, ownerID, agentID stri
 // ListWebhooks lists the owner's webhook deliveries, newest first.
 func (s *Service) ListWebhooks(ctx context.Context, q agentotp.WebhookQuery) ([]*agentotp.WebhookDelivery, error) {
 	if q.State != "" && !q.State.Valid() {
-		return nil, &agentotp.Error{Code: agentotp.EValidation, Message: "state: unknown state",
-			Fields: []agentotp.FieldError{{Field: "state", Message: `must be "pending", "delivered" or "failed"`}}}
+		return nil, agentotp.FieldErr("state", `must be "pending", "delivered" or "failed"`)
 	}
 	ds, err := s.store.ListWebhooks(ctx, q)
 	if err != nil {

@@ -29,6 +29,7 @@ import (
 
 	gosmtp "github.com/emersion/go-smtp"
 
+	"github.com/agentotp/agentotp"
 	"github.com/agentotp/agentotp/extract"
 )
 
@@ -262,19 +263,6 @@ func (c *countedConn) Close() error {
 	return c.Conn.Close()
 }
 
-// isLoopback reports whether addr is a loopback TCP address.
-func isLoopback(addr net.Addr) bool {
-	if a, ok := addr.(*net.TCPAddr); ok {
-		return a.IP.IsLoopback()
-	}
-	host, _, err := net.SplitHostPort(addr.String())
-	if err != nil {
-		return false
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
-}
-
 // session implements go-smtp's Session and AuthSession.
 type session struct {
 	s        *Server
@@ -296,7 +284,7 @@ func (se *session) authenticator() (Authenticator, bool) {
 
 // authAllowed reports whether AUTH may run on this connection.
 func (se *session) authAllowed() bool {
-	return se.st.TLS || se.s.cfg.AllowInsecureAuth || isLoopback(se.st.Remote)
+	return se.st.TLS || se.s.cfg.AllowInsecureAuth || agentotp.LoopbackAddr(se.st.Remote.String())
 }
 
 // AuthMechanisms implements gosmtp.AuthSession.

@@ -2,7 +2,6 @@ package sqlite
 
 import (
 	"context"
-	"crypto/rand"
 	"database/sql"
 	"errors"
 	"fmt"
@@ -32,23 +31,6 @@ func storedStatus(ctx context.Context, tx *sql.Tx, id string, version int64) (ag
 	return agentotp.Status(st), nil
 }
 
-// newDeliveryID returns a webhook-id for a delivery that no audit entry
-// names: "whk_" and 22 base62 characters.
-func newDeliveryID() string {
-	const base62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-	out := make([]byte, 0, 22)
-	buf := make([]byte, 32)
-	for len(out) < 22 {
-		rand.Read(buf)
-		for _, b := range buf {
-			if b < 248 && len(out) < 22 {
-				out = append(out, base62[b%62])
-			}
-		}
-	}
-	return "whk_" + string(out)
-}
-
 // enqueueWebhooks adds to the outbox, inside the transaction of the
 // change, one delivery per status change of r since prev (see
 // agentotp.WebhookEvents), addressed to r's webhook URL or else its
@@ -70,7 +52,7 @@ func enqueueWebhooks(ctx context.Context, tx *sql.Tx, prev agentotp.Status, r *a
 	now := micros(time.Now())
 	for _, d := range agentotp.WebhookEvents(prev, r, audit) {
 		if d.ID == "" {
-			d.ID = newDeliveryID()
+			d.ID = agentotp.NewID("whk_")
 		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO webhook_outbox
 			(id, owner_id, agent_id, request_id, url, status, occurred_at, created_at, state, next_attempt_at, updated_at)

@@ -269,7 +269,7 @@ func (b *Bot) handleUpdate(ctx context.Context, u Update) {
 // base62 characters mapped server-side to the request.
 const tokenLen = 22
 
-func newPromptToken() string { return strings.TrimPrefix(relay.NewID("x"), "x") }
+func newPromptToken() string { return strings.TrimPrefix(agentotp.NewID("x"), "x") }
 
 // promptKeyboard returns the Approve and Deny buttons of a prompt whose
 // token is token.

@@ -592,7 +592,7 @@ func TestLinkCodes(t *testing.T) {
 	}
 
 	// A chat linked to one owner cannot be taken by another owner's code.
-	other := &agentotp.Owner{ID: relay.NewID("own_"), Name: "other", CreatedAt: e.clock.Now()}
+	other := &agentotp.Owner{ID: agentotp.NewID("own_"), Name: "other", CreatedAt: e.clock.Now()}
 	if err := e.store.CreateOwner(e.ctx, other, nil); err != nil {
 		t.Fatal(err)
 	}

@@ -17,7 +17,6 @@ import (
 
 	"github.com/agentotp/agentotp"
 	"github.com/agentotp/agentotp/client"
-	"github.com/agentotp/agentotp/relay"
 	"github.com/agentotp/agentotp/web"
 )
 
@@ -340,7 +339,7 @@ func TestOtherOwner(t *testing.T) {
 	version := h.stored(req.ID).Version
 
 	ctx := ctxT(t)
-	other := &agentotp.Owner{ID: relay.NewID("own_"), Name: "mallory", CreatedAt: time.Now().UTC()}
+	other := &agentotp.Owner{ID: agentotp.NewID("own_"), Name: "mallory", CreatedAt: time.Now().UTC()}
 	if err := h.store.CreateOwner(ctx, other, nil); err != nil {
 		t.Fatal(err)
 	}

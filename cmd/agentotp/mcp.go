@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	domain "github.com/agentotp/agentotp"
 	"github.com/agentotp/agentotp/client"
 	"github.com/agentotp/agentotp/mcp"
 )
@@ -78,7 +79,7 @@ func runMCP(ctx context.Context, a *app, o mcpOptions) error {
 	if err != nil {
 		return &exitErr{exitUsage, fmt.Errorf("--http: %w", err)}
 	}
-	if ip := net.ParseIP(host); o.httpToken == "" && (host != "localhost" && (ip == nil || !ip.IsLoopback())) {
+	if o.httpToken == "" && !domain.LoopbackHost(host) {
 		return &exitErr{exitUsage, errors.New("--http on a non-loopback address needs --http-token: the server acts with the agent's API key")}
 	}
 	ln, err := net.Listen("tcp", o.httpAddr)

@@ -1,4 +1,4 @@
-package relay
+package agentotp
 
 import (
 	"crypto/rand"
@@ -41,13 +41,4 @@ func NewWebhookSecret() string {
 	b := make([]byte, 32)
 	rand.Read(b)
 	return "whsec_" + base64.StdEncoding.EncodeToString(b)
-}
-
-// newSyntheticCode returns a random six-digit code for test keys.
-func newSyntheticCode() string {
-	b := make([]byte, 6)
-	for i := range b {
-		b[i] = randomBase62(1)[0]%10 + '0'
-	}
-	return string(b)
 }
