@@ -193,3 +193,44 @@ def acme_message(code: str, sender: str = "noreply@acme.com") -> dict[str, Any]:
         "subject": "Your Acme verification code",
         "text": f"Welcome to Acme! Your verification code is {code}. It expires in 10 minutes.",
     }
+
+
+def run_example(
+    relay: Relay,
+    agent: Agent,
+    *,
+    python: str,
+    script: Path,
+    cwd: Path,
+    code: str,
+    source_token: str | None = None,
+    env_extra: dict[str, str] | None = None,
+) -> subprocess.CompletedProcess[str]:
+    """Run the guide's example as its own process against the relay and play
+    the other side while it waits: with a test key, post the message through
+    the test-message endpoint; with a live key, approve the request through
+    the owner API and ingest the message through a capture source."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AGENT_OTP_", "AGENTOTP_", "PYTHON"))}
+    env.update({"AGENT_OTP_API_KEY": agent.api_key, "AGENTOTP_URL": relay.url, **(env_extra or {})})
+    proc = subprocess.Popen(
+        [python, str(script)], cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        message = acme_message(code)
+        if source_token is None:
+            relay.await_request(agent.id, "approved")
+            r = httpx.post(
+                relay.url + "/v1/test/messages", json=message,
+                headers={"Authorization": f"Bearer {agent.api_key}"}, timeout=30,
+            )
+            assert r.status_code == 202 and r.json()["matched"], r.text
+        else:
+            pending = relay.await_request(agent.id, "pending_approval")
+            relay.approve(pending["id"])
+            assert relay.ingest(source_token, message)["matched"]
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
