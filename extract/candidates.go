@@ -723,7 +723,7 @@ func (x *extractor) checkAlnumShape(c *cand, code string) {
 		j++
 	}
 	lead, digits, trail := code[:i], code[i:j], code[j:]
-	simple := j == len(code) || i == 0 && strings.IndexAny(trail, "0123456789") < 0
+	simple := j == len(code) || i == 0 && !strings.ContainsAny(trail, "0123456789")
 	lw := strings.ToLower(lead)
 	tw := strings.ToLower(trail)
 	switch {

@@ -482,7 +482,7 @@ func sniffBoundary(body []byte) string {
 			body = nil
 		}
 		line = bytes.TrimRight(line, " \t\r")
-		if len(line) > 2 && len(line) <= maxBoundaryLen+2 && bytes.HasPrefix(line, []byte("--")) && bytes.IndexAny(line, " \t") < 0 {
+		if len(line) > 2 && len(line) <= maxBoundaryLen+2 && bytes.HasPrefix(line, []byte("--")) && !bytes.ContainsAny(line, " \t") {
 			return string(line[2:])
 		}
 	}

@@ -16,11 +16,10 @@ import (
 const maxHTMLDepth = 256
 
 type htmlElem struct {
-	name   string
-	skip   bool // hidden or non-rendered: its text is dropped
-	pre    bool
-	block  int8 // line breaks around it: 0 inline, 1 line, 2 paragraph
-	isCell bool
+	name  string
+	skip  bool // hidden or non-rendered: its text is dropped
+	pre   bool
+	block int8 // line breaks around it: 0 inline, 1 line, 2 paragraph
 }
 
 var blockElems = map[atom.Atom]int8{

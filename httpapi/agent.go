@@ -143,8 +143,7 @@ func (s *Server) requestEvents(w http.ResponseWriter, r *http.Request, p *relay.
 		return
 	}
 	defer releaseSlot()
-	req, err := s.svc.GetRequest(ctx, p, id)
-	if err != nil {
+	if _, err := s.svc.GetRequest(ctx, p, id); err != nil { // unknown or another agent's: a problem, not a stream
 		s.writeError(w, r, err, 0)
 		return
 	}
@@ -160,7 +159,7 @@ func (s *Server) requestEvents(w http.ResponseWriter, r *http.Request, p *relay.
 	defer heartbeat.Stop()
 	for {
 		changed, release := s.svc.Broker().Subscribe(id)
-		req, err = s.svc.GetRequest(ctx, p, id)
+		req, err := s.svc.GetRequest(ctx, p, id)
 		if err != nil {
 			release()
 			return

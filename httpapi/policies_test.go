@@ -128,6 +128,9 @@ func TestPolicyAPI(t *testing.T) {
 
 	// Every change is in the audit log.
 	st, b = h.policyCall("GET", "/v1/owner/audit?action=policy.changed", "")
+	if st != 200 {
+		t.Fatalf("audit: %d %s", st, b)
+	}
 	var audit struct {
 		Data []agentotp.AuditEntry `json:"data"`
 	}
