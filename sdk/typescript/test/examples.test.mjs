@@ -106,3 +106,19 @@ describe('the guide\'s TypeScript examples against a real relay', { skip: skipRe
     assert.match(out.stdout, /# fail 0/);
   });
 });
+
+describe('the guide\'s webhook block against a real relay', { skip: skipReason }, () => {
+  let relay;
+  before(async () => { relay = await startRelay(['--allow-private-webhooks', '--webhook-retry-base', '200ms']); });
+  after(() => relay?.close());
+
+  it('a signed otp_received delivery resumes the job, which consumes the code', async () => {
+    const agent = await relay.createAgent(true);
+    const out = await runExample('webhook.js', { AGENT_OTP_API_KEY: agent.apiKey, AGENT_OTP_BASE_URL: relay.url, AGENT_OTP_WEBHOOK_SECRET: agent.webhookSecret });
+    assert.equal(out.status, 0, out.stderr);
+    assert.match(out.stdout, /^Received OTP: \d{6}\n$/);
+    const [done] = await relay.requests(agent.id);
+    assert.equal(done.status, 'consumed');
+  });
+
+});
