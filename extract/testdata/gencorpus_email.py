@@ -86,7 +86,7 @@ FOOTER = ("<table width=\"100%\"><tr><td style=\"font-size:12px;color:#888\">Exa
 S = "Example <no-reply@example.com>"
 cases = []
 
-# 1 multipart/alternative: plain stub + HTML with the code in a table cell
+# 1 multipart/alternative: a short plain part + HTML with the code in a table cell
 cases.append(multipart("email-alt-td", S, "Your Example verification code", "alternative", [
     body_part("Your email client cannot display this message. View it at https://example.com/m/8821"),
     body_part(html_doc("<table><tr><td>Your verification code is:</td></tr><tr><td class=\"code\" style=\"font-size:32px\">739104</td></tr>"
