@@ -119,7 +119,7 @@ func (s *Server) cancel(w http.ResponseWriter, r *http.Request, p *relay.Princip
 }
 
 // conflictIfFinal makes an event on a final request a 409 that keeps the
-// code of its state (API.md: cancelling a final request).
+// code of its state (docs/api.md, "DELETE /v1/otp/{id}").
 func conflictIfFinal(err error) int {
 	switch agentotp.ErrorCode(err) {
 	case agentotp.EOTPAlreadyConsumed, agentotp.EOTPExpired, agentotp.EOTPCancelled, agentotp.EOTPApprovalDenied:

@@ -7,7 +7,7 @@ import (
 	"github.com/agentotp/agentotp/relay"
 )
 
-// requestJSON is the request object of API.md.
+// requestJSON is the request object (docs/api.md, "The request object").
 type requestJSON struct {
 	ID                   string                    `json:"id"`
 	AgentID              string                    `json:"agent_id"`

@@ -32,7 +32,7 @@ func (in *policyInput) policy() agentotp.Policy {
 	return p
 }
 
-// policyView is the policy object of API.md.
+// policyView is the policy object (docs/api.md, "Policies and settings").
 func policyView(p *agentotp.Policy) agentotp.Policy {
 	v := *p
 	v.CreatedAt, v.UpdatedAt = v.CreatedAt.UTC(), v.UpdatedAt.UTC()

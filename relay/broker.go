@@ -2,9 +2,8 @@ package relay
 
 import "sync"
 
-// Broker wakes callers waiting on a request when it changes. It is the
-// in-process fan-out; a multi-process deployment feeds it from the
-// database's notifications.
+// Broker wakes callers waiting on a request when it changes. It is an
+// in-process fan-out: only changes made by this process wake its waiters.
 type Broker struct {
 	mu      sync.Mutex
 	waiters map[string]map[chan struct{}]struct{}
