@@ -14,7 +14,7 @@ import (
 	"github.com/agentotp/agentotp/client"
 )
 
-// TestTestKey mirrors the seed's "Testing Integration": a test key is
+// TestTestKey mirrors the integration guide's "Testing Integration" (sdk/typescript/examples/testing-integration.ts): a test key is
 // approved at once and, without a filter, gets a synthetic code.
 func TestTestKey(t *testing.T) {
 	h := newHarness(t)

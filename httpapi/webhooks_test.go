@@ -102,7 +102,7 @@ func next(t *testing.T, ch <-chan pyDelivery) pyDelivery {
 	return pyDelivery{}
 }
 
-// checkWebhookBody asserts API.md's exact body and that no code is in it.
+// checkWebhookBody asserts the exact body of docs/api.md ("Outbound webhooks") and that no code is in it.
 func checkWebhookBody(t *testing.T, body, requestID string, codes ...string) client.Status {
 	t.Helper()
 	var m map[string]any
@@ -128,7 +128,7 @@ func checkWebhookBody(t *testing.T, body, requestID string, codes ...string) cli
 	return client.Status(m["status"].(string))
 }
 
-// TestWebhookVerifiedByPython: the seed's webhook integration end to end.
+// TestWebhookVerifiedByPython: the integration guide's webhook flow end to end.
 // An agent asks without waiting, with a webhook URL; an independent
 // receiver (Python's http.server and hmac) verifies every delivery's
 // Standard Webhooks signature; the agent consumes on otp_received.
@@ -163,7 +163,7 @@ func TestWebhookVerifiedByPython(t *testing.T) {
 	if _, err := src.Send(ctx, client.Message{Source: "sms", Sender: "ACME", Text: "Your ACME code is 604918"}); err != nil {
 		t.Fatal(err)
 	}
-	// The webhook handler of the guide: on otp_received, consume.
+	// The integration guide's webhook handler: on otp_received, consume.
 	if d := got(); !strings.Contains(d.Body, `"otp_received"`) {
 		t.Fatalf("third delivery: %s", d.Body)
 	}
