@@ -16,6 +16,7 @@ const (
 	ckGroupedAlnum                     // 7X2-K9M
 	ckCaps                             // capitals right after a code keyword: KPXZTQ
 	ckOrigin                           // origin-bound line: @example.com #123456
+	ckLetters                          // letters only, after "code:" or alone under a line naming the code
 )
 
 // noteCode identifies one reason in a candidate's explanation.
@@ -62,6 +63,7 @@ const (
 	pFarKeyword
 	pRound
 	pContext
+	pBrand
 )
 
 var noteText = map[noteCode]string{
@@ -92,6 +94,7 @@ var noteText = map[noteCode]string{
 	pFarKeyword: "letters and digits far from any code keyword",
 	pRound:      "round number (a quantity, not a code)",
 	pContext:    "not the length or alphabet the request expects",
+	pBrand:      "a name before the keyword it qualifies (\"your 98point6 code\")",
 }
 
 // note is one scoring reason, rendered to text only for returned candidates.
@@ -455,22 +458,28 @@ func (x *extractor) generate() {
 				continue
 			}
 		}
+		if t.nrunes == 1 && (t.kind == tkWord || t.kind == tkNum) {
+			if last := x.genSpaced(i); last > i {
+				i = last
+				continue
+			}
+		}
 		switch t.kind {
 		case tkNum:
 			i = x.genNumber(i)
 		case tkAlnum:
 			i = x.genAlnum(i)
 		case tkWord:
-			if t.upper && t.nrunes >= 4 && t.nrunes <= 10 && d.isASCIIWord(i) {
-				x.genCaps(i)
+			if t.nrunes >= 3 && t.nrunes <= 10 {
+				i = x.genWord(i)
 			}
 		}
 	}
 }
 
 func (x *extractor) newCand(kind candKind, ti, tj int, code string) *cand {
-	if len(code) < 4 || len(code) > 10 || !isCodeString(code) {
-		// Defensive: every path builds ASCII codes of 4–10 characters; a
+	if len(code) < 3 || len(code) > 10 || !isCodeString(code) {
+		// Defensive: every path builds ASCII codes of 3–10 characters; a
 		// malformed one is kept out of the result (scratch slot, not listed).
 		x.scratch = cand{kind: kind, code: code, ti: int32(ti), tj: int32(tj), killed: true}
 		return &x.scratch
@@ -508,7 +517,7 @@ func (x *extractor) genNumber(i int) int {
 	d.numChain(&ch, i, maxChain)
 	last := int(ch.toks[len(ch.toks)-1])
 	if len(ch.toks) == 1 {
-		if t.ndig >= 4 && t.ndig <= 10 {
+		if t.ndig >= 4 && t.ndig <= 10 || t.ndig == 3 && x.codeKeywordBefore(i) {
 			c := x.newCand(ckDigits, i, i, string(d.fword(i)))
 			x.checkCommon(c)
 		}
@@ -530,6 +539,12 @@ func (x *extractor) genNumber(i int) int {
 	nparts := len(ch.toks)
 	validGroup := (sep == ' ' || sep == '-') && equal && !isDate && total >= 4 && total <= 10 &&
 		((size >= 2 && size <= 5) || (size == 1 && sep == ' ' && nparts >= 4))
+	// Two unequal groups joined by a hyphen right after a code keyword:
+	// "verification code: 337-1337".
+	if !validGroup && nparts == 2 && sep == '-' && !equal && total >= 5 && total <= 8 && !isDate &&
+		d.toks[ch.toks[0]].ndig >= 2 && d.toks[ch.toks[1]].ndig >= 2 && x.codeKeywordBefore(i) {
+		validGroup = true
+	}
 	if validGroup {
 		// A leading '+' or '(' makes it a phone number, not a code.
 		c := x.newCand(ckGrouped, i, last, d.asciiCode(i, last))
@@ -650,7 +665,7 @@ func (x *extractor) alnumGroup(i int) (int, bool) {
 func (x *extractor) genAlnum(i int) int {
 	d := x.d
 	t := &d.toks[i]
-	if t.nrunes >= 4 && t.nrunes <= 10 && d.isASCIIAlnum(i) {
+	if (t.nrunes >= 4 || t.nrunes == 3 && x.codeKeywordBefore(i)) && t.nrunes <= 10 && d.isASCIIAlnum(i) {
 		code := d.asciiCode(i, i)
 		c := x.newCand(ckAlnum, i, i, code)
 		x.checkCommon(c)
@@ -745,6 +760,15 @@ func (x *extractor) checkAlnumShape(c *cand, code string) {
 		c.kill(pID)
 	case simple && trail == "" && len(lead) >= 4 && len(digits) <= 3 && hasVowel(lw):
 		c.soft(pWordNumber, 0.3)
+	}
+	// A name before the keyword it qualifies: "your 98point6 security
+	// code", "your 1Password verification code".
+	if c.kind == ckAlnum {
+		d := x.d
+		p, n := d.prevSig(int(c.ti)), d.nextSig(int(c.tj))
+		if p >= 0 && n >= 0 && x.mask[p]&clsFiller != 0 && x.mask[n]&clsPositive != 0 && !x.demoted[n] && d.toks[n].sent == d.toks[c.ti].sent {
+			c.soft(pBrand, 0.5)
+		}
 	}
 	// UK postcode: outward code followed by an inward code (SW1A 1AA).
 	if c.kind == ckAlnum && len(code) <= 4 && ukOutward(code) {

@@ -9,6 +9,7 @@ import (
 const (
 	chURL uint8 = 1 << iota
 	chEmail
+	chIPv6
 )
 
 // line flags
@@ -77,6 +78,9 @@ func (d *doc) chunkFlags(a, b int) uint8 {
 	if len(s) < 4 {
 		return 0
 	}
+	if looksIPv6(s) {
+		return chIPv6
+	}
 	if strings.Contains(s, "://") || hasPrefixFold(s, "www.") || hasPrefixFold(s, "mailto:") {
 		return chURL
 	}
@@ -102,6 +106,24 @@ func (d *doc) chunkFlags(a, b int) uint8 {
 		}
 	}
 	return 0
+}
+
+// looksIPv6: hexadecimal groups joined by colons, with "::" or a hex letter
+// ("2a02:d3c2:dfc9:6fa1::ab4"); times such as 10:30:45 are not.
+func looksIPv6(s string) bool {
+	colons, letters := 0, false
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == ':':
+			colons++
+		case c >= '0' && c <= '9', c == '.':
+		case c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F':
+			letters = true
+		default:
+			return false
+		}
+	}
+	return colons >= 2 && (letters || strings.Contains(s, "::"))
 }
 
 func isOpenPunct(r rune) bool {
@@ -146,6 +168,10 @@ func (x *extractor) checkCommon(c *cand) {
 
 	// URL and e-mail parts.
 	if f := x.chunkFlagsOf(x.chunk[ti]) | x.chunkFlagsOf(x.chunk[tj]); f != 0 {
+		if f&chIPv6 != 0 {
+			c.kill(pIP)
+			return
+		}
 		if f&chEmail != 0 {
 			c.kill(pEmail)
 		} else {
@@ -180,6 +206,10 @@ func (x *extractor) checkCommon(c *cand) {
 		case adj && (r == '-' || r == '‐') && c.kind != ckPrefixed:
 			if pp := d.prevOnLine(p); pp >= 0 && !d.toks[p].spaceBefore {
 				switch d.toks[pp].kind {
+				case tkNum:
+					if c.kind == ckAlnum {
+						c.kill(pIdentifier) // "1337-1337XXX"
+					}
 				case tkWord, tkAlnum:
 					if allMask(d.orig(pp)) {
 						c.kill(pCard)
@@ -214,7 +244,16 @@ func (x *extractor) checkCommon(c *cand) {
 			}
 		case adj && (r == '-' || r == '‐'):
 			if nn := d.nextOnLine(nx); nn >= 0 && !d.toks[nn].spaceBefore && (d.toks[nn].kind == tkWord || d.toks[nn].kind == tkAlnum) {
-				c.soft(pIdentifier, 0.3)
+				if d.toks[nn].kind == tkAlnum && c.kind == ckDigits {
+					c.kill(pIdentifier) // "1337-1337XXX" is not "1337"
+				} else {
+					c.soft(pIdentifier, 0.3)
+				}
+			}
+		case adj && isMaskRune(r):
+			// "1234****5678", "0000*0000000": a masked card or account number
+			if nn := d.nextOnLine(nx); nn >= 0 && !d.toks[nn].spaceBefore && (d.toks[nn].kind == tkNum || isMaskRune(d.punct(nn))) {
+				c.kill(pCard)
 			}
 		}
 	}
@@ -331,6 +370,13 @@ func (x *extractor) positiveBefore(i int) bool {
 	return false
 }
 
+// positiveRightBefore: the significant token right before k is a positive
+// keyword ("Κωδικός συναλλαγής": a code noun qualified by the next word).
+func (x *extractor) positiveRightBefore(k int) bool {
+	p := x.d.prevSig(k)
+	return p >= 0 && x.mask[p]&clsPositive != 0 && !x.demoted[p]
+}
+
 // scanBack looks at the words right before a candidate (same line, same
 // sentence) for a context that rules it out: "order #", "card ending",
 // "call", "Rs.", "zip", "Suite", "No." ...
@@ -384,7 +430,9 @@ func (x *extractor) scanBack(c *cand) {
 			}
 			adjacent := words == 0 && fillers == 0
 			close := words == 0
-			excused := !adjacent && x.positiveBefore(k)
+			// "Pickup code for your parcel: 4829": the code noun earlier
+			// in the clause names what the colon introduces.
+			excused := !adjacent && x.positiveBefore(k) || neg&clsOrder != 0 && x.introduced(c) && x.positiveBefore(k) && !x.positiveRightBefore(k)
 			switch {
 			case neg&clsPromo != 0:
 				c.kill(pPromo)

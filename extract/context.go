@@ -401,3 +401,30 @@ func PatternDomain(p string) string {
 	}
 	return s
 }
+
+// originLike finds an earlier line of text in the origin-bound format
+// ("@example.com #482913" followed by "Reply STOP …"). It does not bind the
+// code (only the last line does), but a person reads its code as the code:
+// it is used when nothing else is. Only codes a person types as a code
+// (3–10 ASCII letters and digits) are taken.
+func originLike(text string) *origin {
+	if !strings.Contains(text, " #") {
+		return nil
+	}
+	var found *origin
+	for len(text) > 0 {
+		line := text
+		if i := strings.IndexByte(text, '\n'); i >= 0 {
+			line, text = text[:i], text[i+1:]
+		} else {
+			text = ""
+		}
+		line = strings.TrimRight(line, "\r")
+		if strings.HasPrefix(line, "@") {
+			if o := parseOriginLine(line); o != nil && len(o.code) >= 3 && len(o.code) <= 10 && isCodeString(o.code) {
+				found = o
+			}
+		}
+	}
+	return found
+}

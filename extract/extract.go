@@ -148,7 +148,19 @@ func ExtractWith(msg Message, ctx Context) (Result, error) {
 	x.genContext(msg.Source)
 	x.score()
 	x.applyContext(msg.Source)
-	return x.result(originBound(originText(msg))), nil
+	ot := originText(msg)
+	res := x.result(originBound(ot))
+	if res.Code == "" && len(res.Origins) == 0 {
+		if o := originLike(ot); o != nil && x.ctx.originFor(o) {
+			res.Code, res.Confidence = o.code, 0.6
+			res.Candidates = append([]Candidate{{Code: o.code, Raw: o.raw, Score: 0.6, Reasons: []string{
+				fmt.Sprintf("line in the origin-bound format @%s #%s, but not the last line: not bound to the site", o.top, o.code)}}}, res.Candidates...)
+			if len(res.Candidates) > MaxCandidates {
+				res.Candidates = res.Candidates[:MaxCandidates]
+			}
+		}
+	}
+	return res, nil
 }
 
 // originText is the text whose last line may be an origin-bound line: the
@@ -263,6 +275,12 @@ func (x *extractor) proximity(c *cand) (best float64, bn note) {
 	intro := x.introduced(c)
 	var second float64
 	ct, cl := &d.toks[c.ti], &d.toks[c.tj]
+	block := d.lineSig[ct.line] == c.nsig && (c.ti == 0 || d.toks[c.ti-1].kind == tkNewline)
+	above := int32(-1)
+	if block {
+		above = d.prevSigLine(ct.line)
+	}
+	ot := func(o *kwOcc) *token { return &d.toks[o.tj] }
 	// first positive occurrence starting after the candidate
 	idx := sort.Search(len(x.pos), func(k int) bool { return x.occs[x.pos[k]].ti > c.tj })
 	try := func(k int) bool {
@@ -283,13 +301,25 @@ func (x *extractor) proximity(c *cand) (best float64, bn note) {
 		if !after && intro && o.cls&clsCode != 0 && sents == 0 && lines == 0 && gap > 1 && c.ti-o.tj < 60 {
 			gap, subject = 1, true
 		}
+		// A code alone on its line right under the line that names it
+		// ("Your login code is listed below. …" / "771-453"): the line
+		// above is its label, however long.
+		if !after && block && o.cls&clsCode != 0 && ot(o).line == above {
+			gap, lines, sents, subject = 1, 1, 0, true
+		}
 		if gap > 24 && !subject {
 			return false
 		}
 		if gap < 0 {
 			gap = 0
 		}
-		dist := float64(gap) + 1.5*float64(min(lines, 8)) + float64(min(sents, 8))
+		// Each sentence boundary crossed costs one word; a whole sentence
+		// in between ("code. One sentence. value 34343") costs five more.
+		sc := float64(min(sents, 8))
+		if sents > 1 && lines == 0 {
+			sc += 5 * float64(min(sents, 8)-1)
+		}
+		dist := float64(gap) + 1.5*float64(min(lines, 8)) + sc
 		f := 1 - dist/18
 		if f <= 0 {
 			return true
@@ -322,7 +352,7 @@ func (x *extractor) proximity(c *cand) (best float64, bn note) {
 	}
 	for k := idx; k < len(x.pos) && try(k); k++ {
 	}
-	for k := idx - 1; k >= 0 && (try(k) || intro && x.sameSentenceBefore(k, c)); k-- {
+	for k := idx - 1; k >= 0 && (try(k) || intro && x.sameSentenceBefore(k, c) || block && above >= 0 && ot(&x.occs[x.pos[k]]).line >= above); k-- {
 	}
 	// A second keyword nearby adds a quarter of its weight ("Enter 246810
 	// to verify").
@@ -369,7 +399,7 @@ func (x *extractor) score() {
 			} else {
 				s *= 0.95
 			}
-		case ckCaps:
+		case ckCaps, ckLetters:
 			s *= 0.9
 		case ckPrefixed:
 			s += 0.15 * bs
@@ -586,6 +616,8 @@ func (x *extractor) reasons(c *cand) []string {
 		out = append(out, fmt.Sprintf("grouped letters and digits %q", x.raw(c)))
 	case ckCaps:
 		out = append(out, "capital letters right after a code keyword")
+	case ckLetters:
+		out = append(out, "letters only, after a code keyword or alone under a line that names the code")
 	}
 	for _, n := range c.notes {
 		switch n.code {

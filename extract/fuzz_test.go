@@ -14,8 +14,13 @@ const fuzzBudget = 3 * time.Second
 
 func checkResult(t *testing.T, r Result) {
 	t.Helper()
-	if r.Code != "" && (len(r.Code) < 4 || len(r.Code) > 10 || !isASCIIAlnumString(r.Code)) {
-		t.Fatalf("code %q is not 4–10 letters/digits", r.Code)
+	if len(r.Origins) > 0 {
+		// an origin-bound code: any characters but white space, '@', '#'
+		if r.Code != "" && (len(r.Code) > MaxOriginCodeLen || strings.ContainsAny(r.Code, " \t\r\n@#") || !utf8.ValidString(r.Code)) {
+			t.Fatalf("origin-bound code %q", r.Code)
+		}
+	} else if r.Code != "" && (len(r.Code) < 3 || len(r.Code) > 10 || !isASCIIAlnumString(r.Code)) {
+		t.Fatalf("code %q is not 3–10 letters/digits", r.Code)
 	}
 	if r.Confidence < 0 || r.Confidence > 1 || r.Code == "" && r.Confidence != 0 {
 		t.Fatalf("confidence %v for code %q", r.Confidence, r.Code)
@@ -24,7 +29,7 @@ func checkResult(t *testing.T, r Result) {
 		t.Fatalf("%d candidates", len(r.Candidates))
 	}
 	for _, c := range r.Candidates {
-		if c.Score < 0 || c.Score > 1 || len(c.Code) < 4 || len(c.Code) > 10 || !isASCIIAlnumString(c.Code) {
+		if c.Score < 0 || c.Score > 1 || len(r.Origins) == 0 && (len(c.Code) < 3 || len(c.Code) > 10 || !isASCIIAlnumString(c.Code)) {
 			t.Fatalf("bad candidate %+v", c)
 		}
 	}
@@ -116,7 +121,11 @@ func FuzzExtract(f *testing.F) {
 		}
 		// The code is never invented: its letters and digits appear in
 		// that order in the message.
-		if r.Code != "" {
+		if r.Code != "" && len(r.Origins) > 0 {
+			if !strings.Contains(text, r.Code) {
+				t.Fatalf("origin-bound code %q does not appear in the text", r.Code)
+			}
+		} else if r.Code != "" {
 			var b strings.Builder
 			for _, part := range []string{subject, text, HTMLToText(html)} {
 				for _, c := range part {
@@ -132,6 +141,78 @@ func FuzzExtract(f *testing.F) {
 		// Deterministic.
 		if r2, _ := Extract(Message{Source: "sms", Sender: sender, Subject: subject, Text: text, HTML: html}); r2.Code != r.Code || r2.Confidence != r.Confidence {
 			t.Fatalf("non-deterministic: %q/%v then %q/%v", r.Code, r.Confidence, r2.Code, r2.Confidence)
+		}
+	})
+}
+
+// FuzzExtractWith drives the context paths: a matched sender, an expected
+// length, alphabet and domain, and origin-bound last lines.
+func FuzzExtractWith(f *testing.F) {
+	for _, c := range loadCorpus(f) {
+		if c.Source == "sms" {
+			f.Add(c.Text, c.Sender, c.SenderPattern != "", 0, uint8(0), PatternDomain(c.SenderPattern))
+		}
+	}
+	f.Add("482193", "ACME", true, 6, uint8(1), "")
+	f.Add("Your code\n@top.example #ÄÖ-12 @emb.example", "x", true, 0, uint8(0), "emb.example")
+	f.Add("@a.b #c @d.e extra", "", false, 0, uint8(0), "evil.example")
+	f.Add("KCXF-SMQQ", "auth", true, 8, uint8(2), "")
+	f.Fuzz(func(t *testing.T, text, sender string, matched bool, length int, alpha uint8, domain string) {
+		ctx := Context{SenderMatched: matched, Length: length % 16, Alphabet: Alphabet(alpha % 4), Domain: domain}
+		start := time.Now()
+		r, err := ExtractWith(Message{Source: "sms", Sender: sender, Text: text}, ctx)
+		if err != nil {
+			if !errors.Is(err, ErrTooLarge) {
+				t.Fatalf("unexpected error %v", err)
+			}
+			return
+		}
+		checkResult(t, r)
+		if el := time.Since(start); el > fuzzBudget {
+			t.Fatalf("took %v for %d bytes", el, len(text))
+		}
+		if r.Code == "" {
+			return
+		}
+		if len(r.Origins) > 0 {
+			ok := ctx.Domain == ""
+			for _, h := range r.Origins {
+				ok = ok || OriginMatches(h, ctx.Domain)
+			}
+			if !ok {
+				t.Fatalf("code %q bound to %v delivered for domain %q", r.Code, r.Origins, ctx.Domain)
+			}
+			return
+		}
+		if ctx.Length > 0 && len(r.Code) != ctx.Length && r.Confidence != 0.6 {
+			t.Fatalf("code %q for expected length %d", r.Code, ctx.Length)
+		}
+		if !ctx.Alphabet.fits(r.Code) && r.Confidence != 0.6 {
+			t.Fatalf("code %q for alphabet %v", r.Code, ctx.Alphabet)
+		}
+	})
+}
+
+// FuzzOriginLine: whatever parses as an origin-bound line has a host that
+// is a domain and a code without white space or delimiters.
+func FuzzOriginLine(f *testing.F) {
+	f.Add("@example.com #123456")
+	f.Add("@ecommerce.example #747723 @payments.example")
+	f.Add("@apple.com #448120 %apple.com")
+	f.Add("@x.y #\xff")
+	f.Fuzz(func(t *testing.T, line string) {
+		o := parseOriginLine(line)
+		if o == nil {
+			return
+		}
+		if o.code == "" || len(o.code) > MaxOriginCodeLen || strings.ContainsAny(o.code, " \t\r\n@#") || !utf8.ValidString(o.code) {
+			t.Fatalf("code %q from %q", o.code, line)
+		}
+		if !strings.HasPrefix(strings.ToLower(line), "@"+o.top+" #"+strings.ToLower(o.code)) {
+			t.Fatalf("host %q code %q do not open %q", o.top, o.code, line)
+		}
+		if _, ok := originHost(o.top); !ok {
+			t.Fatalf("bad host %q", o.top)
 		}
 	})
 }

@@ -74,11 +74,16 @@ type kwGroup struct {
 // attach to nouns); Hebrew and Arabic ones also after one-letter proclitics.
 var kwGroups = []kwGroup{
 	// ---- positive: code nouns ----
-	{clsCode, 1, "code|codes|*code|*codes|otp|otps|passcode|passcodes|pass code|pin|pins|pin code|one-time password|one time password|onetime password|one-time passcode|one-time code|one time code|2fa|mfa|totp|authcode|security code|verification code|login code|sign-in code|access code|auth code"},
+	{clsCode, 1, "code|codes|*code|*codes|otp|otps|passcode|passcodes|pass code|pin|pin code|one-time password|one time password|onetime password|one-time passcode|one-time code|one time code|2fa|mfa|totp|authcode|security code|verification code|login code|sign-in code|access code|auth code"},
 	{clsCode, 0.8, "password|passwords|token|*passwort|passwort|kennwort|einmalkennwort|mot de passe|mdp|contraseña|contrasena|clave|senha|wachtwoord|lösenord|losenord|mật khẩu|kata sandi|sandi|пароль*|парол*|συνθηματικ*|סיסמה|סיסמא|كلمة المرور|كلمة السر|पासवर्ड|パスワード|비밀번호|密码|密碼"},
-	{clsCode, 1, "tan|mtan|smstan|pushtan|chiptan|sms-tan|código|codigo|codice|kod|koden|*kod|*koden|kod*|kodu*|kodunuz*|şifre*|sifre*|parola*|код|кода|коду|кодом|коды|κωδικ*|קוד|رمز|كود|कोड|ओटीपी|पिन|kode|mã xác thực|mã xác nhận|mã otp|mã kích hoạt|mã bảo mật|mã đăng nhập|mã pin|mã số bí mật|mã giao dịch|hasło*|haslo*|hasła*"},
+	{clsCode, 1, "tan|mtan|smstan|pushtan|chiptan|sms-tan|código|codigo|codice|kod|koden|*kod|*koden|kod*|kodu*|kodunuz*|şifre*|sifre*|parola*|код*|κωδικ*|קוד|رمز|كود|कोड|ओटीपी|पिन|kode|mã xác thực|mã xác nhận|mã otp|mã kích hoạt|mã bảo mật|mã đăng nhập|mã pin|mã số bí mật|mã giao dịch|hasło*|haslo*|hasła*"},
 	{clsCode, 1, "验证码|驗證碼|校验码|校驗碼|确认码|確認碼|动态码|動態碼|动态密码|動態密碼|认证码|認證碼|安全码|安全碼|登录码|登錄碼|激活码|激活碼|口令|验证代码|短信码|認証コード|確認コード|認証番号|暗証番号|ワンタイムパスワード|パスコード|セキュリティコード|ログインコード|コード|認証キー|検証コード|ワンタイムコード|인증번호|인증코드|확인코드|코드|보안코드|인증키"},
 	{clsCode, 0.8, "確認番号|承認番号"},
+	// more languages: Finnish, Catalan, Afrikaans, Nordic, Baltic, Central and Eastern European, Balkan,
+	// Caucasus, Central Asian, African, South and South-East Asian scripts
+	{clsCode, 1, "koodi|koodisi|koodin|*koodi|*koodisi|*koodin|tunnusluku|codi|codis|*kode|*koden|kodea|*kodea|kodas|kodą|kods|koda|kodo|kood|*kood|koodu|ikhodi|kóði|kóðinn|*kóði|*kóðinn|msimbo|cod|codul|coduri|tac|2factor|парола|лозинка|шифра|*код|кодуңуз|кодунуз|კოდი|კოდ*|კოდია|կոդ*|ኮድ*|কোড|পাসকোড|ওটিপি|পিন|কোডটি|*কোড|કોડ|ઓટીપી|ਕੋਡ|ਓਟੀਪੀ|కోడ్|ఓటీపీ|குறியீடு|குறியீட்டு|ஓடிபி|ಕೋಡ್|ಒಟಿಪಿ|കോഡ്|ഒടിപി|କୋଡ୍|ඕටීපී|කේතය|کد|کدتان|کوڈ|کوډ|رمز یکبار مصرف|סיסמת|סיסמתך|קודך|รหัส|ລະຫັດ|កូដ|លេខកូដ|ကုဒ်"},
+	{clsCode, 0.8, "salasana|salasanasi|contrasenya|wagwoord|passord|adgangskode|parool|pasahitza|modpas|lozinka|lozinke|heslo|jelszó|jelszo|jelszavad|slaptažodis|parole|geslo|fjalëkalim*|nenosiri|kata laluan|kalmar sirri|нууц үг|сырсөз|құпиясөз|пароль|парола|лозинку|пассворд|პაროლი|գաղտնաբառ|пароли|رمز عبور|पासवर्ड|পাসওয়ার্ড|รหัสผ่าน"},
+	{clsVerify, 0.85, "vahvistus*|tunnistautu*|kirjautu*|kertakäyttö*|verificació|verificacio|d'un sol ús|sol ús|verifikasie|eenmalig*|podtverzhd*|vhod|vhoda|avtorizac*|bekræft*|engangs*|kinnitus*|ühekord*|egiaztapen*|egiaztatze*|behin erabiltzeko|verifikasyon|konfimasyon|pou yon sèl fwa|verifikacion*|jednokratn*|jednorázov*|overovac*|ověřovac*|ověření|overenie|megerősít*|megerosit*|ellenőrző|egyszer használatos|patvirtinimo|apstiprinājuma|enkratn*|verifikim*|staðfesting*|pengesahan|uthibitisho|tabbatarwa*|ijerisi|*qinisekisa|tasdiqlash|bir martalik|ырастоо|растау|баталгаажуул*|нэг удаагийн|верификациони|једнократн*|потвърждение|підтвердж*|одноразов*|вхід|входу|ვერიფიკაციის|ერთჯერადი|հաստատման|təsdiq|ማረጋገጫ|*ማረጋገጫ|যাচাই*|যাচাইকরণ|ચકાસણી|ਪੁਸ਼ਟੀ|ధృవీకరణ|சரிபார்ப்பு|ಪರಿಶೀಲನಾ|സ്ഥിരീകരണ|पडताळणी|प्रमाणीकरण|تایید|تأیید|ورود|یکبار مصرف|تصدیقی|تصدیق|یکبار|ยืนยัน|ຢືນຢັນ|ផ្ទៀងផ្ទាត់|အတည်ပြု|verificare"},
 	// ---- positive: verification / sign-in ----
 	{clsVerify, 0.85, "verification|verify|verifying|authentication|authenticate|auth|login|log in|logging in|log-in|sign in|signing in|sign-in|signin|sign on|logon|two-factor|two factor|2-step|two-step|one-time|one time|onetime|multi-factor"},
 	{clsVerify, 0.75, "activation|activate|validation|validate|identity|passwordless|authorize|authorise|authorization|authorisation|authorizing|authorising|approve|approval|approving|autorisieren|autorisierung|autoriser|autorisation|autorizar|autorização|autorizzare|autorizzazione|autoriseren|godkänn*|autoryzuj*|yetkilendir*|авториз*|εξουσιοδοτ*"},
@@ -103,10 +108,10 @@ var kwGroups = []kwGroup{
 	{clsPromo, 1, "优惠|優惠|折扣|促销|促銷|优惠券|優惠券|优惠码|優惠碼|折扣码|兑换码|兌換碼|礼品卡|礼品码|红包|紅包|满减|クーポン|割引|セール|プロモーション|キャンペーン|クーポンコード|割引コード|プロモーションコード|할인|쿠폰|프로모션|이벤트|할인코드|쿠폰코드|프로모션코드"},
 	{clsOrder, 1, "order|orders|order number|order code|invoice|invoices|receipt|receipts|tracking|track|trackingnumber|shipment|shipments|parcel|parcels|package|packages|consignment|awb|waybill|docket|ticket|tickets|case|claim|ref|refs|reference|references|txn id|transaction id|transaction number|trans id|utr|rrn|serial|model|sku|item|product|product code|item code|tracking code|reference code|policy|loan|application|request id|member|membership|customer|client|vat|registration|registered|company|reg|siret|cnpj|cpf|kvk|version|build|patient|student|employee|invoice number"},
 	{clsOrder, 1, "bestellung*|bestellnummer|auftrag*|rechnung*|sendung*|sendungsnummer|paket*|lieferung|kundennummer|kunden*|vertrag*|vorgang*|aktenzeichen|commande*|facture*|colis|suivi|envoi|référence*|dossier|pedido*|factura*|envío*|paquete*|seguimiento|referencia|cliente|expediente|fatura*|encomenda*|rastreamento|rastreio|referência|protocolo|ordine*|fattura*|spedizione*|pacco*|tracciamento|riferimento|pratica|bestelling*|bestelnummer|factuur*|pakket*|zending*|referentie|klant*|ordernummer|beställning*|faktura*|försändelse*|kundnummer|referens"},
-	{clsOrder, 1, "zamówieni*|faktur*|przesyłk*|paczk*|klient*|sipariş*|kargo*|gönderi*|takip|müşteri*|заказ*|посылк*|отправлени*|трек*|накладн*|клиент*|договор*|παραγγελ*|τιμολογ*|δεμα*|συναλλαγ*|הזמנה|חשבונית|משלוח|חבילה|לקוח|طلب|الطلب|فاتورة|شحنة|طرد|تتبع|ऑर्डर|चालान|शिपमेंट|पार्सल|ट्रैकिंग|pesanan|faktur|pengiriman|resi|đơn hàng|hóa đơn|vận đơn|kiện hàng"},
+	{clsOrder, 1, "paketti*|pakettisi|tilaus*|lähetys*|comanda|comandă|comanda ta|objednávk*|rendelés*|purchase|sipariş*|zamówieni*|faktur*|przesyłk*|paczk*|klient*|sipariş*|kargo*|gönderi*|takip|müşteri*|заказ*|посылк*|отправлени*|трек*|накладн*|клиент*|договор*|παραγγελ*|τιμολογ*|δεμα*|συναλλαγ*|הזמנה|חשבונית|משלוח|חבילה|לקוח|طلب|الطلب|فاتورة|شحنة|طرد|تتبع|ऑर्डर|चालान|शिपमेंट|पार्सल|ट्रैकिंग|pesanan|faktur|pengiriman|resi|đơn hàng|hóa đơn|vận đơn|kiện hàng"},
 	{clsOrder, 1, "订单|訂單|发票|發票|快递|快遞|运单|運單|单号|單號|物流|包裹|注文|請求書|配送|お届け|伝票|荷物|追跡|주문|송장|배송|운송장|택배"},
 	{clsPhone, 1, "call|calls|calling|phone|telephone|tel|mobile|mob|cell|cellphone|fax|hotline|helpline|customer care|customer service|contact|contact us|dial|ring|whatsapp us|toll-free|toll free|short code|shortcode|area code|country code|dialing code|anruf*|anrufen|telefon*|handy*|mobil*|rufen|appel*|appelez|téléphone|portable|llam*|teléfono|móvil|celular|ligue|ligar|telefone|chiam*|cellulare|bel|bellen|telefoon*|mobiel*|ringa|zadzwoń|dzwoń|komórk*|infolini*|arayın|arayınız|cep|звоните|позвоните|звонок|телефон*|тел|τηλεφων*|τηλ|καλεστε|טלפון|התקשרו|התקשר|חייגו|اتصل|اتصال|هاتف|الهاتف|جوال|कॉल|फोन|फ़ोन|संपर्क|hubungi|telepon|telp|call center|gọi|điện thoại|tổng đài|电话|電話|致电|致電|拨打|撥打|热线|熱線|客服|手机号|手機|お問い合わせ|携帯|전화|고객센터|문의|휴대폰"},
-	{clsMoney, 1, "usd|eur|gbp|inr|rs|rupees|rupee|rub|руб|р|рублей|рубля|рубль|jpy|cny|rmb|krw|tl|vnd|idr|rp|php|pln|zł|zl|sek|nok|dkk|kr|chf|brl|mxn|aed|sar|ils|nis|egp|dollars|dollar|euro|euros|pounds|yuan|yen|won|lira|dong|đồng|rupiah|ringgit|myr|sgd|hkd|aud|cad|nzd|zar|ngn|kes|thb|baht|pesos|peso|reais|złotych|huf|czk|kč|ron|lei|usdt|btc|eth|ریال|ريال|درهم|جنيه|ש״ח|שח|元|円|원|块|圓"},
+	{clsMoney, 1, "ksh|kes|ugx|tzs|ghs|etb|pkr|bdt|lkr|npr|uzs|kzt|gel|amd|azn|mnt|kgs|uah|usd|eur|gbp|inr|rs|rupees|rupee|rub|руб|р|рублей|рубля|рубль|jpy|cny|rmb|krw|tl|vnd|idr|rp|php|pln|zł|zl|sek|nok|dkk|kr|chf|brl|mxn|aed|sar|ils|nis|egp|dollars|dollar|euro|euros|pounds|yuan|yen|won|lira|dong|đồng|rupiah|ringgit|myr|sgd|hkd|aud|cad|nzd|zar|ngn|kes|thb|baht|pesos|peso|reais|złotych|huf|czk|kč|ron|lei|usdt|btc|eth|ریال|ريال|درهم|جنيه|ש״ח|שח|元|円|원|块|圓"},
 	{clsMoneyCtx, 1, "amount|amt|balance|bal|avl|available|debited|credited|debit|credit|paid|pay|spent|total|subtotal|price|cost|fee|fees|charge|charged|withdrawn|withdrawal|deposit|deposited|refund|refunded|betrag|saldo|gesamt|montant|solde|importe|valor|importo|bedrag|belopp|kwota|tutar|bakiye|сумма|суммы|сумму|баланс|оплата|покупка|списание|ποσο|υπολοιπο|סכום|יתרה|مبلغ|المبلغ|رصيد|राशि|शेष|jumlah|nominal|số tiền|số dư|金额|金額|余额|餘額|残高|금액|잔액"},
 	{clsCard, 1, "card|cards|ending|ending in|ends in|ends with|last 4|last four|acct|account|accounts|iban|bic|swift|ifsc|sort code|swift code|bic code|ifsc code|bank code|branch code|routing|routing number|konto|kontonummer|karte*|kreditkarte*|carte|compte|tarjeta|cuenta|cartão|conta|carta|conto|kaart*|rekening*|kort|kortet|karta|karty|rachun*|kart|kartı|kartınız|hesap*|карт*|счет*|счёт*|καρτα|λογαριασμ*|כרטיס|חשבון|بطاقة|حساب|कार्ड|खाता|kartu|tài khoản|số thẻ|卡|尾号|尾號|账户|賬戶|帐户|カード|口座|末尾|카드|계좌"},
 	{clsPostal, 1, "zip|zipcode|zip code|postcode|post code|postal|postal code|plz|postleitzahl|code postal|código postal|cep|codice postale|postnummer|kod pocztowy|posta kodu|почтовый индекс|индекс|ταχυδρομικος κωδικας|τκ|מיקוד|الرمز البريدي|पिन कोड|kode pos|mã bưu chính|mã bưu điện|邮编|郵編|邮政编码|郵遞區號|郵便番号|우편번호"},
@@ -116,9 +121,9 @@ var kwGroups = []kwGroup{
 	{clsCopyright, 1, "copyright|all rights reserved|alle rechte vorbehalten|tous droits réservés|todos los derechos reservados|todos os direitos reservados|tutti i diritti riservati|alle rechten voorbehouden|版权所有|版權所有|無断転載"},
 	{clsUnit, 1, "points|point|pts|miles|mile|km|kms|kg|kgs|lbs|lb|mb|gb|kb|tb|mbps|gbps|items|pcs|pieces|people|persons|users|members|followers|likes|views|steps|calories|kcal|days|day|hours|hour|hrs|hr|h|minutes|minute|mins|min|seconds|second|secs|sec|s|years|year|yrs|months|month|weeks|week|times|am|pm|uhr|ml|mg|mm|cm|m|messages|units|credits|coins|rewards|punkte|tage|stunden|minuten|sekunden|jahre|stück|jours|heures|secondes|ans|puntos|días|horas|minutos|segundos|años|pontos|dias|punti|giorni|ore|minuti|punten|dagen|uren|poäng|dagar|timmar|minuter|punktów|dni|godzin|minut|puan|gün|saat|dakika|баллов|бонусов|дней|часов|минут|мин|ποντοι|ημερες|λεπτα|נקודות|ימים|דקות|نقطة|نقاط|يوم|دقيقة|دقائق|अंक|दिन|मिनट|poin|hari|jam|menit|điểm|ngày|phút|分钟|分鐘|积分|積分|小时|小時|ポイント|時間|포인트|분|시간"},
 	{clsIDMark, 1, "id|no|nr|number|num|numero|número|nummer|numer|numara*|номер|№|αριθμ*|מספר|رقم|संख्या|nomor|số|号|番号|번호"},
-	{clsCopula, 1, "is|was|are|will be|ist|lautet|lauten|sind|war|est|es|son|era|è|é|är|jest|to|это|будет|ειναι|είναι|הוא|היא|هو|هي|है|हैं|adalah|ialah|yaitu|là|是|为|為|は|입니다"},
+	{clsCopula, 1, "is|was|are|will be|ist|lautet|lauten|sind|war|est|es|son|era|è|é|är|jest|to|это|будет|ειναι|είναι|הוא|היא|هو|هي|है|हैं|adalah|ialah|yaitu|là|on|er|je|este|ay|ni|se|da|është|ist|је|е|є|eru|هست|است|ہے|हो|आहे|છે|ਹੈ|ነው|ita ce|ithi|គឺ|ແມ່ນ|คือ|မှာ|是|为|為|は|입니다"},
 	{clsFiller, 1, "the|a|an|this|my|our|new|your|ihr|ihre|dein|deine|votre|ton|ta|su|tu|seu|sua|il|tuo|tua|la|le|uw|je|din|ditt|twój|twoj|ваш|ваша|ο|η|το|σας|anda|kamu|của bạn|bạn|您的|你的|您|你|的|新的|for|für|pour|para|per|voor|för|dla|için|для|για|עבור|untuk|cho|of|von|de|di|van|av|do|da|del|des|du|der|die|das|den|dem|e|です|는|은|이"},
-	{clsNeutral, 1, "qr code|qr-code|qrcode|bar code|barcode|source code|error code|status code|reason code|color code|colour code|dress code|unicode|decode|decoded|encode|encoded|geocode|opcode|transcode|shortcode|code of conduct|code review|morse code|zip file|pincode|pin-code|encoding|código de barras|codigo de barras|código de barra|code-barres|code barre|strichcode"},
+	{clsNeutral, 1, "qr code|qr-code|qrcode|bar code|barcode|source code|error code|status code|reason code|color code|colour code|dress code|unicode|decode|decoded|encode|encoded|geocode|opcode|transcode|shortcode|code of conduct|code of practice|code review|purchase code|purchase codes|order confirmation code|order code|ticket code|ticket codes|booking code|gift card code|código de compra|codigo de compra|morse code|zip file|pincode|pin-code|encoding|código de barras|codigo de barras|código de barra|code-barres|code barre|strichcode"},
 }
 
 var (
@@ -186,7 +191,7 @@ func init() {
 			switch {
 			case e.cjk:
 				kwCJK[first] = append(kwCJK[first], e)
-			case e.script == scHangul || e.script == scSemitic:
+			case e.script == scHangul || e.script == scSemitic || e.script == scLoose:
 				kwLoose[first] = append(kwLoose[first], e)
 			case e.words[0].mode == mSuffix:
 				if len(e.words) == 1 {
@@ -290,7 +295,7 @@ func (d *doc) findKeywords() ([]kwOcc, []kwClass) {
 		case tkWord, tkAlnum:
 			w := d.fword(i)
 			r0, _ := utf8.DecodeRune(w)
-			loose := t.script == scHangul || t.script == scSemitic
+			loose := t.script == scHangul || t.script == scSemitic || t.script == scLoose
 			// Multi-word phrases win when longest; single-word matches of
 			// the same token (exact, stem, compound suffix) are merged, so
 			// "Bestätigungscode" is a code noun and "postcode" a code noun
@@ -324,7 +329,7 @@ func (d *doc) findKeywords() ([]kwOcc, []kwClass) {
 				}
 				rl, _ := utf8.DecodeLastRune(w)
 				for _, e := range kwSuffix[rl] {
-					if len(w) > len(e.words[0].s) && bytes.HasSuffix(w, []byte(e.words[0].s)) {
+					if len(w) > len(e.words[0].s) && bytes.HasSuffix(w, []byte(e.words[0].s)) && compoundHead(w[:len(w)-len(e.words[0].s)]) {
 						consider(e, i)
 					}
 				}
@@ -334,9 +339,14 @@ func (d *doc) findKeywords() ([]kwOcc, []kwClass) {
 				// suffixes (particles, pronouns) attached.
 				maxOff := len(w)
 				if t.script == scSemitic {
+					// Only after one-letter proclitics ("ו", "ה", "ב", "ل",
+					// "ال" ...): "בנקודת" does not hold "קוד".
 					maxOff = 0
 					for k, n := 0, 0; k < len(w) && n < 3; n++ {
-						_, sz := utf8.DecodeRune(w[k:])
+						r, sz := utf8.DecodeRune(w[k:])
+						if !isProclitic(r) {
+							break
+						}
 						k += sz
 						maxOff = k
 					}
@@ -398,4 +408,30 @@ func (d *doc) findKeywords() ([]kwOcc, []kwClass) {
 		i = bestEnd
 	}
 	return occs, mask
+}
+
+// isProclitic reports whether r is a Hebrew or Arabic one-letter proclitic
+// (conjunction, article, preposition) that attaches to the next word.
+func isProclitic(r rune) bool {
+	switch r {
+	case 'ו', 'ה', 'ב', 'ל', 'מ', 'ש', 'כ', // Hebrew
+		'و', 'ف', 'ب', 'ك', 'ل', 'ا', 'أ': // Arabic (ال, بال, وال, فال, لل)
+		return true
+	}
+	return false
+}
+
+// compoundHead reports whether head may begin a compound with a keyword
+// suffix: "anmelde|code", "verificatie|code", "sms|kod", but not
+// "vs|code" or "fan|code": a head of at least four letters, or one of a
+// few short words that do form such compounds.
+func compoundHead(head []byte) bool {
+	if utf8.RuneCount(head) >= 4 {
+		return true
+	}
+	switch string(head) {
+	case "sms", "otp", "tan", "app", "web", "pin", "mfa", "2fa", "pass", "auth":
+		return true
+	}
+	return false
 }

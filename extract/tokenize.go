@@ -25,6 +25,7 @@ const (
 	scLatin         // ASCII-like letters, possibly with non-ASCII Latin letters
 	scHangul        // Korean: keywords may sit inside a word (particles attached)
 	scSemitic       // Hebrew / Arabic: one-letter proclitics attach to words
+	scLoose         // Thai, Lao, Khmer, Burmese: no spaces between words, keywords matched anywhere
 )
 
 // token is one lexical unit of the analysed text. Offsets are byte offsets,
@@ -271,6 +272,8 @@ func scriptOf(r rune) uint8 {
 		return scHangul
 	case r >= 0x0590 && r <= 0x06FF, r >= 0x0750 && r <= 0x077F, r >= 0xFB1D && r <= 0xFDFF, r >= 0xFE70 && r <= 0xFEFF:
 		return scSemitic
+	case r >= 0x0E00 && r <= 0x0EFF, r >= 0x1780 && r <= 0x17FF, r >= 0x1000 && r <= 0x109F:
+		return scLoose
 	}
 	if unicode.Is(unicode.Latin, r) {
 		return scLatin
