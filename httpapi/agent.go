@@ -159,7 +159,7 @@ func (s *Server) requestEvents(w http.ResponseWriter, r *http.Request, p *relay.
 	heartbeat := time.NewTicker(s.cfg.SSEHeartbeat)
 	defer heartbeat.Stop()
 	for {
-		changed, release := s.svc.Broker().Subscribe(id)
+		changed, release := s.svc.WatchRequest(id)
 		req, err = s.svc.GetRequest(ctx, p, id)
 		if err != nil {
 			release()
