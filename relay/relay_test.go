@@ -2,6 +2,7 @@ package relay_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"path/filepath"
 	"strings"
@@ -294,5 +295,35 @@ func TestBadKeyFieldNamedOnce(t *testing.T) {
 	}
 	if got := e.Error(); strings.Count(got, "public_key") != 1 || strings.Count(e.Fields[0].Message, "public_key") != 0 {
 		t.Errorf("error text %q, field message %q: the field is named more than once", got, e.Fields[0].Message)
+	}
+}
+
+// TestNoCodeSaysItMatched: a message that a live request's filter takes
+// but that holds no code answers reason no_code; one nobody wants answers
+// no_match. Neither echoes the text.
+func TestNoCodeSaysItMatched(t *testing.T) {
+	svc, p, owner := newService(t)
+	ctx := context.Background()
+	if _, err := svc.CreateRequest(ctx, p, relay.CreateRequestInput{Reason: "log in", PublicKey: publicKey(t),
+		Filter: &agentotp.Filter{SenderPattern: "ACME"}}); err != nil {
+		t.Fatal(err)
+	}
+	ns, err := svc.CreateSource(ctx, owner, "phone", "sms")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sp, err := svc.Authenticate(ctx, ns.Token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct{ sender, reason string }{{"ACME", agentotp.IngestNoCode}, {"OTHER", agentotp.IngestNoMatch}} {
+		res, err := svc.Ingest(ctx, sp, relay.IncomingMessage{Source: "sms", Sender: tt.sender, Text: "Welcome aboard, secretword"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := json.Marshal(res)
+		if res.Matched || res.Reason != tt.reason || strings.Contains(string(b), "secretword") {
+			t.Errorf("from %s: %s, want matched false, reason %s", tt.sender, b, tt.reason)
+		}
 	}
 }
