@@ -127,7 +127,7 @@ func TestPolicyAPI(t *testing.T) {
 	}
 
 	// Every change is in the audit log.
-	st, b = h.policyCall("GET", "/v1/owner/audit?action=policy.changed", "")
+	_, b = h.policyCall("GET", "/v1/owner/audit?action=policy.changed", "")
 	var audit struct {
 		Data []agentotp.AuditEntry `json:"data"`
 	}

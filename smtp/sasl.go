@@ -58,7 +58,7 @@ func (l *loginServer) Next(response []byte) ([]byte, bool, error) {
 	switch l.step {
 	case 0:
 		l.step = 1
-		if response == nil || len(response) == 0 {
+		if len(response) == 0 {
 			return []byte("Username:"), false, nil
 		}
 		// An initial response carries the user name.

@@ -269,7 +269,6 @@ type session struct {
 	conn     *gosmtp.Conn
 	st       Session
 	failures int
-	closed   bool
 }
 
 func (s *Server) newSession(c *gosmtp.Conn) (gosmtp.Session, error) {

@@ -122,7 +122,7 @@ func testRequestLifecycle(t *testing.T, e *env) {
 	consume := step{agentotp.AuditRequestConsumed, func(r *agentotp.Request) error {
 		p, _, err := r.Consume(at(30 * time.Second))
 		if err == nil && !strings.HasPrefix(string(p), "sealed code ") {
-			err = errors.New("Consume returned no payload")
+			err = errors.New("consume returned no payload")
 		}
 		return err
 	}}

@@ -216,7 +216,7 @@ func TestDeliverSignedInOrder(t *testing.T) {
 	p, secret := e.agent(true)
 	r, priv := e.request(p, rc.srv.URL+"/hooks/otp?token=abc")
 	// A test key's request passes pending, approved and otp_received at once.
-	got := rc.wait(t, 3)
+	rc.wait(t, 3)
 	c, err := e.svc.Consume(t.Context(), p, r.ID)
 	if err != nil {
 		t.Fatal(err)
@@ -225,7 +225,7 @@ func TestDeliverSignedInOrder(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got = rc.wait(t, 4)
+	got := rc.wait(t, 4)
 	var statuses []client.Status
 	ids := map[string]bool{}
 	for _, g := range got {
