@@ -7,6 +7,7 @@ import (
 
 	"github.com/agentotp/agentotp/capture"
 	"github.com/agentotp/agentotp/client"
+	"github.com/agentotp/agentotp/relay"
 )
 
 // BenchmarkDelivery compares the cost of getting one code to a waiting
@@ -32,7 +33,7 @@ func BenchmarkDelivery(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				if _, err := e.svc.Approve(ctx, e.ownerID, r.ID); err != nil {
+				if _, err := e.svc.Decide(ctx, e.ownerID, r.ID, relay.Decision{Approve: true}); err != nil {
 					b.Fatal(err)
 				}
 				text := fmt.Sprintf("Your ACME code is %06d", i%1000000)

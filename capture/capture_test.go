@@ -11,6 +11,7 @@ import (
 
 	"github.com/agentotp/agentotp/capture"
 	"github.com/agentotp/agentotp/client"
+	"github.com/agentotp/agentotp/relay"
 	"github.com/agentotp/agentotp/smtp"
 )
 
@@ -88,7 +89,7 @@ func TestEdgeCapturePendingApproval(t *testing.T) {
 	if st, _ := agent.GetOTPStatus(ctx, req.ID); st.Status != client.StatusPendingApproval {
 		t.Fatalf("held request shows %s", st.Status)
 	}
-	if _, err := e.svc.Approve(ctx, e.ownerID, req.ID); err != nil {
+	if _, err := e.svc.Decide(ctx, e.ownerID, req.ID, relay.Decision{Approve: true}); err != nil {
 		t.Fatal(err)
 	}
 	out, err := agent.ConsumeOTP(ctx, req.ID, priv)

@@ -143,8 +143,17 @@ func (s *Server) requestEvents(w http.ResponseWriter, r *http.Request, p *relay.
 		return
 	}
 	defer releaseSlot()
-	if _, err := s.svc.GetRequest(ctx, p, id); err != nil { // unknown or another agent's: a problem, not a stream
+	req, err := s.svc.GetRequest(ctx, p, id)
+	if err != nil { // unknown or another agent's: a problem, not a stream
 		s.writeError(w, r, err, 0)
+		return
+	}
+	last := r.Header.Get("Last-Event-ID")
+	if !req.Status.Live() && last != "" && last == s.eventID(req) {
+		// Finished, and the client has its last state: 204 stops an
+		// EventSource from reconnecting.
+		w.Header().Set("Cache-Control", "no-store")
+		w.WriteHeader(http.StatusNoContent)
 		return
 	}
 	rc := http.NewResponseController(w)
@@ -153,20 +162,19 @@ func (s *Server) requestEvents(w http.ResponseWriter, r *http.Request, p *relay.
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("X-Accel-Buffering", "no")
 	w.WriteHeader(http.StatusOK)
-	last := r.Header.Get("Last-Event-ID")
+	_ = rc.Flush() // the headers now, not at the first change
 	token := bearer(r)
 	heartbeat := time.NewTicker(s.cfg.SSEHeartbeat)
 	defer heartbeat.Stop()
 	for {
-		changed, release := s.svc.Broker().Subscribe(id)
-		req, err := s.svc.GetRequest(ctx, p, id)
+		changed, release := s.svc.WatchRequest(id)
+		req, err = s.svc.GetRequest(ctx, p, id)
 		if err != nil {
 			release()
 			return
 		}
 		b, _ := json.Marshal(s.requestView(req))
-		sum := sha256.Sum256(b)
-		if id := hex.EncodeToString(sum[:12]); id != last {
+		if id := eventIDOf(b); id != last {
 			if _, err := fmt.Fprintf(w, "id: %s\nevent: status\ndata: %s\n\n", id, b); err != nil {
 				release()
 				return
@@ -208,4 +216,16 @@ func (s *Server) requestEvents(w http.ResponseWriter, r *http.Request, p *relay.
 		expiry.Stop()
 		release()
 	}
+}
+
+// eventID is the SSE event id of the request as the agent sees it: a
+// digest of the object sent.
+func (s *Server) eventID(req *agentotp.Request) string {
+	b, _ := json.Marshal(s.requestView(req))
+	return eventIDOf(b)
+}
+
+func eventIDOf(b []byte) string {
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:12])
 }

@@ -75,7 +75,7 @@ func BenchmarkLifecycle(b *testing.B) {
 					got <- time.Now()
 				}()
 				<-ready
-				for mode == "longpoll" && h.svc.Broker().Waiters() == 0 {
+				for mode == "longpoll" && h.svc.Waiters() == 0 {
 					time.Sleep(50 * time.Microsecond)
 				}
 				t0 := time.Now()

@@ -95,7 +95,7 @@ func TestLongPollWakes(t *testing.T) {
 		}
 		got <- r
 	}()
-	for h.svc.Broker().Waiters() == 0 {
+	for h.svc.Waiters() == 0 {
 		time.Sleep(5 * time.Millisecond)
 	}
 	if _, err := h.owner.Approve(ctx, req.ID); err != nil {

@@ -35,7 +35,9 @@ func (s *Server) ingestMessage(w http.ResponseWriter, r *http.Request, p *relay.
 			s.writeError(w, r, agentotp.Errorf(agentotp.EValidation, "the message is empty"), 0)
 			return
 		}
-		in = relay.IncomingMessage{Raw: raw, ExternalID: r.Header.Get("X-External-ID")}
+		res, err := s.svc.IngestMail(r.Context(), p, agentotp.Mail{Raw: raw, FeederID: r.Header.Get("X-External-ID")})
+		s.answerIngest(w, r, agentotp.SourceEmail, res, err)
+		return
 	case "application/json", "":
 		b, err := readBody(w, r, maxMessageBody)
 		if err != nil {
@@ -54,10 +56,16 @@ func (s *Server) ingestMessage(w http.ResponseWriter, r *http.Request, p *relay.
 		return
 	}
 	res, err := s.svc.Ingest(r.Context(), p, in)
+	s.answerIngest(w, r, in.Source, res, err)
+}
+
+// answerIngest answers a message handed to the relay: 202 with what
+// became of it, or the problem.
+func (s *Server) answerIngest(w http.ResponseWriter, r *http.Request, source string, res *agentotp.IngestResult, err error) {
 	if err != nil {
 		s.writeError(w, r, err, 0)
 		return
 	}
-	s.metrics.ingested(in.Source, res.Matched, res.Duplicate)
+	s.metrics.ingested(source, res.Matched, res.Duplicate)
 	writeJSON(w, s.log, http.StatusAccepted, res)
 }

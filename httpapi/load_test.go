@@ -126,7 +126,7 @@ func runLoad(t testing.TB, mode string, n int) loadResult {
 		ws[i] = w
 	}
 	base := heapAndStacks()
-	baseWaiters := h.svc.Broker().Waiters()
+	baseWaiters := h.svc.Waiters()
 
 	// Each waiter is a bare TCP connection with the request written and no
 	// goroutine of its own until the feeding starts.
@@ -148,9 +148,9 @@ func runLoad(t testing.TB, mode string, n int) loadResult {
 		}
 	})
 	deadline := time.Now().Add(60 * time.Second)
-	for h.svc.Broker().Waiters()-baseWaiters < n {
+	for h.svc.Waiters()-baseWaiters < n {
 		if time.Now().After(deadline) {
-			t.Fatalf("%d of %d waiters subscribed", h.svc.Broker().Waiters()-baseWaiters, n)
+			t.Fatalf("%d of %d waiters subscribed", h.svc.Waiters()-baseWaiters, n)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}

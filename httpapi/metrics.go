@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/agentotp/agentotp"
 	"github.com/agentotp/agentotp/relay"
 )
 
@@ -45,8 +46,8 @@ func newMetrics(svc *relay.Service) *metrics {
 	if svc != nil {
 		m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "agentotp_waiters", Help: "Callers waiting on a request (long-polls and event streams).",
-		}, func() float64 { return float64(svc.Broker().Waiters()) }))
-		svc.AddNotifier(relay.NotifierFunc(func(ctx context.Context, ev relay.Event) {
+		}, func() float64 { return float64(svc.Waiters()) }))
+		svc.AddNotifier(relay.NotifierFunc(func(ctx context.Context, ev agentotp.RequestChange) {
 			m.events.WithLabelValues(ev.Action).Inc()
 		}))
 	}

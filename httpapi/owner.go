@@ -63,7 +63,7 @@ func (s *Server) ownerApprove(w http.ResponseWriter, r *http.Request, p *relay.P
 		s.writeError(w, r, err, 0)
 		return
 	}
-	req, err := s.svc.Approve(r.Context(), p.OwnerID, r.PathValue("id"))
+	req, err := s.svc.Decide(r.Context(), p.OwnerID, r.PathValue("id"), relay.Decision{Approve: true})
 	if err != nil {
 		s.writeError(w, r, err, conflictIfFinal(err))
 		return
@@ -79,7 +79,7 @@ func (s *Server) ownerDeny(w http.ResponseWriter, r *http.Request, p *relay.Prin
 		s.writeError(w, r, err, 0)
 		return
 	}
-	req, err := s.svc.Deny(r.Context(), p.OwnerID, r.PathValue("id"), body.Reason)
+	req, err := s.svc.Decide(r.Context(), p.OwnerID, r.PathValue("id"), relay.Decision{Reason: body.Reason})
 	if err != nil {
 		s.writeError(w, r, err, conflictIfFinal(err))
 		return

@@ -193,7 +193,7 @@ func (s *Server) allowedMethods(r *http.Request) []string {
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
-	if _, err := s.svc.Store().ListOwners(ctx); err != nil {
+	if err := s.svc.Ready(ctx); err != nil {
 		s.log.WarnContext(ctx, "not ready", "err", err)
 		s.writeError(w, r, agentotp.Errorf(agentotp.EServiceUnavailable, "the store is not reachable"), 0)
 		return

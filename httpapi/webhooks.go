@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"errors"
 	"net/http"
 	"time"
 
@@ -65,9 +64,9 @@ func deliveryView(d *agentotp.WebhookDelivery) deliveryJSON {
 }
 
 func (s *Server) ownerGetAgentWebhook(w http.ResponseWriter, r *http.Request, p *relay.Principal) {
-	a, err := s.svc.Store().GetAgent(r.Context(), p.OwnerID, r.PathValue("id"))
+	a, err := s.svc.OwnerAgent(r.Context(), p.OwnerID, r.PathValue("id"))
 	if err != nil {
-		s.writeError(w, r, notFoundAs(err, "no such agent"), 0)
+		s.writeError(w, r, err, 0)
 		return
 	}
 	writeJSON(w, s.log, http.StatusOK, agentWebhookJSON{AgentID: a.ID, URL: strPtr(a.WebhookURL)})
@@ -130,9 +129,9 @@ func (s *Server) ownerListWebhooks(w http.ResponseWriter, r *http.Request, p *re
 }
 
 func (s *Server) ownerGetWebhook(w http.ResponseWriter, r *http.Request, p *relay.Principal) {
-	d, err := s.svc.Store().GetWebhook(r.Context(), p.OwnerID, r.PathValue("id"))
+	d, err := s.svc.OwnerWebhook(r.Context(), p.OwnerID, r.PathValue("id"))
 	if err != nil {
-		s.writeError(w, r, notFoundAs(err, "no such webhook delivery"), 0)
+		s.writeError(w, r, err, 0)
 		return
 	}
 	writeJSON(w, s.log, http.StatusOK, deliveryView(d))
@@ -150,12 +149,4 @@ func (s *Server) ownerRetryWebhook(w http.ResponseWriter, r *http.Request, p *re
 		return
 	}
 	writeJSON(w, s.log, http.StatusOK, deliveryView(d))
-}
-
-// notFoundAs turns a store's ErrNotFound into a NOT_FOUND problem.
-func notFoundAs(err error, msg string) error {
-	if errors.Is(err, agentotp.ErrNotFound) {
-		return agentotp.Errorf(agentotp.ENotFound, "%s", msg)
-	}
-	return err
 }

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/agentotp/agentotp"
-	"github.com/agentotp/agentotp/relay"
 )
 
 // connector is the Manager's watcher of one source: the Handler that
@@ -112,8 +111,7 @@ func (c *connector) Deliver(ctx context.Context, m Message) (err error) {
 			err = fmt.Errorf("%w: the relay failed on this message", ErrSkip)
 		}
 	}()
-	p := &relay.Principal{Kind: agentotp.CredentialSource, OwnerID: c.src.OwnerID, SourceID: c.src.SourceID}
-	res, err := c.m.svc.Ingest(ctx, p, relay.IncomingMessage{Raw: m.Raw, ReceivedAt: m.ReceivedAt, ExternalID: m.ExternalID})
+	res, err := c.m.svc.IngestSourceMail(ctx, c.src.OwnerID, c.src.SourceID, agentotp.Mail{Raw: m.Raw, ReceivedAt: m.ReceivedAt, FeederID: m.ExternalID})
 	switch code := agentotp.ErrorCode(err); {
 	case err == nil:
 	case code == agentotp.EValidation || code == agentotp.ETooLarge || code == agentotp.EUnsupportedMedia:
@@ -122,7 +120,7 @@ func (c *connector) Deliver(ctx context.Context, m Message) (err error) {
 		return err
 	}
 	c.m.log.InfoContext(ctx, "imap: message handed over", "source_id", c.src.SourceID, "uid", m.UID,
-		"message_id", res.MessageID, "matched", res.Matched, "duplicate", res.Duplicate)
+		"message_id", res.MessageID, "matched", res.Matched, "reason", res.Reason, "duplicate", res.Duplicate)
 	return nil
 }
 

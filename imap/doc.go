@@ -24,10 +24,10 @@
 //
 // A [Manager] runs the relay's watchers: one per email source that has
 // IMAP settings, but only while a live request of the source's owner can
-// still be fed by an email. It is a relay.Notifier, so request changes
-// wake it, and it re-reads the settings every few seconds. Its handler
-// gives each message to relay.Service.Ingest as if the source had posted
-// it, and keeps cursor and status in the store, where the owner API shows
-// them. Edge capture (`agentotp capture --imap`) runs a Watcher with a
+// still be fed by an email. It is a notifier of the relay service, so
+// request changes wake it, and it re-reads the settings every few seconds.
+// Its handler gives each raw message to the relay's one way in for email
+// (Relay.IngestSourceMail), and keeps cursor and status in its Store,
+// where the owner API shows them. Edge capture (`agentotp capture --imap`) runs a Watcher with a
 // handler of its own that seals codes on the owner's machine.
 package imap

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/agentotp/agentotp"
-	"github.com/agentotp/agentotp/relay"
 )
 
 // Config tunes the manager and its connectors. Zero fields take the
@@ -80,10 +79,31 @@ func (c *Config) defaults() {
 	}
 }
 
+// Relay is what the connectors need of the relay service (relay.Service
+// provides it).
+type Relay interface {
+	// Now is the relay's clock.
+	Now() time.Time
+	// IMAPPassword opens a source's sealed IMAP password.
+	IMAPPassword(src *agentotp.IMAPSource) (string, error)
+	// EmailDemand says what the owner's live requests want of email.
+	EmailDemand(ctx context.Context, ownerID string) (agentotp.EmailDemand, error)
+	// IngestSourceMail hands a raw email to the relay for the source.
+	IngestSourceMail(ctx context.Context, ownerID, sourceID string, m agentotp.Mail) (*agentotp.IngestResult, error)
+}
+
+// Store is the connectors' own part of the store: their settings, cursors
+// and status rows.
+type Store interface {
+	ListActiveIMAPSources(ctx context.Context) ([]*agentotp.IMAPSource, error)
+	SaveIMAPCursor(ctx context.Context, sourceID string, version int64, uidValidity, lastUID uint32) error
+	SetIMAPStatus(ctx context.Context, sourceID string, version int64, st agentotp.IMAPStatus) error
+}
+
 // Manager runs the IMAP connectors of every owner's email sources.
 type Manager struct {
-	svc   *relay.Service
-	store agentotp.Store
+	svc   Relay
+	store Store
 	cfg   Config
 	log   *slog.Logger
 	kick  chan struct{}
@@ -92,23 +112,23 @@ type Manager struct {
 	conns map[string]*connector // by source id
 }
 
-// New returns a manager over the relay service. Register it with
-// svc.AddNotifier before svc.Run starts, so that request changes wake it,
-// and call Run.
-func New(svc *relay.Service, cfg Config) *Manager {
+// New returns a manager over the relay service and the connectors' store.
+// Register it with the service's AddNotifier before the service runs, so
+// that request changes wake it, and call Run.
+func New(svc Relay, store Store, cfg Config) *Manager {
 	cfg.defaults()
 	if cfg.Now == nil {
 		cfg.Now = svc.Now
 	}
 	return &Manager{
-		svc: svc, store: svc.Store(), cfg: cfg, log: cfg.Logger,
+		svc: svc, store: store, cfg: cfg, log: cfg.Logger,
 		kick: make(chan struct{}, 1), conns: map[string]*connector{},
 	}
 }
 
-// Notify implements relay.Notifier: any request change may start or stop
+// Notify implements the relay's Notifier: any request change may start or stop
 // connectors, so the manager looks again.
-func (m *Manager) Notify(ctx context.Context, ev relay.Event) { m.Kick() }
+func (m *Manager) Notify(ctx context.Context, ev agentotp.RequestChange) { m.Kick() }
 
 // Kick makes Run reconcile now rather than at its next tick.
 func (m *Manager) Kick() {

@@ -119,7 +119,7 @@ func (p *relayProc) Start() {
 	svc := relay.New(store, relay.NewBroker(), relay.Config{PublicURL: p.URL(), Logger: log, Secrets: box})
 	cfg := p.imapCf
 	cfg.Logger = log
-	mgr := imap.New(svc, cfg)
+	mgr := imap.New(svc, store, cfg)
 	svc.AddNotifier(mgr)
 	hcfg := httpapi.DefaultConfig()
 	hcfg.OwnerRate, hcfg.OwnerBurst = 0, 0 // the tests poll the status

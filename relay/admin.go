@@ -130,8 +130,15 @@ func (s *Service) cancelAgentRequests(ctx context.Context, ownerID, agentID stri
 				return fmt.Errorf("revoke agent: %w", err)
 			}
 			for _, r := range rs {
-				_, err := s.change(ctx, r.ID, ownerCheck(ownerID), agentotp.ActorOwner, agentotp.AuditRequestCancelled,
-					map[string]string{"why": "agent revoked"}, func(r *agentotp.Request, now time.Time) error { return r.Cancel(now) })
+				_, err := s.update(ctx, r.ID, nil, func(r *agentotp.Request, now time.Time) (agentotp.AuditEntry, error) {
+					if r.OwnerID != ownerID {
+						return agentotp.AuditEntry{}, errOTPNotFound
+					}
+					if err := r.Cancel(now); err != nil {
+						return agentotp.AuditEntry{}, err
+					}
+					return s.requestAudit(r, agentotp.ActorOwner, agentotp.AuditRequestCancelled, now, map[string]string{"why": "agent revoked"}), nil
+				})
 				if err != nil && agentotp.ErrorCode(err) == agentotp.EInternal {
 					return fmt.Errorf("revoke agent: %w", err)
 				}

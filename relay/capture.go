@@ -2,7 +2,6 @@ package relay
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"math"
 	"strings"
@@ -178,51 +177,33 @@ func (s *Service) Deliver(ctx context.Context, p *Principal, d Delivery) (*Deliv
 			return res, nil
 		}
 	}
-	if err := s.deliverable(r, &d, received); err != nil {
-		return nil, err
-	}
 	md := agentotp.MessageMetadata{
 		MessageID: res.MessageID, Source: d.Source, Sender: d.Sender, Subject: d.Subject,
 		ReceivedAt: received, Confidence: d.Confidence, Domain: d.Domain,
 	}
 	actor := agentotp.ActorSource(p.SourceID)
-	for {
-		prev := r.Version
-		at := s.Now()
-		if err := r.Match(d.Payload, d.Content, md, at); err != nil {
-			return nil, err
+	r, err = s.update(ctx, r.ID, r, func(r *agentotp.Request, now time.Time) (agentotp.AuditEntry, error) {
+		if err := s.deliverable(r, &d, received); err != nil {
+			return agentotp.AuditEntry{}, err
 		}
-		action := agentotp.AuditOTPReceived
-		if r.Status == agentotp.StatusPending {
-			action = agentotp.AuditMessageHeld
+		if err := r.Match(d.Payload, d.Content, md, now); err != nil {
+			return agentotp.AuditEntry{}, err
 		}
-		err = s.store.UpdateRequest(ctx, r, prev, s.requestAudit(r, actor, action, at, map[string]string{
+		return s.requestAudit(r, actor, receivedAction(r), now, map[string]string{
 			"message_id": md.MessageID, "source": d.Source, "sender": agentotp.SenderAddress(d.Sender), "capture": "edge",
-		}))
-		if errors.Is(err, agentotp.ErrConflict) {
-			// The request changed under us: read it again and check again.
-			if r, err = s.load(ctx, d.RequestID); err != nil {
-				return nil, err
-			}
-			if err := s.deliverable(r, &d, received); err != nil {
-				return nil, err
-			}
-			continue
-		}
-		if err != nil {
-			return nil, fmt.Errorf("deliver to %s: %w", r.ID, err)
-		}
-		s.broker.Publish(r.OwnerID, r.ID)
-		s.emit(ctx, r, action, actor, at)
-		res.Status = r.Status
-		if dedupe != "" {
-			if _, err := s.store.RecordMessage(ctx, p.SourceID, dedupe, at); err != nil {
-				s.log.WarnContext(ctx, "edge delivery: recording its external id failed", "request_id", r.ID, "err", err)
-			}
-		}
-		s.log.InfoContext(ctx, "edge delivery attached", "message_id", md.MessageID, "request_id", r.ID, "source", d.Source, "status", r.Status)
-		return res, nil
+		}), nil
+	})
+	if err != nil {
+		return nil, err
 	}
+	res.Status = r.Status
+	if dedupe != "" {
+		if _, err := s.store.RecordMessage(ctx, p.SourceID, dedupe, s.Now()); err != nil {
+			s.log.WarnContext(ctx, "edge delivery: recording its external id failed", "request_id", r.ID, "err", err)
+		}
+	}
+	s.log.InfoContext(ctx, "edge delivery attached", "message_id", md.MessageID, "request_id", r.ID, "source", d.Source, "status", r.Status)
+	return res, nil
 }
 
 // deliverable checks that d may feed r.
@@ -240,24 +221,23 @@ func (s *Service) deliverable(r *agentotp.Request, d *Delivery, received time.Ti
 	if len(d.Content) > 0 && !r.IncludeMessage {
 		return agentotp.FieldErr("encrypted_content", "must be absent: the request did not ask for the message")
 	}
-	f := r.Filter
-	f.ContentPattern = "" // only the edge saw the text
-	m, err := f.Compile()
-	if err != nil {
+	lc := s.live.of(r)
+	m := lc.meta // only the edge saw the text: no content pattern
+	if m == nil {
 		return agentotp.Errorf(agentotp.EConflict, "the request's filter no longer compiles")
 	}
 	msg := &agentotp.Message{Source: d.Source, Sender: d.Sender, ReceivedAt: received}
 	if !m.Match(msg, r.CreatedAt) {
 		return agentotp.FieldErr("metadata", "does not pass the request's filter")
 	}
-	return checkCiphertext(r, d)
+	return checkCiphertext(r, lc, d)
 }
 
 // checkCiphertext refuses ciphertext that cannot be a code sealed to the
 // request's key: an RSA-OAEP ciphertext is exactly the modulus size, an
 // HPKE one is the fixed overhead (enc and tag) plus 1 to MaxCodeLen bytes.
-func checkCiphertext(r *agentotp.Request, d *Delivery) error {
-	key, err := seal.ParsePublicKey(r.PublicKey)
+func checkCiphertext(r *agentotp.Request, lc *liveEntry, d *Delivery) error {
+	key, err := lc.sealKey()
 	if err != nil {
 		return fmt.Errorf("deliver: %w", err)
 	}

@@ -26,10 +26,6 @@ const (
 	LoginLinkTTL = 15 * time.Minute
 )
 
-// ViaDashboard is the audit detail "via" of what an owner did on the web
-// dashboard.
-const ViaDashboard = "dashboard"
-
 // dummyPasswordHash is verified against when an owner has no password, so
 // that a failed log-in takes the same time either way. Nobody knows its
 // password.
@@ -238,26 +234,4 @@ func (s *Service) Logout(ctx context.Context, sess *agentotp.Session) error {
 	}
 	s.log.InfoContext(ctx, "owner logged out", "owner_id", sess.OwnerID, "session", sess.ID)
 	return nil
-}
-
-// DecideInSession approves or denies a pending request of the session's
-// owner, like Decide with decided_by "owner", and records in the audit
-// entry that it was done on the dashboard, in which session.
-func (s *Service) DecideInSession(ctx context.Context, sess *agentotp.Session, id string, approve bool, reason string) (*agentotp.Request, error) {
-	if n := utf8.RuneCountInString(reason); n > agentotp.MaxDenyReasonLen || !utf8.ValidString(reason) {
-		return nil, agentotp.FieldErr("reason", "at most %d characters of UTF-8", agentotp.MaxDenyReasonLen)
-	}
-	details := map[string]string{"via": ViaDashboard, "session": sess.ID}
-	by := agentotp.DecidedByOwner
-	if approve {
-		return s.change(ctx, id, ownerCheck(sess.OwnerID), by, agentotp.AuditRequestApproved, details, func(r *agentotp.Request, now time.Time) error {
-			return r.Approve(by, now)
-		})
-	}
-	if reason != "" {
-		details["deny_reason"] = reason
-	}
-	return s.change(ctx, id, ownerCheck(sess.OwnerID), by, agentotp.AuditRequestDenied, details, func(r *agentotp.Request, now time.Time) error {
-		return r.Deny(by, reason, now)
-	})
 }

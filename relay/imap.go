@@ -32,7 +32,7 @@ func (s *Service) imapCapableSource(ctx context.Context, ownerID, sourceID strin
 func (s *Service) OwnerSource(ctx context.Context, ownerID, id string) (*agentotp.Source, error) {
 	src, err := s.store.GetSource(ctx, ownerID, id)
 	if errors.Is(err, agentotp.ErrNotFound) {
-		return nil, agentotp.Errorf(agentotp.ENotFound, "no such source")
+		return nil, errSourceNotFound
 	}
 	if err != nil {
 		return nil, fmt.Errorf("get source: %w", err)

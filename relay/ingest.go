@@ -22,8 +22,9 @@ const (
 	MaxExternalIDLen = 256
 )
 
-// IncomingMessage is a message handed to the relay by a capture source.
-// Either Raw (an RFC 5322 message) or the decoded fields are set.
+// IncomingMessage is a decoded message handed to the relay by a capture
+// source (an SMS gateway, POST /v1/messages with JSON, a test key). Raw
+// email comes in through IngestMail, which decodes it into one.
 type IncomingMessage struct {
 	Source     string // "sms" or "email"
 	Sender     string
@@ -32,7 +33,6 @@ type IncomingMessage struct {
 	HTML       string
 	ReceivedAt time.Time // zero: now
 	ExternalID string
-	Raw        []byte
 	// DKIM is the DKIM verification of an email received in MX mode; it
 	// is kept in the metadata. RequireDKIM lets sender patterns match only
 	// a From domain that DKIM vouches for (agentotp.Message.RequireDKIM).
@@ -40,28 +40,63 @@ type IncomingMessage struct {
 	RequireDKIM bool
 }
 
-// IngestResult says what became of a message. It never holds the code.
-type IngestResult struct {
-	MessageID string `json:"message_id"`
-	Matched   bool   `json:"matched"`
-	// Duplicate is set when the source had already delivered this
-	// external id; nothing was done.
-	Duplicate bool `json:"duplicate,omitempty"`
+// IngestMail takes a raw RFC 5322 email from p, a source token or a test
+// key: the one way in for email, whatever fed it (SMTP, an IMAP mailbox,
+// POST /v1/messages with message/rfc822). It is decoded by the one
+// parser, given its external id by agentotp.MailExternalID, and ingested.
+func (s *Service) IngestMail(ctx context.Context, p *Principal, m agentotp.Mail) (*agentotp.IngestResult, error) {
+	em, err := extract.ParseEmail(m.Raw)
+	if err != nil {
+		return nil, agentotp.FieldErr("body", "is not a readable RFC 5322 email: %v", err)
+	}
+	return s.Ingest(ctx, p, IncomingMessage{
+		Source: agentotp.SourceEmail, Sender: em.Sender, Subject: em.Subject, Text: em.Text, HTML: em.HTML,
+		ReceivedAt: m.ReceivedAt, ExternalID: agentotp.MailExternalID(em.MessageID, m.FeederID),
+		DKIM: m.DKIM, RequireDKIM: m.RequireDKIM,
+	})
+}
+
+// IngestSourceMail is IngestMail for a feeder inside the relay (the SMTP
+// server, an IMAP connector) that speaks for the source sourceID of the
+// owner. The source must be active and take email; otherwise the mail is
+// refused with AUTHENTICATION_ERROR.
+func (s *Service) IngestSourceMail(ctx context.Context, ownerID, sourceID string, m agentotp.Mail) (*agentotp.IngestResult, error) {
+	if _, err := s.mailSource(ctx, ownerID, sourceID); err != nil {
+		return nil, err
+	}
+	return s.IngestMail(ctx, &Principal{Kind: agentotp.CredentialSource, OwnerID: ownerID, SourceID: sourceID}, m)
+}
+
+// mailSource returns an active source of the owner that takes email;
+// any other is errAuth.
+func (s *Service) mailSource(ctx context.Context, ownerID, sourceID string) (*agentotp.Source, error) {
+	src, err := s.store.GetSource(ctx, ownerID, sourceID)
+	if errors.Is(err, agentotp.ErrNotFound) {
+		return nil, errAuth
+	}
+	if err != nil {
+		return nil, fmt.Errorf("mail source: %w", err)
+	}
+	if !src.Active() || !src.Allows(agentotp.SourceEmail) {
+		return nil, errAuth
+	}
+	return src, nil
+}
+
+// AuthenticateMailSource resolves a source token into its source, which
+// must be active and take email: the SMTP server's AUTH.
+func (s *Service) AuthenticateMailSource(ctx context.Context, token string) (*agentotp.Source, error) {
+	p, err := s.Authenticate(ctx, token)
+	if err != nil {
+		return nil, err
+	}
+	if !p.IsSource() {
+		return nil, errAuth
+	}
+	return s.mailSource(ctx, p.OwnerID, p.SourceID)
 }
 
 func (in *IncomingMessage) decode() error {
-	if len(in.Raw) > 0 {
-		em, err := extract.ParseEmail(in.Raw)
-		if err != nil {
-			return agentotp.FieldErr("body", "%v", err)
-		}
-		in.Source = agentotp.SourceEmail
-		in.Sender, in.Subject, in.Text, in.HTML = em.Sender, em.Subject, em.Text, em.HTML
-		if in.ExternalID == "" {
-			in.ExternalID = em.MessageID
-		}
-		in.Raw = nil
-	}
 	var v agentotp.ValidationErrors
 	if in.Source != agentotp.SourceSMS && in.Source != agentotp.SourceEmail {
 		v.Add("source", `must be "sms" or "email"`)
@@ -90,7 +125,7 @@ func (in *IncomingMessage) decode() error {
 // Ingest takes a message from capture source p (or, for p a test key, a
 // test message), extracts its code and feeds it to at most one request:
 // the oldest live request of the owner whose filter matches.
-func (s *Service) Ingest(ctx context.Context, p *Principal, in IncomingMessage) (_ *IngestResult, err error) {
+func (s *Service) Ingest(ctx context.Context, p *Principal, in IncomingMessage) (_ *agentotp.IngestResult, err error) {
 	var dedupeKey, actor, testAgent string
 	switch {
 	case p.IsSource():
@@ -116,7 +151,7 @@ func (s *Service) Ingest(ctx context.Context, p *Principal, in IncomingMessage) 
 		return nil, errAuth
 	}
 	now := s.Now()
-	res := &IngestResult{MessageID: agentotp.NewID("msg_")}
+	res := &agentotp.IngestResult{MessageID: agentotp.NewID("msg_")}
 	if in.ExternalID != "" {
 		fresh, rerr := s.store.RecordMessage(ctx, dedupeKey, in.ExternalID, now)
 		if rerr != nil {
@@ -142,131 +177,135 @@ func (s *Service) Ingest(ctx context.Context, p *Principal, in IncomingMessage) 
 	if !in.ReceivedAt.IsZero() && in.ReceivedAt.Before(now) {
 		received = in.ReceivedAt.UTC().Truncate(time.Microsecond)
 	}
-	text := in.Text
-	if text == "" && in.HTML != "" {
-		text = extract.HTMLToText(in.HTML)
-	}
+	body := extract.NewBody(in.Text, in.HTML) // the HTML is converted once
 	msg := &agentotp.Message{
 		ID: res.MessageID, OwnerID: p.OwnerID, SourceID: p.SourceID, Source: in.Source,
-		Sender: in.Sender, Subject: in.Subject, Text: text, ReceivedAt: received,
+		Sender: in.Sender, Subject: in.Subject, Text: body.Plain(), ReceivedAt: received,
 		ExternalID: in.ExternalID, TestAgentID: testAgent,
 		DKIM: in.DKIM, RequireDKIM: in.RequireDKIM,
 	}
 	// Extract once without context (a message unreadable in any context is
 	// refused), then once per distinct context of the live requests whose
 	// filter matches, as deliver reaches them.
-	codes := newCodeExtractor(extract.Message{Source: in.Source, Sender: in.Sender, Subject: in.Subject, Text: in.Text, HTML: in.HTML})
+	codes := newCodeExtractor(body.Message(in.Source, in.Sender, in.Subject))
 	if _, err := codes.run(extract.Context{}); err != nil {
-		return nil, &agentotp.Error{Code: agentotp.EValidation, Message: "the message could not be read: " + err.Error()}
+		return nil, agentotp.Errorf(agentotp.EValidation, "the message could not be read: %v", err)
 	}
-	matched, err := s.deliver(ctx, msg, actor, func(r *agentotp.Request) ([]byte, []byte, agentotp.MessageMetadata, error) {
+	matched, err := s.deliver(ctx, msg, actor, func(r *agentotp.Request) (string, agentotp.MessageMetadata, error) {
 		result, err := codes.forRequest(r)
 		if err != nil {
-			return nil, nil, agentotp.MessageMetadata{}, err
+			return "", agentotp.MessageMetadata{}, err
 		}
-		md := agentotp.MessageMetadata{
+		return result.Code, agentotp.MessageMetadata{
 			MessageID: res.MessageID, Source: in.Source, Sender: in.Sender,
 			Subject: extract.RedactSubject(in.Subject, result), ReceivedAt: received,
 			Confidence: result.Confidence, Domain: result.Domain, DKIM: in.DKIM,
-		}
-		payload, content, err := sealFor(r, result.Code, msg)
-		return payload, content, md, err
+		}, nil
 	})
 	if err != nil {
 		return nil, err
 	}
+	res.Matched = matched
 	if !matched && !codes.found {
-		s.log.InfoContext(ctx, "message holds no code", "message_id", res.MessageID, "source", in.Source)
+		// Say whether a request wanted the message, never what it held.
+		cands, err := s.candidates(ctx, msg)
+		if err != nil {
+			return nil, err
+		}
+		res.Reason = agentotp.IngestNoMatch
+		if len(cands) > 0 {
+			res.Reason = agentotp.IngestNoCode
+		}
+		s.log.InfoContext(ctx, "message holds no code", "message_id", res.MessageID, "source", in.Source, "reason", res.Reason)
 		return res, nil
 	}
-	res.Matched = matched
+	if !matched {
+		res.Reason = agentotp.IngestNoMatch
+	}
 	s.log.InfoContext(ctx, "message ingested", "message_id", res.MessageID, "source", in.Source, "matched", matched)
 	return res, nil
 }
 
-// sealFor seals the code (and, when asked for, the message text) to the
-// request's key, bound to its id.
-func sealFor(r *agentotp.Request, code string, msg *agentotp.Message) ([]byte, []byte, error) {
-	key, err := seal.ParsePublicKey(r.PublicKey)
-	if err != nil {
-		return nil, nil, fmt.Errorf("seal for %s: %w", r.ID, err)
-	}
-	payload, err := key.Seal(r.ID, []byte(code))
-	if err != nil {
-		return nil, nil, fmt.Errorf("seal for %s: %w", r.ID, err)
-	}
-	var content []byte
-	if r.IncludeMessage {
-		full := msg.Text
-		if msg.Subject != "" {
-			full = "Subject: " + msg.Subject + "\n\n" + msg.Text
-		}
-		if content, err = key.Seal(r.ID, []byte(full)); err != nil {
-			return nil, nil, fmt.Errorf("seal message for %s: %w", r.ID, err)
-		}
-	}
-	return payload, content, nil
-}
-
-// deliver attaches sealed output to the oldest live request that msg
-// matches. sealed is called once per candidate, with the request, so that
-// the ciphertext (and the metadata) is bound to that request; when it
-// returns errNoCodeForRequest the message holds no code for that request
-// and the next one is tried.
-func (s *Service) deliver(ctx context.Context, msg *agentotp.Message, actor string, sealed func(*agentotp.Request) ([]byte, []byte, agentotp.MessageMetadata, error)) (bool, error) {
+// candidates lists the live requests that msg may feed, in the order they
+// are offered it (approved first, then oldest first), leaving out those of
+// revoked agents.
+func (s *Service) candidates(ctx context.Context, msg *agentotp.Message) ([]*agentotp.Request, error) {
 	live, err := s.store.ListLiveRequests(ctx, msg.OwnerID)
 	if err != nil {
-		return false, fmt.Errorf("deliver: %w", err)
+		return nil, fmt.Errorf("deliver: %w", err)
 	}
 	approvedFirst(live)
 	active := map[string]bool{} // agent id → not revoked, looked up once per message
+	out := live[:0]
 	for _, r := range live {
 		if _, ok := active[r.AgentID]; !ok {
 			a, err := s.store.GetAgent(ctx, r.OwnerID, r.AgentID)
 			active[r.AgentID] = err == nil && a.Active()
 		}
-		if !active[r.AgentID] {
+		if active[r.AgentID] && s.matches(r, msg) {
+			out = append(out, r)
+		}
+	}
+	return out, nil
+}
+
+// deliver seals the code (and, when asked for, the message text) to the
+// first candidate request that still takes msg when the change commits,
+// bound to that request's id. codeFor gives the code and metadata for one
+// request (extraction depends on the request's context); when it returns
+// errNoCodeForRequest the message holds no code for that request and the
+// next candidate is tried.
+func (s *Service) deliver(ctx context.Context, msg *agentotp.Message, actor string, codeFor func(*agentotp.Request) (string, agentotp.MessageMetadata, error)) (bool, error) {
+	cands, err := s.candidates(ctx, msg)
+	if err != nil {
+		return false, err
+	}
+	for _, c := range cands {
+		code, md, err := codeFor(c)
+		if errors.Is(err, errNoCodeForRequest) {
 			continue
 		}
-		for {
+		if err != nil {
+			return false, err
+		}
+		_, err = s.update(ctx, c.ID, c, func(r *agentotp.Request, now time.Time) (agentotp.AuditEntry, error) {
 			if !s.matches(r, msg) {
-				break
+				return agentotp.AuditEntry{}, errSkip
 			}
-			payload, content, md, err := sealed(r)
-			if errors.Is(err, errNoCodeForRequest) {
-				break
-			}
+			key, err := s.live.of(r).sealKey()
 			if err != nil {
-				return false, err
+				return agentotp.AuditEntry{}, err
 			}
-			prev := r.Version
-			now := s.Now()
-			if err := r.Match(payload, content, md, now); err != nil {
-				break
+			payload, content, err := seal.SealOTP(key, r.ID, code, r.IncludeMessage, msg.Subject, msg.Text)
+			if err != nil {
+				return agentotp.AuditEntry{}, err
 			}
-			action := agentotp.AuditOTPReceived
-			if r.Status == agentotp.StatusPending {
-				action = agentotp.AuditMessageHeld
+			if r.Match(payload, content, md, now) != nil {
+				return agentotp.AuditEntry{}, errSkip
 			}
-			err = s.store.UpdateRequest(ctx, r, prev, s.requestAudit(r, actor, action, now, map[string]string{
+			return s.requestAudit(r, actor, receivedAction(r), now, map[string]string{
 				"message_id": msg.ID, "source": msg.Source, "sender": agentotp.SenderAddress(msg.Sender),
-			}))
-			if errors.Is(err, agentotp.ErrConflict) {
-				// The request changed under us: read it again and retry.
-				if r, err = s.store.GetRequest(ctx, r.ID); err != nil {
-					return false, fmt.Errorf("deliver: %w", err)
-				}
-				continue
-			}
-			if err != nil {
-				return false, fmt.Errorf("deliver to %s: %w", r.ID, err)
-			}
-			s.broker.Publish(r.OwnerID, r.ID)
-			s.emit(ctx, r, action, actor, now)
+			}), nil
+		})
+		switch {
+		case err == nil:
 			return true, nil
+		case errors.Is(err, errSkip), agentotp.ErrorCode(err) != agentotp.EInternal:
+			continue // taken, decided or ended meanwhile: the next one
+		default:
+			return false, err
 		}
 	}
 	return false, nil
+}
+
+// receivedAction is the audit action of a message attached to r: the code
+// is received, or held until the owner approves.
+func receivedAction(r *agentotp.Request) string {
+	if r.Status == agentotp.StatusPending {
+		return agentotp.AuditMessageHeld
+	}
+	return agentotp.AuditOTPReceived
 }
 
 // matches reports whether msg may feed r.
@@ -277,11 +316,8 @@ func (s *Service) matches(r *agentotp.Request, msg *agentotp.Message) bool {
 	if r.Test != (msg.TestAgentID != "") || (r.Test && r.AgentID != msg.TestAgentID) {
 		return false
 	}
-	m, err := r.Filter.Compile()
-	if err != nil {
-		return false // validated at creation; a filter that no longer compiles matches nothing
-	}
-	return m.Match(msg, r.CreatedAt)
+	m := s.live.of(r).matcher
+	return m != nil && m.Match(msg, r.CreatedAt) // a filter that no longer compiles matches nothing
 }
 
 // approvedFirst orders candidate requests for a message: approved ones

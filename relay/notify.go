@@ -8,36 +8,26 @@ import (
 	"github.com/agentotp/agentotp"
 )
 
-// Event is one change of a request, as notifiers see it: the audit action
-// that recorded it, who acted, and the request as it stands after the
-// change, without its ciphertext.
-type Event struct {
-	Action  string // an agentotp.Audit… action, e.g. request.approved
-	Actor   string
-	At      time.Time
-	Request agentotp.Request
-}
-
 // Notifier is told of request changes: a dashboard's live feed, a
 // Telegram bot, an outbound channel. Notify runs on the notifier's own
 // goroutine; a slow or failing notifier never delays the request itself,
 // and events it cannot keep up with are dropped for it alone.
 type Notifier interface {
-	Notify(ctx context.Context, ev Event)
+	Notify(ctx context.Context, ev agentotp.RequestChange)
 }
 
 // NotifierFunc adapts a function to Notifier.
-type NotifierFunc func(ctx context.Context, ev Event)
+type NotifierFunc func(ctx context.Context, ev agentotp.RequestChange)
 
 // Notify calls f.
-func (f NotifierFunc) Notify(ctx context.Context, ev Event) { f(ctx, ev) }
+func (f NotifierFunc) Notify(ctx context.Context, ev agentotp.RequestChange) { f(ctx, ev) }
 
 // notifierQueue is the buffer in front of one notifier.
 const notifierQueue = 1024
 
 type notifierSlot struct {
 	n  Notifier
-	ch chan Event
+	ch chan agentotp.RequestChange
 }
 
 // hub fans events out to notifiers without blocking the caller.
@@ -53,7 +43,7 @@ type hub struct {
 func (s *Service) AddNotifier(n Notifier) {
 	s.hub.mu.Lock()
 	defer s.hub.mu.Unlock()
-	sl := &notifierSlot{n: n, ch: make(chan Event, notifierQueue)}
+	sl := &notifierSlot{n: n, ch: make(chan agentotp.RequestChange, notifierQueue)}
 	s.hub.slots = append(s.hub.slots, sl)
 	if s.hub.runCtx != nil {
 		s.startNotifier(s.hub.runCtx, sl)
@@ -91,7 +81,7 @@ func (s *Service) emit(ctx context.Context, r *agentotp.Request, action, actor s
 		snap.Metadata = &md
 	}
 	snap.Filter.Sources = append([]string(nil), r.Filter.Sources...)
-	ev := Event{Action: action, Actor: actor, At: at, Request: snap}
+	ev := agentotp.RequestChange{Action: action, Actor: actor, At: at, Request: snap}
 	for _, sl := range slots {
 		select {
 		case sl.ch <- ev:
@@ -120,7 +110,7 @@ func (s *Service) Run(ctx context.Context, sweepInterval time.Duration) {
 	s.hub.wg.Wait()
 }
 
-func (s *Service) safeNotify(ctx context.Context, n Notifier, ev Event) {
+func (s *Service) safeNotify(ctx context.Context, n Notifier, ev agentotp.RequestChange) {
 	defer func() {
 		if v := recover(); v != nil {
 			s.log.ErrorContext(ctx, "notifier panicked", "action", ev.Action, "request_id", ev.Request.ID, "panic", v)

@@ -235,6 +235,7 @@ func (s *Service) storeNewRequest(ctx context.Context, r *agentotp.Request, crea
 	if r.Test {
 		return s.store.CreateRequest(ctx, r, created...)
 	}
+	asked := *r // the request before any policy decides it
 	decision, capped, err := s.applyPolicies(ctx, r, now)
 	if err != nil {
 		return err
@@ -247,8 +248,9 @@ func (s *Service) storeNewRequest(ctx context.Context, r *agentotp.Request, crea
 	if !errors.Is(err, agentotp.ErrCapReached) {
 		return err
 	}
-	// Over the cap: ask the owner.
-	r.Status, r.DecidedAt, r.DecidedBy, r.UpdatedAt = agentotp.StatusPending, time.Time{}, "", now
+	// Over the cap: the policy falls back to ask. Its approval was never
+	// stored; the request is stored as the state machine made it, pending.
+	*r = asked
 	note := s.requestAudit(r, capped.DecidedBy, agentotp.AuditPolicyCapReached, now, map[string]string{
 		"max_per_hour": strconv.Itoa(capped.Max),
 	})

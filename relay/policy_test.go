@@ -255,7 +255,7 @@ func TestPolicyCap(t *testing.T) {
 		t.Fatalf("other agent: %s", r.Status)
 	}
 	// Owner approvals do not count toward the cap.
-	if _, err := e.svc.Approve(e.ctx, e.owner, r.ID); err != nil {
+	if _, err := e.svc.Decide(e.ctx, e.owner, r.ID, relay.Decision{Approve: true}); err != nil {
 		t.Fatal(err)
 	}
 	// Once the first approval is an hour old, one more is approved.

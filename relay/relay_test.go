@@ -2,6 +2,7 @@ package relay_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"path/filepath"
 	"strings"
@@ -49,11 +50,11 @@ func publicKey(t *testing.T) string {
 
 type recorder struct {
 	mu     sync.Mutex
-	events []relay.Event
+	events []agentotp.RequestChange
 	got    chan struct{}
 }
 
-func (r *recorder) Notify(ctx context.Context, ev relay.Event) {
+func (r *recorder) Notify(ctx context.Context, ev agentotp.RequestChange) {
 	r.mu.Lock()
 	r.events = append(r.events, ev)
 	r.mu.Unlock()
@@ -68,13 +69,13 @@ func TestSlowNotifierNeverDelays(t *testing.T) {
 	defer cancel()
 	block := make(chan struct{})
 	defer close(block)
-	svc.AddNotifier(relay.NotifierFunc(func(ctx context.Context, ev relay.Event) {
+	svc.AddNotifier(relay.NotifierFunc(func(ctx context.Context, ev agentotp.RequestChange) {
 		select {
 		case <-block:
 		case <-ctx.Done():
 		}
 	}))
-	svc.AddNotifier(relay.NotifierFunc(func(ctx context.Context, ev relay.Event) { panic("a broken notifier") }))
+	svc.AddNotifier(relay.NotifierFunc(func(ctx context.Context, ev agentotp.RequestChange) { panic("a broken notifier") }))
 	rec := &recorder{got: make(chan struct{}, 4096)}
 	svc.AddNotifier(rec)
 	done := make(chan struct{})
@@ -95,14 +96,14 @@ func TestSlowNotifierNeverDelays(t *testing.T) {
 		t.Fatal(err)
 	}
 	ids := []string{last.ID}
-	if _, err := svc.Approve(ctx, owner, ids[0]); err != nil {
+	if _, err := svc.Decide(ctx, owner, ids[0], relay.Decision{Approve: true}); err != nil {
 		t.Fatal(err)
 	}
 	deadline := time.After(20 * time.Second)
 	for {
 		rec.mu.Lock()
 		n := len(rec.events)
-		var last relay.Event
+		var last agentotp.RequestChange
 		if n > 0 {
 			last = rec.events[n-1]
 		}
@@ -139,7 +140,7 @@ func TestRevokeEndsRequests(t *testing.T) {
 	if err != nil || got.Status != agentotp.StatusCancelled {
 		t.Fatalf("after revoke: %v %v", got.Status, err)
 	}
-	if _, err := svc.Approve(ctx, owner, r.ID); agentotp.ErrorCode(err) != agentotp.EOTPCancelled {
+	if _, err := svc.Decide(ctx, owner, r.ID, relay.Decision{Approve: true}); agentotp.ErrorCode(err) != agentotp.EOTPCancelled {
 		t.Fatalf("approve after revoke: %v", err)
 	}
 }
@@ -219,7 +220,7 @@ func TestFailedMessageIsNotADuplicate(t *testing.T) {
 	ns, _ := svc.CreateSource(ctx, o.ID, "phone", agentotp.SourceKindSMS)
 	src, _ := svc.Authenticate(ctx, ns.Token)
 	r, _ := svc.CreateRequest(ctx, agent, relay.CreateRequestInput{Reason: "r", PublicKey: publicKey(t)})
-	svc.Approve(ctx, o.ID, r.ID)
+	svc.Decide(ctx, o.ID, r.ID, relay.Decision{Approve: true})
 	msg := relay.IncomingMessage{Source: "sms", Sender: "ACME", Text: "Your code is 123987", ExternalID: "gw-1"}
 	store.failNext = true
 	if _, err := svc.Ingest(ctx, src, msg); err == nil {
@@ -239,8 +240,8 @@ func TestNotifierAddedWhileRunning(t *testing.T) {
 	go func() { svc.Run(ctx, time.Hour); close(done) }()
 	defer func() { cancel(); <-done }()
 	time.Sleep(20 * time.Millisecond)
-	got := make(chan relay.Event, 1)
-	svc.AddNotifier(relay.NotifierFunc(func(ctx context.Context, ev relay.Event) { got <- ev }))
+	got := make(chan agentotp.RequestChange, 1)
+	svc.AddNotifier(relay.NotifierFunc(func(ctx context.Context, ev agentotp.RequestChange) { got <- ev }))
 	if _, err := svc.CreateRequest(ctx, p, relay.CreateRequestInput{Reason: "r", PublicKey: publicKey(t)}); err != nil {
 		t.Fatal(err)
 	}
@@ -268,7 +269,7 @@ func TestApprovedRequestsFirst(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := svc.Approve(ctx, owner, newer.ID); err != nil {
+	if _, err := svc.Decide(ctx, owner, newer.ID, relay.Decision{Approve: true}); err != nil {
 		t.Fatal(err)
 	}
 	ns, _ := svc.CreateSource(ctx, owner, "phone", agentotp.SourceKindSMS)
@@ -294,5 +295,35 @@ func TestBadKeyFieldNamedOnce(t *testing.T) {
 	}
 	if got := e.Error(); strings.Count(got, "public_key") != 1 || strings.Count(e.Fields[0].Message, "public_key") != 0 {
 		t.Errorf("error text %q, field message %q: the field is named more than once", got, e.Fields[0].Message)
+	}
+}
+
+// TestNoCodeSaysItMatched: a message that a live request's filter takes
+// but that holds no code answers reason no_code; one nobody wants answers
+// no_match. Neither echoes the text.
+func TestNoCodeSaysItMatched(t *testing.T) {
+	svc, p, owner := newService(t)
+	ctx := context.Background()
+	if _, err := svc.CreateRequest(ctx, p, relay.CreateRequestInput{Reason: "log in", PublicKey: publicKey(t),
+		Filter: &agentotp.Filter{SenderPattern: "ACME"}}); err != nil {
+		t.Fatal(err)
+	}
+	ns, err := svc.CreateSource(ctx, owner, "phone", "sms")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sp, err := svc.Authenticate(ctx, ns.Token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct{ sender, reason string }{{"ACME", agentotp.IngestNoCode}, {"OTHER", agentotp.IngestNoMatch}} {
+		res, err := svc.Ingest(ctx, sp, relay.IncomingMessage{Source: "sms", Sender: tt.sender, Text: "Welcome aboard, secretword"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := json.Marshal(res)
+		if res.Matched || res.Reason != tt.reason || strings.Contains(string(b), "secretword") {
+			t.Errorf("from %s: %s, want matched false, reason %s", tt.sender, b, tt.reason)
+		}
 	}
 }

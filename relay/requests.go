@@ -164,8 +164,7 @@ func (s *Service) CreateRequest(ctx context.Context, p *Principal, in CreateRequ
 		return nil, fmt.Errorf("create request: %w", err)
 	}
 	s.log.InfoContext(ctx, "request created", "request_id", r.ID, "agent_id", r.AgentID, "status", r.Status, "encryption", r.Encryption, "ttl_s", int(in.TTL.Seconds()))
-	s.broker.Publish(r.OwnerID, r.ID)
-	s.emit(ctx, r, agentotp.AuditRequestCreated, actor, now)
+	s.published(ctx, r, audit[0])
 	return r, nil
 }
 
@@ -201,12 +200,9 @@ func (s *Service) expire(ctx context.Context, r *agentotp.Request) error {
 	if err := r.Expire(now); err != nil {
 		return err
 	}
-	if err := s.store.UpdateRequest(ctx, r, prev, s.requestAudit(r, agentotp.ActorSystem, agentotp.AuditRequestExpired, now, nil)); err != nil {
+	if err := s.commit(ctx, r, prev, s.requestAudit(r, agentotp.ActorSystem, agentotp.AuditRequestExpired, now, nil)); err != nil {
 		return fmt.Errorf("expire request %s: %w", r.ID, err)
 	}
-	s.log.InfoContext(ctx, "request expired", "request_id", r.ID)
-	s.broker.Publish(r.OwnerID, r.ID)
-	s.emit(ctx, r, agentotp.AuditRequestExpired, agentotp.ActorSystem, now)
 	return nil
 }
 
@@ -281,10 +277,13 @@ type Consumed struct {
 // concurrent calls exactly one succeeds; the others see
 // OTP_ALREADY_CONSUMED.
 func (s *Service) Consume(ctx context.Context, p *Principal, id string) (*Consumed, error) {
-	for {
-		r, err := s.agentRequest(ctx, p, id)
-		if err != nil {
-			return nil, err
+	if _, err := s.agentRequest(ctx, p, id); err != nil {
+		return nil, err
+	}
+	var out Consumed
+	r, err := s.update(ctx, id, nil, func(r *agentotp.Request, now time.Time) (agentotp.AuditEntry, error) {
+		if r.OwnerID != p.OwnerID || r.AgentID != p.AgentID {
+			return agentotp.AuditEntry{}, errOTPNotFound
 		}
 		if r.Status == agentotp.StatusDenied {
 			e := agentotp.FinalError(r.Status)
@@ -292,109 +291,95 @@ func (s *Service) Consume(ctx context.Context, p *Principal, id string) (*Consum
 			if r.DenyReason != "" {
 				e.Message += ": " + r.DenyReason
 			}
-			return nil, e
+			return agentotp.AuditEntry{}, e
 		}
-		prev := r.Version
-		now := s.Now()
 		payload, content, err := r.Consume(now)
 		if err != nil {
-			return nil, err
+			return agentotp.AuditEntry{}, err
 		}
-		err = s.store.UpdateRequest(ctx, r, prev, s.requestAudit(r, agentotp.ActorAgent(p.AgentID), agentotp.AuditRequestConsumed, now, nil))
-		if errors.Is(err, agentotp.ErrConflict) {
-			continue // someone else changed it first: read again
-		}
-		if err != nil {
-			return nil, fmt.Errorf("consume %s: %w", id, err)
-		}
-		s.log.InfoContext(ctx, "request consumed", "request_id", r.ID, "agent_id", r.AgentID)
-		s.broker.Publish(r.OwnerID, r.ID)
-		s.emit(ctx, r, agentotp.AuditRequestConsumed, agentotp.ActorAgent(p.AgentID), now)
-		return &Consumed{Request: r, Payload: payload, Content: content}, nil
+		out.Payload, out.Content = payload, content
+		return s.requestAudit(r, agentotp.ActorAgent(p.AgentID), agentotp.AuditRequestConsumed, now, nil), nil
+	})
+	if err != nil {
+		return nil, err
 	}
+	out.Request = r
+	return &out, nil
 }
 
 // Cancel ends the agent's live request.
 func (s *Service) Cancel(ctx context.Context, p *Principal, id string) (*agentotp.Request, error) {
-	return s.change(ctx, id, func(r *agentotp.Request) error {
-		if !p.IsAgent() {
-			return errAuth
-		}
+	if !p.IsAgent() {
+		return nil, errAuth
+	}
+	return s.update(ctx, id, nil, func(r *agentotp.Request, now time.Time) (agentotp.AuditEntry, error) {
 		if r.OwnerID != p.OwnerID || r.AgentID != p.AgentID {
-			return errOTPNotFound
+			return agentotp.AuditEntry{}, errOTPNotFound
 		}
-		return nil
-	}, agentotp.ActorAgent(p.AgentID), agentotp.AuditRequestCancelled, nil, func(r *agentotp.Request, now time.Time) error {
-		return r.Cancel(now)
+		if err := r.Cancel(now); err != nil {
+			return agentotp.AuditEntry{}, err
+		}
+		return s.requestAudit(r, agentotp.ActorAgent(p.AgentID), agentotp.AuditRequestCancelled, now, nil), nil
 	})
 }
 
-// change runs one transition with optimistic retries.
-func (s *Service) change(ctx context.Context, id string, check func(*agentotp.Request) error, actor, action string, details map[string]string, apply func(*agentotp.Request, time.Time) error) (*agentotp.Request, error) {
-	for {
-		r, err := s.load(ctx, id)
-		if err != nil {
-			return nil, err
-		}
-		if err := check(r); err != nil {
-			return nil, err
-		}
-		prev := r.Version
-		now := s.Now()
-		if err := apply(r, now); err != nil {
-			return nil, err
-		}
-		err = s.store.UpdateRequest(ctx, r, prev, s.requestAudit(r, actor, action, now, details))
-		if errors.Is(err, agentotp.ErrConflict) {
-			continue
-		}
-		if err != nil {
-			return nil, fmt.Errorf("%s %s: %w", action, id, err)
-		}
-		s.log.InfoContext(ctx, "request changed", "request_id", r.ID, "action", action, "actor", actor, "status", r.Status)
-		s.broker.Publish(r.OwnerID, r.ID)
-		s.emit(ctx, r, action, actor, now)
-		return r, nil
-	}
+// Channels an owner decides through, recorded as the audit detail "via".
+const (
+	// ViaDashboard: the web dashboard.
+	ViaDashboard = "dashboard"
+	// ViaTelegram: a Telegram prompt's buttons.
+	ViaTelegram = "telegram"
+)
+
+// Decision is an answer to a pending request: approve or deny (with an
+// optional reason the agent sees), who decided (decided_by:
+// agentotp.DecidedByOwner, the default, or a policy), and through what
+// (Via and, on the dashboard, Session; empty for the owner API and CLI).
+type Decision struct {
+	Approve bool
+	Reason  string
+	By      string
+	Via     string
+	Session string
 }
 
-func ownerCheck(ownerID string) func(*agentotp.Request) error {
-	return func(r *agentotp.Request) error {
-		if r.OwnerID != ownerID {
-			return errOTPNotFound
-		}
-		return nil
-	}
-}
-
-// Approve approves a pending request of the owner. A code that is already
-// held is released to the agent.
-func (s *Service) Approve(ctx context.Context, ownerID, id string) (*agentotp.Request, error) {
-	return s.Decide(ctx, ownerID, id, true, agentotp.DecidedByOwner, "")
-}
-
-// Deny denies a pending request of the owner; a held code is deleted.
-func (s *Service) Deny(ctx context.Context, ownerID, id, reason string) (*agentotp.Request, error) {
-	return s.Decide(ctx, ownerID, id, false, agentotp.DecidedByOwner, reason)
-}
-
-// Decide approves or denies a pending request of the owner on behalf of
-// decidedBy ("owner" or "policy:pol_…").
-func (s *Service) Decide(ctx context.Context, ownerID, id string, approve bool, decidedBy, reason string) (*agentotp.Request, error) {
-	if n := utf8.RuneCountInString(reason); n > agentotp.MaxDenyReasonLen || !utf8.ValidString(reason) {
+// Decide approves or denies a pending request of the owner. Approving a
+// request that already holds a code releases the code to the agent;
+// denying deletes it. The audit entry records who decided and through
+// what.
+func (s *Service) Decide(ctx context.Context, ownerID, id string, d Decision) (*agentotp.Request, error) {
+	if n := utf8.RuneCountInString(d.Reason); n > agentotp.MaxDenyReasonLen || !utf8.ValidString(d.Reason) {
 		return nil, agentotp.FieldErr("reason", "at most %d characters of UTF-8", agentotp.MaxDenyReasonLen)
 	}
-	if approve {
-		return s.change(ctx, id, ownerCheck(ownerID), decidedBy, agentotp.AuditRequestApproved, nil, func(r *agentotp.Request, now time.Time) error {
-			return r.Approve(decidedBy, now)
-		})
+	by := d.By
+	if by == "" {
+		by = agentotp.DecidedByOwner
 	}
-	var details map[string]string
-	if reason != "" {
-		details = map[string]string{"deny_reason": reason}
-	}
-	return s.change(ctx, id, ownerCheck(ownerID), decidedBy, agentotp.AuditRequestDenied, details, func(r *agentotp.Request, now time.Time) error {
-		return r.Deny(decidedBy, reason, now)
+	return s.update(ctx, id, nil, func(r *agentotp.Request, now time.Time) (agentotp.AuditEntry, error) {
+		if r.OwnerID != ownerID {
+			return agentotp.AuditEntry{}, errOTPNotFound
+		}
+		details := map[string]string{}
+		if d.Via != "" {
+			details["via"] = d.Via
+		}
+		if d.Session != "" {
+			details["session"] = d.Session
+		}
+		action, err := agentotp.AuditRequestApproved, error(nil)
+		if d.Approve {
+			err = r.Approve(by, now)
+		} else {
+			action = agentotp.AuditRequestDenied
+			if d.Reason != "" {
+				details["deny_reason"] = d.Reason
+			}
+			err = r.Deny(by, d.Reason, now)
+		}
+		if err != nil {
+			return agentotp.AuditEntry{}, err
+		}
+		return s.requestAudit(r, by, action, now, details), nil
 	})
 }
 

@@ -35,6 +35,7 @@ type Service struct {
 	publicURL string
 	hub       hub
 	secrets   *secretbox.Box
+	live      liveCache
 }
 
 // New returns a service over store.
@@ -52,12 +53,6 @@ func New(store agentotp.Store, broker *Broker, cfg Config) *Service {
 	}
 	return s
 }
-
-// Broker returns the service's wake-up broker.
-func (s *Service) Broker() *Broker { return s.broker }
-
-// Store returns the service's store.
-func (s *Service) Store() agentotp.Store { return s.store }
 
 // Now returns the service's clock reading, truncated to microseconds (the
 // stores' resolution) and in UTC.

@@ -110,5 +110,5 @@ func (s *Service) RetryWebhook(ctx context.Context, ownerID, id string) (*agento
 // request change: the webhook worker's cue that the outbox may hold a new
 // delivery.
 func WakeOnChange(wake func()) Notifier {
-	return NotifierFunc(func(context.Context, Event) { wake() })
+	return NotifierFunc(func(context.Context, agentotp.RequestChange) { wake() })
 }

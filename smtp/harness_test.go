@@ -138,7 +138,7 @@ func (e *relayEnv) request(ctx context.Context, agent *client.Client, f *client.
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	if _, err := e.svc.Approve(ctx, e.ownerID, req.ID); err != nil {
+	if _, err := e.svc.Decide(ctx, e.ownerID, req.ID, relay.Decision{Approve: true}); err != nil {
 		e.t.Fatal(err)
 	}
 	return req, priv

@@ -2,8 +2,6 @@ package smtp
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -12,7 +10,6 @@ import (
 
 	"github.com/agentotp/agentotp"
 	"github.com/agentotp/agentotp/extract"
-	"github.com/agentotp/agentotp/relay"
 )
 
 // RelayOptions configure NewRelay.
@@ -34,16 +31,32 @@ type RelayOptions struct {
 	Logger *slog.Logger
 }
 
+// Relay is what the relay's SMTP handler needs of the relay service
+// (relay.Service provides it): source lookups and the one way in for
+// email.
+type Relay interface {
+	// AuthenticateMailSource resolves a source token into its active
+	// source that takes email.
+	AuthenticateMailSource(ctx context.Context, token string) (*agentotp.Source, error)
+	// FindSource returns a source by id, whichever owner it belongs to.
+	FindSource(ctx context.Context, id string) (*agentotp.Source, error)
+	// OwnerSource returns a source of the owner; NOT_FOUND when none.
+	OwnerSource(ctx context.Context, ownerID, id string) (*agentotp.Source, error)
+	// IngestSourceMail hands a raw email to the relay for the source.
+	IngestSourceMail(ctx context.Context, ownerID, sourceID string, m agentotp.Mail) (*agentotp.IngestResult, error)
+}
+
 // NewRelay returns the Handler that feeds svc. In the default mode it is
 // also an Authenticator: AUTH PLAIN/LOGIN with any user name and an email
 // (or generic) source token as the password; the mail goes to that
 // source's owner. With opts.Open it is the MX-mode handler.
 //
-// Each message is decoded (extract.ParseEmail) and given to svc.Ingest,
-// which seals the code to the oldest matching request and keeps nothing of
-// a message that matched none; the only trace is a hash of its Message-ID,
-// so that a sender's retry is not taken twice.
-func NewRelay(svc *relay.Service, opts RelayOptions) (Handler, error) {
+// Each message is checked for a From header here and handed raw to
+// svc.IngestSourceMail, which decodes it, seals the code to the oldest
+// matching request and keeps nothing of a message that matched none; the
+// only trace is a hash of its Message-ID, so that a sender's retry is not
+// taken twice.
+func NewRelay(svc Relay, opts RelayOptions) (Handler, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -60,16 +73,15 @@ func NewRelay(svc *relay.Service, opts RelayOptions) (Handler, error) {
 	}
 	m := &mxRelay{relayBase: b, domains: map[string]*mxTarget{}, lookupTXT: lookup}
 	ctx := context.Background()
-	owners, err := svc.Store().ListOwners(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("smtp: MX mode: %w", err)
-	}
 	for domain, sourceID := range opts.Domains {
 		domain = strings.TrimSuffix(strings.ToLower(strings.TrimSpace(domain)), ".")
 		if domain == "" || strings.ContainsAny(domain, "@ /") {
 			return nil, fmt.Errorf("smtp: MX mode: %q is not a domain", domain)
 		}
-		src, err := findSource(ctx, svc, owners, sourceID)
+		src, err := svc.FindSource(ctx, sourceID)
+		if agentotp.ErrorCode(err) == agentotp.ENotFound {
+			return nil, fmt.Errorf("smtp: MX mode: domain %s: no source %q", domain, sourceID)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("smtp: MX mode: domain %s: %w", domain, err)
 		}
@@ -81,38 +93,15 @@ func NewRelay(svc *relay.Service, opts RelayOptions) (Handler, error) {
 	return m, nil
 }
 
-func findSource(ctx context.Context, svc *relay.Service, owners []*agentotp.Owner, id string) (*agentotp.Source, error) {
-	for _, o := range owners {
-		src, err := svc.Store().GetSource(ctx, o.ID, id)
-		if errors.Is(err, agentotp.ErrNotFound) {
-			continue
-		}
-		if err != nil {
-			return nil, err
-		}
-		return src, nil
-	}
-	return nil, fmt.Errorf("no source %q", id)
-}
-
 type relayBase struct {
-	svc *relay.Service
+	svc Relay
 	log *slog.Logger
 }
 
-// ingest decodes raw and hands it to the relay as p. It returns the SMTP
-// reply for a refusal.
-func (b *relayBase) ingest(ctx context.Context, p *relay.Principal, em extract.Email, dkim *agentotp.DKIMResult, requireDKIM bool) error {
-	in := relay.IncomingMessage{
-		Source: agentotp.SourceEmail, Sender: em.Sender, Subject: em.Subject, Text: em.Text, HTML: em.HTML,
-		DKIM: dkim, RequireDKIM: requireDKIM,
-	}
-	if em.MessageID != "" {
-		// Only a hash of the Message-ID is kept, for de-duplication.
-		sum := sha256.Sum256([]byte(em.MessageID))
-		in.ExternalID = "smtp:" + hex.EncodeToString(sum[:16])
-	}
-	res, err := b.svc.Ingest(ctx, p, in)
+// ingest hands raw to the relay for the source. It returns the SMTP reply
+// for a refusal.
+func (b *relayBase) ingest(ctx context.Context, ownerID, sourceID string, raw []byte, dkim *agentotp.DKIMResult, requireDKIM bool) error {
+	res, err := b.svc.IngestSourceMail(ctx, ownerID, sourceID, agentotp.Mail{Raw: raw, DKIM: dkim, RequireDKIM: requireDKIM})
 	if err != nil {
 		var e *agentotp.Error
 		if errors.As(err, &e) {
@@ -125,7 +114,7 @@ func (b *relayBase) ingest(ctx context.Context, p *relay.Principal, em extract.E
 		}
 		return fmt.Errorf("smtp: ingest: %w", err)
 	}
-	b.log.InfoContext(ctx, "smtp: message taken", "message_id", res.MessageID, "matched", res.Matched, "duplicate", res.Duplicate)
+	b.log.InfoContext(ctx, "smtp: message taken", "message_id", res.MessageID, "matched", res.Matched, "reason", res.Reason, "duplicate", res.Duplicate)
 	return nil
 }
 
@@ -163,15 +152,11 @@ type authRelay struct{ relayBase }
 // Authenticate implements Authenticator: the password must be the token
 // of an active email or generic source.
 func (a *authRelay) Authenticate(ctx context.Context, _, password string) (any, error) {
-	p, err := a.svc.Authenticate(ctx, password)
-	if err != nil || !p.IsSource() {
+	src, err := a.svc.AuthenticateMailSource(ctx, password)
+	if err != nil {
 		return nil, ErrAuthFailed
 	}
-	src, err := a.svc.Store().GetSource(ctx, p.OwnerID, p.SourceID)
-	if err != nil || !src.Allows(agentotp.SourceEmail) {
-		return nil, ErrAuthFailed
-	}
-	return p, nil
+	return src, nil
 }
 
 // Rcpt implements Handler: any recipient is accepted; the mail goes to the
@@ -180,19 +165,16 @@ func (a *authRelay) Rcpt(context.Context, *Session, string) (any, error) { retur
 
 // Data implements Handler.
 func (a *authRelay) Data(ctx context.Context, s *Session, raw []byte) error {
-	p, ok := s.Identity.(*relay.Principal)
+	src, ok := s.Identity.(*agentotp.Source)
 	if !ok {
 		return ErrAuthRequired
 	}
-	// The token may have been revoked since AUTH.
-	if src, err := a.svc.Store().GetSource(ctx, p.OwnerID, p.SourceID); err != nil || !src.Active() {
-		return ErrAuthFailed
-	}
-	em, err := parse(raw)
-	if err != nil {
+	if _, err := parse(raw); err != nil {
 		return err
 	}
-	return a.ingest(ctx, p, em, nil, false)
+	// The relay checks again that the source is active: its token may
+	// have been revoked since AUTH.
+	return a.ingest(ctx, src.OwnerID, src.ID, raw, nil, false)
 }
 
 // mxTarget is where mail for one domain goes.
@@ -219,9 +201,9 @@ func (m *mxRelay) Rcpt(ctx context.Context, _ *Session, to string) (any, error) 
 	if !ok {
 		return nil, ErrNoSuchDomain
 	}
-	src, err := m.svc.Store().GetSource(ctx, t.ownerID, t.sourceID)
+	src, err := m.svc.OwnerSource(ctx, t.ownerID, t.sourceID)
 	if err != nil {
-		if errors.Is(err, agentotp.ErrNotFound) {
+		if agentotp.ErrorCode(err) == agentotp.ENotFound {
 			return nil, ErrNoSuchDomain
 		}
 		return nil, fmt.Errorf("smtp: recipient: %w", err)
@@ -249,8 +231,7 @@ func (m *mxRelay) Data(ctx context.Context, s *Session, raw []byte) error {
 			continue
 		}
 		seen[t.ownerID] = true
-		p := &relay.Principal{Kind: agentotp.CredentialSource, OwnerID: t.ownerID, SourceID: t.sourceID}
-		if err := m.ingest(ctx, p, em, res, t.requireDKIM); err != nil {
+		if err := m.ingest(ctx, t.ownerID, t.sourceID, raw, res, t.requireDKIM); err != nil {
 			return err
 		}
 	}

@@ -67,11 +67,34 @@ const (
 	maxTrackedChats = 10000
 )
 
-// Bot is the Telegram bot. Register it with svc.AddNotifier(bot) before
-// svc.Run, and run Bot.Run for the updates.
+// Relay is what the bot needs of the relay service (relay.Service
+// provides it): the owner's decisions, requests and Telegram link.
+type Relay interface {
+	Now() time.Time
+	Decide(ctx context.Context, ownerID, id string, d relay.Decision) (*agentotp.Request, error)
+	OwnerRequest(ctx context.Context, ownerID, id string) (*agentotp.Request, error)
+	ListRequests(ctx context.Context, q agentotp.RequestQuery) ([]*agentotp.Request, string, error)
+	OwnerAgent(ctx context.Context, ownerID, id string) (*agentotp.Agent, error)
+	TelegramLink(ctx context.Context, ownerID string) (*agentotp.TelegramLink, error)
+	TelegramLinkByChat(ctx context.Context, chatID int64) (*agentotp.TelegramLink, error)
+	LinkTelegram(ctx context.Context, code string, chat relay.TelegramChat) (*agentotp.TelegramLink, error)
+	UnlinkTelegram(ctx context.Context, ownerID, via string) error
+}
+
+// Prompts is the bot's own part of the store: the prompts it sent.
+type Prompts interface {
+	CreateTelegramPrompt(ctx context.Context, p *agentotp.TelegramPrompt) error
+	SetTelegramPromptMessage(ctx context.Context, tokenHash []byte, messageID int64) error
+	GetTelegramPrompt(ctx context.Context, tokenHash []byte) (*agentotp.TelegramPrompt, error)
+	ListTelegramPrompts(ctx context.Context, requestID string) ([]*agentotp.TelegramPrompt, error)
+	CloseTelegramPrompt(ctx context.Context, tokenHash []byte, at time.Time) error
+}
+
+// Bot is the Telegram bot. Register it with the service's AddNotifier
+// before the service runs, and run Bot.Run for the updates.
 type Bot struct {
-	svc   *relay.Service
-	store agentotp.Store
+	svc   Relay
+	store Prompts
 	api   *client
 	cfg   Config
 	log   *slog.Logger
@@ -81,8 +104,8 @@ type Bot struct {
 	offset   int64
 }
 
-// New returns a bot over the relay service.
-func New(svc *relay.Service, cfg Config) (*Bot, error) {
+// New returns a bot over the relay service and its prompt store.
+func New(svc Relay, prompts Prompts, cfg Config) (*Bot, error) {
 	if cfg.Token == "" {
 		return nil, errors.New("telegram: a bot token is required")
 	}
@@ -123,7 +146,7 @@ func New(svc *relay.Service, cfg Config) (*Bot, error) {
 		cfg.Now = svc.Now
 	}
 	return &Bot{
-		svc: svc, store: svc.Store(), api: newClient(cfg.APIURL, cfg.Token, cfg.HTTPClient),
+		svc: svc, store: prompts, api: newClient(cfg.APIURL, cfg.Token, cfg.HTTPClient),
 		cfg: cfg, log: cfg.Logger.With("component", "telegram"), failures: map[int64][]time.Time{},
 	}, nil
 }
@@ -332,7 +355,7 @@ func (b *Bot) handleCallback(ctx context.Context, cq *CallbackQuery) {
 		return
 	}
 	// The same audited decision as the owner API's, by the owner.
-	r, err := b.svc.Decide(ctx, prompt.OwnerID, prompt.RequestID, approve, agentotp.DecidedByOwner, "")
+	r, err := b.svc.Decide(ctx, prompt.OwnerID, prompt.RequestID, relay.Decision{Approve: approve, Via: relay.ViaTelegram})
 	if err != nil {
 		var de *agentotp.Error
 		if !errors.As(err, &de) {
@@ -381,12 +404,12 @@ func statusWords(s agentotp.Status) string {
 	return string(s)
 }
 
-// Notify implements relay.Notifier: it sends a prompt for each new request
+// Notify implements the relay's Notifier: it sends a prompt for each new request
 // that waits for approval, adds a warning to the prompts of a pending
 // request once a message is held for it, and edits the prompts of a
 // request that was decided, expired, cancelled or consumed. Every call is
 // bounded by CallTimeout, on the notifier's own goroutine.
-func (b *Bot) Notify(ctx context.Context, ev relay.Event) {
+func (b *Bot) Notify(ctx context.Context, ev agentotp.RequestChange) {
 	r := &ev.Request
 	switch ev.Action {
 	case agentotp.AuditRequestCreated:
@@ -408,8 +431,8 @@ func (b *Bot) Notify(ctx context.Context, ev relay.Event) {
 // prompt sends the approval prompt of r to its owner's linked chat (or to
 // chatID, when not zero, which must be that chat).
 func (b *Bot) prompt(ctx context.Context, r *agentotp.Request, chatID int64) {
-	link, err := b.store.GetTelegramLink(ctx, r.OwnerID)
-	if errors.Is(err, agentotp.ErrNotFound) {
+	link, err := b.svc.TelegramLink(ctx, r.OwnerID)
+	if agentotp.ErrorCode(err) == agentotp.ENotFound {
 		return
 	}
 	if err != nil {
@@ -474,7 +497,7 @@ func (b *Bot) refresh(ctx context.Context, r *agentotp.Request, actor string) {
 // and the old one is closed, so outcome edits are made once. An old
 // button still in a client's view stays valid, as it was.
 func (b *Bot) showHeld(ctx context.Context, r *agentotp.Request) {
-	cur, err := b.store.GetRequest(ctx, r.ID)
+	cur, err := b.svc.OwnerRequest(ctx, r.OwnerID, r.ID)
 	if err != nil {
 		b.log.ErrorContext(ctx, "telegram held message: load request", "request_id", r.ID, "err", err)
 		return
@@ -482,8 +505,8 @@ func (b *Bot) showHeld(ctx context.Context, r *agentotp.Request) {
 	if cur.Status != agentotp.StatusPending || cur.Metadata == nil || cur.ExpiredAt(b.cfg.Now()) {
 		return
 	}
-	link, err := b.store.GetTelegramLink(ctx, cur.OwnerID)
-	if errors.Is(err, agentotp.ErrNotFound) {
+	link, err := b.svc.TelegramLink(ctx, cur.OwnerID)
+	if agentotp.ErrorCode(err) == agentotp.ENotFound {
 		return
 	}
 	if err != nil {
@@ -585,7 +608,7 @@ func timeLeft(now, t time.Time) string {
 // the outcome once there is one. actor, when set, says who changed it.
 func (b *Bot) render(ctx context.Context, r *agentotp.Request, actor string) string {
 	agentName := r.AgentID
-	if a, err := b.store.GetAgent(ctx, r.OwnerID, r.AgentID); err == nil {
+	if a, err := b.svc.OwnerAgent(ctx, r.OwnerID, r.AgentID); err == nil {
 		agentName = a.Name + " (" + a.ID + ")"
 	}
 	var sb strings.Builder

@@ -124,7 +124,7 @@ func newEnv(t *testing.T, o envOptions) *env {
 	if apiURL == "" {
 		apiURL = e.fake.URL()
 	}
-	e.bot, err = telegram.New(e.svc, telegram.Config{
+	e.bot, err = telegram.New(e.svc, e.store, telegram.Config{
 		Token: e.fake.Token(), APIURL: apiURL, PollTimeout: 2 * time.Second, CallTimeout: 5 * time.Second,
 		MinBackoff: 10 * time.Millisecond, MaxBackoff: 50 * time.Millisecond, Logger: log,
 	})
@@ -187,7 +187,7 @@ func (e *env) request(o reqOpts) *agentotp.Request {
 
 // notify hands the bot an event directly (direct mode).
 func (e *env) notify(action string, r *agentotp.Request) {
-	e.bot.Notify(e.ctx, relay.Event{Action: action, Actor: "test", At: e.clock.Now(), Request: *r})
+	e.bot.Notify(e.ctx, agentotp.RequestChange{Action: action, Actor: "test", At: e.clock.Now(), Request: *r})
 }
 
 func (e *env) current(id string) *agentotp.Request {
@@ -633,7 +633,7 @@ func TestSlowTelegramNeverDelaysRequests(t *testing.T) {
 	e.link(ownerChat, ownerUser)
 	release := e.fake.Hold("sendMessage")
 	r := e.request(reqOpts{})
-	if _, err := e.svc.Approve(e.ctx, e.ownerID, r.ID); err != nil {
+	if _, err := e.svc.Decide(e.ctx, e.ownerID, r.ID, relay.Decision{Approve: true}); err != nil {
 		t.Fatal(err)
 	}
 	// Both returned while sendMessage is still held: nothing was recorded.
@@ -731,7 +731,7 @@ func TestNewValidatesConfig(t *testing.T) {
 		{Token: "12:ab/cd"},
 		{Token: "12:abc", APIURL: "ftp://x"},
 	} {
-		if _, err := telegram.New(svc, cfg); err == nil {
+		if _, err := telegram.New(svc, nil, cfg); err == nil {
 			t.Errorf("New(%+v) accepted", cfg)
 		}
 	}
@@ -939,7 +939,7 @@ func TestHeldMessageNotShown(t *testing.T) {
 			e.ingest(relay.IncomingMessage{Source: "sms", Sender: "MYBANK", Text: "Your code is 604918"})
 			held := e.current(r.ID)
 			if tc.decide {
-				if _, err := e.svc.Approve(e.ctx, e.ownerID, r.ID); err != nil {
+				if _, err := e.svc.Decide(e.ctx, e.ownerID, r.ID, relay.Decision{Approve: true}); err != nil {
 					t.Fatal(err)
 				}
 			}

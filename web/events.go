@@ -30,7 +30,7 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request, sess *session) {
 		return
 	}
 	defer releaseSlot()
-	changes, release := s.svc.Broker().SubscribeOwner(sess.OwnerID)
+	changes, release := s.svc.WatchOwner(sess.OwnerID)
 	defer release()
 	rc := http.NewResponseController(w)
 	_ = rc.SetWriteDeadline(time.Time{})

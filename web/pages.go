@@ -197,7 +197,7 @@ func (s *Server) deny(w http.ResponseWriter, r *http.Request, sess *session) {
 
 func (s *Server) decide(w http.ResponseWriter, r *http.Request, sess *session, approve bool, reason string) {
 	id := r.PathValue("id")
-	_, err := s.svc.DecideInSession(r.Context(), sess.Session, id, approve, reason)
+	_, err := s.svc.Decide(r.Context(), sess.Session.OwnerID, id, relay.Decision{Approve: approve, Reason: reason, Via: relay.ViaDashboard, Session: sess.Session.ID})
 	if err != nil {
 		switch agentotp.ErrorCode(err) {
 		case agentotp.EOTPNotFound:

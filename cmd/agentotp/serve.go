@@ -170,11 +170,11 @@ func serve(ctx context.Context, a *app, o serveOptions) error {
 	defer stopSweep()
 	startWebhookWorker(sweepCtx, svc, store, log, o.webhooks) // webhooks.go; before svc.Run, which starts the notifiers
 	// serve_telegram.go; before svc.Run, like the webhook worker.
-	if err := startTelegram(sweepCtx, a.stderr, svc, log, o.telegram); err != nil {
+	if err := startTelegram(sweepCtx, a.stderr, svc, store, log, o.telegram); err != nil {
 		ln.Close()
 		return err
 	}
-	stopIMAP := startIMAP(sweepCtx, svc, log) // serve_imap.go; before svc.Run, like the webhook worker
+	stopIMAP := startIMAP(sweepCtx, svc, store, log) // serve_imap.go; before svc.Run, like the webhook worker
 	defer stopIMAP()
 	runDone := make(chan struct{})
 	go func() { svc.Run(sweepCtx, o.sweep); close(runDone) }()

@@ -16,9 +16,9 @@ import (
 // owner wants email. Call it before svc.Run, which starts the notifiers
 // that wake the manager. The returned function stops the connectors (they
 // log out) and waits for them.
-func startIMAP(ctx context.Context, svc *relay.Service, log *slog.Logger) func() {
+func startIMAP(ctx context.Context, svc *relay.Service, store imap.Store, log *slog.Logger) func() {
 	ctx, cancel := context.WithCancel(ctx)
-	m := imap.New(svc, imap.Config{Logger: log})
+	m := imap.New(svc, store, imap.Config{Logger: log})
 	svc.AddNotifier(m)
 	done := make(chan struct{})
 	go func() {

@@ -25,11 +25,11 @@ func (o *telegramServeOptions) flags(f *pflag.FlagSet) {
 
 // startTelegram registers the bot as a notifier and starts its update
 // loop; call it before svc.Run. Without a token it does nothing.
-func startTelegram(ctx context.Context, stderr io.Writer, svc *relay.Service, log *slog.Logger, o telegramServeOptions) error {
+func startTelegram(ctx context.Context, stderr io.Writer, svc *relay.Service, prompts telegram.Prompts, log *slog.Logger, o telegramServeOptions) error {
 	if o.token == "" {
 		return nil
 	}
-	bot, err := telegram.New(svc, telegram.Config{Token: o.token, APIURL: o.apiURL, Logger: log})
+	bot, err := telegram.New(svc, prompts, telegram.Config{Token: o.token, APIURL: o.apiURL, Logger: log})
 	if err != nil {
 		return &exitErr{exitUsage, fmt.Errorf("--telegram-token: %w", err)}
 	}

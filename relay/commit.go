@@ -1,0 +1,66 @@
+package relay
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/agentotp/agentotp"
+)
+
+// commit writes a change of r, read at version prev, with its audit
+// entry; then it wakes whoever waits on the request and queues the change
+// for the notifiers. It is the one way a stored request changes; a lost
+// race is agentotp.ErrConflict, and nothing is published.
+func (s *Service) commit(ctx context.Context, r *agentotp.Request, prev int64, e agentotp.AuditEntry) error {
+	if err := s.store.UpdateRequest(ctx, r, prev, e); err != nil {
+		return err
+	}
+	s.log.InfoContext(ctx, "request changed", "request_id", r.ID, "action", e.Action, "actor", e.Actor, "status", r.Status)
+	s.published(ctx, r, e)
+	return nil
+}
+
+// published tells the broker and the notifiers of a change (or a new
+// request) that the store has taken.
+func (s *Service) published(ctx context.Context, r *agentotp.Request, e agentotp.AuditEntry) {
+	if !r.Status.Live() {
+		s.live.forget(r.ID)
+	}
+	s.broker.Publish(r.OwnerID, r.ID)
+	s.emit(ctx, r, e.Action, e.Actor, e.At)
+}
+
+// errSkip, returned by an update's change, leaves the request as it is.
+var errSkip = errors.New("relay: change does not apply")
+
+// update changes the request id until the change commits: it reads the
+// request (first, when given, stands for the first read), lets change
+// modify it and return the audit entry, and starts again when someone
+// else changed the request in the meantime.
+func (s *Service) update(ctx context.Context, id string, first *agentotp.Request, change func(r *agentotp.Request, now time.Time) (agentotp.AuditEntry, error)) (*agentotp.Request, error) {
+	r := first
+	for {
+		if r == nil {
+			var err error
+			if r, err = s.load(ctx, id); err != nil {
+				return nil, err
+			}
+		}
+		prev := r.Version
+		e, err := change(r, s.Now())
+		if err != nil {
+			return nil, err
+		}
+		err = s.commit(ctx, r, prev, e)
+		if errors.Is(err, agentotp.ErrConflict) {
+			r = nil // read again
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%s %s: %w", e.Action, id, err)
+		}
+		return r, nil
+	}
+}
