@@ -107,17 +107,11 @@ func FuzzExtract(f *testing.F) {
 		}
 	}
 	f.Fuzz(func(t *testing.T, text, sender, subject, html string) {
-		start := time.Now()
-		r, err := Extract(Message{Source: "sms", Sender: sender, Subject: subject, Text: text, HTML: html})
-		if err != nil {
-			if !errors.Is(err, ErrTooLarge) {
-				t.Fatalf("unexpected error %v", err)
-			}
+		r, ok := checkExtraction(t, len(text)+len(html)+len(subject), func() (Result, error) {
+			return Extract(Message{Source: "sms", Sender: sender, Subject: subject, Text: text, HTML: html})
+		})
+		if !ok {
 			return
-		}
-		checkResult(t, r)
-		if el := time.Since(start); el > fuzzBudget {
-			t.Fatalf("took %v for %d bytes", el, len(text)+len(html)+len(subject))
 		}
 		// The code is never invented: its letters and digits appear in
 		// that order in the message.
@@ -159,17 +153,11 @@ func FuzzExtractWith(f *testing.F) {
 	f.Add("KCXF-SMQQ", "auth", true, 8, uint8(2), "")
 	f.Fuzz(func(t *testing.T, text, sender string, matched bool, length int, alpha uint8, domain string) {
 		ctx := Context{SenderMatched: matched, Length: length % 16, Alphabet: Alphabet(alpha % 4), Domain: domain}
-		start := time.Now()
-		r, err := ExtractWith(Message{Source: "sms", Sender: sender, Text: text}, ctx)
-		if err != nil {
-			if !errors.Is(err, ErrTooLarge) {
-				t.Fatalf("unexpected error %v", err)
-			}
+		r, ok := checkExtraction(t, len(text), func() (Result, error) {
+			return ExtractWith(Message{Source: "sms", Sender: sender, Text: text}, ctx)
+		})
+		if !ok {
 			return
-		}
-		checkResult(t, r)
-		if el := time.Since(start); el > fuzzBudget {
-			t.Fatalf("took %v for %d bytes", el, len(text))
 		}
 		if r.Code == "" {
 			return
@@ -215,4 +203,24 @@ func FuzzOriginLine(f *testing.F) {
 			t.Fatalf("bad host %q", o.top)
 		}
 	})
+}
+
+// checkExtraction runs one extraction of size input bytes: it may refuse
+// only with ErrTooLarge (then ok is false), its result must pass
+// checkResult, and it must stay within the fuzz time budget.
+func checkExtraction(t *testing.T, size int, run func() (Result, error)) (r Result, ok bool) {
+	t.Helper()
+	start := time.Now()
+	r, err := run()
+	if err != nil {
+		if !errors.Is(err, ErrTooLarge) {
+			t.Fatalf("unexpected error %v", err)
+		}
+		return r, false
+	}
+	checkResult(t, r)
+	if el := time.Since(start); el > fuzzBudget {
+		t.Fatalf("took %v for %d bytes", el, size)
+	}
+	return r, true
 }

@@ -9,6 +9,28 @@ import (
 	"testing"
 )
 
+// extractOutput is what `agentotp extract` prints for one message.
+type extractOutput struct {
+	Code       any     `json:"code"`
+	Confidence float64 `json:"confidence"`
+	Candidates []any   `json:"candidates"`
+}
+
+// runExtract runs `agentotp extract ARGS` on stdin, which must exit 0 and
+// print JSON.
+func runExtract(t *testing.T, stdin string, args []string) extractOutput {
+	t.Helper()
+	res := agentotp(t, stdin, nil, append([]string{"extract"}, args...)...)
+	if res.code != 0 {
+		t.Fatalf("exit %d: %s", res.code, res.stderr)
+	}
+	var out extractOutput
+	if err := json.Unmarshal([]byte(res.stdout), &out); err != nil {
+		t.Fatalf("not JSON: %s", res.stdout)
+	}
+	return out
+}
+
 func TestExtractCommand(t *testing.T) {
 	tests := []struct {
 		name, stdin string
@@ -22,20 +44,8 @@ func TestExtractCommand(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			res := agentotp(t, tt.stdin, nil, append([]string{"extract"}, tt.args...)...)
-			if res.code != 0 {
-				t.Fatalf("exit %d: %s", res.code, res.stderr)
-			}
-			var out struct {
-				Code       any     `json:"code"`
-				Confidence float64 `json:"confidence"`
-				Candidates []any   `json:"candidates"`
-			}
-			if err := json.Unmarshal([]byte(res.stdout), &out); err != nil {
-				t.Fatalf("not JSON: %s", res.stdout)
-			}
-			if out.Code != tt.want || out.Candidates == nil {
-				t.Fatalf("code %v, want %v: %s", out.Code, tt.want, res.stdout)
+			if out := runExtract(t, tt.stdin, tt.args); out.Code != tt.want || out.Candidates == nil {
+				t.Fatalf("code %v, want %v: %+v", out.Code, tt.want, out)
 			}
 		})
 	}
@@ -127,18 +137,8 @@ func TestExtractSenderPattern(t *testing.T) {
 		{"origin for the site", "Your code is 731904\n\n@acme.com #731904", []string{"--sender", "login@acme.com", "--sender-pattern", "*@acme.com"}, "731904"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			res := agentotp(t, tt.stdin, nil, append([]string{"extract"}, tt.args...)...)
-			if res.code != 0 {
-				t.Fatalf("exit %d: %s", res.code, res.stderr)
-			}
-			var out struct {
-				Code any `json:"code"`
-			}
-			if err := json.Unmarshal([]byte(res.stdout), &out); err != nil {
-				t.Fatalf("not JSON: %s", res.stdout)
-			}
-			if out.Code != tt.want {
-				t.Fatalf("code %v, want %v: %s", out.Code, tt.want, res.stdout)
+			if out := runExtract(t, tt.stdin, tt.args); out.Code != tt.want {
+				t.Fatalf("code %v, want %v: %+v", out.Code, tt.want, out)
 			}
 		})
 	}
