@@ -345,43 +345,6 @@ func CoversPattern(pattern, s string) bool {
 	return cur[n]
 }
 
-// PolicyMatcher is a compiled policy.
-type PolicyMatcher struct {
-	p                   *Policy
-	reason              *regexp.Regexp
-	hoursSet            bool
-	startMin, endMinute int
-}
-
-// Compile validates the policy and compiles its patterns.
-func (p *Policy) Compile() (*PolicyMatcher, error) {
-	if err := p.Validate(); err != nil {
-		return nil, err
-	}
-	m := &PolicyMatcher{p: p}
-	if p.Conditions.ReasonPattern != "" {
-		m.reason, _ = compileReasonPattern(p.Conditions.ReasonPattern) // validated above
-	}
-	if p.Conditions.Hours != "" {
-		m.hoursSet = true
-		m.startMin, m.endMinute, _ = ParseHours(p.Conditions.Hours)
-	}
-	return m, nil
-}
-
-// Matches reports whether every condition of the policy holds for the new
-// request r at time at, read in the owner's location loc. It ignores
-// Enabled.
-func (m *PolicyMatcher) Matches(r *Request, at time.Time, loc *time.Location) bool {
-	if !plainConditionsHold(&m.p.Conditions, r) {
-		return false
-	}
-	if m.hoursSet && !inWindow(minuteOfDay(at, loc), m.startMin, m.endMinute) {
-		return false
-	}
-	return m.reason == nil || m.reason.MatchString(r.Reason)
-}
-
 func minuteOfDay(at time.Time, loc *time.Location) int {
 	if loc == nil {
 		loc = time.UTC
@@ -418,9 +381,11 @@ func plainConditionsHold(c *PolicyConditions, r *Request) bool {
 	return true
 }
 
-// matches is Matches for a stored policy, cheapest conditions first: the
-// reason pattern is compiled only when every other condition holds. An
-// error means the stored policy is broken where it matters.
+// matches reports whether every condition of the stored policy p holds for
+// the new request r at time at, read in the owner's location loc, checking
+// the cheapest conditions first: the reason pattern is compiled only when
+// every other condition holds. It ignores Enabled. An error means the
+// stored policy is broken where it matters.
 func (p *Policy) matches(r *Request, at time.Time, loc *time.Location) (bool, error) {
 	c := &p.Conditions
 	if !ValidAction(p.Action) {

@@ -183,11 +183,7 @@ func TestHoursWindow(t *testing.T) {
 	}
 	for _, tt := range tests {
 		p := &Policy{Name: "h", Action: PolicyAsk, Conditions: PolicyConditions{Hours: tt.hours}}
-		m, err := p.Compile()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if got := m.Matches(&Request{}, tt.at, tt.loc); got != tt.want {
+		if got := mustMatch(t, p, &Request{}, tt.at, tt.loc); got != tt.want {
 			t.Errorf("hours %s at %s in %s: %v; want %v", tt.hours, tt.at.Format("15:04"), tt.loc, got, tt.want)
 		}
 	}
@@ -232,11 +228,7 @@ func TestPolicyConditions(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			p := &Policy{Name: "c", Action: PolicyAutoApprove, Conditions: tt.c}
-			m, err := p.Compile()
-			if err != nil {
-				t.Fatal(err)
-			}
-			if got := m.Matches(tt.r, time.Date(2031, 3, 4, 12, 0, 0, 0, time.UTC), time.UTC); got != tt.want {
+			if got := mustMatch(t, p, tt.r, time.Date(2031, 3, 4, 12, 0, 0, 0, time.UTC), time.UTC); got != tt.want {
 				t.Errorf("Matches = %v; want %v", got, tt.want)
 			}
 		})
@@ -343,4 +335,18 @@ func BenchmarkEvaluatePolicies(b *testing.B) {
 			b.Fatal(d.Action)
 		}
 	}
+}
+
+// mustMatch validates p as the API does before storing it, then runs the
+// matcher EvaluatePolicies uses in production.
+func mustMatch(t *testing.T, p *Policy, r *Request, at time.Time, loc *time.Location) bool {
+	t.Helper()
+	if err := p.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	ok, err := p.matches(r, at, loc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ok
 }
