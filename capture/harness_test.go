@@ -1,47 +1,26 @@
 package capture_test
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"net"
-	"net/http/httptest"
+	"net/http"
 	"os"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/agentotp/agentotp/client"
 	"github.com/agentotp/agentotp/httpapi"
+	"github.com/agentotp/agentotp/internal/relaytest"
 	"github.com/agentotp/agentotp/relay"
-	"github.com/agentotp/agentotp/secretbox"
-	"github.com/agentotp/agentotp/sqlite"
 )
-
-// tape records bytes, safe for concurrent writes.
-type tape struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *tape) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *tape) Bytes() []byte {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return bytes.Clone(b.buf.Bytes())
-}
 
 // recordingListener is the test hook on the relay's network input: every
 // byte any connection delivers to the relay is also written to the tape.
 type recordingListener struct {
 	net.Listener
-	tape *tape
+	tape *relaytest.Buffer
 }
 
 func (l *recordingListener) Accept() (net.Conn, error) {
@@ -54,7 +33,7 @@ func (l *recordingListener) Accept() (net.Conn, error) {
 
 type recordingConn struct {
 	net.Conn
-	tape *tape
+	tape *relaytest.Buffer
 }
 
 func (c *recordingConn) Read(p []byte) (int, error) {
@@ -68,8 +47,8 @@ func (c *recordingConn) Read(p []byte) (int, error) {
 type relayEnv struct {
 	t        testing.TB
 	dir      string
-	logs     *tape
-	received *tape
+	logs     *relaytest.Buffer
+	received *relaytest.Buffer
 	svc      *relay.Service
 	url      string
 	ownerID  string
@@ -80,45 +59,20 @@ func newRelay(t *testing.T) *relayEnv { return newRelayB(t) }
 // newRelayB is newRelay for tests and benchmarks.
 func newRelayB(t testing.TB) *relayEnv {
 	t.Helper()
-	e := &relayEnv{t: t, dir: t.TempDir(), logs: &tape{}, received: &tape{}}
-	log := slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	ctx := context.Background()
-	store, err := sqlite.Open(ctx, filepath.Join(e.dir, "agentotp.db"), log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	key, err := secretbox.LoadKey(e.dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	box, _ := secretbox.New(key)
+	received := &relaytest.Buffer{}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewUnstartedServer(nil)
-	srv.Listener = &recordingListener{Listener: ln, tape: e.received}
-	srv.Start()
-	e.url = srv.URL
-	e.svc = relay.New(store, relay.NewBroker(), relay.Config{PublicURL: srv.URL, Logger: log, Secrets: box})
-	cfg := httpapi.DefaultConfig()
-	cfg.AgentRate, cfg.SourceRate, cfg.OwnerRate = 0, 0, 0 // benchmarks make many requests
-	srv.Config.Handler = httpapi.New(e.svc, log, cfg).Handler()
-	runCtx, stop := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { e.svc.Run(runCtx, time.Hour); close(done) }()
-	o, _, err := e.svc.EnsureOwner(ctx, "owner", false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.ownerID = o.ID
-	t.Cleanup(func() {
-		stop()
-		<-done
-		srv.Close()
-		store.Close()
+	r := relaytest.New(t, relaytest.Options{
+		Listener: &recordingListener{Listener: ln, tape: received},
+		Handler: func(svc *relay.Service, log *slog.Logger, _ string) (http.Handler, error) {
+			cfg := httpapi.DefaultConfig()
+			cfg.AgentRate, cfg.SourceRate, cfg.OwnerRate = 0, 0, 0 // benchmarks make many requests
+			return httpapi.New(svc, log, cfg).Handler(), nil
+		},
 	})
-	return e
+	return &relayEnv{t: t, dir: r.Dir, logs: r.Logs, received: received, svc: r.Service, url: r.URL, ownerID: r.Owner.ID}
 }
 
 func (e *relayEnv) agent() *client.Client {
