@@ -92,6 +92,30 @@ func TestCaptureDoesNotImportRelay(t *testing.T) {
 	}
 }
 
+// TestDomainDoesNoIO: the domain package and the approval statements
+// import nothing that reaches files, sockets, processes or databases, so
+// every rule in them is a pure function of its inputs.
+func TestDomainDoesNoIO(t *testing.T) {
+	pkgs := list(t)
+	io := []string{"os", "os/exec", "net/http", "database/sql", "syscall", "io/fs", "log", "log/slog"}
+	for _, name := range []string{mod, mod + "/approval"} {
+		p, ok := pkgs[name]
+		if !ok {
+			t.Fatalf("package %s not listed", name)
+		}
+		for _, bad := range io {
+			if slices.Contains(p.Imports, bad) {
+				t.Errorf("%s imports %s", name, bad)
+			}
+		}
+		for _, dep := range p.Deps {
+			if strings.HasPrefix(dep, mod+"/") {
+				t.Errorf("%s depends on %s: the domain depends on no other package of the relay", name, dep)
+			}
+		}
+	}
+}
+
 // storeRefs returns the selectors X.Store and X.Broker of a file, where X
 // is the root package or relay: the store interface and the broker.
 func storeRefs(t *testing.T, path string) []string {
