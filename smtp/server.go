@@ -2,10 +2,11 @@
 // github.com/emersion/go-smtp.
 //
 // A Server speaks SMTP on a listener and hands each accepted message to a
-// Handler. It enforces the limits of the protocol edge: message size (552),
-// recipients per message (452), concurrent connections (421), command and
-// data timeouts, and AUTH only where it is safe (TLS, or a loopback peer,
-// unless insecure AUTH is allowed). A Handler that also implements
+// Handler. It enforces the limits of the protocol edge: message size (552;
+// one line may be as long as the message), recipients per message (452),
+// concurrent connections (421), command and data timeouts, and AUTH only
+// where it is safe (TLS, or a loopback peer, unless insecure AUTH is
+// allowed). A Handler that also implements
 // Authenticator makes AUTH PLAIN/LOGIN mandatory before MAIL (530).
 //
 // NewRelay returns the Handler for the relay itself: in its default mode
@@ -22,6 +23,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -167,6 +169,14 @@ func New(cfg Config, h Handler) *Server {
 	srv.Domain = cfg.Domain
 	srv.MaxMessageBytes = cfg.MaxMessageBytes
 	srv.MaxRecipients = cfg.MaxRecipients
+	// go-smtp bounds every line it reads, commands and message data
+	// alike, at 2,000 bytes by default, and a longer line in DATA became a
+	// temporary 451 that senders retry for days. Mail with long lines
+	// (HTML in one line) is common: let a line be as long as the whole
+	// message, so that only the size limit refuses it, permanently (552).
+	// A command line is then bounded by the same figure, which a message
+	// already costs.
+	srv.MaxLineLength = lineLimit(cfg.MaxMessageBytes)
 	srv.ReadTimeout = cfg.ReadTimeout
 	srv.WriteTimeout = cfg.WriteTimeout
 	srv.TLSConfig = cfg.TLSConfig
@@ -176,6 +186,17 @@ func New(cfg Config, h Handler) *Server {
 	srv.ErrorLog = slogLogger{cfg.Logger}
 	s.srv = srv
 	return s
+}
+
+// lineLimit is go-smtp's line length limit for a message limit of max
+// bytes: a little over max, so that the size limit (552) is what refuses
+// a message made of one huge line.
+func lineLimit(max int64) int {
+	const slack = 1024 // the line end, dot-stuffing
+	if max > math.MaxInt32-slack {
+		return math.MaxInt32
+	}
+	return int(max) + slack
 }
 
 // Serve accepts connections on ln until Close or Shutdown.
@@ -372,6 +393,11 @@ func (se *session) Data(r io.Reader) error {
 	if errors.As(err, &smtpErr) {
 		se.s.cfg.Logger.Info("smtp: message refused", "remote", se.st.Remote.String(), "code", smtpErr.Code)
 		return smtpErr // 552 from go-smtp's size limit
+	}
+	if errors.Is(err, gosmtp.ErrTooLongLine) {
+		// Only a line longer than the message limit gets here: permanent.
+		se.s.cfg.Logger.Info("smtp: message refused: a line over the size limit", "remote", se.st.Remote.String())
+		return ErrTooLarge
 	}
 	if err != nil {
 		return ErrTemporary
