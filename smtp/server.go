@@ -51,6 +51,7 @@ var (
 	ErrTooLarge      = &Error{Code: 552, EnhancedCode: EnhancedCode{5, 3, 4}, Message: "Message too large"}
 	ErrTooManyConns  = &Error{Code: 421, EnhancedCode: EnhancedCode{4, 3, 2}, Message: "Too many connections; try again later"}
 	ErrTemporary     = &Error{Code: 451, EnhancedCode: EnhancedCode{4, 3, 0}, Message: "Temporary failure; try again later"}
+	ErrShuttingDown  = &Error{Code: 421, EnhancedCode: EnhancedCode{4, 3, 2}, Message: "The relay is shutting down; try again later"}
 	ErrNoSuchDomain  = &Error{Code: 550, EnhancedCode: EnhancedCode{5, 1, 2}, Message: "No mailbox here by that domain; relaying denied"}
 	ErrNotReadable   = &Error{Code: 554, EnhancedCode: EnhancedCode{5, 6, 0}, Message: "The message is not a readable RFC 5322 email"}
 	errUnsupportedMe = &Error{Code: 504, EnhancedCode: EnhancedCode{5, 5, 4}, Message: "Unsupported authentication mechanism; use PLAIN or LOGIN"}
@@ -158,13 +159,24 @@ type Server struct {
 	conns atomic.Int64
 	ctx   context.Context
 	stop  context.CancelFunc
+
+	// open holds the connections accepted and not yet closed, so that a
+	// shutdown past its deadline can close them (go-smtp's Close does
+	// nothing after its Shutdown).
+	openMu sync.Mutex
+	open   map[*countedConn]struct{}
+	// busy is held shared by each Handler call in flight; Close and
+	// Shutdown take it exclusively to wait for them, then set done, after
+	// which no Handler call starts.
+	busy sync.RWMutex
+	done bool
 }
 
 // New returns a server that hands messages to h.
 func New(cfg Config, h Handler) *Server {
 	cfg.defaults()
 	ctx, stop := context.WithCancel(context.Background())
-	s := &Server{cfg: cfg, h: h, ctx: ctx, stop: stop}
+	s := &Server{cfg: cfg, h: h, ctx: ctx, stop: stop, open: map[*countedConn]struct{}{}}
 	srv := gosmtp.NewServer(gosmtp.BackendFunc(s.newSession))
 	srv.Domain = cfg.Domain
 	srv.MaxMessageBytes = cfg.MaxMessageBytes
@@ -208,22 +220,68 @@ func (s *Server) Serve(ln net.Listener) error {
 	return err
 }
 
-// Close closes the listeners and every connection at once.
+// Close closes the listeners and every connection at once, and waits for
+// the Handler calls in flight (whose contexts it cancels).
 func (s *Server) Close() error {
-	s.stop()
-	return s.srv.Close()
-}
-
-// Shutdown closes the listeners and waits for open sessions to end, until
-// ctx is done.
-func (s *Server) Shutdown(ctx context.Context) error {
-	err := s.srv.Shutdown(ctx)
-	s.stop()
+	err := s.srv.Close()
+	s.closeOpen()
+	s.stopHandlers()
 	if errors.Is(err, gosmtp.ErrServerClosed) {
 		return nil
 	}
 	return err
 }
+
+// Shutdown closes the listeners and waits for open sessions to end, until
+// ctx is done; then it closes the sessions still open. It returns once no
+// Handler call is in flight.
+func (s *Server) Shutdown(ctx context.Context) error {
+	err := s.srv.Shutdown(ctx)
+	if ctx.Err() != nil {
+		s.closeOpen()
+	}
+	s.stopHandlers()
+	if errors.Is(err, gosmtp.ErrServerClosed) {
+		return nil
+	}
+	return err
+}
+
+// closeOpen closes every connection still open.
+func (s *Server) closeOpen() {
+	s.openMu.Lock()
+	conns := make([]*countedConn, 0, len(s.open))
+	for c := range s.open {
+		conns = append(conns, c)
+	}
+	s.openMu.Unlock()
+	for _, c := range conns {
+		c.Close()
+	}
+}
+
+// stopHandlers cancels the Handler calls in flight, waits for them, and
+// lets no new one start.
+func (s *Server) stopHandlers() {
+	s.stop()
+	s.busy.Lock()
+	s.done = true
+	s.busy.Unlock()
+}
+
+// enter marks the start of a Handler call; it reports false once the
+// server is closing, and the caller must then not call the Handler. A
+// true answer must be followed by leave.
+func (s *Server) enter() bool {
+	s.busy.RLock()
+	if s.done {
+		s.busy.RUnlock()
+		return false
+	}
+	return true
+}
+
+func (s *Server) leave() { s.busy.RUnlock() }
 
 // limitListener turns away connections over MaxConns with a 421 reply.
 type limitListener struct {
@@ -245,7 +303,11 @@ func (l *limitListener) Accept() (net.Conn, error) {
 			c.Close()
 			continue
 		}
-		return &countedConn{Conn: c, s: l.s}, nil
+		cc := &countedConn{Conn: c, s: l.s}
+		l.s.openMu.Lock()
+		l.s.open[cc] = struct{}{}
+		l.s.openMu.Unlock()
+		return cc, nil
 	}
 }
 
@@ -280,7 +342,12 @@ func countedOf(c net.Conn) *countedConn {
 }
 
 func (c *countedConn) Close() error {
-	c.once.Do(func() { c.s.conns.Add(-1) })
+	c.once.Do(func() {
+		c.s.conns.Add(-1)
+		c.s.openMu.Lock()
+		delete(c.s.open, c)
+		c.s.openMu.Unlock()
+	})
 	return c.Conn.Close()
 }
 
@@ -333,6 +400,10 @@ func (se *session) Auth(mech string) (saslServer, error) {
 		return nil, ErrAuthNeedsTLS
 	}
 	check := func(username, password string) error {
+		if !se.s.enter() {
+			return ErrShuttingDown
+		}
+		defer se.s.leave()
 		ctx, cancel := context.WithTimeout(se.s.ctx, se.s.cfg.HandleTimeout)
 		defer cancel()
 		id, err := a.Authenticate(ctx, username, password)
@@ -374,6 +445,10 @@ func (se *session) Rcpt(to string, _ *gosmtp.RcptOptions) error {
 	if _, ok := se.authenticator(); ok && se.st.Identity == nil {
 		return ErrAuthRequired
 	}
+	if !se.s.enter() {
+		return ErrShuttingDown
+	}
+	defer se.s.leave()
 	ctx, cancel := context.WithTimeout(se.s.ctx, se.s.cfg.HandleTimeout)
 	defer cancel()
 	v, err := se.s.h.Rcpt(ctx, &se.st, to)
@@ -402,6 +477,10 @@ func (se *session) Data(r io.Reader) error {
 	if err != nil {
 		return ErrTemporary
 	}
+	if !se.s.enter() {
+		return ErrShuttingDown
+	}
+	defer se.s.leave()
 	ctx, cancel := context.WithTimeout(se.s.ctx, se.s.cfg.HandleTimeout)
 	defer cancel()
 	if err := se.s.h.Data(ctx, &se.st, raw); err != nil {

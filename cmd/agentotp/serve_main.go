@@ -1,0 +1,274 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/agentotp/agentotp/httpapi"
+	"github.com/agentotp/agentotp/imap"
+	"github.com/agentotp/agentotp/relay"
+	"github.com/agentotp/agentotp/sqlite"
+	"github.com/agentotp/agentotp/web"
+	"github.com/agentotp/agentotp/webhook"
+)
+
+// shutdownTimeout bounds how long the HTTP and SMTP servers wait for the
+// requests and sessions in flight when the relay stops.
+const shutdownTimeout = 10 * time.Second
+
+// relayMain is one run of the relay (`agentotp serve`), shaped after WTF
+// Dial's cmd/wtfd: Run opens the store, starts every component (HTTP
+// server, SMTP receiver, IMAP connectors, webhook worker, Telegram bot,
+// sweeper and notifiers) under one errgroup and returns once every one of
+// them has stopped; Close then closes the store. A component that fails,
+// at start or later, stops the others, and Run returns its error wrapped
+// with its name.
+type relayMain struct {
+	o      serveOptions
+	stderr io.Writer // the banner
+	log    *slog.Logger
+
+	mu      sync.Mutex
+	cancel  context.CancelFunc // ends the Run in progress
+	stopped chan struct{}      // closed when Run has returned
+	closed  bool
+
+	// store is set by Run; Close reads it only after Run has returned.
+	store *sqlite.DB
+}
+
+// component is one part of the running relay.
+type component struct {
+	name string
+	// run works until ctx ends, then returns nil once it has stopped
+	// (its goroutines too). An error, at start or later, stops the relay.
+	run func(ctx context.Context) error
+}
+
+func newRelayMain(stderr io.Writer, log *slog.Logger, o serveOptions) *relayMain {
+	return &relayMain{o: o, stderr: stderr, log: log}
+}
+
+// Run runs the relay until ctx ends or a component fails, and returns
+// once every component has stopped. It may be called once.
+func (m *relayMain) Run(ctx context.Context) error {
+	m.mu.Lock()
+	if m.closed || m.stopped != nil {
+		m.mu.Unlock()
+		return errors.New("serve: the relay runs once")
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	m.cancel = cancel
+	m.stopped = make(chan struct{})
+	m.mu.Unlock()
+	defer close(m.stopped)
+
+	comps, err := m.setup(ctx)
+	if err != nil {
+		return err
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	for _, c := range comps {
+		g.Go(func() error {
+			err := c.run(gctx)
+			if err != nil {
+				err = fmt.Errorf("%s: %w", c.name, err)
+				m.log.Error("component failed", "component", c.name, "err", err)
+			}
+			m.log.Info("component stopped", "component", c.name)
+			return err
+		})
+	}
+	m.log.Info("relay started", "components", len(comps))
+	return g.Wait()
+}
+
+// Close stops a Run in progress and waits for it, then closes the store.
+// It may be called more than once.
+func (m *relayMain) Close() error {
+	m.mu.Lock()
+	if m.closed {
+		m.mu.Unlock()
+		return nil
+	}
+	m.closed = true
+	cancel, stopped := m.cancel, m.stopped
+	m.mu.Unlock()
+	if cancel != nil {
+		cancel()
+		<-stopped
+	}
+	if m.store == nil {
+		return nil
+	}
+	err := m.store.Close()
+	m.log.Info("store closed")
+	if err != nil {
+		return fmt.Errorf("close store: %w", err)
+	}
+	return nil
+}
+
+// setup opens the store and builds every component; nothing runs yet but
+// the HTTP listener, whose address the public URL may need. On an error
+// it leaves nothing open but the store, which Close closes.
+func (m *relayMain) setup(ctx context.Context) ([]component, error) {
+	o, log := m.o, m.log
+	if err := os.MkdirAll(o.dataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("create data directory: %w", err)
+	}
+	dbPath, err := sqlitePath(o.database, o.dataDir)
+	if err != nil {
+		return nil, &exitErr{exitUsage, err}
+	}
+	// Flags are checked before anything opens.
+	corsOrigins, err := o.cors.parse()
+	if err != nil {
+		return nil, err
+	}
+	smtpPlan, err := o.smtp.prepare()
+	if err != nil {
+		return nil, err
+	}
+	box, err := loadSecretBox(o.dataDir) // webhooks.go: seals the webhook secrets at rest
+	if err != nil {
+		return nil, err
+	}
+	store, err := sqlite.Open(ctx, dbPath, log, sqlite.WithSecretBox(box))
+	if err != nil {
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+	m.store = store
+
+	ln, err := net.Listen("tcp", o.addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen: %w", err)
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			ln.Close()
+		}
+	}()
+	publicURL := o.publicURL
+	if publicURL == "" {
+		publicURL = "http://" + ln.Addr().String()
+	}
+	svc := relay.New(store, relay.NewBroker(), relay.Config{PublicURL: publicURL, Logger: log, Secrets: box})
+
+	tokenPath := filepath.Join(o.dataDir, "owner.token")
+	_, statErr := os.Stat(tokenPath)
+	owner, token, err := svc.EnsureOwner(ctx, "owner", errors.Is(statErr, os.ErrNotExist))
+	if err != nil {
+		return nil, err
+	}
+	if token != "" {
+		if err := writeSecretFile(tokenPath, token+"\n"); err != nil {
+			return nil, err
+		}
+	}
+
+	apiCfg := httpapi.DefaultConfig()
+	apiCfg.CORSOrigins = corsOrigins
+	if apiCfg.Web, err = web.New(svc, web.Config{PublicURL: publicURL, Logger: log, SourceStatus: imapStatus(svc)}); err != nil { // the dashboard, same port
+		return nil, err
+	}
+
+	// The notifiers (webhook worker, Telegram bot, IMAP manager) register
+	// before the relay component starts them.
+	hooks := webhook.New(store, webhook.Config{
+		AllowPrivate: o.webhooks.allowPrivate, RetryBase: o.webhooks.retryBase, Timeout: o.webhooks.timeout, Logger: log,
+	})
+	svc.AddNotifier(relay.WakeOnChange(hooks.Wake))
+	if o.webhooks.allowPrivate {
+		log.Warn("webhooks may reach private and loopback addresses (--allow-private-webhooks)")
+	}
+	bot, err := newTelegram(svc, store, log, o.telegram) // serve_telegram.go; nil without a token
+	if err != nil {
+		return nil, err
+	}
+	if bot != nil {
+		svc.AddNotifier(bot)
+	}
+	mail := imap.New(svc, store, imap.Config{Logger: log})
+	svc.AddNotifier(mail)
+
+	srv := &http.Server{
+		Handler:           httpapi.New(svc, log, apiCfg).Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		WriteTimeout:      30 * time.Second, // long-polls and SSE extend their own deadline
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    32 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		BaseContext:       func(net.Listener) context.Context { return ctx },
+	}
+
+	comps := []component{
+		{"relay", func(ctx context.Context) error { svc.Run(ctx, o.sweep); return nil }}, // sweeper and notifiers
+		{"webhooks", func(ctx context.Context) error { hooks.Run(ctx); return nil }},
+		{"imap", func(ctx context.Context) error { mail.Run(ctx); return nil }},
+		{"http", func(ctx context.Context) error { return serveHTTP(ctx, srv, ln, log) }},
+	}
+	if bot != nil {
+		comps = append(comps, component{"telegram", func(ctx context.Context) error {
+			if err := bot.Run(ctx); err != nil && ctx.Err() == nil {
+				return err
+			}
+			return nil
+		}})
+	}
+	if smtpPlan != nil {
+		c, err := smtpPlan.component(m.stderr, svc, log) // serve_smtp.go
+		if err != nil {
+			return nil, err
+		}
+		comps = append(comps, c)
+	}
+
+	fmt.Fprintf(m.stderr, "agentotp relay listening on %s\n", publicURL)
+	fmt.Fprintf(m.stderr, "  data:        %s\n", o.dataDir)
+	fmt.Fprintf(m.stderr, "  owner:       %s (token in %s, mode 0600)\n", owner.ID, tokenPath)
+	fmt.Fprintf(m.stderr, "  dashboard:   %s/ (log in after `agentotp owner passwd` or `agentotp owner login-link`)\n", publicURL)
+	if bot != nil {
+		fmt.Fprintf(m.stderr, "  telegram:    bot polling %s (link a chat: agentotp owner telegram-link)\n", o.telegram.apiURL)
+	}
+	fmt.Fprintf(m.stderr, "next, in another shell:\n  agentotp agents create --name my-agent --server %s --data %s\n", publicURL, o.dataDir)
+	log.Info("relay listening", "addr", ln.Addr().String(), "public_url", publicURL, "owner_id", owner.ID)
+	ok = true
+	return comps, nil
+}
+
+// serveHTTP serves srv on ln until ctx ends, then shuts it down: no new
+// connections, the requests in flight finish (within shutdownTimeout).
+func serveHTTP(ctx context.Context, srv *http.Server, ln net.Listener, log *slog.Logger) error {
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info("shutting down")
+	shutCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownTimeout)
+	defer cancel()
+	err := srv.Shutdown(shutCtx)
+	if err != nil {
+		srv.Close()
+		err = fmt.Errorf("shutdown: %w", err)
+	}
+	<-errc // http.ErrServerClosed
+	return err
+}
