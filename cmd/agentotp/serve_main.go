@@ -17,6 +17,7 @@ import (
 
 	"github.com/agentotp/agentotp/httpapi"
 	"github.com/agentotp/agentotp/imap"
+	"github.com/agentotp/agentotp/internal/drain"
 	"github.com/agentotp/agentotp/relay"
 	"github.com/agentotp/agentotp/sqlite"
 	"github.com/agentotp/agentotp/web"
@@ -213,14 +214,28 @@ func (m *relayMain) setup(ctx context.Context) ([]component, error) {
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    32 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-		BaseContext:       func(net.Listener) context.Context { return ctx },
 	}
+	// Requests do not end with ctx: at shutdown the drain signal makes
+	// long-polls answer with the request as it stands and event streams
+	// end cleanly, while their contexts stay alive to do so.
+	baseCtx, cancelBase := context.WithCancel(context.WithoutCancel(ctx))
+	defer func() {
+		if !ok {
+			cancelBase()
+		}
+	}()
+	draining := drain.New()
+	srv.BaseContext = func(net.Listener) context.Context { return drain.With(baseCtx, draining) }
+	srv.RegisterOnShutdown(draining.Start)
 
 	comps := []component{
 		{"relay", func(ctx context.Context) error { svc.Run(ctx, o.sweep); return nil }}, // sweeper and notifiers
 		{"webhooks", func(ctx context.Context) error { hooks.Run(ctx); return nil }},
 		{"imap", func(ctx context.Context) error { mail.Run(ctx); return nil }},
-		{"http", func(ctx context.Context) error { return serveHTTP(ctx, srv, ln, log) }},
+		{"http", func(ctx context.Context) error {
+			defer cancelBase() // ends any request left after the shutdown
+			return serveHTTP(ctx, srv, ln, log)
+		}},
 	}
 	if bot != nil {
 		comps = append(comps, component{"telegram", func(ctx context.Context) error {
@@ -252,7 +267,9 @@ func (m *relayMain) setup(ctx context.Context) ([]component, error) {
 }
 
 // serveHTTP serves srv on ln until ctx ends, then shuts it down: no new
-// connections, the requests in flight finish (within shutdownTimeout).
+// connections, the drain signal (registered with srv) answers long-polls
+// and ends event streams, and the other requests in flight finish (within
+// shutdownTimeout).
 func serveHTTP(ctx context.Context, srv *http.Server, ln net.Listener, log *slog.Logger) error {
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
