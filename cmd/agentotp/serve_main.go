@@ -127,9 +127,6 @@ func (m *relayMain) Close() error {
 // it leaves nothing open but the store, which Close closes.
 func (m *relayMain) setup(ctx context.Context) ([]component, error) {
 	o, log := m.o, m.log
-	if err := os.MkdirAll(o.dataDir, 0o700); err != nil {
-		return nil, fmt.Errorf("create data directory: %w", err)
-	}
 	dbPath, err := sqlitePath(o.database, o.dataDir)
 	if err != nil {
 		return nil, &exitErr{exitUsage, err}
@@ -143,6 +140,9 @@ func (m *relayMain) setup(ctx context.Context) ([]component, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := secureDataDir(o.dataDir, dbPath); err != nil { // serve_files.go
+		return nil, err
+	}
 	box, err := loadSecretBox(o.dataDir) // webhooks.go: seals the webhook secrets at rest
 	if err != nil {
 		return nil, err
@@ -152,6 +152,9 @@ func (m *relayMain) setup(ctx context.Context) ([]component, error) {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
 	m.store = store
+	if err := restrictDBFiles(dbPath); err != nil { // the -wal and -shm Open made
+		return nil, err
+	}
 
 	ln, err := net.Listen("tcp", o.addr)
 	if err != nil {
