@@ -26,6 +26,7 @@ type serveOptions struct {
 	webhooks  webhookServeOptions // webhooks.go
 	smtp      smtpServeOptions    // serve_smtp.go
 	cors      corsServeOptions    // serve_cors.go
+	tls       tlsServeOptions     // serve_tls.go
 
 	telegram telegramServeOptions // serve_telegram.go
 }
@@ -49,12 +50,13 @@ func (o *serveOptions) flags(f *pflag.FlagSet) {
 	f.StringVar(&o.addr, "addr", "127.0.0.1:8787", "listen address (env AGENTOTP_ADDR)")
 	f.StringVar(&o.dataDir, "data", defaultDataDir, "data directory of the embedded store and owner.token (env AGENTOTP_DATA)")
 	f.StringVar(&o.database, "database", "", "database URL, sqlite:PATH (default sqlite:<data>/agentotp.db) (env AGENTOTP_DATABASE)")
-	f.StringVar(&o.publicURL, "public-url", "", "public base URL used in approval_url (default http://<addr>) (env AGENTOTP_PUBLIC_URL)")
+	f.StringVar(&o.publicURL, "public-url", "", "public base URL used in approval_url (default http://<addr>, https://<addr> with --tls-cert) (env AGENTOTP_PUBLIC_URL)")
 	f.StringVar(&o.logFormat, "log-format", "auto", "log format: auto (text on a terminal, else JSON), text or json (env AGENTOTP_LOG_FORMAT)")
 	f.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn, error (env AGENTOTP_LOG_LEVEL)")
 	o.webhooks.flags(f)
 	o.smtp.flags(f)
 	o.cors.flags(f)
+	o.tls.flags(f)
 	o.telegram.flags(f)
 	f.DurationVar(&o.sweep, "sweep-interval", 5*time.Second, "how often expired requests are swept (env AGENTOTP_SWEEP_INTERVAL)")
 }

@@ -140,6 +140,10 @@ func (m *relayMain) setup(ctx context.Context) ([]component, error) {
 	if err != nil {
 		return nil, err
 	}
+	tlsCfg, err := o.tls.config() // serve_tls.go
+	if err != nil {
+		return nil, err
+	}
 	if err := secureDataDir(o.dataDir, dbPath); err != nil { // serve_files.go
 		return nil, err
 	}
@@ -169,6 +173,9 @@ func (m *relayMain) setup(ctx context.Context) ([]component, error) {
 	publicURL := o.publicURL
 	if publicURL == "" {
 		publicURL = "http://" + ln.Addr().String()
+		if tlsCfg != nil {
+			publicURL = "https://" + ln.Addr().String()
+		}
 	}
 	svc := relay.New(store, relay.NewBroker(), relay.Config{PublicURL: publicURL, Logger: log, Secrets: box})
 
@@ -217,6 +224,7 @@ func (m *relayMain) setup(ctx context.Context) ([]component, error) {
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    32 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		TLSConfig:         tlsCfg,
 	}
 	// Requests do not end with ctx: at shutdown the drain signal makes
 	// long-polls answer with the request as it stands and event streams
@@ -275,7 +283,13 @@ func (m *relayMain) setup(ctx context.Context) ([]component, error) {
 // shutdownTimeout).
 func serveHTTP(ctx context.Context, srv *http.Server, ln net.Listener, log *slog.Logger) error {
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	go func() {
+		if srv.TLSConfig != nil {
+			errc <- srv.ServeTLS(ln, "", "") // the certificate is in TLSConfig
+			return
+		}
+		errc <- srv.Serve(ln)
+	}()
 	select {
 	case err := <-errc:
 		return fmt.Errorf("serve: %w", err)
