@@ -27,6 +27,7 @@ type serveOptions struct {
 	smtp      smtpServeOptions    // serve_smtp.go
 	cors      corsServeOptions    // serve_cors.go
 	tls       tlsServeOptions     // serve_tls.go
+	conns     connServeOptions    // serve_conns.go
 
 	telegram telegramServeOptions // serve_telegram.go
 }
@@ -57,6 +58,7 @@ func (o *serveOptions) flags(f *pflag.FlagSet) {
 	o.smtp.flags(f)
 	o.cors.flags(f)
 	o.tls.flags(f)
+	o.conns.flags(f)
 	o.telegram.flags(f)
 	f.DurationVar(&o.sweep, "sweep-interval", 5*time.Second, "how often expired requests are swept (env AGENTOTP_SWEEP_INTERVAL)")
 }

@@ -71,12 +71,13 @@ func (r *runningRelay) agentWithRequest(t *testing.T) (string, string) {
 		t.Fatal(err)
 	}
 	ctx := ctxTest(t)
-	owner := client.NewOwnerClient(strings.TrimSpace(string(tok)), client.WithBaseURL(r.url), client.WithMaxRetries(0))
+	once := client.WithHTTPClient(&http.Client{Transport: &http.Transport{DisableKeepAlives: true}}) // leave no idle connection
+	owner := client.NewOwnerClient(strings.TrimSpace(string(tok)), client.WithBaseURL(r.url), client.WithMaxRetries(0), once)
 	n, err := owner.CreateAgent(ctx, "drain", false)
 	if err != nil {
 		t.Fatal(err)
 	}
-	agent := client.New(n.APIKey, client.WithBaseURL(r.url), client.WithMaxRetries(0))
+	agent := client.New(n.APIKey, client.WithBaseURL(r.url), client.WithMaxRetries(0), once)
 	pub, _, err := client.GenerateKeyPair(client.HPKEX25519)
 	if err != nil {
 		t.Fatal(err)

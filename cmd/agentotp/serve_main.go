@@ -17,6 +17,7 @@ import (
 
 	"github.com/agentotp/agentotp/httpapi"
 	"github.com/agentotp/agentotp/imap"
+	"github.com/agentotp/agentotp/internal/connlimit"
 	"github.com/agentotp/agentotp/internal/drain"
 	"github.com/agentotp/agentotp/relay"
 	"github.com/agentotp/agentotp/sqlite"
@@ -160,10 +161,15 @@ func (m *relayMain) setup(ctx context.Context) ([]component, error) {
 		return nil, err
 	}
 
-	ln, err := net.Listen("tcp", o.addr)
+	tcp, err := net.Listen("tcp", o.addr)
 	if err != nil {
 		return nil, fmt.Errorf("listen: %w", err)
 	}
+	// Bounded connections (serve_conns.go); under TLS a refused one is
+	// closed, since a plain 503 would not reach a TLS client.
+	var ln net.Listener = connlimit.New(tcp, connlimit.Config{
+		Max: o.conns.max, MaxPerAddr: o.conns.perAddr, Exempt: connlimit.Loopback(), HTTP503: tlsCfg == nil, Logger: log,
+	})
 	ok := false
 	defer func() {
 		if !ok {
@@ -218,10 +224,10 @@ func (m *relayMain) setup(ctx context.Context) ([]component, error) {
 
 	srv := &http.Server{
 		Handler:           httpapi.New(svc, log, apiCfg).Handler(),
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       60 * time.Second,
-		WriteTimeout:      30 * time.Second, // long-polls and SSE extend their own deadline
-		IdleTimeout:       120 * time.Second,
+		ReadHeaderTimeout: httpReadHeaderTimeout, // serve_conns.go
+		ReadTimeout:       httpReadTimeout,
+		WriteTimeout:      httpWriteTimeout, // long-polls and SSE move their own deadlines
+		IdleTimeout:       httpIdleTimeout,
 		MaxHeaderBytes:    32 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 		TLSConfig:         tlsCfg,
