@@ -170,6 +170,8 @@ type Server struct {
 	// which no Handler call starts.
 	busy sync.RWMutex
 	done bool
+	// closing is set when Shutdown starts.
+	closing atomic.Bool
 }
 
 // New returns a server that hands messages to h.
@@ -232,11 +234,27 @@ func (s *Server) Close() error {
 	return err
 }
 
-// Shutdown closes the listeners and waits for open sessions to end, until
-// ctx is done; then it closes the sessions still open. It returns once no
-// Handler call is in flight.
+// Shutdown closes the listeners and the sessions that are between
+// transactions, lets those in a transaction finish it (each is closed
+// after the reply that follows), and waits for them until ctx is done;
+// then it closes the sessions still open. It returns once no Handler call
+// is in flight.
 func (s *Server) Shutdown(ctx context.Context) error {
-	err := s.srv.Shutdown(ctx)
+	s.closing.Store(true)
+	errc := make(chan error, 1)
+	go func() { errc <- s.srv.Shutdown(ctx) }()
+	s.openMu.Lock()
+	var idle []*countedConn
+	for c := range s.open {
+		if !c.inTx.Load() {
+			idle = append(idle, c)
+		}
+	}
+	s.openMu.Unlock()
+	for _, c := range idle {
+		c.Close()
+	}
+	err := <-errc
 	if ctx.Err() != nil {
 		s.closeOpen()
 	}
@@ -295,6 +313,12 @@ func (l *limitListener) Accept() (net.Conn, error) {
 		if err != nil {
 			return nil, err
 		}
+		if l.s.closing.Load() { // accepted as the listener closes
+			_ = c.SetWriteDeadline(time.Now().Add(time.Second))
+			fmt.Fprintf(c, "%d %d.%d.%d %s\r\n", ErrShuttingDown.Code, ErrShuttingDown.EnhancedCode[0], ErrShuttingDown.EnhancedCode[1], ErrShuttingDown.EnhancedCode[2], ErrShuttingDown.Message)
+			c.Close()
+			continue
+		}
 		if l.s.conns.Add(1) > int64(l.s.cfg.MaxConns) {
 			l.s.conns.Add(-1)
 			l.s.cfg.Logger.Warn("smtp: connection refused: too many connections", "remote", c.RemoteAddr().String())
@@ -317,6 +341,9 @@ type countedConn struct {
 	once sync.Once
 	// hangUp closes the connection after the next reply is written.
 	hangUp atomic.Bool
+	// inTx is set from an accepted MAIL FROM to the end of the
+	// transaction (DATA's reply, RSET): a shutdown lets it finish.
+	inTx atomic.Bool
 }
 
 func (c *countedConn) Write(b []byte) (int, error) {
@@ -437,6 +464,9 @@ func (se *session) Mail(from string, opts *gosmtp.MailOptions) error {
 		return ErrTooLarge
 	}
 	se.st.From = from
+	if cc := countedOf(se.conn.Conn()); cc != nil {
+		cc.inTx.Store(true)
+	}
 	return nil
 }
 
@@ -493,6 +523,12 @@ func (se *session) Data(r io.Reader) error {
 func (se *session) Reset() {
 	se.st.From = ""
 	se.st.Recipients = nil
+	if cc := countedOf(se.conn.Conn()); cc != nil {
+		cc.inTx.Store(false)
+		if se.s.closing.Load() {
+			cc.hangUp.Store(true) // the transaction is over: close after the next reply
+		}
+	}
 }
 
 // Logout implements gosmtp.Session.

@@ -71,10 +71,9 @@ func splitList(vals []string) []string {
 
 // smtpPlan is the SMTP receiver as the flags describe it, checked.
 type smtpPlan struct {
-	o      smtpServeOptions
-	tls    *tls.Config
-	relay  smtp.RelayOptions
-	stderr io.Writer
+	o     smtpServeOptions
+	tls   *tls.Config
+	relay smtp.RelayOptions
 }
 
 // prepare checks the SMTP flags and loads the STARTTLS certificate. It
