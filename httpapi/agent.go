@@ -79,8 +79,9 @@ func (s *Server) getRequest(w http.ResponseWriter, r *http.Request, p *relay.Pri
 		// answer is the request as it stands, as when the wait runs out.
 		waitCtx, stopWait := drain.Context(r.Context())
 		req, err = s.svc.WaitRequest(waitCtx, p, id, time.Duration(n)*time.Second)
+		drained := err != nil && waitCtx.Err() != nil && r.Context().Err() == nil
 		stopWait()
-		if err != nil && waitCtx.Err() != nil && r.Context().Err() == nil {
+		if drained {
 			// Close this connection after the answer (over HTTP/2, a
 			// GOAWAY): the client's next call goes to the next relay.
 			w.Header().Set("Connection", "close")

@@ -108,3 +108,23 @@ func TestShutdownUnreadableRequest(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestWaitRefusalKeepsConnection: a long-poll that fails at once (an
+// unknown request) with no shutdown under way is an ordinary 404 on a
+// connection that stays open for the next call.
+func TestWaitRefusalKeepsConnection(t *testing.T) {
+	h := newHarness(t)
+	_, url := drainingServer(t, h)
+	_, na := h.agent("a", false)
+	r, _ := http.NewRequest(http.MethodGet, url+"/v1/otp/otp_unknown?wait=5", nil)
+	r.Header.Set("Authorization", "Bearer "+na.APIKey)
+	resp, err := http.DefaultClient.Do(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNotFound || resp.Close {
+		t.Fatalf("long-poll on an unknown request: %d, close %v; want 404 on a kept connection", resp.StatusCode, resp.Close)
+	}
+}
