@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -21,6 +22,7 @@ import (
 type runningRelay struct {
 	url, data string
 	logs      *lockedBuffer
+	tls       *tls.Config  // the client's, for a relay with --tls-cert
 	stop      func() error // cancels Run, waits for it, closes the store
 }
 
@@ -71,7 +73,7 @@ func (r *runningRelay) agentWithRequest(t *testing.T) (string, string) {
 		t.Fatal(err)
 	}
 	ctx := ctxTest(t)
-	once := client.WithHTTPClient(&http.Client{Transport: &http.Transport{DisableKeepAlives: true}}) // leave no idle connection
+	once := client.WithHTTPClient(&http.Client{Transport: &http.Transport{DisableKeepAlives: true, TLSClientConfig: r.tls}}) // leave no idle connection
 	owner := client.NewOwnerClient(strings.TrimSpace(string(tok)), client.WithBaseURL(r.url), client.WithMaxRetries(0), once)
 	n, err := owner.CreateAgent(ctx, "drain", false)
 	if err != nil {

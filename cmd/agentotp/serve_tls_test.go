@@ -8,6 +8,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"io"
@@ -170,5 +171,54 @@ func TestServeTLSFlags(t *testing.T) {
 		if _, err := os.Stat(o.dataDir); err == nil {
 			t.Errorf("%v: the data directory was created", args)
 		}
+	}
+}
+
+// TestServeTLSShutdown: over HTTP/2, a long-poll open when the relay
+// stops is answered with the request object too.
+func TestServeTLSShutdown(t *testing.T) {
+	certFile, keyFile, pool := testCert(t)
+	r := startMain(t, "--tls-cert", certFile, "--tls-key", keyFile)
+	r.tls = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+	key, id := r.agentWithRequest(t)
+	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: r.tls.Clone(), ForceAttemptHTTP2: true}}
+	type answer struct {
+		proto, status, id string
+		err               error
+	}
+	got := make(chan answer, 1)
+	go func() {
+		req, _ := http.NewRequest(http.MethodGet, r.url+"/v1/otp/"+id+"?wait=55", nil)
+		req.Header.Set("Authorization", "Bearer "+key)
+		resp, err := hc.Do(req)
+		if err != nil {
+			got <- answer{err: err}
+			return
+		}
+		defer resp.Body.Close()
+		var obj struct{ ID, Status string }
+		err = json.NewDecoder(resp.Body).Decode(&obj)
+		got <- answer{resp.Proto, resp.Status, obj.ID, err}
+	}()
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		resp, err := hc.Get(r.url + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if strings.Contains(string(b), "\nagentotp_waiters 1\n") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the long-poll never started waiting")
+		}
+	}
+	if err := r.stop(); err != nil {
+		t.Fatal(err)
+	}
+	a := <-got
+	if a.err != nil || a.proto != "HTTP/2.0" || a.status != "200 OK" || a.id != id {
+		t.Fatalf("long-poll over HTTP/2 at shutdown: %+v", a)
 	}
 }
