@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"time"
 
 	"github.com/spf13/pflag"
@@ -16,6 +17,14 @@ func (o *connServeOptions) flags(f *pflag.FlagSet) {
 		"most HTTP connections open at once; more are refused at once with 503 (0: no bound) (env AGENTOTP_MAX_CONNS)")
 	f.IntVar(&o.perAddr, "max-conns-per-ip", 128,
 		"most HTTP connections open at once from one client address (an IPv6 /64); loopback peers are bound only by --max-conns (0: no bound) (env AGENTOTP_MAX_CONNS_PER_IP)")
+}
+
+// check refuses a negative bound.
+func (o connServeOptions) check() error {
+	if o.max < 0 || o.perAddr < 0 {
+		return &exitErr{exitUsage, errors.New("--max-conns and --max-conns-per-ip take 0 (no bound) or more")}
+	}
+	return nil
 }
 
 // The HTTP server's timeouts. A long-poll or an event stream is a request

@@ -145,6 +145,9 @@ func (m *relayMain) setup(ctx context.Context) ([]component, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := o.conns.check(); err != nil { // serve_conns.go
+		return nil, err
+	}
 	if err := secureDataDir(o.dataDir, dbPath); err != nil { // serve_files.go
 		return nil, err
 	}

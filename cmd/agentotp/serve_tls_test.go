@@ -149,8 +149,9 @@ func TestServeTLS(t *testing.T) {
 	}
 }
 
-// TestServeTLSFlags: one of the pair alone, or a file that is not a
-// certificate, is a usage error before anything opens.
+// TestServeTLSFlags: one of the pair alone, a file that is not a
+// certificate, or a negative connection bound, is a usage error before
+// anything opens.
 func TestServeTLSFlags(t *testing.T) {
 	certFile, _, _ := testCert(t)
 	bad := filepath.Join(t.TempDir(), "bad.pem")
@@ -159,6 +160,8 @@ func TestServeTLSFlags(t *testing.T) {
 		{"--tls-cert", certFile},
 		{"--tls-key", certFile},
 		{"--tls-cert", certFile, "--tls-key", bad},
+		{"--max-conns", "-1"},
+		{"--max-conns-per-ip", "-3"},
 	} {
 		o := testServeOptions(t, args...)
 		m := newRelayMain(io.Discard, slog.New(slog.DiscardHandler), o)
