@@ -5,12 +5,14 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
 	"time"
 
 	"github.com/agentotp/agentotp"
+	"github.com/agentotp/agentotp/internal/drain"
 	"github.com/agentotp/agentotp/relay"
 )
 
@@ -73,7 +75,21 @@ func (s *Server) getRequest(w http.ResponseWriter, r *http.Request, p *relay.Pri
 		defer releaseSlot()
 		// Long-polls outlive the server's write timeout.
 		_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(time.Duration(n+10) * time.Second))
-		req, err = s.svc.WaitRequest(r.Context(), p, id, time.Duration(n)*time.Second)
+		// A shutdown ends the wait at once (drain.Context) and the
+		// answer is the request as it stands, as when the wait runs out.
+		waitCtx, stopWait := drain.Context(r.Context())
+		req, err = s.svc.WaitRequest(waitCtx, p, id, time.Duration(n)*time.Second)
+		drained := err != nil && waitCtx.Err() != nil && r.Context().Err() == nil
+		stopWait()
+		if drained {
+			// Close this connection after the answer (over HTTP/2, a
+			// GOAWAY): the client's next call goes to the next relay.
+			w.Header().Set("Connection", "close")
+			if req, err = s.svc.GetRequest(r.Context(), p, id); err != nil && !isDomainError(err) {
+				s.log.WarnContext(r.Context(), "shutting down: a long-poll's request could not be read", "err", err)
+				err = shuttingDown()
+			}
+		}
 	} else {
 		req, err = s.svc.GetRequest(r.Context(), p, id)
 	}
@@ -138,6 +154,10 @@ func conflictIfFinal(err error) int {
 func (s *Server) requestEvents(w http.ResponseWriter, r *http.Request, p *relay.Principal) {
 	ctx := r.Context()
 	id := r.PathValue("id")
+	if drain.Started(ctx) { // a stream opened as the relay stops
+		s.writeError(w, r, shuttingDown(), 0)
+		return
+	}
 	releaseSlot, ok := s.holdWait(w, r, p)
 	if !ok {
 		return
@@ -164,6 +184,7 @@ func (s *Server) requestEvents(w http.ResponseWriter, r *http.Request, p *relay.
 	w.WriteHeader(http.StatusOK)
 	_ = rc.Flush() // the headers now, not at the first change
 	token := bearer(r)
+	draining := drain.Done(ctx)
 	heartbeat := time.NewTicker(s.cfg.SSEHeartbeat)
 	defer heartbeat.Stop()
 	for {
@@ -207,6 +228,15 @@ func (s *Server) requestEvents(w http.ResponseWriter, r *http.Request, p *relay.
 					return
 				}
 				_ = rc.Flush()
+			case <-draining:
+				// The relay is stopping: end the stream cleanly, with
+				// a hint to reconnect soon; the client resumes with
+				// Last-Event-ID once the relay is back.
+				fmt.Fprintf(w, "retry: %d\n\n", drainReconnectMillis)
+				_ = rc.Flush()
+				expiry.Stop()
+				release()
+				return
 			case <-ctx.Done():
 				expiry.Stop()
 				release()
@@ -216,6 +246,28 @@ func (s *Server) requestEvents(w http.ResponseWriter, r *http.Request, p *relay.
 		expiry.Stop()
 		release()
 	}
+}
+
+// drainRetryAfter is the Retry-After, in seconds, of a wait or stream
+// refused because the relay is shutting down, and drainReconnectMillis the
+// SSE reconnection time an event stream gets when the relay stops.
+const (
+	drainRetryAfter      = 2
+	drainReconnectMillis = 2000
+)
+
+// shuttingDown is the answer to a wait or stream the relay cannot serve
+// because it is stopping: 503, retry in a moment.
+func shuttingDown() error {
+	return &agentotp.Error{Code: agentotp.EServiceUnavailable, RetryAfter: drainRetryAfter,
+		Message: "the relay is restarting; retry in a moment"}
+}
+
+// isDomainError reports whether err is one of the relay's answers (not
+// found, another agent's, …) rather than a failure to read.
+func isDomainError(err error) bool {
+	var e *agentotp.Error
+	return errors.As(err, &e)
 }
 
 // eventID is the SSE event id of the request as the agent sees it: a

@@ -2,10 +2,11 @@
 // github.com/emersion/go-smtp.
 //
 // A Server speaks SMTP on a listener and hands each accepted message to a
-// Handler. It enforces the limits of the protocol edge: message size (552),
-// recipients per message (452), concurrent connections (421), command and
-// data timeouts, and AUTH only where it is safe (TLS, or a loopback peer,
-// unless insecure AUTH is allowed). A Handler that also implements
+// Handler. It enforces the limits of the protocol edge: message size (552;
+// one line may be as long as the message), recipients per message (452),
+// concurrent connections (421), command and data timeouts, and AUTH only
+// where it is safe (TLS, or a loopback peer, unless insecure AUTH is
+// allowed). A Handler that also implements
 // Authenticator makes AUTH PLAIN/LOGIN mandatory before MAIL (530).
 //
 // NewRelay returns the Handler for the relay itself: in its default mode
@@ -22,6 +23,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -49,6 +51,7 @@ var (
 	ErrTooLarge      = &Error{Code: 552, EnhancedCode: EnhancedCode{5, 3, 4}, Message: "Message too large"}
 	ErrTooManyConns  = &Error{Code: 421, EnhancedCode: EnhancedCode{4, 3, 2}, Message: "Too many connections; try again later"}
 	ErrTemporary     = &Error{Code: 451, EnhancedCode: EnhancedCode{4, 3, 0}, Message: "Temporary failure; try again later"}
+	ErrShuttingDown  = &Error{Code: 421, EnhancedCode: EnhancedCode{4, 3, 2}, Message: "The relay is shutting down; try again later"}
 	ErrNoSuchDomain  = &Error{Code: 550, EnhancedCode: EnhancedCode{5, 1, 2}, Message: "No mailbox here by that domain; relaying denied"}
 	ErrNotReadable   = &Error{Code: 554, EnhancedCode: EnhancedCode{5, 6, 0}, Message: "The message is not a readable RFC 5322 email"}
 	errUnsupportedMe = &Error{Code: 504, EnhancedCode: EnhancedCode{5, 5, 4}, Message: "Unsupported authentication mechanism; use PLAIN or LOGIN"}
@@ -156,17 +159,38 @@ type Server struct {
 	conns atomic.Int64
 	ctx   context.Context
 	stop  context.CancelFunc
+
+	// open holds the connections accepted and not yet closed, so that a
+	// shutdown past its deadline can close them (go-smtp's Close does
+	// nothing after its Shutdown).
+	openMu sync.Mutex
+	open   map[*countedConn]struct{}
+	// busy is held shared by each Handler call in flight; Close and
+	// Shutdown take it exclusively to wait for them, then set done, after
+	// which no Handler call starts.
+	busy sync.RWMutex
+	done bool
+	// closing is set when Shutdown starts.
+	closing atomic.Bool
 }
 
 // New returns a server that hands messages to h.
 func New(cfg Config, h Handler) *Server {
 	cfg.defaults()
 	ctx, stop := context.WithCancel(context.Background())
-	s := &Server{cfg: cfg, h: h, ctx: ctx, stop: stop}
+	s := &Server{cfg: cfg, h: h, ctx: ctx, stop: stop, open: map[*countedConn]struct{}{}}
 	srv := gosmtp.NewServer(gosmtp.BackendFunc(s.newSession))
 	srv.Domain = cfg.Domain
 	srv.MaxMessageBytes = cfg.MaxMessageBytes
 	srv.MaxRecipients = cfg.MaxRecipients
+	// go-smtp bounds every line it reads, commands and message data
+	// alike, at 2,000 bytes by default, and a longer line in DATA became a
+	// temporary 451 that senders retry for days. Mail with long lines
+	// (HTML in one line) is common: let a line be as long as the whole
+	// message, so that only the size limit refuses it, permanently (552).
+	// A command line is then bounded by the same figure, which a message
+	// already costs.
+	srv.MaxLineLength = lineLimit(cfg.MaxMessageBytes)
 	srv.ReadTimeout = cfg.ReadTimeout
 	srv.WriteTimeout = cfg.WriteTimeout
 	srv.TLSConfig = cfg.TLSConfig
@@ -178,6 +202,17 @@ func New(cfg Config, h Handler) *Server {
 	return s
 }
 
+// lineLimit is go-smtp's line length limit for a message limit of max
+// bytes: a little over max, so that the size limit (552) is what refuses
+// a message made of one huge line.
+func lineLimit(max int64) int {
+	const slack = 1024 // the line end, dot-stuffing
+	if max > math.MaxInt32-slack {
+		return math.MaxInt32
+	}
+	return int(max) + slack
+}
+
 // Serve accepts connections on ln until Close or Shutdown.
 func (s *Server) Serve(ln net.Listener) error {
 	err := s.srv.Serve(&limitListener{Listener: ln, s: s})
@@ -187,22 +222,84 @@ func (s *Server) Serve(ln net.Listener) error {
 	return err
 }
 
-// Close closes the listeners and every connection at once.
+// Close closes the listeners and every connection at once, and waits for
+// the Handler calls in flight (whose contexts it cancels).
 func (s *Server) Close() error {
-	s.stop()
-	return s.srv.Close()
-}
-
-// Shutdown closes the listeners and waits for open sessions to end, until
-// ctx is done.
-func (s *Server) Shutdown(ctx context.Context) error {
-	err := s.srv.Shutdown(ctx)
-	s.stop()
+	err := s.srv.Close()
+	s.closeOpen()
+	s.stopHandlers()
 	if errors.Is(err, gosmtp.ErrServerClosed) {
 		return nil
 	}
 	return err
 }
+
+// Shutdown closes the listeners and the sessions that are between
+// transactions, lets those in a transaction finish it (each is closed
+// after the reply that follows), and waits for them until ctx is done;
+// then it closes the sessions still open. It returns once no Handler call
+// is in flight.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.closing.Store(true)
+	errc := make(chan error, 1)
+	go func() { errc <- s.srv.Shutdown(ctx) }()
+	s.openMu.Lock()
+	var idle []*countedConn
+	for c := range s.open {
+		if !c.inTx.Load() {
+			idle = append(idle, c)
+		}
+	}
+	s.openMu.Unlock()
+	for _, c := range idle {
+		c.Close()
+	}
+	err := <-errc
+	if ctx.Err() != nil {
+		s.closeOpen()
+	}
+	s.stopHandlers()
+	if errors.Is(err, gosmtp.ErrServerClosed) {
+		return nil
+	}
+	return err
+}
+
+// closeOpen closes every connection still open.
+func (s *Server) closeOpen() {
+	s.openMu.Lock()
+	conns := make([]*countedConn, 0, len(s.open))
+	for c := range s.open {
+		conns = append(conns, c)
+	}
+	s.openMu.Unlock()
+	for _, c := range conns {
+		c.Close()
+	}
+}
+
+// stopHandlers cancels the Handler calls in flight, waits for them, and
+// lets no new one start.
+func (s *Server) stopHandlers() {
+	s.stop()
+	s.busy.Lock()
+	s.done = true
+	s.busy.Unlock()
+}
+
+// enter marks the start of a Handler call; it reports false once the
+// server is closing, and the caller must then not call the Handler. A
+// true answer must be followed by leave.
+func (s *Server) enter() bool {
+	s.busy.RLock()
+	if s.done {
+		s.busy.RUnlock()
+		return false
+	}
+	return true
+}
+
+func (s *Server) leave() { s.busy.RUnlock() }
 
 // limitListener turns away connections over MaxConns with a 421 reply.
 type limitListener struct {
@@ -216,6 +313,12 @@ func (l *limitListener) Accept() (net.Conn, error) {
 		if err != nil {
 			return nil, err
 		}
+		if l.s.closing.Load() { // accepted as the listener closes
+			_ = c.SetWriteDeadline(time.Now().Add(time.Second))
+			fmt.Fprintf(c, "%d %d.%d.%d %s\r\n", ErrShuttingDown.Code, ErrShuttingDown.EnhancedCode[0], ErrShuttingDown.EnhancedCode[1], ErrShuttingDown.EnhancedCode[2], ErrShuttingDown.Message)
+			c.Close()
+			continue
+		}
 		if l.s.conns.Add(1) > int64(l.s.cfg.MaxConns) {
 			l.s.conns.Add(-1)
 			l.s.cfg.Logger.Warn("smtp: connection refused: too many connections", "remote", c.RemoteAddr().String())
@@ -224,7 +327,11 @@ func (l *limitListener) Accept() (net.Conn, error) {
 			c.Close()
 			continue
 		}
-		return &countedConn{Conn: c, s: l.s}, nil
+		cc := &countedConn{Conn: c, s: l.s}
+		l.s.openMu.Lock()
+		l.s.open[cc] = struct{}{}
+		l.s.openMu.Unlock()
+		return cc, nil
 	}
 }
 
@@ -234,6 +341,9 @@ type countedConn struct {
 	once sync.Once
 	// hangUp closes the connection after the next reply is written.
 	hangUp atomic.Bool
+	// inTx is set from an accepted MAIL FROM to the end of the
+	// transaction (DATA's reply, RSET): a shutdown lets it finish.
+	inTx atomic.Bool
 }
 
 func (c *countedConn) Write(b []byte) (int, error) {
@@ -259,7 +369,12 @@ func countedOf(c net.Conn) *countedConn {
 }
 
 func (c *countedConn) Close() error {
-	c.once.Do(func() { c.s.conns.Add(-1) })
+	c.once.Do(func() {
+		c.s.conns.Add(-1)
+		c.s.openMu.Lock()
+		delete(c.s.open, c)
+		c.s.openMu.Unlock()
+	})
 	return c.Conn.Close()
 }
 
@@ -312,6 +427,10 @@ func (se *session) Auth(mech string) (saslServer, error) {
 		return nil, ErrAuthNeedsTLS
 	}
 	check := func(username, password string) error {
+		if !se.s.enter() {
+			return ErrShuttingDown
+		}
+		defer se.s.leave()
 		ctx, cancel := context.WithTimeout(se.s.ctx, se.s.cfg.HandleTimeout)
 		defer cancel()
 		id, err := a.Authenticate(ctx, username, password)
@@ -345,6 +464,9 @@ func (se *session) Mail(from string, opts *gosmtp.MailOptions) error {
 		return ErrTooLarge
 	}
 	se.st.From = from
+	if cc := countedOf(se.conn.Conn()); cc != nil {
+		cc.inTx.Store(true)
+	}
 	return nil
 }
 
@@ -353,6 +475,10 @@ func (se *session) Rcpt(to string, _ *gosmtp.RcptOptions) error {
 	if _, ok := se.authenticator(); ok && se.st.Identity == nil {
 		return ErrAuthRequired
 	}
+	if !se.s.enter() {
+		return ErrShuttingDown
+	}
+	defer se.s.leave()
 	ctx, cancel := context.WithTimeout(se.s.ctx, se.s.cfg.HandleTimeout)
 	defer cancel()
 	v, err := se.s.h.Rcpt(ctx, &se.st, to)
@@ -373,9 +499,18 @@ func (se *session) Data(r io.Reader) error {
 		se.s.cfg.Logger.Info("smtp: message refused", "remote", se.st.Remote.String(), "code", smtpErr.Code)
 		return smtpErr // 552 from go-smtp's size limit
 	}
+	if errors.Is(err, gosmtp.ErrTooLongLine) {
+		// Only a line longer than the message limit gets here: permanent.
+		se.s.cfg.Logger.Info("smtp: message refused: a line over the size limit", "remote", se.st.Remote.String())
+		return ErrTooLarge
+	}
 	if err != nil {
 		return ErrTemporary
 	}
+	if !se.s.enter() {
+		return ErrShuttingDown
+	}
+	defer se.s.leave()
 	ctx, cancel := context.WithTimeout(se.s.ctx, se.s.cfg.HandleTimeout)
 	defer cancel()
 	if err := se.s.h.Data(ctx, &se.st, raw); err != nil {
@@ -388,6 +523,12 @@ func (se *session) Data(r io.Reader) error {
 func (se *session) Reset() {
 	se.st.From = ""
 	se.st.Recipients = nil
+	if cc := countedOf(se.conn.Conn()); cc != nil {
+		cc.inTx.Store(false)
+		if se.s.closing.Load() {
+			cc.hangUp.Store(true) // the transaction is over: close after the next reply
+		}
+	}
 }
 
 // Logout implements gosmtp.Session.

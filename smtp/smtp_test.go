@@ -507,3 +507,51 @@ func TestRevokedMidSession(t *testing.T) {
 		t.Fatalf("request %s", st)
 	}
 }
+
+// TestLongBodyLine: a message whose body has a 10,000-byte line (HTML
+// mail often has one) is accepted and its code delivered. go-smtp's
+// default line limit of 2,000 bytes answered such mail with a temporary
+// 451, so the sender retried it for days.
+func TestLongBodyLine(t *testing.T) {
+	e := newRelay(t)
+	ctx := ctxT(t)
+	h, err := smtp.NewRelay(e.svc, smtp.RelayOptions{Logger: e.log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.startSMTP(smtp.Config{}, h)
+	_, token := e.source("email")
+	agent := e.agent()
+	req, priv := e.request(ctx, agent, &client.Filter{Sources: []string{"email"}, SenderPattern: "*@acme.com"})
+
+	long := strings.Repeat("x", 10_000)
+	msg := email("Acme <noreply@acme.com>", "Your Acme sign-in code", "Your Acme verification code is 583921.\n"+long, "long@acme.com")
+	auth := netsmtp.PlainAuth("", "anyone", token, "127.0.0.1")
+	if err := netsmtp.SendMail(e.smtp, auth, "noreply@acme.com", []string{"me@example.net"}, msg); err != nil {
+		t.Fatalf("SendMail with a 10,000-byte line: %v", err)
+	}
+	if _, code := receive(t, ctx, agent, req.ID, priv); code != "583921" {
+		t.Fatalf("code %q; want 583921", code)
+	}
+}
+
+// TestLineOverTheSizeLimit: a line longer than the whole message limit
+// is refused permanently (552), never with a temporary 4xx.
+func TestLineOverTheSizeLimit(t *testing.T) {
+	e := newRelay(t)
+	h, err := smtp.NewRelay(e.svc, smtp.RelayOptions{Logger: e.log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.startSMTP(smtp.Config{MaxMessageBytes: 4096}, h)
+	_, token := e.source("email")
+	c := dial(t, e.smtp)
+	c.expect(250, "EHLO client.example")
+	c.expect(235, "AUTH PLAIN %s", plain("anyone", token))
+	c.expect(250, "MAIL FROM:<noreply@acme.com>")
+	c.expect(250, "RCPT TO:<me@example.net>")
+	code, text := c.data(email("noreply@acme.com", "Code", "Your code is 583921.\n"+strings.Repeat("y", 10_000), "big@acme.com"))
+	if code/100 != 5 {
+		t.Fatalf("a line over the size limit: %d %s; want a permanent 5xx", code, text)
+	}
+}

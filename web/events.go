@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/agentotp/agentotp/internal/drain"
 )
 
 // events streams the owner's live feed as Server-Sent Events:
@@ -16,7 +18,8 @@ import (
 //
 // It follows the broker's per-owner feed. A slow reader misses ids, never
 // blocks the relay; the next event re-renders the lists anyway. The
-// stream ends when the session does. A session may keep
+// stream ends when the session does, and when the relay shuts down (a
+// clean end of stream, after which the page's EventSource reconnects). A session may keep
 // Config.MaxStreamsPerSession feeds open at once, and all sessions
 // Config.MaxStreams; beyond that a new one is refused with 429.
 func (s *Server) events(w http.ResponseWriter, r *http.Request, sess *session) {
@@ -72,8 +75,11 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request, sess *session) {
 	_ = rc.Flush()
 	heartbeat := time.NewTicker(s.cfg.Heartbeat)
 	defer heartbeat.Stop()
+	draining := drain.Done(ctx)
 	for {
 		select {
+		case <-draining:
+			return // the relay is stopping: a clean end; the page reconnects (retry: 3000)
 		case <-ctx.Done():
 			return
 		case <-heartbeat.C:

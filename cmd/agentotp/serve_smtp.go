@@ -69,20 +69,27 @@ func splitList(vals []string) []string {
 	return out
 }
 
-// startSMTP starts the SMTP receiver when --smtp-addr is set. It returns
-// a function that stops it.
-func startSMTP(ctx context.Context, stderr io.Writer, svc *relay.Service, log *slog.Logger, o smtpServeOptions) (func(), error) {
+// smtpPlan is the SMTP receiver as the flags describe it, checked.
+type smtpPlan struct {
+	o     smtpServeOptions
+	tls   *tls.Config
+	relay smtp.RelayOptions
+}
+
+// prepare checks the SMTP flags and loads the STARTTLS certificate. It
+// returns nil without --smtp-addr.
+func (o smtpServeOptions) prepare() (*smtpPlan, error) {
 	if o.addr == "" {
 		if o.open || len(o.mxDomains) > 0 || o.tlsCert != "" {
 			return nil, &exitErr{exitUsage, errors.New("the --smtp-… options need --smtp-addr")}
 		}
-		return func() {}, nil
+		return nil, nil
 	}
 	tlsCfg, err := smtpTLS(o.tlsCert, o.tlsKey)
 	if err != nil {
 		return nil, err
 	}
-	opts := smtp.RelayOptions{Open: o.open, Domains: map[string]string{}, DKIMOptional: map[string]bool{}, Logger: log}
+	opts := smtp.RelayOptions{Open: o.open, Domains: map[string]string{}, DKIMOptional: map[string]bool{}}
 	for _, m := range splitList(o.mxDomains) {
 		domain, src, ok := strings.Cut(m, "=")
 		if !ok || domain == "" || src == "" {
@@ -96,31 +103,52 @@ func startSMTP(ctx context.Context, stderr io.Writer, svc *relay.Service, log *s
 	if !o.open && len(opts.Domains) > 0 {
 		return nil, &exitErr{exitUsage, errors.New("--smtp-mx-domain needs --smtp-open (MX mode)")}
 	}
+	return &smtpPlan{o: o, tls: tlsCfg, relay: opts}, nil
+}
+
+// component returns the SMTP receiver as a component of the relay: it
+// listens when it starts (a busy address fails the relay), serves until
+// ctx ends, then lets the sessions in flight finish (within
+// shutdownTimeout) and closes the rest.
+func (p *smtpPlan) component(stderr io.Writer, svc *relay.Service, log *slog.Logger) (component, error) {
+	opts := p.relay
+	opts.Logger = log
 	h, err := smtp.NewRelay(svc, opts)
 	if err != nil {
-		return nil, &exitErr{exitUsage, err}
+		return component{}, &exitErr{exitUsage, err}
 	}
-	ln, err := net.Listen("tcp", o.addr)
-	if err != nil {
-		return nil, fmt.Errorf("SMTP listen: %w", err)
-	}
-	srv := smtp.New(smtp.Config{
-		MaxMessageBytes: o.maxBytes, MaxRecipients: o.maxRcpts, TLSConfig: tlsCfg,
-		AllowInsecureAuth: o.allowInsecure, Logger: log,
-	}, h)
-	go func() {
-		if err := srv.Serve(ln); err != nil && ctx.Err() == nil {
-			log.Error("SMTP receiver stopped", "err", err)
+	run := func(ctx context.Context) error {
+		ln, err := net.Listen("tcp", p.o.addr)
+		if err != nil {
+			return fmt.Errorf("listen: %w", err)
 		}
-	}()
-	mode := "AUTH with an email source token"
-	if o.open {
-		mode = fmt.Sprintf("MX mode for %d domain(s), DKIM verified", len(opts.Domains))
+		srv := smtp.New(smtp.Config{
+			MaxMessageBytes: p.o.maxBytes, MaxRecipients: p.o.maxRcpts, TLSConfig: p.tls,
+			AllowInsecureAuth: p.o.allowInsecure, Logger: log,
+		}, h)
+		mode := "AUTH with an email source token"
+		if p.o.open {
+			mode = fmt.Sprintf("MX mode for %d domain(s), DKIM verified", len(opts.Domains))
+		}
+		if p.tls != nil {
+			mode += ", STARTTLS"
+		}
+		fmt.Fprintf(stderr, "  smtp:        %s (%s)\n", ln.Addr().String(), mode)
+		log.Info("SMTP receiver started", "addr", ln.Addr().String(), "open", p.o.open, "starttls", p.tls != nil)
+		errc := make(chan error, 1)
+		go func() { errc <- srv.Serve(ln) }()
+		select {
+		case err := <-errc:
+			return fmt.Errorf("serve: %w", err)
+		case <-ctx.Done():
+		}
+		shutCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownTimeout)
+		defer cancel()
+		if err := srv.Shutdown(shutCtx); err != nil {
+			log.Warn("SMTP sessions still open at shutdown; closing them", "err", err)
+		}
+		srv.Close()
+		return <-errc
 	}
-	if tlsCfg != nil {
-		mode += ", STARTTLS"
-	}
-	fmt.Fprintf(stderr, "  smtp:        %s (%s)\n", ln.Addr().String(), mode)
-	log.Info("SMTP receiver started", "addr", ln.Addr().String(), "open", o.open, "starttls", tlsCfg != nil)
-	return func() { srv.Close() }, nil
+	return component{"smtp", run}, nil
 }

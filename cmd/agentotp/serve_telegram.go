@@ -1,9 +1,7 @@
 package main
 
 import (
-	"context"
 	"fmt"
-	"io"
 	"log/slog"
 
 	"github.com/spf13/pflag"
@@ -23,18 +21,15 @@ func (o *telegramServeOptions) flags(f *pflag.FlagSet) {
 	f.StringVar(&o.apiURL, "telegram-api-url", telegram.DefaultAPIURL, "Telegram Bot API server (env AGENTOTP_TELEGRAM_API_URL)")
 }
 
-// startTelegram registers the bot as a notifier and starts its update
-// loop; call it before svc.Run. Without a token it does nothing.
-func startTelegram(ctx context.Context, stderr io.Writer, svc *relay.Service, prompts telegram.Prompts, log *slog.Logger, o telegramServeOptions) error {
+// newTelegram builds the approval bot; nil without a token. The caller
+// registers it as a notifier and runs it as a component of the relay.
+func newTelegram(svc *relay.Service, prompts telegram.Prompts, log *slog.Logger, o telegramServeOptions) (*telegram.Bot, error) {
 	if o.token == "" {
-		return nil
+		return nil, nil
 	}
 	bot, err := telegram.New(svc, prompts, telegram.Config{Token: o.token, APIURL: o.apiURL, Logger: log})
 	if err != nil {
-		return &exitErr{exitUsage, fmt.Errorf("--telegram-token: %w", err)}
+		return nil, &exitErr{exitUsage, fmt.Errorf("--telegram-token: %w", err)}
 	}
-	svc.AddNotifier(bot)
-	go func() { _ = bot.Run(ctx) }()
-	fmt.Fprintf(stderr, "  telegram:    bot polling %s (link a chat: agentotp owner telegram-link)\n", o.apiURL)
-	return nil
+	return bot, nil
 }

@@ -1,9 +1,7 @@
 package main
 
 import (
-	"context"
 	"fmt"
-	"log/slog"
 	"text/tabwriter"
 	"time"
 
@@ -11,10 +9,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/agentotp/agentotp/client"
-	"github.com/agentotp/agentotp/relay"
 	"github.com/agentotp/agentotp/secretbox"
-	"github.com/agentotp/agentotp/sqlite"
-	"github.com/agentotp/agentotp/webhook"
 )
 
 // webhookServeOptions are serve's webhook flags.
@@ -40,19 +35,6 @@ func loadSecretBox(dataDir string) (*secretbox.Box, error) {
 		return nil, err
 	}
 	return secretbox.New(key)
-}
-
-// startWebhookWorker starts the outbox worker until ctx ends; every
-// committed request change wakes it.
-func startWebhookWorker(ctx context.Context, svc *relay.Service, store *sqlite.DB, log *slog.Logger, o webhookServeOptions) {
-	w := webhook.New(store, webhook.Config{
-		AllowPrivate: o.allowPrivate, RetryBase: o.retryBase, Timeout: o.timeout, Logger: log,
-	})
-	svc.AddNotifier(relay.WakeOnChange(w.Wake))
-	go w.Run(ctx)
-	if o.allowPrivate {
-		log.Warn("webhooks may reach private and loopback addresses (--allow-private-webhooks)")
-	}
 }
 
 func newWebhooksCmd(a *app) *cobra.Command {

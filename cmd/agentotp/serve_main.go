@@ -1,0 +1,317 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/agentotp/agentotp/httpapi"
+	"github.com/agentotp/agentotp/imap"
+	"github.com/agentotp/agentotp/internal/connlimit"
+	"github.com/agentotp/agentotp/internal/drain"
+	"github.com/agentotp/agentotp/relay"
+	"github.com/agentotp/agentotp/sqlite"
+	"github.com/agentotp/agentotp/web"
+	"github.com/agentotp/agentotp/webhook"
+)
+
+// shutdownTimeout bounds how long the HTTP and SMTP servers wait for the
+// requests and sessions in flight when the relay stops.
+const shutdownTimeout = 10 * time.Second
+
+// relayMain is one run of the relay (`agentotp serve`), shaped after WTF
+// Dial's cmd/wtfd: Run opens the store, starts every component (HTTP
+// server, SMTP receiver, IMAP connectors, webhook worker, Telegram bot,
+// sweeper and notifiers) under one errgroup and returns once every one of
+// them has stopped; Close then closes the store. A component that fails,
+// at start or later, stops the others, and Run returns its error wrapped
+// with its name.
+type relayMain struct {
+	o      serveOptions
+	stderr io.Writer // the banner
+	log    *slog.Logger
+
+	mu      sync.Mutex
+	cancel  context.CancelFunc // ends the Run in progress
+	stopped chan struct{}      // closed when Run has returned
+	closed  bool
+
+	// store is set by Run; Close reads it only after Run has returned.
+	store *sqlite.DB
+}
+
+// component is one part of the running relay.
+type component struct {
+	name string
+	// run works until ctx ends, then returns nil once it has stopped
+	// (its goroutines too). An error, at start or later, stops the relay.
+	run func(ctx context.Context) error
+}
+
+func newRelayMain(stderr io.Writer, log *slog.Logger, o serveOptions) *relayMain {
+	return &relayMain{o: o, stderr: stderr, log: log}
+}
+
+// Run runs the relay until ctx ends or a component fails, and returns
+// once every component has stopped. It may be called once.
+func (m *relayMain) Run(ctx context.Context) error {
+	m.mu.Lock()
+	if m.closed || m.stopped != nil {
+		m.mu.Unlock()
+		return errors.New("serve: the relay runs once")
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	m.cancel = cancel
+	m.stopped = make(chan struct{})
+	m.mu.Unlock()
+	defer close(m.stopped)
+
+	comps, err := m.setup(ctx)
+	if err != nil {
+		return err
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	for _, c := range comps {
+		g.Go(func() error {
+			err := c.run(gctx)
+			if err != nil {
+				err = fmt.Errorf("%s: %w", c.name, err)
+				m.log.Error("component failed", "component", c.name, "err", err)
+			}
+			m.log.Info("component stopped", "component", c.name)
+			return err
+		})
+	}
+	m.log.Info("relay started", "components", len(comps))
+	return g.Wait()
+}
+
+// Close stops a Run in progress and waits for it, then closes the store.
+// It may be called more than once.
+func (m *relayMain) Close() error {
+	m.mu.Lock()
+	if m.closed {
+		m.mu.Unlock()
+		return nil
+	}
+	m.closed = true
+	cancel, stopped := m.cancel, m.stopped
+	m.mu.Unlock()
+	if cancel != nil {
+		cancel()
+		<-stopped
+	}
+	if m.store == nil {
+		return nil
+	}
+	err := m.store.Close()
+	m.log.Info("store closed")
+	if err != nil {
+		return fmt.Errorf("close store: %w", err)
+	}
+	return nil
+}
+
+// setup opens the store and builds every component; nothing runs yet but
+// the HTTP listener, whose address the public URL may need. On an error
+// it leaves nothing open but the store, which Close closes.
+func (m *relayMain) setup(ctx context.Context) ([]component, error) {
+	o, log := m.o, m.log
+	dbPath, err := sqlitePath(o.database, o.dataDir)
+	if err != nil {
+		return nil, &exitErr{exitUsage, err}
+	}
+	// Flags are checked before anything opens.
+	corsOrigins, err := o.cors.parse()
+	if err != nil {
+		return nil, err
+	}
+	smtpPlan, err := o.smtp.prepare()
+	if err != nil {
+		return nil, err
+	}
+	tlsCfg, err := o.tls.config() // serve_tls.go
+	if err != nil {
+		return nil, err
+	}
+	if err := o.conns.check(); err != nil { // serve_conns.go
+		return nil, err
+	}
+	if err := secureDataDir(o.dataDir, dbPath); err != nil { // serve_files.go
+		return nil, err
+	}
+	box, err := loadSecretBox(o.dataDir) // webhooks.go: seals the webhook secrets at rest
+	if err != nil {
+		return nil, err
+	}
+	store, err := sqlite.Open(ctx, dbPath, log, sqlite.WithSecretBox(box))
+	if err != nil {
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+	m.store = store
+	if err := restrictDBFiles(dbPath); err != nil { // the -wal and -shm Open made
+		return nil, err
+	}
+
+	tcp, err := net.Listen("tcp", o.addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen: %w", err)
+	}
+	// Bounded connections (serve_conns.go); under TLS a refused one is
+	// closed, since a plain 503 would not reach a TLS client.
+	var ln net.Listener = connlimit.New(tcp, connlimit.Config{
+		Max: o.conns.max, MaxPerAddr: o.conns.perAddr, Exempt: connlimit.Loopback(), HTTP503: tlsCfg == nil, Logger: log,
+	})
+	ok := false
+	defer func() {
+		if !ok {
+			ln.Close()
+		}
+	}()
+	publicURL := o.publicURL
+	if publicURL == "" {
+		publicURL = "http://" + ln.Addr().String()
+		if tlsCfg != nil {
+			publicURL = "https://" + ln.Addr().String()
+		}
+	}
+	svc := relay.New(store, relay.NewBroker(), relay.Config{PublicURL: publicURL, Logger: log, Secrets: box})
+
+	tokenPath := filepath.Join(o.dataDir, "owner.token")
+	_, statErr := os.Stat(tokenPath)
+	owner, token, err := svc.EnsureOwner(ctx, "owner", errors.Is(statErr, os.ErrNotExist))
+	if err != nil {
+		return nil, err
+	}
+	if token != "" {
+		if err := writeSecretFile(tokenPath, token+"\n"); err != nil {
+			return nil, err
+		}
+	}
+
+	apiCfg := httpapi.DefaultConfig()
+	apiCfg.CORSOrigins = corsOrigins
+	if apiCfg.Web, err = web.New(svc, web.Config{PublicURL: publicURL, Logger: log, SourceStatus: imapStatus(svc)}); err != nil { // the dashboard, same port
+		return nil, err
+	}
+
+	// The notifiers (webhook worker, Telegram bot, IMAP manager) register
+	// before the relay component starts them.
+	hooks := webhook.New(store, webhook.Config{
+		AllowPrivate: o.webhooks.allowPrivate, RetryBase: o.webhooks.retryBase, Timeout: o.webhooks.timeout, Logger: log,
+	})
+	svc.AddNotifier(relay.WakeOnChange(hooks.Wake))
+	if o.webhooks.allowPrivate {
+		log.Warn("webhooks may reach private and loopback addresses (--allow-private-webhooks)")
+	}
+	bot, err := newTelegram(svc, store, log, o.telegram) // serve_telegram.go; nil without a token
+	if err != nil {
+		return nil, err
+	}
+	if bot != nil {
+		svc.AddNotifier(bot)
+	}
+	mail := imap.New(svc, store, imap.Config{Logger: log})
+	svc.AddNotifier(mail)
+
+	srv := &http.Server{
+		Handler:           httpapi.New(svc, log, apiCfg).Handler(),
+		ReadHeaderTimeout: httpReadHeaderTimeout, // serve_conns.go
+		ReadTimeout:       httpReadTimeout,
+		WriteTimeout:      httpWriteTimeout, // long-polls and SSE move their own deadlines
+		IdleTimeout:       httpIdleTimeout,
+		MaxHeaderBytes:    32 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		TLSConfig:         tlsCfg,
+	}
+	// Requests do not end with ctx: at shutdown the drain signal makes
+	// long-polls answer with the request as it stands and event streams
+	// end cleanly, while their contexts stay alive to do so.
+	baseCtx, cancelBase := context.WithCancel(context.WithoutCancel(ctx))
+	defer func() {
+		if !ok {
+			cancelBase()
+		}
+	}()
+	draining := drain.New()
+	srv.BaseContext = func(net.Listener) context.Context { return drain.With(baseCtx, draining) }
+	srv.RegisterOnShutdown(draining.Start)
+
+	comps := []component{
+		{"relay", func(ctx context.Context) error { svc.Run(ctx, o.sweep); return nil }}, // sweeper and notifiers
+		{"webhooks", func(ctx context.Context) error { hooks.Run(ctx); return nil }},
+		{"imap", func(ctx context.Context) error { mail.Run(ctx); return nil }},
+		{"http", func(ctx context.Context) error {
+			defer cancelBase() // ends any request left after the shutdown
+			return serveHTTP(ctx, srv, ln, log)
+		}},
+	}
+	if bot != nil {
+		comps = append(comps, component{"telegram", func(ctx context.Context) error {
+			if err := bot.Run(ctx); err != nil && ctx.Err() == nil {
+				return err
+			}
+			return nil
+		}})
+	}
+	if smtpPlan != nil {
+		c, err := smtpPlan.component(m.stderr, svc, log) // serve_smtp.go
+		if err != nil {
+			return nil, err
+		}
+		comps = append(comps, c)
+	}
+
+	fmt.Fprintf(m.stderr, "agentotp relay listening on %s\n", publicURL)
+	fmt.Fprintf(m.stderr, "  data:        %s\n", o.dataDir)
+	fmt.Fprintf(m.stderr, "  owner:       %s (token in %s, mode 0600)\n", owner.ID, tokenPath)
+	fmt.Fprintf(m.stderr, "  dashboard:   %s/ (log in after `agentotp owner passwd` or `agentotp owner login-link`)\n", publicURL)
+	if bot != nil {
+		fmt.Fprintf(m.stderr, "  telegram:    bot polling %s (link a chat: agentotp owner telegram-link)\n", o.telegram.apiURL)
+	}
+	fmt.Fprintf(m.stderr, "next, in another shell:\n  agentotp agents create --name my-agent --server %s --data %s\n", publicURL, o.dataDir)
+	log.Info("relay listening", "addr", ln.Addr().String(), "public_url", publicURL, "owner_id", owner.ID)
+	ok = true
+	return comps, nil
+}
+
+// serveHTTP serves srv on ln until ctx ends, then shuts it down: no new
+// connections, the drain signal (registered with srv) answers long-polls
+// and ends event streams, and the other requests in flight finish (within
+// shutdownTimeout).
+func serveHTTP(ctx context.Context, srv *http.Server, ln net.Listener, log *slog.Logger) error {
+	errc := make(chan error, 1)
+	go func() {
+		if srv.TLSConfig != nil {
+			errc <- srv.ServeTLS(ln, "", "") // the certificate is in TLSConfig
+			return
+		}
+		errc <- srv.Serve(ln)
+	}()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info("shutting down")
+	shutCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownTimeout)
+	defer cancel()
+	err := srv.Shutdown(shutCtx)
+	if err != nil {
+		srv.Close()
+		err = fmt.Errorf("shutdown: %w", err)
+	}
+	<-errc // http.ErrServerClosed
+	return err
+}
