@@ -137,6 +137,7 @@ func TestBrowser(t *testing.T) {
 	ctx := browserCtx(t)
 	h := newHarness(t)
 	shots := newScreenshots(t)
+	axe := loadAxe(t)
 	bg := ctxT(t)
 
 	// A realistic owner: two agents, two sources, a policy.
@@ -184,6 +185,7 @@ func TestBrowser(t *testing.T) {
 		t.Fatalf("anonymous visit landed on %q", loc)
 	}
 	shots.take(ctx, "login")
+	checkA11y(t, ctx, axe, "login")
 	step(t, ctx, "log in",
 		chromedp.SendKeys(chromedp.CSS(`input[name=password]`), testPassword),
 		chromedp.Click(chromedp.CSS(`form[action="/login"] button[type=submit]`)),
@@ -230,8 +232,10 @@ func TestBrowser(t *testing.T) {
 		t.Errorf("countdown reads %q", countdown)
 	}
 	shots.take(ctx, "pending")
+	checkA11y(t, ctx, axe, "pending")
 	step(t, ctx, "phone size", chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(2)))
 	shots.take(ctx, "pending-phone")
+	checkA11y(t, ctx, axe, "pending-phone")
 	step(t, ctx, "desk size", chromedp.EmulateViewport(1280, 900))
 
 	// 3. Open it and approve; the agent's waiting call returns approved.
@@ -247,8 +251,10 @@ func TestBrowser(t *testing.T) {
 		}
 	}
 	shots.take(ctx, "request")
+	checkA11y(t, ctx, axe, "request")
 	step(t, ctx, "phone size", chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(2)))
 	shots.take(ctx, "request-phone")
+	checkA11y(t, ctx, axe, "request-phone")
 	step(t, ctx, "desk size", chromedp.EmulateViewport(1280, 900))
 	step(t, ctx, "approve",
 		chromedp.Click(chromedp.ID("approve")),
@@ -266,6 +272,7 @@ func TestBrowser(t *testing.T) {
 		t.Errorf("decided_by %q", got.DecidedBy)
 	}
 	shots.take(ctx, "approved")
+	checkA11y(t, ctx, axe, "approved")
 
 	// The mail arrives; the agent gets and reads the code, and the open
 	// page follows by itself.
@@ -283,6 +290,7 @@ func TestBrowser(t *testing.T) {
 		t.Fatalf("consume: %+v %v", res, err)
 	}
 	step(t, ctx, "the page follows", chromedp.WaitVisible(chromedp.CSS(`.request[data-status="consumed"]`)))
+	checkA11y(t, ctx, axe, "consumed")
 
 	// 4. Deny the second request with a reason.
 	page, err := h.owner.ListRequests(bg, client.ListQuery{Status: client.StatusPendingApproval})
@@ -316,10 +324,12 @@ func TestBrowser(t *testing.T) {
 		t.Fatalf("the agent's consume: %v; want OTP_APPROVAL_DENIED with the reason", err)
 	}
 	shots.take(ctx, "denied")
+	checkA11y(t, ctx, axe, "denied")
 
 	// 5. The other pages.
 	step(t, ctx, "history", chromedp.Navigate(h.srv.URL+"/history"), chromedp.WaitVisible(chromedp.CSS(`table.list`)))
 	shots.take(ctx, "history")
+	checkA11y(t, ctx, axe, "history")
 	step(t, ctx, "create an agent",
 		chromedp.Navigate(h.srv.URL+"/agents"),
 		chromedp.SendKeys(chromedp.CSS(`form[action="/agents"] input[name=name]`), "mail-sorter"),
@@ -331,20 +341,31 @@ func TestBrowser(t *testing.T) {
 		t.Fatalf("new key %q", key)
 	}
 	shots.take(ctx, "agent-key")
+	checkA11y(t, ctx, axe, "agent-key")
 	step(t, ctx, "agents", chromedp.Navigate(h.srv.URL+"/agents"), chromedp.WaitVisible(chromedp.CSS(`table.list`)))
 	if strings.Contains(eval[string](t, ctx, `document.body.innerHTML`), key) {
 		t.Error("the key is shown a second time")
 	}
 	shots.take(ctx, "agents")
+	checkA11y(t, ctx, axe, "agents")
 	step(t, ctx, "sources", chromedp.Navigate(h.srv.URL+"/sources"), chromedp.WaitVisible(chromedp.CSS(`table.list`)))
 	shots.take(ctx, "sources")
+	checkA11y(t, ctx, axe, "sources")
 	step(t, ctx, "policies", chromedp.Navigate(h.srv.URL+"/policies"), chromedp.WaitVisible(chromedp.CSS(`table.list`)))
 	shots.take(ctx, "policies")
+	checkA11y(t, ctx, axe, "policies")
+	step(t, ctx, "a policy", chromedp.Click(chromedp.CSS(`table.list td[data-label=Name] a`)), chromedp.WaitVisible(chromedp.CSS(`form.policy-form`)))
+	checkA11y(t, ctx, axe, "policy")
+	step(t, ctx, "a new policy", chromedp.Navigate(h.srv.URL+"/policies/new"), chromedp.WaitVisible(chromedp.CSS(`form.policy-form`)))
+	checkA11y(t, ctx, axe, "policy-new")
+	step(t, ctx, "a page that is not there", chromedp.Navigate(h.srv.URL+"/no-such-page"), chromedp.WaitVisible(chromedp.CSS(`h1`)))
+	checkA11y(t, ctx, axe, "not-found")
 	step(t, ctx, "audit", chromedp.Navigate(h.srv.URL+"/audit"), chromedp.WaitVisible(chromedp.ID("chain")))
 	if chain := eval[string](t, ctx, `document.getElementById('chain').textContent`); !strings.Contains(chain, "Chain verified") {
 		t.Errorf("audit chain: %q", chain)
 	}
 	shots.take(ctx, "audit")
+	checkA11y(t, ctx, axe, "audit")
 
 	// 6. Log out.
 	step(t, ctx, "log out",
@@ -355,6 +376,12 @@ func TestBrowser(t *testing.T) {
 	if body := eval[string](t, ctx, `document.body.innerText`); strings.Contains(body, "Acme Cloud") {
 		t.Error("the request shows after log-out")
 	}
+	link, err := h.owner.CreateLoginLink(bg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	step(t, ctx, "a log-in link", chromedp.Navigate(link.URL), chromedp.WaitVisible(chromedp.CSS(`form[action="/login/link"] button`)))
+	checkA11y(t, ctx, axe, "login-link")
 
 	mu.Lock()
 	defer mu.Unlock()
