@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -142,8 +143,12 @@ func TestBrowser(t *testing.T) {
 
 	// A realistic owner: two agents, two sources, a policy.
 	agent, _ := h.agent("signup-bot")
-	h.agent("research-assistant")
-	if _, err := h.svc.CreateAgent(bg, h.ownerID, "ci-pipeline", true); err != nil {
+	research, err := h.svc.CreateAgent(bg, h.ownerID, "research-assistant", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ci, err := h.svc.CreateAgent(bg, h.ownerID, "ci-pipeline", true)
+	if err != nil {
 		t.Fatal(err)
 	}
 	var mailToken string
@@ -326,9 +331,32 @@ func TestBrowser(t *testing.T) {
 	shots.take(ctx, "denied")
 	checkA11y(t, ctx, axe, "denied")
 
-	// 5. The other pages.
+	// 5. The other pages. First a request that a test key approves, and
+	// one that a policy approves, so that History shows every decider.
+	ciClient := client.New(ci.APIKey, client.WithBaseURL(h.srv.URL), client.WithMaxRetries(0))
+	h.request(ciClient, "Run the nightly end-to-end sign-up check")
+	if _, err := h.svc.CreatePolicy(bg, h.ownerID, agentotp.Policy{Name: "Research assistant: approve", Action: agentotp.PolicyAutoApprove, Enabled: true,
+		Conditions: agentotp.PolicyConditions{AgentID: research.Agent.ID}}); err != nil {
+		t.Fatal(err)
+	}
+	researchClient := client.New(research.APIKey, client.WithBaseURL(h.srv.URL), client.WithMaxRetries(0))
+	if r := h.request(researchClient, "Read the paper behind the journal's log-in"); r.Status != client.StatusApproved {
+		t.Fatalf("the policy left the request %s", r.Status)
+	}
 	step(t, ctx, "history", chromedp.Navigate(h.srv.URL+"/history"), chromedp.WaitVisible(chromedp.CSS(`table.list`)))
+	deciders := eval[[]string](t, ctx, `[...document.querySelectorAll('td[data-label="Decided by"]')].map(td => td.innerText.trim())`)
+	for _, want := range []string{"you", "the test key (approved at once)", "policy “Research assistant: approve”"} {
+		if !slices.Contains(deciders, want) {
+			t.Errorf("History's Decided by column %q lacks %q", deciders, want)
+		}
+	}
+	for _, d := range deciders {
+		if strings.Contains(d, agentotp.DecidedByTestKey) || strings.HasPrefix(d, "policy:") || d == agentotp.DecidedByOwner {
+			t.Errorf("History shows the raw decided_by value %q", d)
+		}
+	}
 	shots.take(ctx, "history")
+	checkWordsWhole(t, ctx, "history")
 	checkA11y(t, ctx, axe, "history")
 	step(t, ctx, "create an agent",
 		chromedp.Navigate(h.srv.URL+"/agents"),
@@ -340,6 +368,16 @@ func TestBrowser(t *testing.T) {
 	if !strings.HasPrefix(key, "ak_live_") {
 		t.Fatalf("new key %q", key)
 	}
+	// The page names the variables the SDKs and the CLI read.
+	keyPage := eval[string](t, ctx, `document.body.innerText`)
+	for _, want := range []string{"AGENT_OTP_API_KEY", "AGENT_OTP_BASE_URL=" + h.srv.URL, "AGENT_OTP_WEBHOOK_SECRET"} {
+		if !strings.Contains(keyPage, want) {
+			t.Errorf("the new agent's page lacks %q", want)
+		}
+	}
+	if strings.Contains(keyPage, "AGENTOTP_API_KEY") {
+		t.Error("the new agent's page names AGENTOTP_API_KEY, which the SDKs do not read")
+	}
 	shots.take(ctx, "agent-key")
 	checkA11y(t, ctx, axe, "agent-key")
 	step(t, ctx, "agents", chromedp.Navigate(h.srv.URL+"/agents"), chromedp.WaitVisible(chromedp.CSS(`table.list`)))
@@ -348,12 +386,15 @@ func TestBrowser(t *testing.T) {
 	}
 	shots.take(ctx, "agents")
 	checkA11y(t, ctx, axe, "agents")
+	checkWordsWhole(t, ctx, "agents")
 	step(t, ctx, "sources", chromedp.Navigate(h.srv.URL+"/sources"), chromedp.WaitVisible(chromedp.CSS(`table.list`)))
 	shots.take(ctx, "sources")
 	checkA11y(t, ctx, axe, "sources")
+	checkWordsWhole(t, ctx, "sources")
 	step(t, ctx, "policies", chromedp.Navigate(h.srv.URL+"/policies"), chromedp.WaitVisible(chromedp.CSS(`table.list`)))
 	shots.take(ctx, "policies")
 	checkA11y(t, ctx, axe, "policies")
+	checkWordsWhole(t, ctx, "policies")
 	step(t, ctx, "a policy", chromedp.Click(chromedp.CSS(`table.list td[data-label=Name] a`)), chromedp.WaitVisible(chromedp.CSS(`form.policy-form`)))
 	checkA11y(t, ctx, axe, "policy")
 	step(t, ctx, "a new policy", chromedp.Navigate(h.srv.URL+"/policies/new"), chromedp.WaitVisible(chromedp.CSS(`form.policy-form`)))
@@ -366,6 +407,7 @@ func TestBrowser(t *testing.T) {
 	}
 	shots.take(ctx, "audit")
 	checkA11y(t, ctx, axe, "audit")
+	checkWordsWhole(t, ctx, "audit")
 
 	// 6. Log out.
 	step(t, ctx, "log out",
