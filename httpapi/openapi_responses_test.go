@@ -1,6 +1,7 @@
 package httpapi_test
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -481,7 +482,23 @@ func TestOpenAPIDescribesResponses(t *testing.T) {
 	case <-time.After(20 * time.Second):
 		t.Fatal("no webhook delivery")
 	}
-	call("GET", "/v1/owner/webhooks?request_id="+reqID, owner, "", "")
+	st, b = call("GET", "/v1/owner/webhooks?request_id="+reqID, owner, "", "")
+	var dl struct {
+		Data []struct {
+			ID string `json:"id"`
+		} `json:"data"`
+	}
+	if json.Unmarshal(b, &dl); st != 200 || len(dl.Data) == 0 {
+		t.Fatalf("deliveries: %d %s", st, b)
+	}
+	call("GET", "/v1/owner/webhooks/"+dl.Data[0].ID, owner, "", "")
+	call("POST", "/v1/owner/webhooks/"+dl.Data[0].ID+"/retry", owner, "", "")
+	call("GET", "/v1/owner/webhooks/evt_missing", owner, "", "")
+	call("PUT", "/v1/owner/sources/src_missing/imap", owner, js, `{"host":"127.0.0.1"}`)
+	_, b = call("POST", "/v1/owner/sources", owner, js, `{"name":"doc-mail","kind":"email"}`)
+	call("PUT", "/v1/owner/sources/"+id(b)+"/imap", owner, js, `{"host":"","username":"u","password":"p"}`)
+	call("POST", "/v1/ingest/sms-gate", "", js, `{"event":"sms:received"}`)
+	call("GET", "/metrics", "", "", "")
 
 	// 429: an agent over its rate.
 	limited := newHarness(t, func(c *httpapi.Config) { c.AgentRate, c.AgentBurst = 1, 1 })
@@ -492,14 +509,32 @@ func TestOpenAPIDescribesResponses(t *testing.T) {
 		limited.call("GET", "/v1/otp/otp_x", limited.keys[la], "", nil)
 	}
 
+	// 400: net/http's own answer to a request that is not valid HTTP,
+	// which no handler sees.
+	bad := rawExchange(t, h.srv.Listener.Addr().String(), "GET /v1/otp/%zz HTTP/1.1\r\nHost: x\r\n\r\n")
+
 	seen := map[int]bool{}
-	for _, x := range append(rec.exchanges(), lrec.exchanges()...) {
+	hit := map[string]bool{}
+	all := append(append(rec.exchanges(), lrec.exchanges()...), bad)
+	for _, x := range all {
 		seen[x.status] = true
+		if tmpl, _ := doc.pathItem(x.path); tmpl != "" {
+			hit[strings.ToLower(x.method)+" "+tmpl] = true
+		}
 		for _, bad := range doc.check(x) {
 			t.Errorf("%s %s → %d: %s", x.method, x.path, x.status, bad)
 		}
 	}
-	for _, want := range []int{200, 201, 202, 204, 401, 403, 404, 405, 409, 410, 413, 415, 422, 429} {
+	var missed []string
+	for _, p := range doc.paths {
+		for _, m := range []string{"get", "post", "put", "delete"} {
+			if _, ok := p.item[m]; ok && !hit[m+" "+p.template] {
+				missed = append(missed, strings.ToUpper(m)+" "+p.template)
+			}
+		}
+	}
+	t.Logf("checked %d exchanges; operations the scenario does not call: %v", len(all), missed)
+	for _, want := range []int{200, 201, 202, 204, 400, 401, 403, 404, 405, 409, 410, 413, 415, 422, 429} {
 		if !seen[want] {
 			t.Errorf("the scenario produced no %d; the check covers less than it says", want)
 		}
@@ -548,4 +583,27 @@ func webhookSink(t *testing.T, ch chan<- webhookCall) string {
 	go srv.Serve(ln)
 	t.Cleanup(func() { srv.Shutdown(context.Background()) })
 	return "http://" + ln.Addr().String() + "/hook"
+}
+
+// rawExchange sends raw bytes to addr and reads the answer, for requests
+// that an HTTP client would not send.
+func rawExchange(t *testing.T, addr, raw string) exchange {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	if _, err := io.WriteString(c, raw); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	line := strings.SplitN(raw, " ", 3)
+	return exchange{method: line[0], path: line[1], status: resp.StatusCode, header: resp.Header, body: body}
 }
