@@ -343,7 +343,7 @@ func TestOpenAPIDescribesResponses(t *testing.T) {
 	src, srcToken := h.source("email")
 	agentKey := h.keys[live]
 	owner := h.ownerToken
-	pub, priv, err := client.GenerateKeyPair(client.HPKEX25519)
+	pub, _, err := client.GenerateKeyPair(client.HPKEX25519)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -361,6 +361,13 @@ func TestOpenAPIDescribesResponses(t *testing.T) {
 		}
 		json.Unmarshal(b, &v)
 		return v.ID + v.Agent.ID + v.Source.ID
+	}
+	create := func(path, token, body string) string { // a POST that must answer 201; the new id
+		st, b := call("POST", path, token, js, body)
+		if st != http.StatusCreated {
+			t.Fatalf("POST %s: %d %s", path, st, b)
+		}
+		return id(b)
 	}
 
 	// The agent's requests: create, read, wait, events, consume, cancel.
@@ -391,15 +398,13 @@ func TestOpenAPIDescribesResponses(t *testing.T) {
 	call("POST", "/v1/otp/"+reqID+"/consume", agentKey, "", "")
 	call("POST", "/v1/otp/"+reqID+"/consume", agentKey, "", "") // 410
 	call("DELETE", "/v1/otp/"+reqID, agentKey, "", "")          // 409: final
-	_ = priv
 
-	st, b = call("POST", "/v1/otp/request", agentKey, js, fmt.Sprintf(`{"reason":"To be denied","public_key":%q}`, pk))
-	denyID := id(b)
+	denyID := create("/v1/otp/request", agentKey, fmt.Sprintf(`{"reason":"To be denied","public_key":%q}`, pk))
 	call("POST", "/v1/owner/requests/"+denyID+"/deny", owner, js, `{"reason":"not now"}`)
 	call("POST", "/v1/otp/"+denyID+"/consume", agentKey, "", "") // 403
-	st, b = call("POST", "/v1/otp/request", agentKey, js, fmt.Sprintf(`{"reason":"To be cancelled","public_key":%q}`, pk))
-	call("DELETE", "/v1/otp/"+id(b), agentKey, "", "")
-	call("POST", "/v1/owner/requests/"+id(b)+"/deny", owner, "", "")
+	cancelID := create("/v1/otp/request", agentKey, fmt.Sprintf(`{"reason":"To be cancelled","public_key":%q}`, pk))
+	call("DELETE", "/v1/otp/"+cancelID, agentKey, "", "")
+	call("POST", "/v1/owner/requests/"+cancelID+"/deny", owner, "", "")
 	// A test key's request, and its test message.
 	tr, err := test.RequestOTP(ctx, client.RequestOptions{Reason: "CI check", PublicKey: pk})
 	if err != nil {
@@ -425,8 +430,7 @@ func TestOpenAPIDescribesResponses(t *testing.T) {
 
 	// The owner's API.
 	call("GET", "/v1/owner/agents", owner, "", "")
-	st, b = call("POST", "/v1/owner/agents", owner, js, `{"name":"doc-made","test":false}`)
-	made := id(b)
+	made := create("/v1/owner/agents", owner, `{"name":"doc-made","test":false}`)
 	call("POST", "/v1/owner/agents", owner, js, `{"name":""}`)
 	call("POST", "/v1/owner/agents/"+made+"/rotate", owner, js, `{"grace_seconds":60}`)
 	call("GET", "/v1/owner/agents/"+made+"/webhook", owner, "", "")
@@ -437,15 +441,13 @@ func TestOpenAPIDescribesResponses(t *testing.T) {
 	call("POST", "/v1/owner/agents/"+made+"/rotate", owner, js, `{}`) // 409 or 404: revoked
 	call("DELETE", "/v1/owner/agents/agt_missing", owner, "", "")
 	call("GET", "/v1/owner/sources", owner, "", "")
-	st, b = call("POST", "/v1/owner/sources", owner, js, `{"name":"doc-phone","kind":"sms"}`)
-	phone := id(b)
+	phone := create("/v1/owner/sources", owner, `{"name":"doc-phone","kind":"sms"}`)
 	call("POST", "/v1/owner/sources", owner, js, `{"name":"x","kind":"fax"}`)
 	call("GET", "/v1/owner/sources/"+phone, owner, "", "")
 	call("DELETE", "/v1/owner/sources/"+phone+"/imap", owner, "", "")
 	call("DELETE", "/v1/owner/sources/"+phone, owner, "", "")
 	call("GET", "/v1/owner/policies", owner, "", "")
-	st, b = call("POST", "/v1/owner/policies", owner, js, fmt.Sprintf(`{"name":"doc policy","action":"auto_approve","enabled":true,"max_per_hour":null,"conditions":{"agent_id":%q,"sources":["email"],"sender_pattern":"*@acme.example","hours":"09:00-17:00"}}`, liveAgent.Agent.ID))
-	pol := id(b)
+	pol := create("/v1/owner/policies", owner, fmt.Sprintf(`{"name":"doc policy","action":"auto_approve","enabled":true,"max_per_hour":null,"conditions":{"agent_id":%q,"sources":["email"],"sender_pattern":"*@acme.example","hours":"09:00-17:00"}}`, liveAgent.Agent.ID))
 	call("POST", "/v1/owner/policies", owner, js, `{"name":"bad","action":"maybe"}`)
 	call("GET", "/v1/owner/policies/"+pol, owner, "", "")
 	call("PUT", "/v1/owner/policies/"+pol, owner, js, `{"name":"doc policy","action":"deny","enabled":false,"max_per_hour":5,"conditions":{}}`)
