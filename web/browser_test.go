@@ -368,7 +368,8 @@ func TestBrowser(t *testing.T) {
 	if !strings.HasPrefix(key, "ak_live_") {
 		t.Fatalf("new key %q", key)
 	}
-	// The page names the variables the SDKs and the CLI read.
+	// The page names the variables of the integration guide, which the
+	// SDKs read.
 	keyPage := eval[string](t, ctx, `document.body.innerText`)
 	for _, want := range []string{"AGENT_OTP_API_KEY", "AGENT_OTP_BASE_URL=" + h.srv.URL, "AGENT_OTP_WEBHOOK_SECRET"} {
 		if !strings.Contains(keyPage, want) {
