@@ -172,6 +172,8 @@ func TestMethodNotAllowed(t *testing.T) {
 		"/v1/otp/otp_x":         "GET, DELETE",
 		"/v1/otp/otp_x/consume": "POST",
 		"/v1/owner/agents":      "GET, POST",
+		"/v1/otp/request":       "POST", // not GET or DELETE /v1/otp/{id}
+		"/v1/owner/settings":    "GET, PUT",
 	} {
 		status, body, hdr := h.call("PATCH", path, "", "", nil)
 		if status != 405 || hdr.Get("Allow") != want || decodeProblem(t, body).Code != "METHOD_NOT_ALLOWED" {

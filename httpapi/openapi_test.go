@@ -251,7 +251,8 @@ func TestOpenAPIPathsMatchRoutes(t *testing.T) {
 
 // TestOpenAPIOperations checks every operation: a unique operationId,
 // responses, a declared path parameter for each wildcard, and
-// problem+json for every 4xx and 5xx response.
+// problem+json for every 4xx and 5xx response but the 400 that net/http
+// itself writes.
 func TestOpenAPIOperations(t *testing.T) {
 	doc := openAPIDoc(t)
 	paths, _ := doc["paths"].(map[string]any)
@@ -302,6 +303,9 @@ func TestOpenAPIOperations(t *testing.T) {
 			for status, r := range resps {
 				if !strings.HasPrefix(status, "4") && !strings.HasPrefix(status, "5") {
 					continue
+				}
+				if ref, _ := r.(map[string]any)["$ref"].(string); ref == "#/components/responses/BadRequest" {
+					continue // net/http's own plain-text answer to a request that is not HTTP
 				}
 				content, _ := deref(r)["content"].(map[string]any)
 				if _, ok := content["application/problem+json"]; !ok {
@@ -359,6 +363,140 @@ func TestOpenAPIErrorCodes(t *testing.T) {
 	for _, c := range sortedKeys(documented) {
 		if !defined[c] {
 			t.Errorf("ErrorCode enum lists %s, which errors.go does not define", c)
+		}
+	}
+}
+
+// TestOpenAPIBounds checks that every number in the document, in a
+// schema, parameter, header or webhook, has a minimum and a maximum.
+func TestOpenAPIBounds(t *testing.T) {
+	doc := openAPIDoc(t)
+	var walk func(v any, at string)
+	walk = func(v any, at string) {
+		switch v := v.(type) {
+		case map[string]any:
+			var types []string
+			switch ty := v["type"].(type) {
+			case string:
+				types = []string{ty}
+			case []any:
+				for _, x := range ty {
+					if s, ok := x.(string); ok {
+						types = append(types, s)
+					}
+				}
+			}
+			if slices.Contains(types, "integer") || slices.Contains(types, "number") {
+				_, lo := v["minimum"]
+				_, xlo := v["exclusiveMinimum"]
+				_, hi := v["maximum"]
+				_, xhi := v["exclusiveMaximum"]
+				if !(lo || xlo) || !(hi || xhi) {
+					t.Errorf("%s: a number without a minimum and a maximum", at)
+				}
+			}
+			for k, x := range v {
+				if k == "examples" || k == "example" {
+					continue
+				}
+				walk(x, at+"/"+k)
+			}
+		case []any:
+			for i, x := range v {
+				walk(x, at+"/"+strconv.Itoa(i))
+			}
+		}
+	}
+	for _, part := range []string{"paths", "webhooks", "components"} {
+		walk(doc[part], "#/"+part)
+	}
+}
+
+// TestOpenAPIMethodNotAllowed checks that every operation documents the
+// 405 that a method the path lacks gets, with its Allow header.
+func TestOpenAPIMethodNotAllowed(t *testing.T) {
+	doc := openAPIDoc(t)
+	resp, ok := resolvePointer(doc, "#/components/responses/MethodNotAllowed")
+	if !ok {
+		t.Fatal("no #/components/responses/MethodNotAllowed")
+	}
+	allow, ok := resolvePointer(resp, "#/headers/Allow/$ref")
+	if !ok {
+		t.Fatal("MethodNotAllowed has no Allow header")
+	}
+	if req, _ := resolvePointer(doc, allow.(string)+"/required"); req != true {
+		t.Errorf("the Allow header of a 405 is not required")
+	}
+	for path, item := range doc["paths"].(map[string]any) {
+		for method, op := range item.(map[string]any) {
+			o, ok := op.(map[string]any)
+			if !ok || o["responses"] == nil {
+				continue
+			}
+			r, _ := resolvePointer(o, "#/responses/405/$ref")
+			if r != "#/components/responses/MethodNotAllowed" {
+				t.Errorf("%s %s: no 405 (#/components/responses/MethodNotAllowed)", strings.ToUpper(method), path)
+			}
+		}
+	}
+}
+
+// TestOpenAPIAuditActions checks that the AuditAction enum lists exactly
+// the Audit… constants of the agentotp package.
+func TestOpenAPIAuditActions(t *testing.T) {
+	doc := openAPIDoc(t)
+	enum, ok := resolvePointer(doc, "#/components/schemas/AuditAction/enum")
+	if !ok {
+		t.Fatal("no #/components/schemas/AuditAction/enum")
+	}
+	documented := map[string]bool{}
+	for _, c := range enum.([]any) {
+		documented[c.(string)] = true
+	}
+	files, err := filepath.Glob(filepath.Join("..", "*.go"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defined := map[string]bool{}
+	fset := token.NewFileSet()
+	for _, name := range files {
+		if strings.HasSuffix(name, "_test.go") {
+			continue
+		}
+		f, err := parser.ParseFile(fset, name, nil, parser.SkipObjectResolution)
+		if err != nil {
+			t.Fatalf("parse %s: %v", name, err)
+		}
+		for _, decl := range f.Decls {
+			gd, ok := decl.(*ast.GenDecl)
+			if !ok || gd.Tok != token.CONST {
+				continue
+			}
+			for _, spec := range gd.Specs {
+				vs := spec.(*ast.ValueSpec)
+				for i, n := range vs.Names {
+					if !strings.HasPrefix(n.Name, "Audit") || i >= len(vs.Values) {
+						continue
+					}
+					if lit, ok := vs.Values[i].(*ast.BasicLit); ok && lit.Kind == token.STRING {
+						v, _ := strconv.Unquote(lit.Value)
+						defined[v] = true
+					}
+				}
+			}
+		}
+	}
+	if len(defined) == 0 {
+		t.Fatal("no Audit… constant found in the agentotp package")
+	}
+	for _, c := range sortedKeys(defined) {
+		if !documented[c] {
+			t.Errorf("audit action %s is missing from the AuditAction enum", c)
+		}
+	}
+	for _, c := range sortedKeys(documented) {
+		if !defined[c] {
+			t.Errorf("AuditAction lists %s, which the agentotp package does not define", c)
 		}
 	}
 }

@@ -175,19 +175,53 @@ func (s *Server) routes() {
 
 // allowedMethods returns the methods that have a route for r's path. The
 // catch-all "/" takes every request the routes do not, so the mux itself
-// never answers 405; this restores it.
+// never answers 405; this restores it. A method counts only when its
+// route is one of the most specific that match: /v1/otp/request is POST's
+// alone, although GET and DELETE /v1/otp/{id} would take the path too.
 func (s *Server) allowedMethods(r *http.Request) []string {
-	var allow []string
+	type match struct{ method, path string }
+	var ms []match
 	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodDelete} {
 		if m == r.Method {
 			continue
 		}
 		probe := &http.Request{Method: m, URL: r.URL, Host: r.Host, Header: http.Header{}}
 		if _, pattern := s.mux.Handler(probe); pattern != "" && pattern != "/" {
-			allow = append(allow, m)
+			_, path, _ := strings.Cut(pattern, " ")
+			ms = append(ms, match{m, path})
 		}
 	}
+	var allow []string
+next:
+	for _, a := range ms {
+		for _, b := range ms {
+			if moreSpecific(b.path, a.path) {
+				continue next
+			}
+		}
+		allow = append(allow, a.method)
+	}
 	return allow
+}
+
+// moreSpecific reports whether route path p, a literal where q has a
+// wildcard, matches fewer paths than q; both match the same request.
+func moreSpecific(p, q string) bool {
+	ps, qs := strings.Split(p, "/"), strings.Split(q, "/")
+	if len(ps) != len(qs) {
+		return false
+	}
+	stricter := false
+	for i := range ps {
+		pw, qw := strings.HasPrefix(ps[i], "{"), strings.HasPrefix(qs[i], "{")
+		switch {
+		case !pw && qw:
+			stricter = true
+		case pw && !qw:
+			return false
+		}
+	}
+	return stricter
 }
 
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {

@@ -197,6 +197,7 @@ type CancelOutput struct {
 
 func (s *Server) addTools() {
 	yes, no := true, false
+	maxSeconds := int(s.cfg.MaxTimeout.Seconds()) // schema.go
 	mcpsdk.AddTool(s.sdk, &mcpsdk.Tool{
 		Name:  ToolGet,
 		Title: "Get a verification code",
@@ -204,6 +205,7 @@ func (s *Server) addTools() {
 			"and for the message, and return the code. Call it right after you trigger the website to send the code. " +
 			"Returns only the code, never the message. If the owner denies, do not ask again without the user's say-so.",
 		Annotations: &mcpsdk.ToolAnnotations{ReadOnlyHint: false, DestructiveHint: &no, OpenWorldHint: &yes},
+		InputSchema: inputSchema[GetInput](maxSeconds),
 	}, s.getCode)
 	mcpsdk.AddTool(s.sdk, &mcpsdk.Tool{
 		Name:  ToolRequest,
@@ -211,18 +213,21 @@ func (s *Server) addTools() {
 		Description: "Open a request for one verification code and return at once with its request_id. " +
 			"Then call check_verification_code with the request_id until it returns the code. For clients that cannot keep a call open.",
 		Annotations: &mcpsdk.ToolAnnotations{DestructiveHint: &no, OpenWorldHint: &yes},
+		InputSchema: inputSchema[RequestInput](maxSeconds),
 	}, s.requestCode)
 	mcpsdk.AddTool(s.sdk, &mcpsdk.Tool{
 		Name:        ToolCheck,
 		Title:       "Check a verification code request",
 		Description: "Check a request made with request_verification_code. When the code has arrived it is returned (once); otherwise the status says what it waits for.",
 		Annotations: &mcpsdk.ToolAnnotations{DestructiveHint: &no, OpenWorldHint: &yes},
+		InputSchema: inputSchema[CheckInput](maxSeconds),
 	}, s.checkCode)
 	mcpsdk.AddTool(s.sdk, &mcpsdk.Tool{
 		Name:        ToolCancel,
 		Title:       "Cancel a verification code request",
 		Description: "Cancel a request you no longer need.",
 		Annotations: &mcpsdk.ToolAnnotations{DestructiveHint: &yes, IdempotentHint: true, OpenWorldHint: &yes},
+		InputSchema: inputSchema[CancelInput](maxSeconds),
 	}, s.cancelCode)
 }
 

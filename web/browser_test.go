@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -137,12 +138,17 @@ func TestBrowser(t *testing.T) {
 	ctx := browserCtx(t)
 	h := newHarness(t)
 	shots := newScreenshots(t)
+	axe := loadAxe(t)
 	bg := ctxT(t)
 
 	// A realistic owner: two agents, two sources, a policy.
 	agent, _ := h.agent("signup-bot")
-	h.agent("research-assistant")
-	if _, err := h.svc.CreateAgent(bg, h.ownerID, "ci-pipeline", true); err != nil {
+	research, err := h.svc.CreateAgent(bg, h.ownerID, "research-assistant", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ci, err := h.svc.CreateAgent(bg, h.ownerID, "ci-pipeline", true)
+	if err != nil {
 		t.Fatal(err)
 	}
 	var mailToken string
@@ -153,8 +159,14 @@ func TestBrowser(t *testing.T) {
 		}
 		mailToken = ns.Token
 	}
+	// Its window is 01:00-05:00 UTC, unless the test runs then: the
+	// policy must not decide this test's requests.
+	night := "01:00-05:00"
+	if time.Now().UTC().Hour() < 6 {
+		night = "13:00-17:00"
+	}
 	if _, err := h.svc.CreatePolicy(bg, h.ownerID, agentotp.Policy{Name: "Night: ask nobody, deny", Action: agentotp.PolicyDeny, Enabled: true,
-		Conditions: agentotp.PolicyConditions{Hours: "01:00-05:00"}}); err != nil {
+		Conditions: agentotp.PolicyConditions{Hours: night}}); err != nil {
 		t.Fatal(err)
 	}
 	n := 5
@@ -184,6 +196,7 @@ func TestBrowser(t *testing.T) {
 		t.Fatalf("anonymous visit landed on %q", loc)
 	}
 	shots.take(ctx, "login")
+	checkA11y(t, ctx, axe, "login")
 	step(t, ctx, "log in",
 		chromedp.SendKeys(chromedp.CSS(`input[name=password]`), testPassword),
 		chromedp.Click(chromedp.CSS(`form[action="/login"] button[type=submit]`)),
@@ -230,8 +243,10 @@ func TestBrowser(t *testing.T) {
 		t.Errorf("countdown reads %q", countdown)
 	}
 	shots.take(ctx, "pending")
+	checkA11y(t, ctx, axe, "pending")
 	step(t, ctx, "phone size", chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(2)))
 	shots.take(ctx, "pending-phone")
+	checkA11y(t, ctx, axe, "pending-phone")
 	step(t, ctx, "desk size", chromedp.EmulateViewport(1280, 900))
 
 	// 3. Open it and approve; the agent's waiting call returns approved.
@@ -247,8 +262,10 @@ func TestBrowser(t *testing.T) {
 		}
 	}
 	shots.take(ctx, "request")
+	checkA11y(t, ctx, axe, "request")
 	step(t, ctx, "phone size", chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(2)))
 	shots.take(ctx, "request-phone")
+	checkA11y(t, ctx, axe, "request-phone")
 	step(t, ctx, "desk size", chromedp.EmulateViewport(1280, 900))
 	step(t, ctx, "approve",
 		chromedp.Click(chromedp.ID("approve")),
@@ -266,6 +283,7 @@ func TestBrowser(t *testing.T) {
 		t.Errorf("decided_by %q", got.DecidedBy)
 	}
 	shots.take(ctx, "approved")
+	checkA11y(t, ctx, axe, "approved")
 
 	// The mail arrives; the agent gets and reads the code, and the open
 	// page follows by itself.
@@ -283,6 +301,7 @@ func TestBrowser(t *testing.T) {
 		t.Fatalf("consume: %+v %v", res, err)
 	}
 	step(t, ctx, "the page follows", chromedp.WaitVisible(chromedp.CSS(`.request[data-status="consumed"]`)))
+	checkA11y(t, ctx, axe, "consumed")
 
 	// 4. Deny the second request with a reason.
 	page, err := h.owner.ListRequests(bg, client.ListQuery{Status: client.StatusPendingApproval})
@@ -316,10 +335,35 @@ func TestBrowser(t *testing.T) {
 		t.Fatalf("the agent's consume: %v; want OTP_APPROVAL_DENIED with the reason", err)
 	}
 	shots.take(ctx, "denied")
+	checkA11y(t, ctx, axe, "denied")
 
-	// 5. The other pages.
+	// 5. The other pages. First a request that a test key approves, and
+	// one that a policy approves, so that History shows every decider.
+	ciClient := client.New(ci.APIKey, client.WithBaseURL(h.srv.URL), client.WithMaxRetries(0))
+	h.request(ciClient, "Run the nightly end-to-end sign-up check")
+	if _, err := h.svc.CreatePolicy(bg, h.ownerID, agentotp.Policy{Name: "Research assistant: approve", Action: agentotp.PolicyAutoApprove, Enabled: true,
+		Conditions: agentotp.PolicyConditions{AgentID: research.Agent.ID}}); err != nil {
+		t.Fatal(err)
+	}
+	researchClient := client.New(research.APIKey, client.WithBaseURL(h.srv.URL), client.WithMaxRetries(0))
+	if r := h.request(researchClient, "Read the paper behind the journal's log-in"); r.Status != client.StatusApproved {
+		t.Fatalf("the policy left the request %s", r.Status)
+	}
 	step(t, ctx, "history", chromedp.Navigate(h.srv.URL+"/history"), chromedp.WaitVisible(chromedp.CSS(`table.list`)))
+	deciders := eval[[]string](t, ctx, `[...document.querySelectorAll('td[data-label="Decided by"]')].map(td => td.innerText.trim())`)
+	for _, want := range []string{"you", "the test key (approved at once)", "policy “Research assistant: approve”"} {
+		if !slices.Contains(deciders, want) {
+			t.Errorf("History's Decided by column %q lacks %q", deciders, want)
+		}
+	}
+	for _, d := range deciders {
+		if strings.Contains(d, agentotp.DecidedByTestKey) || strings.HasPrefix(d, "policy:") || d == agentotp.DecidedByOwner {
+			t.Errorf("History shows the raw decided_by value %q", d)
+		}
+	}
 	shots.take(ctx, "history")
+	checkWordsWhole(t, ctx, "history")
+	checkA11y(t, ctx, axe, "history")
 	step(t, ctx, "create an agent",
 		chromedp.Navigate(h.srv.URL+"/agents"),
 		chromedp.SendKeys(chromedp.CSS(`form[action="/agents"] input[name=name]`), "mail-sorter"),
@@ -330,21 +374,47 @@ func TestBrowser(t *testing.T) {
 	if !strings.HasPrefix(key, "ak_live_") {
 		t.Fatalf("new key %q", key)
 	}
+	// The page names the variables of the integration guide, which the
+	// SDKs read.
+	keyPage := eval[string](t, ctx, `document.body.innerText`)
+	for _, want := range []string{"AGENT_OTP_API_KEY", "AGENT_OTP_BASE_URL=" + h.srv.URL, "AGENT_OTP_WEBHOOK_SECRET"} {
+		if !strings.Contains(keyPage, want) {
+			t.Errorf("the new agent's page lacks %q", want)
+		}
+	}
+	if strings.Contains(keyPage, "AGENTOTP_API_KEY") {
+		t.Error("the new agent's page names AGENTOTP_API_KEY, which the SDKs do not read")
+	}
 	shots.take(ctx, "agent-key")
+	checkA11y(t, ctx, axe, "agent-key")
 	step(t, ctx, "agents", chromedp.Navigate(h.srv.URL+"/agents"), chromedp.WaitVisible(chromedp.CSS(`table.list`)))
 	if strings.Contains(eval[string](t, ctx, `document.body.innerHTML`), key) {
 		t.Error("the key is shown a second time")
 	}
 	shots.take(ctx, "agents")
+	checkA11y(t, ctx, axe, "agents")
+	checkWordsWhole(t, ctx, "agents")
 	step(t, ctx, "sources", chromedp.Navigate(h.srv.URL+"/sources"), chromedp.WaitVisible(chromedp.CSS(`table.list`)))
 	shots.take(ctx, "sources")
+	checkA11y(t, ctx, axe, "sources")
+	checkWordsWhole(t, ctx, "sources")
 	step(t, ctx, "policies", chromedp.Navigate(h.srv.URL+"/policies"), chromedp.WaitVisible(chromedp.CSS(`table.list`)))
 	shots.take(ctx, "policies")
+	checkA11y(t, ctx, axe, "policies")
+	checkWordsWhole(t, ctx, "policies")
+	step(t, ctx, "a policy", chromedp.Click(chromedp.CSS(`table.list td[data-label=Name] a`)), chromedp.WaitVisible(chromedp.CSS(`form.policy-form`)))
+	checkA11y(t, ctx, axe, "policy")
+	step(t, ctx, "a new policy", chromedp.Navigate(h.srv.URL+"/policies/new"), chromedp.WaitVisible(chromedp.CSS(`form.policy-form`)))
+	checkA11y(t, ctx, axe, "policy-new")
+	step(t, ctx, "a page that is not there", chromedp.Navigate(h.srv.URL+"/no-such-page"), chromedp.WaitVisible(chromedp.CSS(`h1`)))
+	checkA11y(t, ctx, axe, "not-found")
 	step(t, ctx, "audit", chromedp.Navigate(h.srv.URL+"/audit"), chromedp.WaitVisible(chromedp.ID("chain")))
 	if chain := eval[string](t, ctx, `document.getElementById('chain').textContent`); !strings.Contains(chain, "Chain verified") {
 		t.Errorf("audit chain: %q", chain)
 	}
 	shots.take(ctx, "audit")
+	checkA11y(t, ctx, axe, "audit")
+	checkWordsWhole(t, ctx, "audit")
 
 	// 6. Log out.
 	step(t, ctx, "log out",
@@ -355,6 +425,12 @@ func TestBrowser(t *testing.T) {
 	if body := eval[string](t, ctx, `document.body.innerText`); strings.Contains(body, "Acme Cloud") {
 		t.Error("the request shows after log-out")
 	}
+	link, err := h.owner.CreateLoginLink(bg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	step(t, ctx, "a log-in link", chromedp.Navigate(link.URL), chromedp.WaitVisible(chromedp.CSS(`form[action="/login/link"] button`)))
+	checkA11y(t, ctx, axe, "login-link")
 
 	mu.Lock()
 	defer mu.Unlock()

@@ -33,6 +33,7 @@ type reqItem struct {
 	R         *agentotp.Request
 	Agent     string
 	AgentTest bool
+	DecidedBy decider
 }
 
 // agentNames maps the owner's agent ids to agents.
@@ -48,10 +49,10 @@ func (s *Server) agentMap(ctx context.Context, ownerID string) (map[string]*agen
 	return m, as, nil
 }
 
-func items(rs []*agentotp.Request, agents map[string]*agentotp.Agent) []reqItem {
+func items(rs []*agentotp.Request, agents map[string]*agentotp.Agent, policies map[string]string) []reqItem {
 	out := make([]reqItem, 0, len(rs))
 	for _, r := range rs {
-		it := reqItem{R: r, Agent: r.AgentID}
+		it := reqItem{R: r, Agent: r.AgentID, DecidedBy: decidedBy(r.DecidedBy, policies)}
 		if a, ok := agents[r.AgentID]; ok {
 			it.Agent, it.AgentTest = a.Name, a.Test
 		}
@@ -95,7 +96,7 @@ func (s *Server) loadPending(ctx context.Context, ownerID string) (*pendingView,
 	}
 	active := append(approved, received...)
 	slices.SortFunc(active, func(a, b *agentotp.Request) int { return b.CreatedAt.Compare(a.CreatedAt) })
-	return &pendingView{Pending: items(pending, agents), Active: items(active, agents)}, nil
+	return &pendingView{Pending: items(pending, agents, nil), Active: items(active, agents, nil)}, nil
 }
 
 func (s *Server) pendingPage(w http.ResponseWriter, r *http.Request, sess *session) {
@@ -117,6 +118,7 @@ type requestView struct {
 	Sources    []string // the owner's capture sources that can feed it
 	Pending    bool
 	Trail      []auditRow
+	DecidedBy  decider
 	DenyReason string // the form's reason, kept after an error
 }
 
@@ -153,7 +155,12 @@ func (s *Server) loadRequest(ctx context.Context, ownerID, id string) (*requestV
 	if err != nil {
 		return nil, err
 	}
-	n := names{agents: agents, sources: srcs}
+	policies, err := s.policyNames(ctx, ownerID)
+	if err != nil {
+		return nil, err
+	}
+	v.DecidedBy = decidedBy(req.DecidedBy, policies)
+	n := names{agents: agents, sources: srcs, policies: policies}
 	for _, e := range trail {
 		v.Trail = append(v.Trail, n.row(e))
 	}
@@ -248,7 +255,12 @@ func (s *Server) historyPage(w http.ResponseWriter, r *http.Request, sess *sessi
 		s.serverError(w, r, err)
 		return
 	}
-	v.Items = items(rs, agents)
+	policies, err := s.policyNames(r.Context(), sess.OwnerID)
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	v.Items = items(rs, agents, policies)
 	if next != "" {
 		nq := url.Values{"cursor": {next}}
 		if v.Status != "" {
@@ -287,6 +299,9 @@ type secretView struct {
 	Heading string
 	What    string
 	Secrets []secretItem
+	// BaseURL, on an agent's page, is the relay's URL for
+	// AGENT_OTP_BASE_URL.
+	BaseURL string
 	Back    string
 }
 
@@ -318,11 +333,25 @@ func (s *Server) showAgentSecrets(w http.ResponseWriter, r *http.Request, sess *
 		Heading: heading,
 		What:    "Agent " + n.Agent.ID + " (" + kind + "). Copy the key into the agent's configuration now: it is shown only this once, and the relay keeps only its hash.",
 		Secrets: []secretItem{
-			{"API key", n.APIKey, "AGENTOTP_API_KEY / AGENT_OTP_API_KEY"},
-			{"Webhook signing secret", n.WebhookSecret, "verifies the relay's webhooks (Standard Webhooks)"},
+			{"API key", n.APIKey, "AGENT_OTP_API_KEY in the agent's environment"},
+			{"Webhook signing secret", n.WebhookSecret, "AGENT_OTP_WEBHOOK_SECRET: verifies the relay's webhooks (Standard Webhooks)"},
 		},
-		Back: "/agents",
+		BaseURL: s.baseURL(r),
+		Back:    "/agents",
 	}})
+}
+
+// baseURL is the relay's URL as an agent reaches it: the configured
+// public URL, else the address this page was asked at.
+func (s *Server) baseURL(r *http.Request) string {
+	if u := strings.TrimRight(s.cfg.PublicURL, "/"); u != "" {
+		return u
+	}
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	return scheme + "://" + r.Host
 }
 
 func (s *Server) rotateAgent(w http.ResponseWriter, r *http.Request, sess *session) {
@@ -430,8 +459,9 @@ const auditPageSize = 100
 
 // names turns ids into the names an owner gave them.
 type names struct {
-	agents  map[string]*agentotp.Agent
-	sources []*agentotp.Source
+	agents   map[string]*agentotp.Agent
+	sources  []*agentotp.Source
+	policies map[string]string // id -> name
 }
 
 func (n names) agent(id string) string {
@@ -457,8 +487,8 @@ func (n names) actor(a string) string {
 		return "agent " + n.agent(strings.TrimPrefix(a, "agent:"))
 	case strings.HasPrefix(a, "source:"):
 		return "source " + n.source(strings.TrimPrefix(a, "source:"))
-	case strings.HasPrefix(a, "policy:"):
-		return "policy " + strings.TrimPrefix(a, "policy:")
+	case strings.HasPrefix(a, "policy:"), a == agentotp.DecidedByTestKey:
+		return decidedBy(a, n.policies).Words
 	}
 	return a
 }
@@ -545,7 +575,12 @@ func (s *Server) auditPage(w http.ResponseWriter, r *http.Request, sess *session
 		s.serverError(w, r, err)
 		return
 	}
-	n := names{agents: agents, sources: srcs}
+	policies, err := s.policyNames(r.Context(), sess.OwnerID)
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	n := names{agents: agents, sources: srcs, policies: policies}
 	start := (pageNo - 1) * auditPageSize
 	if start < len(es) {
 		for _, e := range es[start:min(len(es), start+auditPageSize)] {
