@@ -92,7 +92,7 @@ func TestMismatch(t *testing.T) {
 		{"filter.received_after", func(r *agentotp.Request) { r.Filter.ReceivedAfter = time.Time{} }},
 		{"include_message", func(r *agentotp.Request) { r.IncludeMessage = true }},
 		{"expires_at", func(r *agentotp.Request) { r.ExpiresAt = r.ExpiresAt.Add(time.Hour) }},
-		{"", func(r *agentotp.Request) { r.Filter.Sources = []string{"sms", "email", "sms"} }}, // the same set, stated once
+		{"", func(r *agentotp.Request) { r.Filter.Sources = []string{"sms", "email", "sms"} }},           // the same set, stated once
 		{"", func(r *agentotp.Request) { r.Status = agentotp.StatusApproved; r.Reason = "other words" }}, // not part of the statement
 	}
 	for _, tt := range tests {
