@@ -84,6 +84,30 @@ func refuse(format string, args ...any) error {
 	return &Refusal{Reason: fmt.Sprintf(format, args...)}
 }
 
+// Verify checks that a is a well-formed statement signed by one of t's
+// keys, about t's owner, and returns the statement. It does not look at
+// what the statement says beyond its owner.
+func (t *Trust) Verify(a *Signed) (Statement, error) {
+	s, err := Parse(a.Statement)
+	if err != nil {
+		return Statement{}, refuse("%v", err)
+	}
+	if a.Method != MethodEd25519 {
+		return Statement{}, refuse("signing method %q is not one this checker knows", a.Method)
+	}
+	k := t.key(a.KeyID)
+	if k == nil {
+		return Statement{}, refuse("signed by key %q, which is not one of the owner's pinned keys", a.KeyID)
+	}
+	if err := VerifyEd25519(k.PublicKey, a.Statement, a.Signature); err != nil {
+		return Statement{}, refuse("%v", err)
+	}
+	if s.OwnerID != t.OwnerID {
+		return Statement{}, refuse("the statement is for owner %q, not the pinned owner %q", s.OwnerID, t.OwnerID)
+	}
+	return s, nil
+}
+
 // Check decides whether a code may be sealed for request r, as the relay
 // presents it, on the strength of its signed approval a (nil when the
 // relay gave none). keyFingerprint and algorithm are what the checker
@@ -91,7 +115,8 @@ func refuse(format string, args ...any) error {
 // relay's word. In strict mode only an approval signed by a key in t, by
 // the owner t names, that covers r exactly and has not expired lets the
 // code through; permissive mode also takes an unsigned approval (and
-// still checks that it covers r), and a request without any approval.
+// still checks that it covers r, and names the pinned owner when t names
+// one), and a request without any approval.
 func (t *Trust) Check(a *Signed, r *agentotp.Request, keyFingerprint, algorithm string, now time.Time, strict bool) error {
 	if a == nil {
 		if strict {
@@ -99,28 +124,24 @@ func (t *Trust) Check(a *Signed, r *agentotp.Request, keyFingerprint, algorithm 
 		}
 		return nil
 	}
-	s, err := Parse(a.Statement)
-	if err != nil {
-		return refuse("request %s: %v", r.ID, err)
-	}
+	var s Statement
 	switch a.Method {
 	case MethodNone:
 		if strict {
 			return refuse("request %s was approved without an owner signature (owner token, Telegram or a policy); strict mode takes only signed approvals", r.ID)
 		}
-	case MethodEd25519:
-		k := t.key(a.KeyID)
-		if k == nil {
-			return refuse("request %s: signed by key %q, which is not one of the owner's pinned keys", r.ID, a.KeyID)
-		}
-		if err := VerifyEd25519(k.PublicKey, a.Statement, a.Signature); err != nil {
+		var err error
+		if s, err = Parse(a.Statement); err != nil {
 			return refuse("request %s: %v", r.ID, err)
 		}
+		if t.OwnerID != "" && s.OwnerID != t.OwnerID {
+			return refuse("request %s: the statement is for owner %q, not the pinned owner %q", r.ID, s.OwnerID, t.OwnerID)
+		}
 	default:
-		return refuse("request %s: unknown signing method %q", r.ID, a.Method)
-	}
-	if (strict || t.OwnerID != "") && s.OwnerID != t.OwnerID {
-		return refuse("request %s: the statement is for owner %q, not the pinned owner %q", r.ID, s.OwnerID, t.OwnerID)
+		var err error
+		if s, err = t.Verify(a); err != nil {
+			return refuse("request %s: %s", r.ID, err.(*Refusal).Reason)
+		}
 	}
 	if s.Decision != Approve {
 		return refuse("request %s: the owner's statement says %s", r.ID, s.Decision)

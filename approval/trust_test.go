@@ -73,7 +73,7 @@ func TestCheck(t *testing.T) {
 		{"unsigned but widened, permissive", unsigned(honest), with(honest, func(r *agentotp.Request) { r.Filter.Sources = []string{"sms"} }), fp, alg, t0, false, "filter.sources"},
 		{"no approval, permissive", nil, honest, fp, alg, t0, false, ""},
 		{"signature of another statement", &Signed{Statement: For(honest, Approve, t0).Canonical(), Method: MethodEd25519, KeyID: KeyID(o.pub), Signature: o.sign(other, Approve).Signature}, honest, fp, alg, t0, true, "does not verify"},
-		{"unknown method", &Signed{Statement: For(honest, Approve, t0).Canonical(), Method: "hmac"}, honest, fp, alg, t0, false, "unknown signing method"},
+		{"unknown method", &Signed{Statement: For(honest, Approve, t0).Canonical(), Method: "hmac"}, honest, fp, alg, t0, false, "not one this checker knows"},
 		{"garbled statement", &Signed{Statement: []byte("{}"), Method: MethodNone}, honest, fp, alg, t0, false, "version"},
 	}
 	for _, tt := range tests {
