@@ -11,18 +11,25 @@ const (
 	AuditSigningKeyRevoked = "signing_key.revoked"
 )
 
+// LoginPasskey is the method of a dashboard session opened with a
+// passkey.
+const LoginPasskey = "passkey"
+
 // SigningKey is a public key with which the owner signs decisions (see
 // package approval): the relay keeps only the public half, so it can
 // check a signed approval but never make one.
 type SigningKey struct {
 	ID        string // sgk_…
 	OwnerID   string
-	Method    string // "ed25519"
+	Method    string // "ed25519" or "webauthn" (a passkey)
 	KeyID     string // approval.KeyID of PublicKey
-	PublicKey []byte // raw public key
-	Name      string
-	CreatedAt time.Time
-	RevokedAt time.Time
+	PublicKey []byte // raw Ed25519 key; a passkey's COSE key
+	// Credential is a passkey's WebAuthn credential record (JSON); empty
+	// for other methods.
+	Credential []byte
+	Name       string
+	CreatedAt  time.Time
+	RevokedAt  time.Time
 }
 
 // Active reports whether the key has not been revoked.

@@ -25,7 +25,7 @@ const (
 type Signed struct {
 	// Statement is the canonical statement bytes (base64 in JSON).
 	Statement []byte `json:"statement"`
-	// Method is MethodEd25519 or MethodNone.
+	// Method is MethodEd25519, MethodWebAuthn or MethodNone.
 	Method string `json:"method"`
 	// KeyID names the signing key; empty for MethodNone.
 	KeyID string `json:"key_id,omitempty"`
@@ -35,17 +35,25 @@ type Signed struct {
 
 // TrustedKey is an owner public key an edge or an agent has pinned.
 type TrustedKey struct {
-	KeyID     string `json:"key_id"`
-	Method    string `json:"method"`
-	PublicKey []byte `json:"public_key"` // raw 32-byte Ed25519 key for MethodEd25519 (base64 in JSON)
-	Name      string `json:"name,omitempty"`
+	KeyID  string `json:"key_id"`
+	Method string `json:"method"`
+	// PublicKey is the raw 32-byte key of a MethodEd25519 key (base64 in
+	// JSON).
+	PublicKey []byte `json:"public_key,omitempty"`
+	// Credential is the WebAuthn credential record (go-webauthn's JSON) of
+	// a MethodWebAuthn key: its id, COSE public key and flags.
+	Credential json.RawMessage `json:"credential,omitempty"`
+	Name       string          `json:"name,omitempty"`
 }
 
 // Trust is what an edge or an agent pins about one owner: the owner's id
 // and public keys, fetched once with the owner token (agentotp owner
-// trust) and kept in a file.
+// trust) and kept in a file. Passkeys are checked against the relying
+// party they were made for: RPID (the dashboard's host) and Origins.
 type Trust struct {
 	OwnerID string       `json:"owner_id"`
+	RPID    string       `json:"rp_id,omitempty"`
+	Origins []string     `json:"origins,omitempty"`
 	Keys    []TrustedKey `json:"keys"`
 }
 
@@ -58,15 +66,25 @@ func ParseTrust(b []byte) (*Trust, error) {
 	if t.OwnerID == "" {
 		return nil, errors.New("approval: trust file names no owner_id")
 	}
-	for i, k := range t.Keys {
-		if k.Method != MethodEd25519 {
+	for i := range t.Keys {
+		k := &t.Keys[i]
+		switch k.Method {
+		case MethodEd25519:
+			if len(k.PublicKey) != ed25519.PublicKeySize {
+				return nil, fmt.Errorf("approval: trust file key %d: an Ed25519 key is %d bytes, not %d", i, ed25519.PublicKeySize, len(k.PublicKey))
+			}
+			if KeyID(k.PublicKey) != k.KeyID {
+				return nil, fmt.Errorf("approval: trust file key %d: key_id %q does not name its public key", i, k.KeyID)
+			}
+		case MethodWebAuthn:
+			if _, err := parsePasskey(k); err != nil {
+				return nil, fmt.Errorf("approval: trust file key %d: %w", i, err)
+			}
+			if t.RPID == "" || len(t.Origins) == 0 {
+				return nil, fmt.Errorf("approval: trust file key %d is a passkey, but the file names no rp_id and origins", i)
+			}
+		default:
 			return nil, fmt.Errorf("approval: trust file key %d: unknown method %q", i, k.Method)
-		}
-		if len(k.PublicKey) != ed25519.PublicKeySize {
-			return nil, fmt.Errorf("approval: trust file key %d: an Ed25519 key is %d bytes, not %d", i, ed25519.PublicKeySize, len(k.PublicKey))
-		}
-		if KeyID(k.PublicKey) != k.KeyID {
-			return nil, fmt.Errorf("approval: trust file key %d: key_id %q does not name its public key", i, k.KeyID)
 		}
 	}
 	return &t, nil
@@ -92,14 +110,19 @@ func (t *Trust) Verify(a *Signed) (Statement, error) {
 	if err != nil {
 		return Statement{}, refuse("%v", err)
 	}
-	if a.Method != MethodEd25519 {
+	if a.Method != MethodEd25519 && a.Method != MethodWebAuthn {
 		return Statement{}, refuse("signing method %q is not one this checker knows", a.Method)
 	}
 	k := t.key(a.KeyID)
-	if k == nil {
+	if k == nil || k.Method != a.Method {
 		return Statement{}, refuse("signed by key %q, which is not one of the owner's pinned keys", a.KeyID)
 	}
-	if err := VerifyEd25519(k.PublicKey, a.Statement, a.Signature); err != nil {
+	if a.Method == MethodWebAuthn {
+		err = t.verifyPasskey(k, a.Statement, a.Signature)
+	} else {
+		err = VerifyEd25519(k.PublicKey, a.Statement, a.Signature)
+	}
+	if err != nil {
 		return Statement{}, refuse("%v", err)
 	}
 	if s.OwnerID != t.OwnerID {

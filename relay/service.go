@@ -37,6 +37,7 @@ type Service struct {
 	hub       hub
 	secrets   *secretbox.Box
 	live      liveCache
+	passkeys  ceremonies // begun passkey ceremonies (passkey.go)
 }
 
 // New returns a service over store.

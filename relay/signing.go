@@ -84,9 +84,19 @@ func (s *Service) Trust(ctx context.Context, ownerID string) (*approval.Trust, e
 	}
 	t := &approval.Trust{OwnerID: ownerID, Keys: []approval.TrustedKey{}}
 	for _, k := range ks {
-		if k.Active() {
-			t.Keys = append(t.Keys, approval.TrustedKey{KeyID: k.KeyID, Method: k.Method, PublicKey: k.PublicKey, Name: k.Name})
+		if !k.Active() {
+			continue
 		}
+		tk := approval.TrustedKey{KeyID: k.KeyID, Method: k.Method, Name: k.Name}
+		if k.Method == approval.MethodWebAuthn {
+			tk.Credential = k.Credential
+		} else {
+			tk.PublicKey = k.PublicKey
+		}
+		t.Keys = append(t.Keys, tk)
+	}
+	if rpID, origins, err := s.PasskeyRelyingParty(); err == nil {
+		t.RPID, t.Origins = rpID, origins
 	}
 	return t, nil
 }

@@ -9,12 +9,12 @@ import (
 	"github.com/agentotp/agentotp"
 )
 
-const signingKeyColumns = `id, owner_id, method, key_id, public_key, name, created_at, revoked_at`
+const signingKeyColumns = `id, owner_id, method, key_id, public_key, credential, name, created_at, revoked_at`
 
 func scanSigningKey(row rowScanner) (*agentotp.SigningKey, error) {
 	var k agentotp.SigningKey
 	var created, revoked int64
-	if err := row.Scan(&k.ID, &k.OwnerID, &k.Method, &k.KeyID, &k.PublicKey, &k.Name, &created, &revoked); err != nil {
+	if err := row.Scan(&k.ID, &k.OwnerID, &k.Method, &k.KeyID, &k.PublicKey, &k.Credential, &k.Name, &created, &revoked); err != nil {
 		return nil, err
 	}
 	k.CreatedAt, k.RevokedAt = fromMicros(created), fromMicros(revoked)
@@ -25,8 +25,8 @@ func scanSigningKey(row rowScanner) (*agentotp.SigningKey, error) {
 // holds already (same key id) is agentotp.ErrConflict.
 func (db *DB) CreateSigningKey(ctx context.Context, k *agentotp.SigningKey, audit ...agentotp.AuditEntry) error {
 	err := db.tx(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO signing_keys (`+signingKeyColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-			k.ID, k.OwnerID, k.Method, k.KeyID, k.PublicKey, k.Name, micros(k.CreatedAt), micros(k.RevokedAt)); err != nil {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO signing_keys (`+signingKeyColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			k.ID, k.OwnerID, k.Method, k.KeyID, k.PublicKey, nonNil(k.Credential), k.Name, micros(k.CreatedAt), micros(k.RevokedAt)); err != nil {
 			return conflictOnDuplicate(err)
 		}
 		return appendAudit(ctx, tx, audit)
@@ -64,4 +64,12 @@ func (db *DB) RevokeSigningKey(ctx context.Context, ownerID, id string, at time.
 		return fmt.Errorf("sqlite: revoke signing key %s: %w", id, err)
 	}
 	return nil
+}
+
+// nonNil keeps an absent BLOB as an empty one (the column is NOT NULL).
+func nonNil(b []byte) []byte {
+	if b == nil {
+		return []byte{}
+	}
+	return b
 }
