@@ -14,13 +14,15 @@ import (
 
 // telegramServeOptions are serve's Telegram bot flags.
 type telegramServeOptions struct {
-	token  string
-	apiURL string
+	token       string
+	apiURL      string
+	passkeyOnly bool
 }
 
 func (o *telegramServeOptions) flags(f *pflag.FlagSet) {
 	f.StringVar(&o.token, "telegram-token", "", "Telegram bot token from @BotFather; starts the approval bot (env AGENTOTP_TELEGRAM_TOKEN)")
 	f.StringVar(&o.apiURL, "telegram-api-url", telegram.DefaultAPIURL, "Telegram Bot API server (env AGENTOTP_TELEGRAM_API_URL)")
+	f.BoolVar(&o.passkeyOnly, "telegram-passkey-only", false, "no Approve button in Telegram: approvals are signed with a passkey on the request's page (a tap cannot be signed)")
 }
 
 // startTelegram registers the bot as a notifier and starts its update
@@ -29,7 +31,7 @@ func startTelegram(ctx context.Context, stderr io.Writer, svc *relay.Service, pr
 	if o.token == "" {
 		return nil
 	}
-	bot, err := telegram.New(svc, prompts, telegram.Config{Token: o.token, APIURL: o.apiURL, Logger: log})
+	bot, err := telegram.New(svc, prompts, telegram.Config{Token: o.token, APIURL: o.apiURL, Logger: log, PasskeyOnly: o.passkeyOnly})
 	if err != nil {
 		return &exitErr{exitUsage, fmt.Errorf("--telegram-token: %w", err)}
 	}
