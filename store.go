@@ -32,10 +32,11 @@ type AuditQuery struct {
 // Seq, PrevHash and Hash). Missing rows are reported as ErrNotFound, lost
 // optimistic races as ErrConflict (both wrapped with context).
 type Store interface {
-	PolicyStore   // policies and owner settings (policy.go)
-	TelegramStore // the Telegram bot's links and prompts (telegram.go)
-	CaptureStore  // sealed source keys for signed webhooks (capture.go)
-	IMAPStore     // IMAP settings of email sources and their connectors' cursors (imapsource.go)
+	PolicyStore     // policies and owner settings (policy.go)
+	TelegramStore   // the Telegram bot's links and prompts (telegram.go)
+	CaptureStore    // sealed source keys for signed webhooks (capture.go)
+	IMAPStore       // IMAP settings of email sources and their connectors' cursors (imapsource.go)
+	SigningKeyStore // owners' public keys for signed approvals (signingkey.go)
 
 	// CreateOwner stores a new owner together with its first credential.
 	CreateOwner(ctx context.Context, o *Owner, cred *Credential, audit ...AuditEntry) error

@@ -47,7 +47,7 @@ const MaxStatementLen = 8 << 10
 
 // Filter is a request's filter as a statement states it: sources sorted
 // and explicit (a request that takes both kinds states both), times in
-// UTC with nanoseconds, empty strings for absent conditions.
+// UTC to the microsecond, empty strings for absent conditions.
 type Filter struct {
 	Sources        []string `json:"sources"`
 	SenderPattern  string   `json:"sender_pattern"`
@@ -71,11 +71,14 @@ type Statement struct {
 	DecidedAt      string `json:"decided_at"`
 }
 
+// stamp writes a time as statements state it: UTC, to the microsecond,
+// the precision the relay's stores keep, so a statement made from a
+// request before it was stored states the request as read back.
 func stamp(t time.Time) string {
 	if t.IsZero() {
 		return ""
 	}
-	return t.UTC().Format(time.RFC3339Nano)
+	return t.UTC().Truncate(time.Microsecond).Format(time.RFC3339Nano)
 }
 
 // FilterOf states a request filter.

@@ -20,9 +20,11 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/agentotp/agentotp"
+	"github.com/agentotp/agentotp/approval"
 	"github.com/agentotp/agentotp/client"
 	"github.com/agentotp/agentotp/extract"
 	"github.com/agentotp/agentotp/seal"
@@ -80,12 +82,23 @@ type Config struct {
 	// Logger receives the capturer's logs (never a code or message
 	// text); nil discards them.
 	Logger *slog.Logger
+	// Trust holds the owner's pinned public keys. With Strict, a code is
+	// sealed only for a request whose approval the owner signed with one
+	// of them and whose key, filter, include_message and expiry are what
+	// the owner approved; the relay's word alone never lets a code out.
+	// Without Strict, an unsigned approval or none at all is taken too
+	// (the relay is trusted), though a statement that is there must still
+	// cover the request.
+	Trust  *approval.Trust
+	Strict bool
 }
 
 // Capturer matches, extracts and seals at the edge.
 type Capturer struct {
-	sc  *client.SourceClient
-	log *slog.Logger
+	sc     *client.SourceClient
+	log    *slog.Logger
+	trust  *approval.Trust
+	strict bool
 }
 
 // New returns a capturer that talks to cfg.Server with cfg.Token.
@@ -98,7 +111,11 @@ func New(cfg Config) *Capturer {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Capturer{sc: client.NewSourceClient(cfg.Token, opts...), log: log}
+	trust := cfg.Trust
+	if trust == nil {
+		trust = &approval.Trust{} // no pinned key: only unsigned approvals, and only when not strict
+	}
+	return &Capturer{sc: client.NewSourceClient(cfg.Token, opts...), log: log, trust: trust, strict: cfg.Strict}
 }
 
 // Requests returns the live requests this source may feed (the relay's
@@ -136,6 +153,7 @@ func (c *Capturer) Capture(ctx context.Context, m Message) (*Result, error) {
 		return nil, err
 	}
 	now := time.Now().UTC()
+	var refused []string
 	for _, r := range reqs {
 		received := m.ReceivedAt
 		if received.IsZero() {
@@ -154,7 +172,17 @@ func (c *Capturer) Capture(ctx context.Context, m Message) (*Result, error) {
 		if !matcher.Match(msg, r.CreatedAt) {
 			continue
 		}
-		d, err := sealFor(r, res, m, text)
+		key, err := seal.ParsePublicKey(r.PublicKey)
+		if err != nil {
+			c.log.WarnContext(ctx, "capture: a request's key does not parse", "request_id", r.ID, "err", err)
+			continue
+		}
+		if err := c.approved(r, key, now); err != nil {
+			c.log.WarnContext(ctx, "capture: refused to seal", "request_id", r.ID, "why", err.Error())
+			refused = append(refused, err.Error())
+			continue
+		}
+		d, err := sealFor(r, key, res, m, text)
 		if err != nil {
 			c.log.WarnContext(ctx, "capture: cannot seal to a request's key", "request_id", r.ID, "err", err)
 			continue
@@ -170,18 +198,35 @@ func (c *Capturer) Capture(ctx context.Context, m Message) (*Result, error) {
 		c.log.InfoContext(ctx, "capture: delivered", "request_id", r.ID, "status", out.Status, "duplicate", out.Duplicate)
 		return &Result{Matched: !out.Duplicate, RequestID: r.ID, Status: out.Status, Duplicate: out.Duplicate}, nil
 	}
+	if len(refused) > 0 {
+		return &Result{Reason: "matching requests refused: " + strings.Join(refused, "; ")}, nil
+	}
 	c.log.InfoContext(ctx, "capture: no live request matches the message", "source", m.Source, "live", len(reqs))
 	return &Result{Reason: "no live request matches the message"}, nil
+}
+
+// approved checks r's approval against the pinned owner keys, with the key
+// fingerprint and algorithm computed here from the key the relay handed
+// over.
+func (c *Capturer) approved(r client.CaptureRequest, key *seal.PublicKey, now time.Time) error {
+	var a *approval.Signed
+	if r.Approval != nil {
+		a = &approval.Signed{Statement: r.Approval.Statement, Method: r.Approval.Method, KeyID: r.Approval.KeyID, Signature: r.Approval.Signature}
+	}
+	req := &agentotp.Request{
+		ID: r.ID, OwnerID: r.OwnerID, AgentID: r.AgentID,
+		KeyFingerprint: r.PublicKeyFingerprint, Encryption: string(r.Encryption),
+		Filter: agentotp.Filter{Sources: r.Filter.Sources, SenderPattern: r.Filter.SenderPattern,
+			ContentPattern: r.Filter.ContentPattern, ReceivedAfter: r.Filter.ReceivedAfter},
+		IncludeMessage: r.IncludeMessage, ExpiresAt: r.ExpiresAt,
+	}
+	return c.trust.Check(a, req, key.Fingerprint(), string(key.Algorithm()), now, c.strict)
 }
 
 // sealFor seals the code (and the text, when the request asks for it) to
 // r's key and builds the delivery. The subject is masked as the relay
 // masks subjects.
-func sealFor(r client.CaptureRequest, res extract.Result, m Message, text string) (*client.Delivery, error) {
-	key, err := seal.ParsePublicKey(r.PublicKey)
-	if err != nil {
-		return nil, err
-	}
+func sealFor(r client.CaptureRequest, key *seal.PublicKey, res extract.Result, m Message, text string) (*client.Delivery, error) {
 	if string(key.Algorithm()) != string(r.Encryption) {
 		return nil, fmt.Errorf("the key is %s, the request says %s", key.Algorithm(), r.Encryption)
 	}

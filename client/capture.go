@@ -11,6 +11,8 @@ import (
 // the code, and nothing else.
 type CaptureRequest struct {
 	ID                   string    `json:"id"`
+	OwnerID              string    `json:"owner_id"`
+	AgentID              string    `json:"agent_id"`
 	Status               Status    `json:"status"`
 	Filter               Filter    `json:"filter"`
 	Encryption           Algorithm `json:"encryption"`
@@ -19,6 +21,20 @@ type CaptureRequest struct {
 	IncludeMessage       bool      `json:"include_message"`
 	CreatedAt            time.Time `json:"created_at"`
 	ExpiresAt            time.Time `json:"expires_at"`
+	// Approval is the owner's decision as a signed statement, once the
+	// request is decided (see package approval).
+	Approval *Approval `json:"approval,omitempty"`
+}
+
+// Approval is a decided request's statement and its signature, as the
+// relay hands them on: the canonical statement bytes, how they were
+// signed (ed25519, or none when no owner key signed), the signing key's
+// id and the signature. Package approval checks them.
+type Approval struct {
+	Statement []byte `json:"statement"`
+	Method    string `json:"method"`
+	KeyID     string `json:"key_id,omitempty"`
+	Signature []byte `json:"signature,omitempty"`
 }
 
 // DeliveryMetadata describes the captured message of a delivery. Subject

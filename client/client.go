@@ -121,6 +121,7 @@ type Metadata struct {
 // OTPRequest is the relay's request object.
 type OTPRequest struct {
 	ID                   string     `json:"id"`
+	OwnerID              string     `json:"owner_id"`
 	AgentID              string     `json:"agent_id"`
 	Status               Status     `json:"status"`
 	Reason               string     `json:"reason"`
@@ -139,6 +140,9 @@ type OTPRequest struct {
 	DenyReason           *string    `json:"deny_reason"`
 	Metadata             *Metadata  `json:"metadata"`
 	ConsumedAt           *time.Time `json:"consumed_at"`
+	// Approval is the decision's statement once decided: check it with
+	// VerifyApproval to know that the owner, not the relay, approved.
+	Approval *Approval `json:"approval"`
 }
 
 // RequestOptions are the arguments of RequestOTP.

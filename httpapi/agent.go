@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
@@ -52,7 +53,7 @@ func (s *Server) createRequest(w http.ResponseWriter, r *http.Request, p *relay.
 		return
 	}
 	w.Header().Set("Location", "/v1/otp/"+req.ID)
-	writeJSON(w, s.log, http.StatusCreated, s.requestView(req))
+	writeJSON(w, s.log, http.StatusCreated, s.requestView(r.Context(), req))
 }
 
 func (s *Server) getRequest(w http.ResponseWriter, r *http.Request, p *relay.Principal) {
@@ -97,7 +98,7 @@ func (s *Server) getRequest(w http.ResponseWriter, r *http.Request, p *relay.Pri
 		s.writeError(w, r, err, 0)
 		return
 	}
-	writeJSON(w, s.log, http.StatusOK, s.requestView(req))
+	writeJSON(w, s.log, http.StatusOK, s.requestView(r.Context(), req))
 }
 
 type consumeJSON struct {
@@ -131,7 +132,7 @@ func (s *Server) cancel(w http.ResponseWriter, r *http.Request, p *relay.Princip
 		s.writeError(w, r, err, conflictIfFinal(err))
 		return
 	}
-	writeJSON(w, s.log, http.StatusOK, s.requestView(req))
+	writeJSON(w, s.log, http.StatusOK, s.requestView(r.Context(), req))
 }
 
 // conflictIfFinal makes an event on a final request a 409 that keeps the
@@ -169,7 +170,7 @@ func (s *Server) requestEvents(w http.ResponseWriter, r *http.Request, p *relay.
 		return
 	}
 	last := r.Header.Get("Last-Event-ID")
-	if !req.Status.Live() && last != "" && last == s.eventID(req) {
+	if !req.Status.Live() && last != "" && last == s.eventID(r.Context(), req) {
 		// Finished, and the client has its last state: 204 stops an
 		// EventSource from reconnecting.
 		w.Header().Set("Cache-Control", "no-store")
@@ -194,7 +195,7 @@ func (s *Server) requestEvents(w http.ResponseWriter, r *http.Request, p *relay.
 			release()
 			return
 		}
-		b, _ := json.Marshal(s.requestView(req))
+		b, _ := json.Marshal(s.requestView(r.Context(), req))
 		if id := eventIDOf(b); id != last {
 			if _, err := fmt.Fprintf(w, "id: %s\nevent: status\ndata: %s\n\n", id, b); err != nil {
 				release()
@@ -272,8 +273,8 @@ func isDomainError(err error) bool {
 
 // eventID is the SSE event id of the request as the agent sees it: a
 // digest of the object sent.
-func (s *Server) eventID(req *agentotp.Request) string {
-	b, _ := json.Marshal(s.requestView(req))
+func (s *Server) eventID(ctx context.Context, req *agentotp.Request) string {
+	b, _ := json.Marshal(s.requestView(ctx, req))
 	return eventIDOf(b)
 }
 

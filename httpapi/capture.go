@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/agentotp/agentotp"
+	"github.com/agentotp/agentotp/approval"
 	"github.com/agentotp/agentotp/relay"
 )
 
@@ -13,6 +14,8 @@ import (
 // ciphertext).
 type captureRequestJSON struct {
 	ID                   string          `json:"id"`
+	OwnerID              string          `json:"owner_id"`
+	AgentID              string          `json:"agent_id"`
 	Status               agentotp.Status `json:"status"`
 	Filter               agentotp.Filter `json:"filter"`
 	Encryption           string          `json:"encryption"`
@@ -21,6 +24,9 @@ type captureRequestJSON struct {
 	IncludeMessage       bool            `json:"include_message"`
 	CreatedAt            time.Time       `json:"created_at"`
 	ExpiresAt            time.Time       `json:"expires_at"`
+	// Approval is the owner's statement of the decision, once approved:
+	// a strict edge seals only when the owner signed it.
+	Approval *approval.Signed `json:"approval"`
 }
 
 // captureRequests serves GET /v1/capture/requests (source tokens).
@@ -32,8 +38,13 @@ func (s *Server) captureRequests(w http.ResponseWriter, r *http.Request, p *rela
 	}
 	out := listJSON[captureRequestJSON]{Data: make([]captureRequestJSON, 0, len(rs))}
 	for _, req := range rs {
+		a, err := s.svc.Approval(r.Context(), req)
+		if err != nil {
+			s.writeError(w, r, err, 0)
+			return
+		}
 		out.Data = append(out.Data, captureRequestJSON{
-			ID: req.ID, Status: req.Status, Filter: req.Filter, Encryption: req.Encryption,
+			ID: req.ID, OwnerID: req.OwnerID, AgentID: req.AgentID, Approval: a, Status: req.Status, Filter: req.Filter, Encryption: req.Encryption,
 			PublicKey: req.PublicKey, PublicKeyFingerprint: req.KeyFingerprint, IncludeMessage: req.IncludeMessage,
 			CreatedAt: req.CreatedAt.UTC(), ExpiresAt: req.ExpiresAt.UTC(),
 		})

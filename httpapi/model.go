@@ -1,15 +1,18 @@
 package httpapi
 
 import (
+	"context"
 	"time"
 
 	"github.com/agentotp/agentotp"
+	"github.com/agentotp/agentotp/approval"
 	"github.com/agentotp/agentotp/relay"
 )
 
 // requestJSON is the request object (docs/api.md, "The request object").
 type requestJSON struct {
 	ID                   string                    `json:"id"`
+	OwnerID              string                    `json:"owner_id"`
 	AgentID              string                    `json:"agent_id"`
 	Status               agentotp.Status           `json:"status"`
 	Reason               string                    `json:"reason"`
@@ -28,6 +31,9 @@ type requestJSON struct {
 	DenyReason           *string                   `json:"deny_reason"`
 	Metadata             *agentotp.MessageMetadata `json:"metadata"`
 	ConsumedAt           *time.Time                `json:"consumed_at"`
+	// Approval is the decision's statement and how it was signed, once
+	// the request is decided (package approval).
+	Approval *approval.Signed `json:"approval"`
 }
 
 func strPtr(s string) *string {
@@ -45,15 +51,23 @@ func timePtr(t time.Time) *time.Time {
 	return &t
 }
 
-func (s *Server) requestView(r *agentotp.Request) requestJSON {
+// requestView is the request object. A decided request carries its
+// decision's statement; when it cannot be read the object goes without it
+// (an edge or agent that checks statements then refuses, as it should).
+func (s *Server) requestView(ctx context.Context, r *agentotp.Request) requestJSON {
 	v := requestJSON{
-		ID: r.ID, AgentID: r.AgentID, Status: r.Status, Reason: r.Reason,
+		ID: r.ID, OwnerID: r.OwnerID, AgentID: r.AgentID, Status: r.Status, Reason: r.Reason,
 		ExpectedSender: strPtr(r.ExpectedSender), Encryption: r.Encryption,
 		PublicKeyFingerprint: r.KeyFingerprint, IncludeMessage: r.IncludeMessage,
 		WebhookURL: strPtr(r.WebhookURL), ApprovalURL: s.svc.ApprovalURL(r.ID), Test: r.Test,
 		CreatedAt: r.CreatedAt.UTC(), ExpiresAt: r.ExpiresAt.UTC(),
 		DecidedAt: timePtr(r.DecidedAt), DecidedBy: strPtr(r.DecidedBy), DenyReason: strPtr(r.DenyReason),
 		ConsumedAt: timePtr(r.ConsumedAt),
+	}
+	if a, err := s.svc.Approval(ctx, r); err != nil {
+		s.log.WarnContext(ctx, "httpapi: the decision's statement cannot be read", "request_id", r.ID, "err", err)
+	} else {
+		v.Approval = a
 	}
 	if !r.Filter.IsZero() {
 		f := r.Filter
@@ -77,8 +91,8 @@ type ownerRequestJSON struct {
 	HeldFrom *agentotp.MessageMetadata `json:"held_message"`
 }
 
-func (s *Server) ownerRequestView(r *agentotp.Request) ownerRequestJSON {
-	v := ownerRequestJSON{requestJSON: s.requestView(r), Held: r.Status == agentotp.StatusPending && r.Held()}
+func (s *Server) ownerRequestView(ctx context.Context, r *agentotp.Request) ownerRequestJSON {
+	v := ownerRequestJSON{requestJSON: s.requestView(ctx, r), Held: r.Status == agentotp.StatusPending && r.Held()}
 	if v.Held && r.Metadata != nil {
 		md := *r.Metadata
 		md.ReceivedAt = md.ReceivedAt.UTC()

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/agentotp/agentotp"
+	"github.com/agentotp/agentotp/approval"
 	"github.com/agentotp/agentotp/relay"
 )
 
@@ -43,7 +44,7 @@ func (s *Server) ownerListRequests(w http.ResponseWriter, r *http.Request, p *re
 	}
 	out := listJSON[ownerRequestJSON]{Data: make([]ownerRequestJSON, 0, len(rs)), NextCursor: strPtr(next)}
 	for _, req := range rs {
-		out.Data = append(out.Data, s.ownerRequestView(req))
+		out.Data = append(out.Data, s.ownerRequestView(r.Context(), req))
 	}
 	writeJSON(w, s.log, http.StatusOK, out)
 }
@@ -54,37 +55,37 @@ func (s *Server) ownerGetRequest(w http.ResponseWriter, r *http.Request, p *rela
 		s.writeError(w, r, err, 0)
 		return
 	}
-	writeJSON(w, s.log, http.StatusOK, s.ownerRequestView(req))
+	writeJSON(w, s.log, http.StatusOK, s.ownerRequestView(r.Context(), req))
 }
 
 func (s *Server) ownerApprove(w http.ResponseWriter, r *http.Request, p *relay.Principal) {
-	var body struct{}
+	var body struct {
+		Approval *approval.Signed `json:"approval"`
+	}
 	if err := decodeJSON(w, r, &body, true); err != nil {
 		s.writeError(w, r, err, 0)
 		return
 	}
-	req, err := s.svc.Decide(r.Context(), p.OwnerID, r.PathValue("id"), relay.Decision{Approve: true})
+	req, err := s.svc.Decide(r.Context(), p.OwnerID, r.PathValue("id"), relay.Decision{Approve: true, Signed: body.Approval})
 	if err != nil {
 		s.writeError(w, r, err, conflictIfFinal(err))
 		return
 	}
-	writeJSON(w, s.log, http.StatusOK, s.ownerRequestView(req))
+	writeJSON(w, s.log, http.StatusOK, s.ownerRequestView(r.Context(), req))
 }
 
 func (s *Server) ownerDeny(w http.ResponseWriter, r *http.Request, p *relay.Principal) {
-	var body struct {
-		Reason string `json:"reason"`
-	}
+	var body decisionBody
 	if err := decodeJSON(w, r, &body, true); err != nil {
 		s.writeError(w, r, err, 0)
 		return
 	}
-	req, err := s.svc.Decide(r.Context(), p.OwnerID, r.PathValue("id"), relay.Decision{Reason: body.Reason})
+	req, err := s.svc.Decide(r.Context(), p.OwnerID, r.PathValue("id"), relay.Decision{Reason: body.Reason, Signed: body.Approval})
 	if err != nil {
 		s.writeError(w, r, err, conflictIfFinal(err))
 		return
 	}
-	writeJSON(w, s.log, http.StatusOK, s.ownerRequestView(req))
+	writeJSON(w, s.log, http.StatusOK, s.ownerRequestView(r.Context(), req))
 }
 
 func (s *Server) ownerCreateAgent(w http.ResponseWriter, r *http.Request, p *relay.Principal) {

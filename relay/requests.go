@@ -11,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/agentotp/agentotp"
+	"github.com/agentotp/agentotp/approval"
 	"github.com/agentotp/agentotp/seal"
 )
 
@@ -341,6 +342,11 @@ type Decision struct {
 	By      string
 	Via     string
 	Session string
+	// Signed, when set, is the owner's signed statement of this decision
+	// (see package approval); it is checked before anything is recorded
+	// and kept in the decision's audit entry. Without it the relay records
+	// a statement of its own, marked unsigned.
+	Signed *approval.Signed
 }
 
 // Decide approves or denies a pending request of the owner. Approving a
@@ -358,6 +364,9 @@ func (s *Service) Decide(ctx context.Context, ownerID, id string, d Decision) (*
 	return s.update(ctx, id, nil, func(r *agentotp.Request, now time.Time) (agentotp.AuditEntry, error) {
 		if r.OwnerID != ownerID {
 			return agentotp.AuditEntry{}, errOTPNotFound
+		}
+		if err := s.checkSigned(ctx, r, d.Approve, d.Signed, now); err != nil {
+			return agentotp.AuditEntry{}, err
 		}
 		details := map[string]string{}
 		if d.Via != "" {
@@ -378,6 +387,9 @@ func (s *Service) Decide(ctx context.Context, ownerID, id string, d Decision) (*
 		}
 		if err != nil {
 			return agentotp.AuditEntry{}, err
+		}
+		if d.Signed != nil {
+			statementDetails(details, r, "", now, d.Signed)
 		}
 		return s.requestAudit(r, by, action, now, details), nil
 	})

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/agentotp/agentotp"
+	"github.com/agentotp/agentotp/approval"
 	"github.com/agentotp/agentotp/secretbox"
 )
 
@@ -36,6 +37,7 @@ type Service struct {
 	hub       hub
 	secrets   *secretbox.Box
 	live      liveCache
+	passkeys  ceremonies // begun passkey ceremonies (passkey.go)
 }
 
 // New returns a service over store.
@@ -143,6 +145,16 @@ func (s *Service) requestAudit(r *agentotp.Request, actor, action string, at tim
 		details = map[string]string{}
 	}
 	details["status"] = string(r.Status)
+	switch action {
+	case agentotp.AuditRequestApproved, agentotp.AuditRequestDenied:
+		if details[detailStatement] == "" { // Decide puts an owner-signed one there
+			decision := approval.Approve
+			if action == agentotp.AuditRequestDenied {
+				decision = approval.Deny
+			}
+			statementDetails(details, r, decision, at, nil)
+		}
+	}
 	e.Details = details
 	return e
 }

@@ -68,6 +68,9 @@ type InlineKeyboardMarkup struct {
 type InlineKeyboardButton struct {
 	Text         string `json:"text"`
 	CallbackData string `json:"callback_data,omitempty"`
+	// URL opens a page instead of sending a callback (exactly one of the
+	// two is set).
+	URL string `json:"url,omitempty"`
 }
 
 // Parameters of the methods the bot calls.

@@ -53,6 +53,12 @@ type Config struct {
 	Logger *slog.Logger
 	// Now returns the current time; nil means the service's clock.
 	Now func() time.Time
+	// PasskeyOnly takes the Approve button away: a tap cannot carry the
+	// owner's passkey signature, so approving needs the request's page,
+	// where the passkey signs the decision. Without it, a tap approves
+	// unsigned (the decision's statement says so, and edges in strict mode
+	// refuse to seal for it). Deny stays a tap either way.
+	PasskeyOnly bool
 }
 
 // Limits.
@@ -71,6 +77,7 @@ const (
 // provides it): the owner's decisions, requests and Telegram link.
 type Relay interface {
 	Now() time.Time
+	ApprovalURL(id string) string
 	Decide(ctx context.Context, ownerID, id string, d relay.Decision) (*agentotp.Request, error)
 	OwnerRequest(ctx context.Context, ownerID, id string) (*agentotp.Request, error)
 	ListRequests(ctx context.Context, q agentotp.RequestQuery) ([]*agentotp.Request, string, error)
@@ -294,13 +301,20 @@ const tokenLen = 22
 
 func newPromptToken() string { return strings.TrimPrefix(agentotp.NewID("x"), "x") }
 
-// promptKeyboard returns the Approve and Deny buttons of a prompt whose
-// token is token.
-func promptKeyboard(token string) *InlineKeyboardMarkup {
-	return &InlineKeyboardMarkup{InlineKeyboard: [][]InlineKeyboardButton{{
-		{Text: "✅ Approve", CallbackData: "a:" + token},
-		{Text: "❌ Deny", CallbackData: "d:" + token},
-	}}}
+// promptKeyboard returns the buttons of the prompt for request id whose
+// token is token: Approve (unless PasskeyOnly) and Deny, and, when the
+// relay's page is reachable over https, a button that opens it to approve
+// with a passkey.
+func (b *Bot) promptKeyboard(token, id string) *InlineKeyboardMarkup {
+	row := []InlineKeyboardButton{{Text: "✅ Approve", CallbackData: "a:" + token}, {Text: "❌ Deny", CallbackData: "d:" + token}}
+	if b.cfg.PasskeyOnly {
+		row = row[1:]
+	}
+	kb := &InlineKeyboardMarkup{InlineKeyboard: [][]InlineKeyboardButton{row}}
+	if u := b.svc.ApprovalURL(id); strings.HasPrefix(u, "https://") {
+		kb.InlineKeyboard = append(kb.InlineKeyboard, []InlineKeyboardButton{{Text: "🔐 Approve with passkey", URL: u}})
+	}
+	return kb
 }
 
 func hashToken(token string) []byte {
@@ -352,6 +366,10 @@ func (b *Bot) handleCallback(ctx context.Context, cq *CallbackQuery) {
 		b.log.WarnContext(ctx, "telegram callback from outside the owner's linked chat refused",
 			"request_id", prompt.RequestID, "from", cq.From.ID, "chat_id", cq.Message.Chat.ID)
 		b.answer(ctx, cq.ID, msgNotYourChat, true)
+		return
+	}
+	if approve && b.cfg.PasskeyOnly {
+		b.answer(ctx, cq.ID, "Approving needs your passkey: open the request's page.", true)
 		return
 	}
 	// The same audited decision as the owner API's, by the owner.
@@ -448,7 +466,7 @@ func (b *Bot) prompt(ctx context.Context, r *agentotp.Request, chatID int64) {
 		b.log.ErrorContext(ctx, "telegram prompt: store", "request_id", r.ID, "err", err)
 		return
 	}
-	m, err := b.send(ctx, link.ChatID, b.render(ctx, r, ""), promptKeyboard(token))
+	m, err := b.send(ctx, link.ChatID, b.render(ctx, r, ""), b.promptKeyboard(token, r.ID))
 	if err != nil {
 		b.log.WarnContext(ctx, "telegram prompt: sendMessage failed", "request_id", r.ID, "err", err)
 		return
@@ -529,7 +547,7 @@ func (b *Bot) showHeld(ctx context.Context, r *agentotp.Request) {
 			b.log.ErrorContext(ctx, "telegram held message: store prompt", "request_id", cur.ID, "err", err)
 			continue
 		}
-		if err := b.edit(ctx, p.ChatID, p.MessageID, text, promptKeyboard(token)); err != nil {
+		if err := b.edit(ctx, p.ChatID, p.MessageID, text, b.promptKeyboard(token, cur.ID)); err != nil {
 			// The message keeps its old buttons; the new prompt, with no
 			// message, is never edited.
 			b.log.WarnContext(ctx, "telegram editMessageText failed", "request_id", cur.ID, "err", err)

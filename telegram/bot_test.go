@@ -79,6 +79,10 @@ type envOptions struct {
 	// themselves, so they know when it is done.
 	direct bool
 	apiURL string
+	// publicURL is the relay's public URL (default http://relay.test).
+	publicURL string
+	// passkeyOnly is the bot's PasskeyOnly.
+	passkeyOnly bool
 }
 
 const (
@@ -98,7 +102,11 @@ func newEnv(t *testing.T, o envOptions) *env {
 		t.Fatal(err)
 	}
 	e.store = store
-	e.svc = relay.New(store, nil, relay.Config{PublicURL: "http://relay.test", Now: e.clock.Now, Logger: log})
+	publicURL := o.publicURL
+	if publicURL == "" {
+		publicURL = "http://relay.test"
+	}
+	e.svc = relay.New(store, nil, relay.Config{PublicURL: publicURL, Now: e.clock.Now, Logger: log})
 	owner, _, err := e.svc.EnsureOwner(ctx, "me", false)
 	if err != nil {
 		t.Fatal(err)
@@ -126,7 +134,7 @@ func newEnv(t *testing.T, o envOptions) *env {
 	}
 	e.bot, err = telegram.New(e.svc, e.store, telegram.Config{
 		Token: e.fake.Token(), APIURL: apiURL, PollTimeout: 2 * time.Second, CallTimeout: 5 * time.Second,
-		MinBackoff: 10 * time.Millisecond, MaxBackoff: 50 * time.Millisecond, Logger: log,
+		MinBackoff: 10 * time.Millisecond, MaxBackoff: 50 * time.Millisecond, Logger: log, PasskeyOnly: o.passkeyOnly,
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -3,6 +3,7 @@ package web
 import (
 	"context"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/url"
 	"slices"
@@ -11,19 +12,23 @@ import (
 	"time"
 
 	"github.com/agentotp/agentotp"
+	"github.com/agentotp/agentotp/approval"
 	"github.com/agentotp/agentotp/relay"
 )
 
 // flashes are the fixed messages a redirect after a change may ask for
 // (?done=…); nothing of the query is shown as such.
 var flashes = map[string]string{
-	"approved":       "Approved. The relay now waits for the message and hands the sealed code to the agent.",
-	"denied":         "Denied. The agent was told.",
-	"agent_revoked":  "The agent was revoked; its keys stop working now.",
-	"source_revoked": "The source was revoked; its token stops working now.",
-	"policy_saved":   "The policy was saved.",
-	"policy_deleted": "The policy was deleted.",
-	"policy_moved":   "The order of the policies was changed.",
+	"approved":        "Approved. The relay now waits for the message and hands the sealed code to the agent.",
+	"denied":          "Denied. The agent was told.",
+	"agent_revoked":   "The agent was revoked; its keys stop working now.",
+	"source_revoked":  "The source was revoked; its token stops working now.",
+	"policy_saved":    "The policy was saved.",
+	"policy_deleted":  "The policy was deleted.",
+	"policy_moved":    "The order of the policies was changed.",
+	"approved_signed": "Approved and signed with your passkey: edges that check your signature will seal the code for this request only.",
+	"passkey_added":   "The passkey was added. Renew your edges' trust files (agentotp owner trust) so they accept its signatures.",
+	"passkey_removed": "The key was removed: decisions it signs are refused from now on.",
 }
 
 func flash(r *http.Request) string { return flashes[r.URL.Query().Get("done")] }
@@ -120,6 +125,10 @@ type requestView struct {
 	Trail      []auditRow
 	DecidedBy  decider
 	DenyReason string // the form's reason, kept after an error
+	// Signed says how the decision was signed, in words ("" undecided).
+	Signed string
+	// Passkeys reports that the owner has a passkey to sign with.
+	Passkeys bool
 }
 
 func (s *Server) loadRequest(ctx context.Context, ownerID, id string) (*requestView, error) {
@@ -133,6 +142,18 @@ func (s *Server) loadRequest(ctx context.Context, ownerID, id string) (*requestV
 		return nil, err
 	}
 	v.Agent = agents[req.AgentID]
+	if a, err := s.svc.Approval(ctx, req); err != nil {
+		return nil, err
+	} else if a != nil {
+		v.Signed = passkeyLabel(a.Method)
+	}
+	if v.Pending {
+		ks, err := s.svc.ListSigningKeys(ctx, ownerID)
+		if err != nil {
+			return nil, err
+		}
+		v.Passkeys = slices.ContainsFunc(ks, func(k *agentotp.SigningKey) bool { return k.Active() && k.Method == approval.MethodWebAuthn })
+	}
 	if len(req.Filter.Sources) == 0 {
 		v.Kinds = "SMS or email"
 	} else {
@@ -501,6 +522,14 @@ type auditRow struct {
 }
 
 func (n names) row(e agentotp.AuditEntry) auditRow {
+	if _, ok := e.Details["statement"]; ok {
+		// A decision's statement and signature are long base64; the page
+		// shows their hash and how it was signed (the export keeps all).
+		d := maps.Clone(e.Details)
+		delete(d, "statement")
+		delete(d, "signature")
+		e.Details = d
+	}
 	r := auditRow{AuditEntry: e, Who: n.actor(e.Actor)}
 	switch {
 	case e.RequestID != "":

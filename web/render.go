@@ -13,7 +13,7 @@ import (
 
 // pageNames are the templates with a "content" block, each rendered in the
 // layout.
-var pageNames = []string{"login", "link", "error", "pending", "request", "history", "agents", "secret", "sources", "audit", "policies", "policy"}
+var pageNames = []string{"login", "link", "error", "pending", "request", "history", "agents", "secret", "sources", "audit", "policies", "policy", "passkeys"}
 
 // page is what every template gets.
 type page struct {
@@ -29,6 +29,7 @@ type page struct {
 	Data    any
 
 	CSS, JS, Icon string
+	PasskeyJS     string
 }
 
 func (s *Server) parseTemplates() error {
@@ -54,6 +55,7 @@ func (s *Server) parseTemplates() error {
 // secrets once, and state that changes.
 func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name string, p *page) {
 	p.CSS, p.JS, p.Icon = s.asset("app.css"), s.asset("app.js"), s.asset("icon.svg")
+	p.PasskeyJS = s.asset("passkey.js")
 	var buf bytes.Buffer
 	if err := s.pages[name].ExecuteTemplate(&buf, "layout", p); err != nil {
 		s.log.ErrorContext(r.Context(), "dashboard: render", "page", name, "err", err)

@@ -7,12 +7,14 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"os"
 	"strings"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
 	domain "github.com/agentotp/agentotp"
+	"github.com/agentotp/agentotp/approval"
 	"github.com/agentotp/agentotp/capture"
 	"github.com/agentotp/agentotp/client"
 	"github.com/agentotp/agentotp/smtp"
@@ -24,6 +26,8 @@ type captureOptions struct {
 	token       string
 	sourceToken string
 	logLevel    string
+	trust       string // the owner's pinned keys (agentotp owner trust)
+	permissive  bool   // seal without a signed approval
 
 	// --stdin
 	stdin   bool
@@ -112,7 +116,24 @@ func newCaptureCmd(a *app) *cobra.Command {
 				return &exitErr{exitUsage, fmt.Errorf("--log-level: %w", err)}
 			}
 			log := slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: lv}))
-			c := capture.New(capture.Config{Server: o.server, Token: tok, Logger: log})
+			cfg := capture.Config{Server: o.server, Token: tok, Logger: log, Strict: !o.permissive}
+			switch {
+			case o.trust != "":
+				b, err := os.ReadFile(o.trust)
+				if err != nil {
+					return &exitErr{exitUsage, fmt.Errorf("--trust: %w", err)}
+				}
+				if cfg.Trust, err = approval.ParseTrust(b); err != nil {
+					return &exitErr{exitUsage, fmt.Errorf("--trust %s: %w", o.trust, err)}
+				}
+			case !o.permissive:
+				return &exitErr{exitUsage, errors.New("edge capture is strict: it seals only for approvals the owner signed, checked against the owner's pinned keys; " +
+					"pass --trust FILE (make it with agentotp owner trust --out FILE), or --permissive to trust the relay's word")}
+			}
+			if o.permissive {
+				log.Warn("capture: permissive mode: sealing for any live request the relay lists, signed or not")
+			}
+			c := capture.New(cfg)
 			return chosen[0].run(cmd.Context(), a, c, o, log)
 		},
 	}
@@ -122,6 +143,8 @@ func newCaptureCmd(a *app) *cobra.Command {
 	_ = f.SetAnnotation("token", envAnnotation, []string{"AGENTOTP_SOURCE_TOKEN"})
 	f.StringVar(&o.sourceToken, "source-token", "", "source token sk_… (env AGENTOTP_SOURCE_TOKEN; wins over --token)")
 	f.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	f.StringVar(&o.trust, "trust", "", "the owner's pinned signing keys (agentotp owner trust --out FILE): seal only for approvals they signed")
+	f.BoolVar(&o.permissive, "permissive", false, "also seal for unsigned approvals and pending requests (trusts the relay)")
 	f.BoolVar(&a.jsonOut, "json", false, "with --stdin: print the result as JSON")
 	for _, m := range captureModes {
 		m.flags(f, o)

@@ -114,7 +114,7 @@ func TestCaptureIMAP(t *testing.T) {
 	idB, privB := approvedRequest(t, ctx, owner, agent, f)
 
 	state := filepath.Join(t.TempDir(), "imap.state")
-	args := []string{"capture", "--server", base, "--token", token, "--imap", d.Addr(), "--imap-tls", "plain",
+	args := []string{"capture", "--server", base, "--token", token, "--permissive", "--imap", d.Addr(), "--imap-tls", "plain",
 		"--imap-user", d.User, "--imap-state", state, "--imap-check", "200ms"}
 	env := []string{envIMAPPassword + "=" + d.Password}
 	readingRE := regexp.MustCompile(`reading (\S+) on`)

@@ -145,7 +145,8 @@ func relayClients(t *testing.T, ctx context.Context, base, data, kind string) (*
 	return owner, client.New(na.APIKey, client.WithBaseURL(base)), ns.Token
 }
 
-func approvedRequest(t *testing.T, ctx context.Context, owner *client.OwnerClient, agent *client.Client, f *client.Filter) (string, *client.PrivateKey) {
+// pendingRequest makes a request that waits for the owner.
+func pendingRequest(t *testing.T, ctx context.Context, agent *client.Client, f *client.Filter) (string, *client.PrivateKey) {
 	t.Helper()
 	pub, priv, err := client.GenerateKeyPair(client.HPKEX25519)
 	if err != nil {
@@ -155,10 +156,18 @@ func approvedRequest(t *testing.T, ctx context.Context, owner *client.OwnerClien
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := owner.Approve(ctx, r.ID); err != nil {
+	return r.ID, priv
+}
+
+// approvedRequest makes a request and approves it with the owner token
+// alone (unsigned).
+func approvedRequest(t *testing.T, ctx context.Context, owner *client.OwnerClient, agent *client.Client, f *client.Filter) (string, *client.PrivateKey) {
+	t.Helper()
+	id, priv := pendingRequest(t, ctx, agent, f)
+	if _, err := owner.Approve(ctx, id); err != nil {
 		t.Fatal(err)
 	}
-	return r.ID, priv
+	return id, priv
 }
 
 func consumeCode(t *testing.T, ctx context.Context, agent *client.Client, id string, priv *client.PrivateKey) string {
@@ -187,12 +196,35 @@ func TestCaptureRelayNeverHoldsCode(t *testing.T) {
 	relay, got := startProc(t, nil, []string{"serve", "--addr", "127.0.0.1:0", "--data", data, "--log-format", "json", "--log-level", "debug"}, listeningRE)
 	u, _ := url.Parse(got[0])
 	base, tape := recordingProxy(t, u.Host)
-	owner, agent, token := relayClients(t, ctx, base, data, "email")
+	_, agent, token := relayClients(t, ctx, base, data, "email")
 
-	const code1, code2 = "731946", "582047"
-	id1, priv1 := approvedRequest(t, ctx, owner, agent, &client.Filter{Sources: []string{"email"}, SenderPattern: "*@acme.com"})
+	// The owner makes a signing key and pins it at the edge; approvals
+	// signed with it are the only ones a strict edge seals for.
+	keyFile, trustFile := filepath.Join(t.TempDir(), "owner.pem"), filepath.Join(t.TempDir(), "trust.json")
+	ownerArgs := []string{"--server", base, "--data", data}
+	if res := agentotp(t, "", nil, append([]string{"owner", "keygen", "--out", keyFile, "--name", "laptop"}, ownerArgs...)...); res.code != 0 {
+		t.Fatalf("owner keygen: %+v", res)
+	}
+	if fi, err := os.Stat(keyFile); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("signing key file: %v %v", fi, err)
+	}
+	if res := agentotp(t, "", nil, append([]string{"owner", "trust", "--out", trustFile}, ownerArgs...)...); res.code != 0 {
+		t.Fatalf("owner trust: %+v", res)
+	}
+	signed := func(f *client.Filter) (string, *client.PrivateKey) {
+		t.Helper()
+		id, priv := pendingRequest(t, ctx, agent, f)
+		res := agentotp(t, "", nil, append([]string{"approve", id, "--sign-key", keyFile}, ownerArgs...)...)
+		if res.code != 0 || !strings.Contains(res.stderr, "signed with ed25519:") {
+			t.Fatalf("approve --sign-key: %+v", res)
+		}
+		return id, priv
+	}
+
+	const code1, code2, code3 = "731946", "582047", "419263"
+	id1, priv1 := signed(&client.Filter{Sources: []string{"email"}, SenderPattern: "*@acme.com"})
 	res := agentotp(t, rawMail("Acme <noreply@acme.com>", code1+" is your Acme code", "Your Acme verification code is "+code1+"."),
-		nil, "capture", "--server", base, "--token", token, "--stdin")
+		nil, "capture", "--server", base, "--token", token, "--trust", trustFile, "--stdin")
 	if res.code != 0 || !strings.Contains(res.stdout, "delivered to "+id1) {
 		t.Fatalf("capture --stdin: %+v", res)
 	}
@@ -200,8 +232,29 @@ func TestCaptureRelayNeverHoldsCode(t *testing.T) {
 		t.Fatalf("code %q; want %s", got, code1)
 	}
 
-	id2, priv2 := approvedRequest(t, ctx, owner, agent, &client.Filter{SenderPattern: "*@acme.com"})
-	edge, got := startProc(t, nil, []string{"capture", "--server", base, "--token", token, "--smtp-addr", "127.0.0.1:0"}, captureRE)
+	// Approved with the owner token alone: the owner is told it is
+	// unsigned; a strict edge refuses it and says why, a permissive one
+	// seals.
+	id3, priv3 := pendingRequest(t, ctx, agent, &client.Filter{SenderPattern: "*@acme.com"})
+	res = agentotp(t, "", nil, append([]string{"approve", id3}, ownerArgs...)...)
+	if res.code != 0 || !strings.Contains(res.stderr, "unsigned") {
+		t.Fatalf("approve without a key: %+v", res)
+	}
+	mail3 := rawMail("Acme <noreply@acme.com>", "Your code", "Your Acme code is "+code3)
+	res = agentotp(t, mail3, nil, "capture", "--server", base, "--token", token, "--trust", trustFile, "--stdin")
+	if strings.Contains(res.stdout, "delivered to") || !strings.Contains(res.stdout+res.stderr, "without an owner signature") {
+		t.Fatalf("strict capture of an unsigned approval: %+v", res)
+	}
+	res = agentotp(t, mail3, nil, "capture", "--server", base, "--token", token, "--permissive", "--stdin")
+	if res.code != 0 || !strings.Contains(res.stdout, "delivered to "+id3) {
+		t.Fatalf("permissive capture of an unsigned approval: %+v", res)
+	}
+	if got := consumeCode(t, ctx, agent, id3, priv3); got != code3 {
+		t.Fatalf("code %q; want %s", got, code3)
+	}
+
+	id2, priv2 := signed(&client.Filter{SenderPattern: "*@acme.com"})
+	edge, got := startProc(t, nil, []string{"capture", "--server", base, "--token", token, "--trust", trustFile, "--smtp-addr", "127.0.0.1:0"}, captureRE)
 	auth := netsmtp.PlainAuth("", "me", token, "127.0.0.1")
 	if err := netsmtp.SendMail(got[0], auth, "noreply@acme.com", []string{"me@example.net"},
 		[]byte(rawMail("Acme <noreply@acme.com>", "Sign-in code", "Your Acme code is "+code2))); err != nil {
@@ -226,7 +279,7 @@ func TestCaptureRelayNeverHoldsCode(t *testing.T) {
 		t.Fatal("the proxy did not see the deliveries and consumes")
 	}
 	for where, b := range map[string][]byte{"data directory": files, "log": []byte(relay.stderr.String()), "received bytes": []byte(received)} {
-		for _, c := range []string{code1, code2} {
+		for _, c := range []string{code1, code2, code3} {
 			if bytes.Contains(b, []byte(c)) {
 				t.Errorf("the relay's %s holds the code %s", where, c)
 			}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/agentotp/agentotp/approval"
 	"github.com/agentotp/agentotp/client"
 )
 
@@ -271,10 +272,18 @@ func (a *app) printDecision(r *client.OTPRequest) error {
 		return printJSON(a.stdout, r)
 	}
 	fmt.Fprintf(a.stdout, "request %s is now %s\n", r.ID, r.Status)
+	switch {
+	case r.Approval == nil:
+	case r.Approval.Method == approval.MethodNone:
+		fmt.Fprintln(a.stderr, "unsigned: no owner key signed this decision; strict edges will not seal for it (sign with --sign-key FILE)")
+	default:
+		fmt.Fprintf(a.stderr, "signed with %s\n", r.Approval.KeyID)
+	}
 	return nil
 }
 
 func newApproveCmd(a *app) *cobra.Command {
+	var signKey string
 	cmd := &cobra.Command{
 		Use: "approve ID", Short: "Approve a pending request", Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -282,19 +291,29 @@ func newApproveCmd(a *app) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			r, err := oc.Approve(cmd.Context(), args[0])
+			var r *client.OTPRequest
+			if signKey != "" {
+				var sig *client.Approval
+				if sig, err = a.signDecision(cmd.Context(), oc, args[0], approval.Approve, signKey); err != nil {
+					return err
+				}
+				r, err = oc.ApproveSigned(cmd.Context(), args[0], sig)
+			} else {
+				r, err = oc.Approve(cmd.Context(), args[0])
+			}
 			if err != nil {
 				return err
 			}
 			return a.printDecision(r)
 		},
 	}
+	cmd.Flags().StringVar(&signKey, "sign-key", "", "sign the approval with this owner signing key (agentotp owner keygen), so strict edges seal for it")
 	a.ownerFlags(cmd)
 	return cmd
 }
 
 func newDenyCmd(a *app) *cobra.Command {
-	var reason string
+	var reason, signKey string
 	cmd := &cobra.Command{
 		Use: "deny ID", Short: "Deny a pending request", Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -302,7 +321,16 @@ func newDenyCmd(a *app) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			r, err := oc.Deny(cmd.Context(), args[0], reason)
+			var r *client.OTPRequest
+			if signKey != "" {
+				var sig *client.Approval
+				if sig, err = a.signDecision(cmd.Context(), oc, args[0], approval.Deny, signKey); err != nil {
+					return err
+				}
+				r, err = oc.DenySigned(cmd.Context(), args[0], reason, sig)
+			} else {
+				r, err = oc.Deny(cmd.Context(), args[0], reason)
+			}
 			if err != nil {
 				return err
 			}
@@ -310,6 +338,7 @@ func newDenyCmd(a *app) *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVar(&reason, "reason", "", "why, shown to the agent")
+	cmd.Flags().StringVar(&signKey, "sign-key", "", "sign the denial with this owner signing key (agentotp owner keygen)")
 	a.ownerFlags(cmd)
 	return cmd
 }

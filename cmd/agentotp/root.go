@@ -120,7 +120,7 @@ func newRootCmd(a *app) *cobra.Command {
 		newKeygenCmd(a),
 		newExtractCmd(a),
 		newRequestCmd(a),
-		addOwnerTelegram(a, newOwnerCmd(a)),
+		addOwnerSigning(a, addOwnerTelegram(a, newOwnerCmd(a))),
 		newPoliciesCmd(a),
 		newWebhooksCmd(a), // webhooks.go
 		newMCPCmd(a),      // mcp.go

@@ -12,13 +12,15 @@ import (
 
 // telegramServeOptions are serve's Telegram bot flags.
 type telegramServeOptions struct {
-	token  string
-	apiURL string
+	token       string
+	apiURL      string
+	passkeyOnly bool
 }
 
 func (o *telegramServeOptions) flags(f *pflag.FlagSet) {
 	f.StringVar(&o.token, "telegram-token", "", "Telegram bot token from @BotFather; starts the approval bot (env AGENTOTP_TELEGRAM_TOKEN)")
 	f.StringVar(&o.apiURL, "telegram-api-url", telegram.DefaultAPIURL, "Telegram Bot API server (env AGENTOTP_TELEGRAM_API_URL)")
+	f.BoolVar(&o.passkeyOnly, "telegram-passkey-only", false, "no Approve button in Telegram: approvals are signed with a passkey on the request's page (a tap cannot be signed)")
 }
 
 // newTelegram builds the approval bot; nil without a token. The caller
@@ -27,7 +29,7 @@ func newTelegram(svc *relay.Service, prompts telegram.Prompts, log *slog.Logger,
 	if o.token == "" {
 		return nil, nil
 	}
-	bot, err := telegram.New(svc, prompts, telegram.Config{Token: o.token, APIURL: o.apiURL, Logger: log})
+	bot, err := telegram.New(svc, prompts, telegram.Config{Token: o.token, APIURL: o.apiURL, Logger: log, PasskeyOnly: o.passkeyOnly})
 	if err != nil {
 		return nil, &exitErr{exitUsage, fmt.Errorf("--telegram-token: %w", err)}
 	}

@@ -10,8 +10,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -222,7 +224,17 @@ func checkKeyboard(kb *telegram.InlineKeyboardMarkup) string {
 			if b.Text == "" {
 				return "Bad Request: text buttons are unallowed in the inline keyboard"
 			}
-			if len(b.CallbackData) > 64 || len(b.CallbackData) == 0 {
+			switch {
+			case b.URL != "" && b.CallbackData != "":
+				return "Bad Request: can't parse inline keyboard button: exactly one of the optional fields must be used"
+			case b.URL != "":
+				// The Bot API takes http(s) and tg:// links, and refuses
+				// links to hosts no user could reach.
+				u, err := url.Parse(b.URL)
+				if err != nil || (u.Scheme != "https" && u.Scheme != "http" && u.Scheme != "tg") || u.Hostname() == "localhost" || net.ParseIP(u.Hostname()) != nil {
+					return "Bad Request: BUTTON_URL_INVALID"
+				}
+			case len(b.CallbackData) > 64 || len(b.CallbackData) == 0:
 				return "Bad Request: BUTTON_DATA_INVALID"
 			}
 		}
