@@ -8,7 +8,6 @@ import (
 	"math"
 	"net"
 	"net/http"
-	"net/netip"
 	"sync"
 	"time"
 )
@@ -98,28 +97,30 @@ func (l *Limiter) retryAfter(tokens float64) int {
 }
 
 // ClientIP is the client r came from, for keying limits per client: the
-// host of r.RemoteAddr (all of it when it has no port). An IPv4 address,
-// or an IPv4-mapped IPv6 one, is the address itself ("192.0.2.1"); an
-// IPv6 address is its /64 ("2001:db8:1:2::/64"), as a single host is
-// commonly given a whole /64 and could otherwise rotate through it to
-// escape every limit. A host that is not an IP address is returned as it
-// is. No proxy headers are trusted.
+// address [Proxies.Middleware] resolved (which believes trusted proxies'
+// forwarding headers) or, without it, the host of r.RemoteAddr (all of it
+// when it has no port). An IPv4 address, or an IPv4-mapped IPv6 one, is
+// the address itself ("192.0.2.1"); an IPv6 address is its /64
+// ("2001:db8:1:2::/64"), as a single host is commonly given a whole /64
+// and could otherwise rotate through it to escape every limit. A host
+// that is not an IP address is returned as it is.
 func ClientIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		host = r.RemoteAddr
+	a, ok := clientFromContext(r.Context())
+	if !ok {
+		if a, ok = peerAddr(r.RemoteAddr); !ok {
+			host, _, err := net.SplitHostPort(r.RemoteAddr)
+			if err != nil {
+				host = r.RemoteAddr
+			}
+			return host
+		}
 	}
-	a, err := netip.ParseAddr(host)
-	if err != nil {
-		return host
-	}
-	a = a.WithZone("").Unmap()
 	if a.Is4() {
 		return a.String()
 	}
 	p, err := a.Prefix(64)
 	if err != nil {
-		return host
+		return a.String()
 	}
 	return p.String()
 }

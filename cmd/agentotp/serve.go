@@ -31,6 +31,7 @@ type serveOptions struct {
 	webhooks  webhookServeOptions // webhooks.go
 	smtp      smtpServeOptions    // serve_smtp.go
 	cors      corsServeOptions    // serve_cors.go
+	limits    limitServeOptions   // serve_limits.go
 
 	telegram telegramServeOptions // serve_telegram.go
 }
@@ -55,6 +56,7 @@ func newServeCmd(a *app) *cobra.Command {
 	o.webhooks.flags(f)
 	o.smtp.flags(f)
 	o.cors.flags(f)
+	o.limits.flags(f)
 	o.telegram.flags(f)
 	f.DurationVar(&o.sweep, "sweep-interval", 5*time.Second, "how often expired requests are swept (env AGENTOTP_SWEEP_INTERVAL)")
 	return cmd
@@ -149,6 +151,10 @@ func serve(ctx context.Context, a *app, o serveOptions) error {
 
 	apiCfg := httpapi.DefaultConfig()
 	if apiCfg.CORSOrigins, err = o.cors.parse(); err != nil {
+		ln.Close()
+		return err
+	}
+	if err := o.limits.apply(&apiCfg); err != nil { // serve_limits.go
 		ln.Close()
 		return err
 	}
