@@ -146,7 +146,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return exitAuth
 	}
 	if strings.Contains(err.Error(), "unknown flag") || strings.Contains(err.Error(), "unknown command") ||
-		strings.Contains(err.Error(), "accepts ") || strings.Contains(err.Error(), "required flag") {
+		strings.Contains(err.Error(), "accepts ") || strings.Contains(err.Error(), "required flag") ||
+		strings.Contains(err.Error(), "invalid argument") {
 		return exitUsage
 	}
 	return exitError
