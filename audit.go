@@ -27,7 +27,12 @@ const (
 	AuditSourceCreated    = "source.created"
 	AuditSourceRevoked    = "source.revoked"
 	AuditOwnerCreated     = "owner.created"
-	AuditPolicyChanged    = "policy.changed"
+	// AuditOwnerTokenRotated: the owner token in use was replaced by a new
+	// one; AuditOwnerTokensRevoked: every owner token of the owner was
+	// revoked and one new one issued.
+	AuditOwnerTokenRotated  = "owner.token_rotated"
+	AuditOwnerTokensRevoked = "owner.tokens_revoked"
+	AuditPolicyChanged      = "policy.changed"
 )
 
 // Actors of audit entries (agent and source actors add their id).

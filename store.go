@@ -70,6 +70,13 @@ type Store interface {
 	CreateCredential(ctx context.Context, cred *Credential) error
 	// FindCredential returns the credential whose hash is hash.
 	FindCredential(ctx context.Context, hash []byte) (*Credential, error)
+	// ReplaceOwnerTokens revokes, at at, the owner's unrevoked owner
+	// tokens whose hashes are in revoke (every one of them when revoke is
+	// nil), stores cred (the owner's new token) and appends audit, in one
+	// transaction, and returns the prefixes of the tokens it revoked. When
+	// revoke names a token that is not an unrevoked owner token of the
+	// owner, nothing changes and the error is ErrNotFound.
+	ReplaceOwnerTokens(ctx context.Context, ownerID string, revoke [][]byte, cred *Credential, at time.Time, audit ...AuditEntry) ([]string, error)
 
 	// CreateRequest stores a new request.
 	CreateRequest(ctx context.Context, r *Request, audit ...AuditEntry) error
