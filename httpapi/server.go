@@ -140,7 +140,8 @@ func (s *Server) routes() {
 	s.mux.Handle("GET /v1/owner/sources", owner(s.ownerListSources))
 	s.mux.Handle("DELETE /v1/owner/sources/{id}", owner(s.ownerRevokeSource))
 	s.imapRoutes(owner) // a source's IMAP mailbox (imap.go)
-	s.mux.Handle("POST /v1/owner/token/rotate", owner(s.ownerRotateToken)) // ownertoken.go
+	// The owner token itself (ownertoken.go).
+	s.mux.Handle("POST /v1/owner/token/rotate", owner(s.ownerRotateToken))
 	s.mux.Handle("POST /v1/owner/token/revoke", owner(s.ownerRevokeTokens))
 	s.mux.Handle("GET /v1/owner/audit", owner(s.ownerAudit))
 	s.mux.Handle("GET /v1/owner/audit/export", owner(s.ownerAuditExport))
