@@ -113,6 +113,10 @@ type Store interface {
 	AppendAudit(ctx context.Context, audit ...AuditEntry) error
 	// ListAudit returns audit entries in Seq order.
 	ListAudit(ctx context.Context, q AuditQuery) ([]AuditEntry, error)
+	// VerifyAuditChain checks a run of ownerID's entries, in Seq order,
+	// after prev ("" for the owner's whole chain) with the store's audit
+	// key, which only the store holds; nil when the chain holds.
+	VerifyAuditChain(ctx context.Context, ownerID, prev string, entries []AuditEntry) (*ChainBreak, error)
 
 	// Close releases the store's resources.
 	Close() error

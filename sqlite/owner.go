@@ -115,7 +115,7 @@ func (db *DB) RotateAgentKey(ctx context.Context, a *agentotp.Agent, cred *agent
 		if err := insertCredential(ctx, tx, cred); err != nil {
 			return err
 		}
-		return appendAudit(ctx, tx, audit)
+		return db.appendAudit(ctx, tx, audit)
 	})
 	if err != nil {
 		return fmt.Errorf("sqlite: rotate key of agent %s: %w", a.ID, err)
@@ -146,7 +146,7 @@ func (db *DB) revoke(ctx context.Context, table, credCol, ownerID, id string, at
 			ts, id); err != nil {
 			return err
 		}
-		return appendAudit(ctx, tx, audit)
+		return db.appendAudit(ctx, tx, audit)
 	})
 }
 
@@ -211,7 +211,7 @@ func (db *DB) insertWithCredential(ctx context.Context, cred *agentotp.Credentia
 		if err := insertCredential(ctx, tx, cred); err != nil {
 			return err
 		}
-		return appendAudit(ctx, tx, audit)
+		return db.appendAudit(ctx, tx, audit)
 	})
 }
 
@@ -307,7 +307,7 @@ func (db *DB) ReplaceOwnerTokens(ctx context.Context, ownerID string, revoke [][
 		if err := insertCredential(ctx, tx, cred); err != nil {
 			return err
 		}
-		return appendAudit(ctx, tx, audit)
+		return db.appendAudit(ctx, tx, audit)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: replace owner tokens of %s: %w", ownerID, err)
