@@ -135,7 +135,9 @@ func TestAuditVerifierKeyed(t *testing.T) {
 		}
 		return es
 	}
-	legacy := func(e *AuditEntry, prev string) { e.PrevHash, e.Chain, e.Hash = prev, AuditChainLegacy, e.ComputeHash(prev) }
+	legacy := func(e *AuditEntry, prev string) {
+		e.PrevHash, e.Chain, e.Hash = prev, AuditChainLegacy, e.ComputeHash(prev)
+	}
 	for _, tt := range []struct {
 		name    string
 		v       AuditVerifier
