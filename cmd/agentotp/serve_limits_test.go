@@ -87,3 +87,35 @@ func TestServeRateLimitFlags(t *testing.T) {
 		}
 	})
 }
+
+// TestServeTrustedProxy: with --trusted-proxy, a real relay keys the
+// failed-authentication limit and the access log by the forwarded client.
+func TestServeTrustedProxy(t *testing.T) {
+	r := startRelay(t, "--trusted-proxy", "127.0.0.0/8")
+	call := func(client string) int {
+		req, _ := http.NewRequest(http.MethodGet, r.url+"/v1/otp/otp_x", nil)
+		req.Header.Set("Authorization", "Bearer ak_live_0000000000000000000000000000000000000000")
+		req.Header.Set("X-Forwarded-For", "203.0.113.50, "+client)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	limited := 0
+	for range 31 {
+		if call("198.51.100.1") == http.StatusTooManyRequests {
+			limited++
+		}
+	}
+	if limited != 1 {
+		t.Fatalf("%d of 31 failures from one client limited; want 1 (30 a minute)", limited)
+	}
+	if st := call("198.51.100.2"); st != http.StatusUnauthorized {
+		t.Fatalf("another client behind the same proxy: %d", st)
+	}
+	if !strings.Contains(r.stderr.String(), `"client":"198.51.100.2"`) {
+		t.Fatal("the access log does not name the forwarded client")
+	}
+}
