@@ -66,26 +66,6 @@ func (l *Limiter) Allow(key string, now time.Time) (bool, int) {
 	return false, l.retryAfter(b.tokens)
 }
 
-// Blocked reports whether Allow for key at now would refuse, and then the
-// whole seconds until it would not, without taking a token or keeping
-// anything for a key it has not seen: a check that is cheap to make
-// before costly work whose failure is what Allow counts.
-func (l *Limiter) Blocked(key string, now time.Time) (bool, int) {
-	if l == nil || l.rate <= 0 {
-		return false, 0
-	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	b, ok := l.buckets[key]
-	if !ok {
-		return false, 0
-	}
-	if tokens := l.level(b, now); tokens < 1 {
-		return true, l.retryAfter(tokens)
-	}
-	return false, 0
-}
-
 // level is the tokens in b at now, refilled since b.last.
 func (l *Limiter) level(b *bucket, now time.Time) float64 {
 	return math.Min(l.burst, b.tokens+max(0, now.Sub(b.last).Seconds())*l.rate)
