@@ -210,6 +210,23 @@ func (c *Config) setLoginDefaults() {
 	}
 }
 
+// loginLimits are the dashboard's log-in limits (Config).
+type loginLimits struct {
+	addrLock    *ratelimit.Lockout // wrong passwords per client address
+	accountLock *ratelimit.Lockout // wrong passwords per owner
+	linkFailRL  *ratelimit.Limiter // wrong log-in links per client address
+	deviceKey   []byte             // keys the known-browser cookie; made at start, never stored
+}
+
+func newLoginLimits(cfg Config) *loginLimits {
+	return &loginLimits{
+		addrLock:    ratelimit.NewLockout(cfg.LoginAddressFailures, cfg.LoginLockout, cfg.LoginMaxLockout),
+		accountLock: ratelimit.NewLockout(cfg.LoginAccountFailures, cfg.LoginLockout, cfg.LoginMaxLockout),
+		linkFailRL:  ratelimit.New(cfg.LoginLinkFailures, cfg.LoginLinkFailures),
+		deviceKey:   newDeviceKey(),
+	}
+}
+
 // deviceLabel separates the known-browser mark from every other use of
 // the dashboard's key.
 const deviceLabel = "agentotp/dashboard/device/v1\x00"
@@ -218,7 +235,7 @@ const deviceLabel = "agentotp/dashboard/device/v1\x00"
 // that this browser logged in as the owner since the relay started (the
 // key is made at start and never stored).
 func (s *Server) deviceMark(ownerID string) string {
-	m := hmac.New(sha256.New, s.deviceKey)
+	m := hmac.New(sha256.New, s.limits.deviceKey)
 	m.Write([]byte(deviceLabel + ownerID))
 	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
 }
@@ -237,10 +254,10 @@ func (s *Server) knownDevice(r *http.Request, ownerID string) bool {
 func (s *Server) loginLocked(w http.ResponseWriter, r *http.Request, ownerID string) bool {
 	now := time.Now()
 	ip := ratelimit.ClientIP(r)
-	locked, retry := s.addrLock.Locked(ip, now)
+	locked, retry := s.limits.addrLock.Locked(ip, now)
 	what := "from your address"
 	if !locked && ownerID != "" && !s.knownDevice(r, ownerID) {
-		locked, retry = s.accountLock.Locked(ownerID, now)
+		locked, retry = s.limits.accountLock.Locked(ownerID, now)
 		what = "for this account"
 	}
 	if !locked {
@@ -260,9 +277,9 @@ func (s *Server) loginLocked(w http.ResponseWriter, r *http.Request, ownerID str
 func (s *Server) loginFailed(r *http.Request, ownerID string) {
 	now := time.Now()
 	ip := ratelimit.ClientIP(r)
-	d := s.addrLock.Fail(ip, now)
+	d := s.limits.addrLock.Fail(ip, now)
 	if ownerID != "" && !s.knownDevice(r, ownerID) {
-		d = max(d, s.accountLock.Fail(ownerID, now))
+		d = max(d, s.limits.accountLock.Fail(ownerID, now))
 	}
 	s.log.WarnContext(r.Context(), "dashboard: failed log-in", "ip", ip, "locked_seconds", int(d.Seconds()))
 }
@@ -342,7 +359,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		s.serverError(w, r, err)
 		return
 	}
-	s.addrLock.Reset(ratelimit.ClientIP(r))
+	s.limits.addrLock.Reset(ratelimit.ClientIP(r))
 	s.startSession(w, r, ns, next)
 }
 
@@ -409,7 +426,7 @@ func (s *Server) linkLogin(w http.ResponseWriter, r *http.Request) {
 	ns, err := s.svc.LoginWithLink(r.Context(), r.PostFormValue("token"), s.cfg.SessionTTL)
 	if err != nil {
 		if isAuthError(err) {
-			if ok, retry := s.linkFailRL.Allow(ratelimit.ClientIP(r), time.Now()); !ok {
+			if ok, retry := s.limits.linkFailRL.Allow(ratelimit.ClientIP(r), time.Now()); !ok {
 				s.log.WarnContext(r.Context(), "dashboard: too many wrong log-in links", "ip", ratelimit.ClientIP(r))
 				w.Header().Set("Retry-After", strconv.Itoa(retry))
 				s.renderError(w, r, http.StatusTooManyRequests, "Too many attempts",

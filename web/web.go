@@ -75,19 +75,16 @@ type Config struct {
 
 // Server is the dashboard's HTTP handler.
 type Server struct {
-	svc         *relay.Service
-	cfg         Config
-	log         *slog.Logger
-	secure      bool // PublicURL is https
-	pages       map[string]*template.Template
-	handler     http.Handler
-	assets      map[string]string  // asset name -> version (hash) for cache busting
-	addrLock    *ratelimit.Lockout // wrong passwords per client address
-	accountLock *ratelimit.Lockout // wrong passwords per owner
-	linkFailRL  *ratelimit.Limiter // wrong log-in links per client address
-	deviceKey   []byte             // keys the known-browser cookie (auth.go); made at start
-	hashSem     chan struct{}      // bounds concurrent argon2id verifications (64 MiB each)
-	streams     *ratelimit.Slots   // open live feeds, per session and in all
+	svc     *relay.Service
+	cfg     Config
+	log     *slog.Logger
+	secure  bool // PublicURL is https
+	pages   map[string]*template.Template
+	handler http.Handler
+	assets  map[string]string // asset name -> version (hash) for cache busting
+	limits  *loginLimits
+	hashSem chan struct{}    // bounds concurrent argon2id verifications (64 MiB each)
+	streams *ratelimit.Slots // open live feeds, per session and in all
 }
 
 // New returns the dashboard for svc.
@@ -110,13 +107,10 @@ func New(svc *relay.Service, cfg Config) (*Server, error) {
 	}
 	s := &Server{
 		svc: svc, cfg: cfg, log: cfg.Logger,
-		secure:      strings.HasPrefix(strings.ToLower(cfg.PublicURL), "https://"),
-		addrLock:    ratelimit.NewLockout(cfg.LoginAddressFailures, cfg.LoginLockout, cfg.LoginMaxLockout),
-		accountLock: ratelimit.NewLockout(cfg.LoginAccountFailures, cfg.LoginLockout, cfg.LoginMaxLockout),
-		linkFailRL:  ratelimit.New(cfg.LoginLinkFailures, cfg.LoginLinkFailures),
-		deviceKey:   newDeviceKey(),
-		hashSem:     make(chan struct{}, 2),
-		streams:     ratelimit.NewSlots(cfg.MaxStreamsPerSession, cfg.MaxStreams),
+		secure:  strings.HasPrefix(strings.ToLower(cfg.PublicURL), "https://"),
+		limits:  newLoginLimits(cfg),
+		hashSem: make(chan struct{}, 2),
+		streams: ratelimit.NewSlots(cfg.MaxStreamsPerSession, cfg.MaxStreams),
 	}
 	if err := s.loadAssets(); err != nil {
 		return nil, err
