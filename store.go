@@ -71,6 +71,13 @@ type Store interface {
 	CreateCredential(ctx context.Context, cred *Credential) error
 	// FindCredential returns the credential whose hash is hash.
 	FindCredential(ctx context.Context, hash []byte) (*Credential, error)
+	// ReplaceOwnerTokens revokes, at at, the owner's unrevoked owner
+	// tokens whose hashes are in revoke (every one of them when revoke is
+	// nil), stores cred (the owner's new token) and appends audit, in one
+	// transaction, and returns the prefixes of the tokens it revoked. When
+	// revoke names a token that is not an unrevoked owner token of the
+	// owner, nothing changes and the error is ErrNotFound.
+	ReplaceOwnerTokens(ctx context.Context, ownerID string, revoke [][]byte, cred *Credential, at time.Time, audit ...AuditEntry) ([]string, error)
 
 	// CreateRequest stores a new request.
 	CreateRequest(ctx context.Context, r *Request, audit ...AuditEntry) error
@@ -107,6 +114,10 @@ type Store interface {
 	AppendAudit(ctx context.Context, audit ...AuditEntry) error
 	// ListAudit returns audit entries in Seq order.
 	ListAudit(ctx context.Context, q AuditQuery) ([]AuditEntry, error)
+	// VerifyAuditChain checks a run of ownerID's entries, in Seq order,
+	// after prev ("" for the owner's whole chain) with the store's audit
+	// key, which only the store holds; nil when the chain holds.
+	VerifyAuditChain(ctx context.Context, ownerID, prev string, entries []AuditEntry) (*ChainBreak, error)
 
 	// Close releases the store's resources.
 	Close() error

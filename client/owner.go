@@ -212,6 +212,13 @@ type AuditReport struct {
 		Reason string `json:"reason"`
 	} `json:"break,omitempty"`
 	Head string `json:"head,omitempty"`
+	// HeadSeq is the seq of the last entry: HeadSeq:Head is the head to
+	// export (AuditHead) and check later with VerifyAuditHead.
+	HeadSeq int64 `json:"head_seq,omitempty"`
+	// LegacyEntries counts entries older than the keyed chain.
+	LegacyEntries int `json:"legacy_entries"`
+	// CheckedHead is the exported head the chain was checked against.
+	CheckedHead string `json:"checked_head,omitempty"`
 }
 
 // VerifyAudit asks the relay to verify the owner's audit chain.

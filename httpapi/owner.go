@@ -257,7 +257,16 @@ func (s *Server) ownerAuditExport(w http.ResponseWriter, r *http.Request, p *rel
 }
 
 func (s *Server) ownerAuditVerify(w http.ResponseWriter, r *http.Request, p *relay.Principal) {
-	rep, err := s.svc.VerifyAudit(r.Context(), p.OwnerID)
+	var head *agentotp.AuditHead
+	if v := r.URL.Query().Get("head"); v != "" {
+		h, err := agentotp.ParseAuditHead(v)
+		if err != nil {
+			s.writeError(w, r, err, 0)
+			return
+		}
+		head = &h
+	}
+	rep, err := s.svc.VerifyAuditHead(r.Context(), p.OwnerID, head)
 	if err != nil {
 		s.writeError(w, r, err, 0)
 		return

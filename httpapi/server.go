@@ -21,8 +21,14 @@ type Config struct {
 	AgentRate, AgentBurst   int
 	OwnerRate, OwnerBurst   int
 	SourceRate, SourceBurst int
-	// FailedAuthRate limits failed authentications per client address.
+	// FailedAuthRate limits failed authentications per client address, a
+	// minute: only failures are counted, and a valid credential is never
+	// refused for them.
 	FailedAuthRate int
+	// Proxies are the reverse proxies whose forwarding header names the
+	// client address of every per-address limit and of the access log;
+	// nil trusts none (the peer is the client).
+	Proxies *ratelimit.Proxies
 	// MaxWait bounds ?wait= on long-polls (API: 55 s).
 	MaxWait time.Duration
 	// MaxWaitsPerKey bounds the long-polls (?wait=) and event streams one
@@ -106,7 +112,9 @@ func New(svc *relay.Service, log *slog.Logger, cfg Config) *Server {
 }
 
 // Handler returns the root handler with logging and panic recovery.
-func (s *Server) Handler() http.Handler { return s.recoverer(s.logRequests(s.cors(s.mux))) }
+func (s *Server) Handler() http.Handler {
+	return s.cfg.Proxies.Middleware(s.recoverer(s.logRequests(s.cors(s.mux))))
+}
 
 func (s *Server) routes() {
 	agent := func(h authedHandler) http.Handler { return s.auth(agentotp.CredentialAgent, s.agentRL, h) }
@@ -136,6 +144,9 @@ func (s *Server) routes() {
 	s.mux.Handle("DELETE /v1/owner/signing-keys/{id}", owner(s.ownerRevokeSigningKey))
 	s.mux.Handle("GET /v1/owner/trust", owner(s.ownerTrust))
 	s.imapRoutes(owner) // a source's IMAP mailbox (imap.go)
+	// The owner token itself (ownertoken.go).
+	s.mux.Handle("POST /v1/owner/token/rotate", owner(s.ownerRotateToken))
+	s.mux.Handle("POST /v1/owner/token/revoke", owner(s.ownerRevokeTokens))
 	s.mux.Handle("GET /v1/owner/audit", owner(s.ownerAudit))
 	s.mux.Handle("GET /v1/owner/audit/export", owner(s.ownerAuditExport))
 	s.mux.Handle("GET /v1/owner/audit/verify", owner(s.ownerAuditVerify))
@@ -254,28 +265,22 @@ func bearer(r *http.Request) string {
 	return strings.TrimSpace(r.Header.Get("X-API-Key"))
 }
 
-// auth authenticates the caller as kind and applies its rate limit. A
-// client over its limit of failed authentications is refused before its
-// credential is looked up, whatever the credential.
+// auth authenticates the caller as kind and applies its rate limit. The
+// credential is checked first (looked up by its hash, so in time that
+// does not depend on how much of it is right): a valid one is never
+// refused for failures of other clients on its address. Only a failure
+// is charged to the client's address, and one over its limit of failures
+// is answered 429 instead of 401.
 func (s *Server) auth(kind agentotp.CredentialKind, rl *ratelimit.Limiter, h authedHandler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		now := time.Now()
-		ip := ratelimit.ClientIP(r)
-		if blocked, retry := s.failRL.Blocked(ip, now); blocked {
-			s.writeError(w, r, tooManyFailures(retry), 0)
-			return
-		}
 		token := bearer(r)
 		p, err := s.svc.Authenticate(r.Context(), token)
 		if err == nil && p.Kind != kind {
 			err = agentotp.Errorf(agentotp.EAuthentication, "this credential cannot be used here")
 		}
 		if err != nil {
-			if ok, retry := s.failRL.Allow(ip, now); !ok {
-				s.writeError(w, r, tooManyFailures(retry), 0)
-				return
-			}
-			s.writeError(w, r, err, 0)
+			s.authFailed(w, r, err)
 			return
 		}
 		if ok, retry := rl.Allow(p.KeyHash, now); !ok {
@@ -284,6 +289,19 @@ func (s *Server) auth(kind agentotp.CredentialKind, rl *ratelimit.Limiter, h aut
 		}
 		h(w, r, p)
 	})
+}
+
+// authFailed answers a failed authentication: err, or 429 once the
+// client's address is over its limit of failures. Errors that are not
+// authentication failures (the store is down) are not charged.
+func (s *Server) authFailed(w http.ResponseWriter, r *http.Request, err error) {
+	if agentotp.ErrorCode(err) == agentotp.EAuthentication {
+		if ok, retry := s.failRL.Allow(ratelimit.ClientIP(r), time.Now()); !ok {
+			s.writeError(w, r, tooManyFailures(retry), 0)
+			return
+		}
+	}
+	s.writeError(w, r, err, 0)
 }
 
 // tooManyFailures is the answer to a client over its limit of failed
@@ -334,7 +352,8 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 // Unwrap lets http.ResponseController reach Flush and deadlines.
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
-// logRequests logs method, path, status and duration; never headers,
+// logRequests logs method, path, client address (ratelimit.ClientIP),
+// status and duration; never headers,
 // query strings or bodies, which may hold credentials.
 func (s *Server) logRequests(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -342,7 +361,7 @@ func (s *Server) logRequests(next http.Handler) http.Handler {
 		sw := &statusWriter{ResponseWriter: w}
 		next.ServeHTTP(sw, r)
 		s.metrics.observe(r, sw.status, time.Since(start))
-		s.log.InfoContext(r.Context(), "http", "method", r.Method, "path", r.URL.Path, "status", sw.status, "bytes", sw.bytes, "ms", time.Since(start).Milliseconds())
+		s.log.InfoContext(r.Context(), "http", "method", r.Method, "path", r.URL.Path, "client", ratelimit.ClientIP(r), "status", sw.status, "bytes", sw.bytes, "ms", time.Since(start).Milliseconds())
 	})
 }
 

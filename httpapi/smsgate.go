@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/agentotp/agentotp"
-	"github.com/agentotp/agentotp/ratelimit"
 	"github.com/agentotp/agentotp/relay"
 	"github.com/agentotp/agentotp/smsgate"
 )
@@ -24,15 +23,11 @@ type smsGateAck struct {
 // source's token is tried. An sms:received event is ingested as an SMS,
 // de-duplicated on the event id; other events are acknowledged (200) and
 // ignored. The gateway retries on any non-2xx, so a repeat is 202 with
-// "duplicate": true and changes nothing. A client over its limit of
-// failed authentications is refused before any key is tried; a signature
-// that does not verify counts as a failure.
+// "duplicate": true and changes nothing. The signature is always checked:
+// a gateway whose signature verifies is never refused for other clients'
+// failures; one that does not verify counts as a failure of its client's
+// address, and past the limit of failures is answered 429.
 func (s *Server) ingestSMSGate(w http.ResponseWriter, r *http.Request) {
-	ip := ratelimit.ClientIP(r)
-	if blocked, retry := s.failRL.Blocked(ip, time.Now()); blocked {
-		s.writeError(w, r, tooManyFailures(retry), 0)
-		return
-	}
 	body, err := readBody(w, r, smsgate.MaxBody)
 	if err != nil {
 		s.writeError(w, r, err, 0)
@@ -41,11 +36,7 @@ func (s *Server) ingestSMSGate(w http.ResponseWriter, r *http.Request) {
 	ts, sig := r.Header.Get(smsgate.HeaderTimestamp), r.Header.Get(smsgate.HeaderSignature)
 	p, err := s.smsGateSource(r, body, ts, sig)
 	if err != nil {
-		if ok, retry := s.failRL.Allow(ip, time.Now()); !ok {
-			s.writeError(w, r, tooManyFailures(retry), 0)
-			return
-		}
-		s.writeError(w, r, err, 0)
+		s.authFailed(w, r, err)
 		return
 	}
 	if ok, retry := s.sourceRL.Allow(p.KeyHash, time.Now()); !ok {

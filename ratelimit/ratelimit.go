@@ -8,7 +8,6 @@ import (
 	"math"
 	"net"
 	"net/http"
-	"net/netip"
 	"sync"
 	"time"
 )
@@ -67,26 +66,6 @@ func (l *Limiter) Allow(key string, now time.Time) (bool, int) {
 	return false, l.retryAfter(b.tokens)
 }
 
-// Blocked reports whether Allow for key at now would refuse, and then the
-// whole seconds until it would not, without taking a token or keeping
-// anything for a key it has not seen: a check that is cheap to make
-// before costly work whose failure is what Allow counts.
-func (l *Limiter) Blocked(key string, now time.Time) (bool, int) {
-	if l == nil || l.rate <= 0 {
-		return false, 0
-	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	b, ok := l.buckets[key]
-	if !ok {
-		return false, 0
-	}
-	if tokens := l.level(b, now); tokens < 1 {
-		return true, l.retryAfter(tokens)
-	}
-	return false, 0
-}
-
 // level is the tokens in b at now, refilled since b.last.
 func (l *Limiter) level(b *bucket, now time.Time) float64 {
 	return math.Min(l.burst, b.tokens+max(0, now.Sub(b.last).Seconds())*l.rate)
@@ -98,28 +77,30 @@ func (l *Limiter) retryAfter(tokens float64) int {
 }
 
 // ClientIP is the client r came from, for keying limits per client: the
-// host of r.RemoteAddr (all of it when it has no port). An IPv4 address,
-// or an IPv4-mapped IPv6 one, is the address itself ("192.0.2.1"); an
-// IPv6 address is its /64 ("2001:db8:1:2::/64"), as a single host is
-// commonly given a whole /64 and could otherwise rotate through it to
-// escape every limit. A host that is not an IP address is returned as it
-// is. No proxy headers are trusted.
+// address [Proxies.Middleware] resolved (which believes trusted proxies'
+// forwarding headers) or, without it, the host of r.RemoteAddr (all of it
+// when it has no port). An IPv4 address, or an IPv4-mapped IPv6 one, is
+// the address itself ("192.0.2.1"); an IPv6 address is its /64
+// ("2001:db8:1:2::/64"), as a single host is commonly given a whole /64
+// and could otherwise rotate through it to escape every limit. A host
+// that is not an IP address is returned as it is.
 func ClientIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		host = r.RemoteAddr
+	a, ok := clientFromContext(r.Context())
+	if !ok {
+		if a, ok = peerAddr(r.RemoteAddr); !ok {
+			host, _, err := net.SplitHostPort(r.RemoteAddr)
+			if err != nil {
+				host = r.RemoteAddr
+			}
+			return host
+		}
 	}
-	a, err := netip.ParseAddr(host)
-	if err != nil {
-		return host
-	}
-	a = a.WithZone("").Unmap()
 	if a.Is4() {
 		return a.String()
 	}
 	p, err := a.Prefix(64)
 	if err != nil {
-		return host
+		return a.String()
 	}
 	return p.String()
 }

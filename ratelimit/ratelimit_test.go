@@ -50,55 +50,6 @@ func TestLimiterForgetsIdleKeys(t *testing.T) {
 	}
 }
 
-// TestBlocked: Blocked reports what Allow would do without taking a
-// token, and keeps nothing for a key it has not seen.
-func TestBlocked(t *testing.T) {
-	now := time.Unix(1000, 0)
-	for _, tc := range []struct {
-		name      string
-		limiter   *Limiter
-		taken     int           // tokens Allow took for "a" at now
-		at        time.Duration // when Blocked asks, after now
-		blocked   bool
-		retry     int
-		bucketsIn int // buckets kept after Blocked
-	}{
-		{name: "unseen key", limiter: New(60, 2), blocked: false, bucketsIn: 0},
-		{name: "tokens left", limiter: New(60, 2), taken: 1, bucketsIn: 1},
-		{name: "none left", limiter: New(60, 2), taken: 2, blocked: true, retry: 1, bucketsIn: 1},
-		{name: "over, slow refill", limiter: New(30, 2), taken: 3, blocked: true, retry: 2, bucketsIn: 1},
-		{name: "refilled", limiter: New(60, 2), taken: 2, at: time.Second, bucketsIn: 1},
-		{name: "nil", limiter: nil, taken: 5},
-		{name: "disabled", limiter: New(0, 0), taken: 5},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			l := tc.limiter
-			for range tc.taken {
-				l.Allow("a", now)
-			}
-			for i := range 3 { // asking again changes nothing
-				blocked, retry := l.Blocked("a", now.Add(tc.at))
-				if blocked != tc.blocked || retry != tc.retry {
-					t.Fatalf("ask %d: Blocked = %v, %d; want %v, %d", i, blocked, retry, tc.blocked, tc.retry)
-				}
-			}
-			if l == nil {
-				return
-			}
-			if n := len(l.buckets); n != tc.bucketsIn {
-				t.Errorf("%d buckets kept; want %d", n, tc.bucketsIn)
-			}
-			// Allow agrees with Blocked.
-			if ok, retry := l.Allow("a", now.Add(tc.at)); ok == tc.blocked || retry != tc.retry {
-				t.Errorf("Allow = %v, %d after Blocked = %v, %d", ok, retry, tc.blocked, tc.retry)
-			}
-			if blocked, _ := l.Blocked("b", now); blocked {
-				t.Error("another key is blocked")
-			}
-		})
-	}
-}
-
 func TestClientIP(t *testing.T) {
 	for _, tc := range []struct{ remote, want string }{
 		{"192.0.2.1:1234", "192.0.2.1"},

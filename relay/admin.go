@@ -226,19 +226,46 @@ type AuditReport struct {
 	OK      bool                 `json:"ok"`
 	Break   *agentotp.ChainBreak `json:"break,omitempty"`
 	Head    string               `json:"head,omitempty"`
+	// HeadSeq is the Seq of the last entry, whose hash is Head: with it,
+	// "HeadSeq:Head" is the head to export (agentotp.AuditHead).
+	HeadSeq int64 `json:"head_seq,omitempty"`
+	// Legacy counts the entries older than the keyed chain (unkeyed).
+	Legacy int `json:"legacy_entries"`
+	// CheckedHead is the exported head the chain was also checked against.
+	CheckedHead string `json:"checked_head,omitempty"`
 }
 
-// VerifyAudit checks the owner's whole audit chain.
+// VerifyAudit checks the owner's whole audit chain with the store's audit
+// key.
 func (s *Service) VerifyAudit(ctx context.Context, ownerID string) (*AuditReport, error) {
+	return s.VerifyAuditHead(ctx, ownerID, nil)
+}
+
+// VerifyAuditHead checks the owner's whole audit chain, and, when head is
+// not nil, that the chain still holds that earlier exported head: a log
+// cut short or rewritten since fails, even if what is left is a valid
+// chain.
+func (s *Service) VerifyAuditHead(ctx context.Context, ownerID string, head *agentotp.AuditHead) (*AuditReport, error) {
 	es, err := s.ListAudit(ctx, agentotp.AuditQuery{OwnerID: ownerID})
 	if err != nil {
 		return nil, err
 	}
 	rep := &AuditReport{Entries: len(es)}
-	rep.Break = agentotp.VerifyChain("", es)
+	if rep.Break, err = s.store.VerifyAuditChain(ctx, ownerID, "", es); err != nil {
+		return nil, fmt.Errorf("verify audit: %w", err)
+	}
+	if rep.Break == nil && head != nil {
+		rep.CheckedHead = head.String()
+		rep.Break = agentotp.CheckHead(es, *head)
+	}
 	rep.OK = rep.Break == nil
+	for _, e := range es {
+		if e.Chain == agentotp.AuditChainLegacy {
+			rep.Legacy++
+		}
+	}
 	if len(es) > 0 {
-		rep.Head = es[len(es)-1].Hash
+		rep.Head, rep.HeadSeq = es[len(es)-1].Hash, es[len(es)-1].Seq
 	}
 	return rep, nil
 }

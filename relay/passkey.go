@@ -70,7 +70,20 @@ func (c *ceremonies) put(cer *ceremony, now time.Time) (string, error) {
 		}
 	}
 	if len(c.m) >= maxPasskeyCeremonies {
-		return "", agentotp.Errorf(agentotp.ERateLimit, "too many passkey prompts are open; try again in a few minutes")
+		// Log-in prompts are begun without a credential: the oldest makes
+		// room, so a flood of them cannot lock the owner out, only make an
+		// unfinished prompt start again. The owner's own prompts
+		// (registration, decisions) are never evicted.
+		oldest := ""
+		for id, old := range c.m {
+			if old.kind == ceremonyLogin && (oldest == "" || old.expires.Before(c.m[oldest].expires)) {
+				oldest = id
+			}
+		}
+		if oldest == "" {
+			return "", agentotp.Errorf(agentotp.ERateLimit, "too many passkey prompts are open; try again in a few minutes")
+		}
+		delete(c.m, oldest)
 	}
 	id := rand.Text()
 	c.m[id] = cer

@@ -10,6 +10,7 @@
 package secretbox
 
 import (
+	"bytes"
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/rand"
@@ -37,6 +38,7 @@ var ErrOpen = errors.New("secretbox: cannot open secret (wrong key or tampered)"
 // Box seals and opens secrets with one key.
 type Box struct {
 	aead cipher.AEAD
+	key  []byte // for DeriveKey (derive.go)
 }
 
 // New returns a box for a 32-byte key.
@@ -52,7 +54,7 @@ func New(key []byte) (*Box, error) {
 	if err != nil {
 		return nil, fmt.Errorf("secretbox: %w", err)
 	}
-	return &Box{aead: aead}, nil
+	return &Box{aead: aead, key: bytes.Clone(key)}, nil
 }
 
 // Seal encrypts plaintext for purpose.

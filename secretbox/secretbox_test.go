@@ -3,8 +3,10 @@ package secretbox
 import (
 	"bytes"
 	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"testing"
 )
@@ -68,5 +70,36 @@ func TestLoadKey(t *testing.T) {
 	os.WriteFile(filepath.Join(dir, KeyFile), []byte("garbage"), 0o600)
 	if _, err := LoadKey(dir); err == nil {
 		t.Fatal("bad key file accepted")
+	}
+}
+
+// TestDeriveKey: derived keys are fixed by the box key and the purpose,
+// differ by purpose and from the box key, and match RFC 5869 HKDF-SHA256
+// as openssl computes it, when openssl is installed.
+func TestDeriveKey(t *testing.T) {
+	key := bytes.Repeat([]byte{7}, KeySize)
+	b, err := New(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b2, _ := New(key)
+	k := b.DeriveKey(PurposeAuditChain)
+	if len(k) != KeySize || !bytes.Equal(k, b2.DeriveKey(PurposeAuditChain)) || bytes.Equal(k, key) || bytes.Equal(k, b.DeriveKey("other")) {
+		t.Fatalf("derived key %x", k)
+	}
+	openssl, err := exec.LookPath("openssl")
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("openssl is required in CI")
+		}
+		t.Skip("openssl not installed: no cross-check")
+	}
+	out, err := exec.Command(openssl, "kdf", "-keylen", "32", "-kdfopt", "digest:SHA256",
+		"-kdfopt", "hexkey:"+hex.EncodeToString(key), "-kdfopt", "info:"+PurposeAuditChain, "-binary", "HKDF").Output()
+	if err != nil {
+		t.Skipf("openssl kdf HKDF not available: %v", err)
+	}
+	if !bytes.Equal(out, k) {
+		t.Fatalf("openssl HKDF %x; DeriveKey %x", out, k)
 	}
 }

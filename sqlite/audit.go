@@ -2,10 +2,14 @@ package sqlite
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
 	"database/sql"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -14,9 +18,10 @@ import (
 
 // appendAudit appends entries inside tx. Each gets the next Seq, the Hash of
 // its owner's latest entry as PrevHash ("" for the owner's first) and its
-// own Hash. At is kept to the microsecond and empty Details are stored as
-// none, before hashing, so that the entry read back verifies.
-func appendAudit(ctx context.Context, tx *sql.Tx, entries []agentotp.AuditEntry) error {
+// own Hash, keyed with the store's audit key (AuditEntry.Seal). At is kept
+// to the microsecond and empty Details are stored as none, before hashing,
+// so that the entry read back verifies.
+func (db *DB) appendAudit(ctx context.Context, tx *sql.Tx, entries []agentotp.AuditEntry) error {
 	for _, e := range entries {
 		e.At = e.At.Truncate(time.Microsecond)
 		if len(e.Details) == 0 {
@@ -46,12 +51,12 @@ func appendAudit(ctx context.Context, tx *sql.Tx, entries []agentotp.AuditEntry)
 		case err != nil:
 			return fmt.Errorf("audit %s: previous hash: %w", e.Action, err)
 		}
-		e.Hash = e.ComputeHash(e.PrevHash)
+		e.Seal(db.auditKey, e.PrevHash)
 		if _, err := tx.ExecContext(ctx, `INSERT INTO audit
-			(seq, id, owner_id, at, actor, action, request_id, agent_id, source_id, details, prev_hash, hash)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			(seq, id, owner_id, at, actor, action, request_id, agent_id, source_id, details, prev_hash, hash, chain)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			e.Seq, e.ID, e.OwnerID, micros(e.At), e.Actor, e.Action, e.RequestID, e.AgentID, e.SourceID,
-			details, e.PrevHash, e.Hash); err != nil {
+			details, e.PrevHash, e.Hash, e.Chain); err != nil {
 			return fmt.Errorf("audit %s: %w", e.Action, err)
 		}
 	}
@@ -64,7 +69,7 @@ func (db *DB) AppendAudit(ctx context.Context, audit ...agentotp.AuditEntry) err
 	if len(audit) == 0 {
 		return nil
 	}
-	if err := db.tx(ctx, func(tx *sql.Tx) error { return appendAudit(ctx, tx, audit) }); err != nil {
+	if err := db.tx(ctx, func(tx *sql.Tx) error { return db.appendAudit(ctx, tx, audit) }); err != nil {
 		return fmt.Errorf("sqlite: append audit: %w", err)
 	}
 	return nil
@@ -88,7 +93,7 @@ func (db *DB) ListAudit(ctx context.Context, q agentotp.AuditQuery) ([]agentotp.
 		where = append(where, "action = ?")
 		args = append(args, q.Action)
 	}
-	query := `SELECT seq, id, owner_id, at, actor, action, request_id, agent_id, source_id, details, prev_hash, hash
+	query := `SELECT seq, id, owner_id, at, actor, action, request_id, agent_id, source_id, details, prev_hash, hash, chain
 		FROM audit WHERE ` + strings.Join(where, " AND ") + ` ORDER BY seq`
 	if q.Limit > 0 {
 		query += ` LIMIT ?`
@@ -102,7 +107,7 @@ func scanAuditEntry(s rowScanner) (agentotp.AuditEntry, error) {
 	var at int64
 	var details sql.NullString
 	if err := s.Scan(&e.Seq, &e.ID, &e.OwnerID, &at, &e.Actor, &e.Action, &e.RequestID, &e.AgentID, &e.SourceID,
-		&details, &e.PrevHash, &e.Hash); err != nil {
+		&details, &e.PrevHash, &e.Hash, &e.Chain); err != nil {
 		return e, err
 	}
 	e.At = fromMicros(at)
@@ -114,4 +119,103 @@ func scanAuditEntry(s rowScanner) (agentotp.AuditEntry, error) {
 		}
 	}
 	return e, nil
+}
+
+// migrationKeyedAudit is the migration that keys the audit chain.
+const migrationKeyedAudit = "0008_audit_keyed"
+
+// afterMigration runs, in the transaction of the migration version, the
+// steps SQL cannot: sealing the legacy audit rows with the audit key.
+func (db *DB) afterMigration(ctx context.Context, tx *sql.Tx, version string) error {
+	if version == migrationKeyedAudit {
+		return db.sealLegacyAudit(ctx, tx)
+	}
+	return nil
+}
+
+// legacyLabel separates the seal of the legacy rows from the chain's MACs.
+const legacyLabel = "agentotp/audit-legacy/v1\x00"
+
+// legacyMAC is the seal of the legacy rows' boundary and heads.
+func legacyMAC(key []byte, maxSeq int64, heads string) string {
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte(legacyLabel + strconv.FormatInt(maxSeq, 10) + "\x00" + heads))
+	return hex.EncodeToString(m.Sum(nil))
+}
+
+// sealLegacyAudit records, with a MAC under the audit key, the rows that
+// exist before the chain is keyed: the highest seq and each owner's last
+// row. Only these rows may carry an unkeyed hash, and only as they are now.
+func (db *DB) sealLegacyAudit(ctx context.Context, tx *sql.Tx) error {
+	var maxSeq int64
+	if err := tx.QueryRowContext(ctx, `SELECT coalesce(max(seq), 0) FROM audit`).Scan(&maxSeq); err != nil {
+		return fmt.Errorf("seal legacy audit: %w", err)
+	}
+	rows, err := tx.QueryContext(ctx, `SELECT owner_id, seq, hash FROM audit a
+		WHERE seq = (SELECT max(seq) FROM audit b WHERE b.owner_id = a.owner_id)`)
+	if err != nil {
+		return fmt.Errorf("seal legacy audit: %w", err)
+	}
+	heads := map[string]agentotp.AuditHead{}
+	for rows.Next() {
+		var owner string
+		var h agentotp.AuditHead
+		if err := rows.Scan(&owner, &h.Seq, &h.Hash); err != nil {
+			rows.Close()
+			return fmt.Errorf("seal legacy audit: %w", err)
+		}
+		heads[owner] = h
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("seal legacy audit: %w", err)
+	}
+	b, err := json.Marshal(heads) // map keys sorted: canonical
+	if err != nil {
+		return fmt.Errorf("seal legacy audit: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO audit_legacy (id, max_seq, heads, mac) VALUES (1, ?, ?, ?)`,
+		maxSeq, string(b), legacyMAC(db.auditKey, maxSeq, string(b))); err != nil {
+		return fmt.Errorf("seal legacy audit: %w", err)
+	}
+	return nil
+}
+
+// errLegacySeal breaks every chain when the seal of the legacy rows is
+// missing or does not verify: without it, no unkeyed row can be trusted
+// and the boundary between them and keyed ones is unknown.
+var errLegacySeal = &agentotp.ChainBreak{Reason: "the seal of the rows older than the keyed chain is missing or wrong (audit_legacy was edited, or the audit key changed)"}
+
+// verifier returns the audit verifier of the store: its key and the
+// sealed legacy rows, or a break when their seal does not verify.
+func (db *DB) verifier(ctx context.Context) (agentotp.AuditVerifier, *agentotp.ChainBreak, error) {
+	v := agentotp.AuditVerifier{Key: db.auditKey}
+	var heads, mac string
+	err := db.read.QueryRowContext(ctx, `SELECT max_seq, heads, mac FROM audit_legacy WHERE id = 1`).Scan(&v.LegacyMaxSeq, &heads, &mac)
+	if errors.Is(err, sql.ErrNoRows) {
+		b := *errLegacySeal
+		return v, &b, nil
+	}
+	if err != nil {
+		return v, nil, fmt.Errorf("sqlite: audit verifier: %w", err)
+	}
+	if !hmac.Equal([]byte(mac), []byte(legacyMAC(db.auditKey, v.LegacyMaxSeq, heads))) || json.Unmarshal([]byte(heads), &v.LegacyHeads) != nil {
+		b := *errLegacySeal
+		return agentotp.AuditVerifier{Key: db.auditKey}, &b, nil
+	}
+	return v, nil, nil
+}
+
+// VerifyAuditChain checks a run of ownerID's entries in Seq order after
+// prev ("" for the whole chain, from the owner's first entry) with the
+// store's audit key and its sealed legacy rows; nil when it holds.
+func (db *DB) VerifyAuditChain(ctx context.Context, ownerID, prev string, entries []agentotp.AuditEntry) (*agentotp.ChainBreak, error) {
+	v, b, err := db.verifier(ctx)
+	if err != nil || b != nil {
+		return b, err
+	}
+	if prev == "" {
+		return v.VerifyOwner(ownerID, entries), nil
+	}
+	return v.Verify(prev, entries), nil
 }

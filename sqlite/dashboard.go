@@ -30,7 +30,7 @@ func (db *DB) SetOwnerPassword(ctx context.Context, pw *agentotp.OwnerPassword, 
 		if _, err := tx.ExecContext(ctx, `DELETE FROM dashboard_sessions WHERE owner_id = ?`, pw.OwnerID); err != nil {
 			return err
 		}
-		return appendAudit(ctx, tx, audit)
+		return db.appendAudit(ctx, tx, audit)
 	})
 	if err != nil {
 		return fmt.Errorf("sqlite: set password of owner %s: %w", pw.OwnerID, err)
@@ -72,7 +72,7 @@ func (db *DB) CreateSession(ctx context.Context, s *agentotp.Session, audit ...a
 		if err := insertSession(ctx, tx, s); err != nil {
 			return err
 		}
-		return appendAudit(ctx, tx, audit)
+		return db.appendAudit(ctx, tx, audit)
 	})
 	if err != nil {
 		return fmt.Errorf("sqlite: create session %s: %w", s.ID, err)
@@ -101,7 +101,7 @@ func (db *DB) DeleteSession(ctx context.Context, hash []byte, audit ...agentotp.
 		if err := changed(tx.ExecContext(ctx, `DELETE FROM dashboard_sessions WHERE hash = ?`, hash)); err != nil {
 			return err
 		}
-		return appendAudit(ctx, tx, audit)
+		return db.appendAudit(ctx, tx, audit)
 	})
 	if err != nil {
 		return fmt.Errorf("sqlite: delete session: %w", err)
@@ -148,7 +148,7 @@ func (db *DB) CreateLoginLink(ctx context.Context, l *agentotp.LoginLinkToken, a
 			l.Hash, l.OwnerID, micros(l.CreatedAt), micros(l.ExpiresAt), micros(l.UsedAt)); err != nil {
 			return conflictOnDuplicate(err)
 		}
-		return appendAudit(ctx, tx, audit)
+		return db.appendAudit(ctx, tx, audit)
 	})
 	if err != nil {
 		return fmt.Errorf("sqlite: create login link: %w", err)
@@ -182,7 +182,7 @@ func (db *DB) UseLoginLink(ctx context.Context, hash []byte, s *agentotp.Session
 		if err := insertSession(ctx, tx, s); err != nil {
 			return err
 		}
-		return appendAudit(ctx, tx, audit)
+		return db.appendAudit(ctx, tx, audit)
 	})
 	if err != nil {
 		return fmt.Errorf("sqlite: use login link: %w", err)

@@ -75,7 +75,7 @@ func (db *DB) PutIMAPSource(ctx context.Context, s *agentotp.IMAPSource, audit .
 		}
 		s.CreatedAt = fromMicros(created)
 		s.UIDValidity, s.LastUID = uint32(validity), uint32(lastUID)
-		return appendAudit(ctx, tx, audit)
+		return db.appendAudit(ctx, tx, audit)
 	})
 	if err != nil {
 		return fmt.Errorf("sqlite: put imap settings of %s: %w", s.SourceID, err)
@@ -116,7 +116,7 @@ func (db *DB) DeleteIMAPSource(ctx context.Context, ownerID, sourceID string, au
 		if err := changed(tx.ExecContext(ctx, `DELETE FROM imap_sources WHERE source_id = ? AND owner_id = ?`, sourceID, ownerID)); err != nil {
 			return err
 		}
-		return appendAudit(ctx, tx, audit)
+		return db.appendAudit(ctx, tx, audit)
 	})
 	if err != nil {
 		return fmt.Errorf("sqlite: delete imap settings of %s: %w", sourceID, err)

@@ -115,7 +115,7 @@ func (db *DB) RotateAgentKey(ctx context.Context, a *agentotp.Agent, cred *agent
 		if err := insertCredential(ctx, tx, cred); err != nil {
 			return err
 		}
-		return appendAudit(ctx, tx, audit)
+		return db.appendAudit(ctx, tx, audit)
 	})
 	if err != nil {
 		return fmt.Errorf("sqlite: rotate key of agent %s: %w", a.ID, err)
@@ -146,7 +146,7 @@ func (db *DB) revoke(ctx context.Context, table, credCol, ownerID, id string, at
 			ts, id); err != nil {
 			return err
 		}
-		return appendAudit(ctx, tx, audit)
+		return db.appendAudit(ctx, tx, audit)
 	})
 }
 
@@ -211,7 +211,7 @@ func (db *DB) insertWithCredential(ctx context.Context, cred *agentotp.Credentia
 		if err := insertCredential(ctx, tx, cred); err != nil {
 			return err
 		}
-		return appendAudit(ctx, tx, audit)
+		return db.appendAudit(ctx, tx, audit)
 	})
 }
 
@@ -262,4 +262,55 @@ func (db *DB) FindCredential(ctx context.Context, hash []byte) (*agentotp.Creden
 	c.AgentID, c.SourceID = agentID.String, sourceID.String
 	c.CreatedAt, c.ExpiresAt, c.RevokedAt = fromMicros(created), fromMicros(expires), fromMicros(revoked)
 	return &c, nil
+}
+
+// ReplaceOwnerTokens revokes owner tokens of the owner and stores its new
+// one, in one transaction (see [agentotp.Store]).
+func (db *DB) ReplaceOwnerTokens(ctx context.Context, ownerID string, revoke [][]byte, cred *agentotp.Credential, at time.Time, audit ...agentotp.AuditEntry) ([]string, error) {
+	if cred == nil || cred.Kind != agentotp.CredentialOwner || cred.OwnerID != ownerID {
+		return nil, errors.New("sqlite: replace owner tokens: the new credential must be an owner token of the owner")
+	}
+	ts := micros(at)
+	var prefixes []string
+	err := db.tx(ctx, func(tx *sql.Tx) error {
+		prefixes = prefixes[:0]
+		const live = `kind = 'owner' AND owner_id = ? AND revoked_at = 0`
+		if revoke == nil {
+			rows, err := tx.QueryContext(ctx, `SELECT prefix FROM credentials WHERE `+live+` ORDER BY created_at`, ownerID)
+			if err != nil {
+				return err
+			}
+			for rows.Next() {
+				var p string
+				if err := rows.Scan(&p); err != nil {
+					rows.Close()
+					return err
+				}
+				prefixes = append(prefixes, p)
+			}
+			rows.Close()
+			if err := rows.Err(); err != nil {
+				return err
+			}
+			if _, err := tx.ExecContext(ctx, `UPDATE credentials SET revoked_at = ? WHERE `+live, ts, ownerID); err != nil {
+				return err
+			}
+		}
+		for _, h := range revoke {
+			var p string
+			if err := tx.QueryRowContext(ctx, `UPDATE credentials SET revoked_at = ? WHERE hash = ? AND `+live+` RETURNING prefix`,
+				ts, h, ownerID).Scan(&p); err != nil {
+				return notFound(err)
+			}
+			prefixes = append(prefixes, p)
+		}
+		if err := insertCredential(ctx, tx, cred); err != nil {
+			return err
+		}
+		return db.appendAudit(ctx, tx, audit)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: replace owner tokens of %s: %w", ownerID, err)
+	}
+	return prefixes, nil
 }

@@ -74,7 +74,7 @@ func (db *DB) CreatePolicy(ctx context.Context, p *agentotp.Policy, audit ...age
 			return conflictOnDuplicate(err)
 		}
 		p.Position = pos
-		return appendAudit(ctx, tx, audit)
+		return db.appendAudit(ctx, tx, audit)
 	})
 	if err != nil {
 		return fmt.Errorf("sqlite: create policy %s: %w", p.ID, err)
@@ -135,7 +135,7 @@ func (db *DB) UpdatePolicy(ctx context.Context, p *agentotp.Policy, audit ...age
 			return err
 		}
 		p.Position, p.CreatedAt = pos, fromMicros(created)
-		return appendAudit(ctx, tx, audit)
+		return db.appendAudit(ctx, tx, audit)
 	})
 	if err != nil {
 		return fmt.Errorf("sqlite: update policy %s: %w", p.ID, err)
@@ -154,7 +154,7 @@ func (db *DB) DeletePolicy(ctx context.Context, ownerID, id string, audit ...age
 		if _, err := tx.ExecContext(ctx, `UPDATE policies SET position = position - 1 WHERE owner_id = ? AND position > ?`, ownerID, pos); err != nil {
 			return err
 		}
-		return appendAudit(ctx, tx, audit)
+		return db.appendAudit(ctx, tx, audit)
 	})
 	if err != nil {
 		return fmt.Errorf("sqlite: delete policy %s: %w", id, err)
@@ -186,7 +186,7 @@ func (db *DB) CreateRequestCapped(ctx context.Context, r *agentotp.Request, c ag
 		if err := enqueueWebhooks(ctx, tx, "", r, audit); err != nil { // webhook.go
 			return err
 		}
-		return appendAudit(ctx, tx, audit)
+		return db.appendAudit(ctx, tx, audit)
 	})
 	if err != nil {
 		return fmt.Errorf("sqlite: create request %s: %w", r.ID, err)
@@ -217,7 +217,7 @@ func (db *DB) SaveOwnerSettings(ctx context.Context, s *agentotp.OwnerSettings, 
 			s.OwnerID, s.TimeZone, micros(s.UpdatedAt)); err != nil {
 			return err
 		}
-		return appendAudit(ctx, tx, audit)
+		return db.appendAudit(ctx, tx, audit)
 	})
 	if err != nil {
 		return fmt.Errorf("sqlite: save settings of owner %s: %w", s.OwnerID, err)

@@ -105,7 +105,7 @@ func (db *DB) CreateRequest(ctx context.Context, r *agentotp.Request, audit ...a
 		if err := enqueueWebhooks(ctx, tx, "", r, audit); err != nil {
 			return err
 		}
-		return appendAudit(ctx, tx, audit)
+		return db.appendAudit(ctx, tx, audit)
 	})
 	if err != nil {
 		return fmt.Errorf("sqlite: create request %s: %w", r.ID, err)
@@ -190,7 +190,7 @@ func (db *DB) UpdateRequest(ctx context.Context, r *agentotp.Request, prevVersio
 		if err := enqueueWebhooks(ctx, tx, prevStatus, r, audit); err != nil {
 			return err
 		}
-		return appendAudit(ctx, tx, audit)
+		return db.appendAudit(ctx, tx, audit)
 	})
 	if err != nil {
 		return fmt.Errorf("sqlite: update request %s: %w", r.ID, err)

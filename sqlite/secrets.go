@@ -32,17 +32,25 @@ const sealedPrefix = "box1:"
 // webhookSecretPurpose binds a sealed webhook secret to its agent.
 func webhookSecretPurpose(agentID string) string { return "webhook-secret:" + agentID }
 
+// ensureBox loads the box key the way serve does, when no option gave a
+// box.
+func (db *DB) ensureBox(dbPath string) error {
+	if db.box != nil {
+		return nil
+	}
+	key, err := secretbox.LoadKey(filepath.Dir(dbPath))
+	if err != nil {
+		return err
+	}
+	db.box, err = secretbox.New(key)
+	return err
+}
+
 // initSecrets sets up the box (when no option gave one) and seals any
 // webhook secret that an older version of the store kept in the clear.
 func (db *DB) initSecrets(ctx context.Context, dbPath string) error {
-	if db.box == nil {
-		key, err := secretbox.LoadKey(filepath.Dir(dbPath))
-		if err != nil {
-			return err
-		}
-		if db.box, err = secretbox.New(key); err != nil {
-			return err
-		}
+	if err := db.ensureBox(dbPath); err != nil {
+		return err
 	}
 	var ids, secrets []string
 	rows, err := db.write.QueryContext(ctx, `SELECT id, webhook_secret FROM agents WHERE webhook_secret <> '' AND webhook_secret NOT LIKE 'box1:%'`)

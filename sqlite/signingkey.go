@@ -29,7 +29,7 @@ func (db *DB) CreateSigningKey(ctx context.Context, k *agentotp.SigningKey, audi
 			k.ID, k.OwnerID, k.Method, k.KeyID, k.PublicKey, nonNil(k.Credential), k.Name, micros(k.CreatedAt), micros(k.RevokedAt)); err != nil {
 			return conflictOnDuplicate(err)
 		}
-		return appendAudit(ctx, tx, audit)
+		return db.appendAudit(ctx, tx, audit)
 	})
 	if err != nil {
 		return fmt.Errorf("sqlite: create signing key %s: %w", k.ID, err)
@@ -58,7 +58,7 @@ func (db *DB) RevokeSigningKey(ctx context.Context, ownerID, id string, at time.
 		} else if n == 0 {
 			return agentotp.ErrNotFound
 		}
-		return appendAudit(ctx, tx, audit)
+		return db.appendAudit(ctx, tx, audit)
 	})
 	if err != nil {
 		return fmt.Errorf("sqlite: revoke signing key %s: %w", id, err)

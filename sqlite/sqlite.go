@@ -58,6 +58,8 @@ type DB struct {
 	read   *sql.DB // read-only connections
 	logger *slog.Logger
 	box    *secretbox.Box // seals the secrets the store must read back (secrets.go)
+	// auditKey keys the audit chain (audit.go); derived from box's key.
+	auditKey []byte
 
 	erased chan struct{}  // signals the checkpointer that ciphertext was erased
 	stop   chan struct{}  // closed by Close
@@ -112,6 +114,13 @@ func Open(ctx context.Context, path string, logger *slog.Logger, opts ...Option)
 		write.Close()
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
+	// The box, and the audit key derived from it, before the migrations:
+	// one of them seals the audit rows written before the chain was keyed.
+	if err := db.ensureBox(abs); err != nil {
+		write.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	db.auditKey = db.box.DeriveKey(secretbox.PurposeAuditChain)
 	if err := db.migrate(ctx); err != nil {
 		write.Close()
 		return nil, err
@@ -239,6 +248,9 @@ func (db *DB) migrate(ctx context.Context) error {
 				return nil
 			}
 			if _, err := tx.ExecContext(ctx, string(body)); err != nil {
+				return err
+			}
+			if err := db.afterMigration(ctx, tx, version); err != nil { // audit.go
 				return err
 			}
 			if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)`,

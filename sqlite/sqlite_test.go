@@ -232,8 +232,8 @@ func TestConcurrentWrites(t *testing.T) {
 	if want := 2 + writers*ops; len(entries) != want {
 		t.Errorf("%d audit entries; want %d", len(entries), want)
 	}
-	if b := agentotp.VerifyChain("", entries); b != nil {
-		t.Errorf("chain breaks: %+v", b)
+	if b, err := db.VerifyAuditChain(ctx, f.owner.ID, "", entries); err != nil || b != nil {
+		t.Errorf("chain breaks: %+v %v", b, err)
 	}
 }
 
@@ -254,8 +254,8 @@ func TestAuditTamper(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if b := agentotp.VerifyChain("", entries); b != nil {
-			t.Fatalf("untouched chain breaks: %+v", b)
+		if b, err := db.VerifyAuditChain(ctx, f.owner.ID, "", entries); err != nil || b != nil {
+			t.Fatalf("untouched chain breaks: %+v %v", b, err)
 		}
 		return db, rawDB(t, path), entries
 	}
@@ -264,7 +264,11 @@ func TestAuditTamper(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		return agentotp.VerifyChain("", entries)
+		b, err := db.VerifyAuditChain(ctx, ownerID, "", entries)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
 	}
 
 	t.Run("triggers refuse edits", func(t *testing.T) {

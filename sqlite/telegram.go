@@ -18,7 +18,7 @@ func (db *DB) SaveTelegramLinkCode(ctx context.Context, c *agentotp.TelegramLink
 			c.OwnerID, c.CodeHash, micros(c.CreatedAt), micros(c.ExpiresAt)); err != nil {
 			return err
 		}
-		return appendAudit(ctx, tx, audit)
+		return db.appendAudit(ctx, tx, audit)
 	})
 	if err != nil {
 		return fmt.Errorf("sqlite: save telegram link code of owner %s: %w", c.OwnerID, err)
@@ -62,7 +62,7 @@ func (db *DB) LinkTelegramChat(ctx context.Context, link *agentotp.TelegramLink,
 			link.OwnerID, link.ChatID, link.UserID, link.Username, micros(link.LinkedAt)); err != nil {
 			return conflictOnDuplicate(err)
 		}
-		return appendAudit(ctx, tx, audit)
+		return db.appendAudit(ctx, tx, audit)
 	})
 	if err != nil {
 		return fmt.Errorf("sqlite: link telegram chat of owner %s: %w", link.OwnerID, err)
@@ -106,7 +106,7 @@ func (db *DB) UnlinkTelegramChat(ctx context.Context, ownerID string, audit ...a
 		if err := changed(tx.ExecContext(ctx, `DELETE FROM telegram_links WHERE owner_id = ?`, ownerID)); err != nil {
 			return err
 		}
-		return appendAudit(ctx, tx, audit)
+		return db.appendAudit(ctx, tx, audit)
 	})
 	if err != nil {
 		return fmt.Errorf("sqlite: unlink telegram chat of owner %s: %w", ownerID, err)

@@ -266,7 +266,7 @@ func (db *DB) SetAgentWebhookURL(ctx context.Context, ownerID, agentID, url stri
 		if _, err := tx.ExecContext(ctx, `DELETE FROM webhook_gone WHERE agent_id = ?`, agentID); err != nil {
 			return err
 		}
-		return appendAudit(ctx, tx, audit)
+		return db.appendAudit(ctx, tx, audit)
 	})
 	if err != nil {
 		return fmt.Errorf("sqlite: set webhook url of agent %s: %w", agentID, err)
@@ -289,6 +289,6 @@ func (db *DB) updateAgent(ctx context.Context, ownerID, agentID, set string, val
 		if err := changed(tx.ExecContext(ctx, `UPDATE agents SET `+set+` WHERE id = ? AND owner_id = ?`, value, agentID, ownerID)); err != nil {
 			return err
 		}
-		return appendAudit(ctx, tx, audit)
+		return db.appendAudit(ctx, tx, audit)
 	})
 }

@@ -27,7 +27,11 @@ func checkChain(t *testing.T, e *env, ownerID string) []agentotp.AuditEntry {
 	if entries[0].PrevHash != "" {
 		t.Errorf("first entry of owner %s has PrevHash %q; want \"\"", ownerID, entries[0].PrevHash)
 	}
-	if b := agentotp.VerifyChain("", entries); b != nil {
+	b, err := e.s.VerifyAuditChain(e.ctx, ownerID, "", entries)
+	if err != nil {
+		t.Fatalf("VerifyAuditChain: %v", err)
+	}
+	if b != nil {
 		t.Errorf("chain of owner %s breaks at seq %d (%s): %s", ownerID, b.Seq, b.ID, b.Reason)
 	}
 	for i, en := range entries {
@@ -221,7 +225,9 @@ func testAuditQuery(t *testing.T, e *env) {
 	// A run continued after a known entry verifies from that entry's hash.
 	tail, err := e.s.ListAudit(e.ctx, agentotp.AuditQuery{OwnerID: o.ID, AfterSeq: all[4].Seq})
 	e.must(err, "ListAudit")
-	if b := agentotp.VerifyChain(all[4].Hash, tail); b != nil {
+	tailBreak, err := e.s.VerifyAuditChain(e.ctx, o.ID, all[4].Hash, tail)
+	e.must(err, "VerifyAuditChain")
+	if b := tailBreak; b != nil {
 		t.Errorf("tail after seq %d does not verify: %+v", all[4].Seq, b)
 	}
 }

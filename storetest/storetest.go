@@ -51,6 +51,7 @@ func Run(t *testing.T, open func(t *testing.T) agentotp.Store) {
 		{"Agents", testAgents},
 		{"Sources", testSources},
 		{"Credentials", testCredentials},
+		{"ReplaceOwnerTokens", testReplaceOwnerTokens}, // owner_tokens.go
 		{"RotateAgentKey", testRotateAgentKey},
 		{"RevokeAgent", testRevokeAgent},
 		{"RevokeSource", testRevokeSource},

@@ -22,6 +22,7 @@ import (
 const (
 	sessionCookie       = "agentotp_session"
 	loginCookie         = "agentotp_login"
+	deviceCookie        = "agentotp_device"
 	securePrefix        = "__Host-"
 	maxFormBytes        = 64 << 10
 	loginCookieLifetime = time.Hour
@@ -181,22 +182,106 @@ func safeNext(next string) string {
 	return next
 }
 
-// allowLogin applies the log-in rate limits: per client address, and
-// across all addresses.
-func (s *Server) allowLogin(w http.ResponseWriter, r *http.Request) bool {
+// Default log-in limits (Config).
+const (
+	defaultLoginAddressFailures = 5
+	defaultLoginAccountFailures = 20
+	defaultLoginLinkFailures    = 10
+	defaultLoginLockout         = time.Minute
+	defaultLoginMaxLockout      = time.Hour
+	deviceCookieLifetime        = 365 * 24 * time.Hour
+)
+
+// setLoginDefaults fills in the log-in limits left at 0.
+func (c *Config) setLoginDefaults() {
+	for _, f := range []struct {
+		v   *int
+		def int
+	}{{&c.LoginAddressFailures, defaultLoginAddressFailures}, {&c.LoginAccountFailures, defaultLoginAccountFailures}, {&c.LoginLinkFailures, defaultLoginLinkFailures}} {
+		if *f.v <= 0 {
+			*f.v = f.def
+		}
+	}
+	if c.LoginLockout <= 0 {
+		c.LoginLockout = defaultLoginLockout
+	}
+	if c.LoginMaxLockout <= 0 {
+		c.LoginMaxLockout = defaultLoginMaxLockout
+	}
+}
+
+// loginLimits are the dashboard's log-in limits (Config).
+type loginLimits struct {
+	addrLock    *ratelimit.Lockout // wrong passwords per client address
+	accountLock *ratelimit.Lockout // wrong passwords per owner
+	linkFailRL  *ratelimit.Limiter // wrong log-in links per client address
+	deviceKey   []byte             // keys the known-browser cookie; made at start, never stored
+}
+
+func newLoginLimits(cfg Config) *loginLimits {
+	return &loginLimits{
+		addrLock:    ratelimit.NewLockout(cfg.LoginAddressFailures, cfg.LoginLockout, cfg.LoginMaxLockout),
+		accountLock: ratelimit.NewLockout(cfg.LoginAccountFailures, cfg.LoginLockout, cfg.LoginMaxLockout),
+		linkFailRL:  ratelimit.New(cfg.LoginLinkFailures, cfg.LoginLinkFailures),
+		deviceKey:   newDeviceKey(),
+	}
+}
+
+// deviceLabel separates the known-browser mark from every other use of
+// the dashboard's key.
+const deviceLabel = "agentotp/dashboard/device/v1\x00"
+
+// deviceMark is the value of the known-browser cookie of an owner: proof
+// that this browser logged in as the owner since the relay started (the
+// key is made at start and never stored).
+func (s *Server) deviceMark(ownerID string) string {
+	m := hmac.New(sha256.New, s.limits.deviceKey)
+	m.Write([]byte(deviceLabel + ownerID))
+	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+}
+
+// knownDevice reports whether the browser has logged in as ownerID
+// before (since the relay started): its wrong passwords are then its
+// address's alone, and a lockout of the account does not stop it.
+func (s *Server) knownDevice(r *http.Request, ownerID string) bool {
+	got := s.cookie(r, deviceCookie)
+	return ownerID != "" && got != "" && hmac.Equal([]byte(got), []byte(s.deviceMark(ownerID)))
+}
+
+// loginLocked answers 429 when the password log-in of ownerID from this
+// client is locked out: its address has too many wrong passwords, or the
+// account has (unless the browser is one the owner logged in with).
+func (s *Server) loginLocked(w http.ResponseWriter, r *http.Request, ownerID string) bool {
 	now := time.Now()
-	ok, retry := s.ipRL.Allow(ratelimit.ClientIP(r), now)
-	if ok {
-		ok, retry = s.allRL.Allow("", now)
+	ip := ratelimit.ClientIP(r)
+	locked, retry := s.limits.addrLock.Locked(ip, now)
+	what := "from your address"
+	if !locked && ownerID != "" && !s.knownDevice(r, ownerID) {
+		locked, retry = s.limits.accountLock.Locked(ownerID, now)
+		what = "for this account"
 	}
-	if ok {
-		return true
+	if !locked {
+		return false
 	}
-	s.log.WarnContext(r.Context(), "dashboard: log-in rate limited", "ip", ratelimit.ClientIP(r))
+	s.log.WarnContext(r.Context(), "dashboard: password log-in locked out", "ip", ip, "why", what)
 	w.Header().Set("Retry-After", strconv.Itoa(retry))
-	s.renderError(w, r, http.StatusTooManyRequests, "Too many attempts",
-		"Too many log-in attempts. Wait "+strconv.Itoa(retry)+" seconds and try again.")
-	return false
+	s.renderError(w, r, http.StatusTooManyRequests, "Too many wrong passwords",
+		"There were too many wrong passwords "+what+", so password log-in is paused for "+strconv.Itoa(retry)+
+			" seconds (longer after each further one). A one-time log-in link still works: run `agentotp owner login-link`.")
+	return true
+}
+
+// loginFailed records a wrong password: against the client's address,
+// and against the account unless the browser is one the owner logged in
+// with.
+func (s *Server) loginFailed(r *http.Request, ownerID string) {
+	now := time.Now()
+	ip := ratelimit.ClientIP(r)
+	d := s.limits.addrLock.Fail(ip, now)
+	if ownerID != "" && !s.knownDevice(r, ownerID) {
+		d = max(d, s.limits.accountLock.Fail(ownerID, now))
+	}
+	s.log.WarnContext(r.Context(), "dashboard: failed log-in", "ip", ip, "locked_seconds", int(d.Seconds()))
 }
 
 type loginView struct {
@@ -242,9 +327,6 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		s.renderLogin(w, r, http.StatusForbidden, loginView{Next: next, Error: "The form expired. Please try again."})
 		return
 	}
-	if !s.allowLogin(w, r) {
-		return
-	}
 	ownerID := r.PostFormValue("owner")
 	if ownerID == "" {
 		owners, err := s.svc.PasswordOwners(r.Context())
@@ -256,6 +338,12 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 			ownerID = owners[0].ID
 		}
 	}
+	if len(ownerID) > 64 {
+		ownerID = ownerID[:64] // no such owner; keeps the lockout's keys short
+	}
+	if s.loginLocked(w, r, ownerID) {
+		return
+	}
 	var ns *relay.NewSession
 	err := s.withHashSlot(r.Context(), func() error {
 		var err error
@@ -264,14 +352,15 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	})
 	if err != nil {
 		if isAuthError(err) {
-			s.log.WarnContext(r.Context(), "dashboard: failed log-in", "ip", ratelimit.ClientIP(r))
+			s.loginFailed(r, ownerID)
 			s.renderLogin(w, r, http.StatusUnauthorized, loginView{Next: next, Error: "Wrong password."})
 			return
 		}
 		s.serverError(w, r, err)
 		return
 	}
-	s.startSession(w, r, ns.Token, next)
+	s.limits.addrLock.Reset(ratelimit.ClientIP(r))
+	s.startSession(w, r, ns, next)
 }
 
 // withHashSlot runs fn while holding one of the few slots for argon2id
@@ -286,8 +375,11 @@ func (s *Server) withHashSlot(ctx context.Context, fn func() error) error {
 	return fn()
 }
 
-func (s *Server) startSession(w http.ResponseWriter, r *http.Request, token, next string) {
-	s.setSessionCookie(w, r, token)
+// startSession sets the session cookie, and marks the browser as one the
+// owner logged in with (knownDevice).
+func (s *Server) startSession(w http.ResponseWriter, r *http.Request, ns *relay.NewSession, next string) {
+	s.setSessionCookie(w, r, ns.Token)
+	s.setCookie(w, r, deviceCookie, s.deviceMark(ns.Session.OwnerID), deviceCookieLifetime, http.SameSiteStrictMode)
 	s.setCookie(w, r, loginCookie, "", -1, http.SameSiteStrictMode)
 	http.Redirect(w, r, next, http.StatusSeeOther)
 }
@@ -317,7 +409,10 @@ func (s *Server) linkPage(w http.ResponseWriter, r *http.Request) {
 	s.render(w, r, status, "link", &page{Title: "Log in with a link", CSRF: csrf, Bare: true, Data: v})
 }
 
-// linkLogin uses a one-time log-in link.
+// linkLogin uses a one-time log-in link. A valid link is never refused
+// for wrong passwords or wrong links before it: only a wrong link counts,
+// against its client's address, and past LoginLinkFailures a minute is
+// answered 429.
 func (s *Server) linkLogin(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
 	if err := r.ParseForm(); err != nil {
@@ -328,19 +423,23 @@ func (s *Server) linkLogin(w http.ResponseWriter, r *http.Request) {
 		s.renderError(w, r, http.StatusForbidden, "Form expired", "The form expired. Open the link again.")
 		return
 	}
-	if !s.allowLogin(w, r) {
-		return
-	}
 	ns, err := s.svc.LoginWithLink(r.Context(), r.PostFormValue("token"), s.cfg.SessionTTL)
 	if err != nil {
 		if isAuthError(err) {
+			if ok, retry := s.limits.linkFailRL.Allow(ratelimit.ClientIP(r), time.Now()); !ok {
+				s.log.WarnContext(r.Context(), "dashboard: too many wrong log-in links", "ip", ratelimit.ClientIP(r))
+				w.Header().Set("Retry-After", strconv.Itoa(retry))
+				s.renderError(w, r, http.StatusTooManyRequests, "Too many attempts",
+					"Too many unknown log-in links from your address. Wait "+strconv.Itoa(retry)+" seconds and try again.")
+				return
+			}
 			s.renderError(w, r, http.StatusNotFound, "Link not valid", "This log-in link is unknown, already used, or expired. Nothing changed.")
 			return
 		}
 		s.serverError(w, r, err)
 		return
 	}
-	s.startSession(w, r, ns.Token, "/")
+	s.startSession(w, r, ns, "/")
 }
 
 // logout ends the session.
@@ -351,4 +450,11 @@ func (s *Server) logout(w http.ResponseWriter, r *http.Request, sess *session) {
 	}
 	s.setCookie(w, r, sessionCookie, "", -1, http.SameSiteLaxMode)
 	http.Redirect(w, r, "/login?out=1", http.StatusSeeOther)
+}
+
+// newDeviceKey is a fresh key for the known-browser cookie.
+func newDeviceKey() []byte {
+	k := make([]byte, 32)
+	_, _ = rand.Read(k) // never fails (crypto/rand)
+	return k
 }

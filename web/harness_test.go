@@ -20,6 +20,7 @@ import (
 	"github.com/agentotp/agentotp"
 	"github.com/agentotp/agentotp/client"
 	"github.com/agentotp/agentotp/httpapi"
+	"github.com/agentotp/agentotp/ratelimit"
 	"github.com/agentotp/agentotp/relay"
 	"github.com/agentotp/agentotp/sqlite"
 	"github.com/agentotp/agentotp/web"
@@ -95,7 +96,7 @@ func newHarness(t testing.TB, opts ...func(*web.Config)) *harness {
 	h.srv = httptest.NewUnstartedServer(nil)
 	h.srv.Start()
 	h.svc = relay.New(store, relay.NewBroker(), relay.Config{PublicURL: h.srv.URL, Logger: log, Now: h.clock.Now})
-	wcfg := web.Config{PublicURL: h.srv.URL, Logger: log, Heartbeat: 200 * time.Millisecond, LoginRate: 600, LoginBurst: 100, LoginGlobalRate: 600}
+	wcfg := web.Config{PublicURL: h.srv.URL, Logger: log, Heartbeat: 200 * time.Millisecond, LoginAddressFailures: 100, LoginAccountFailures: 100}
 	for _, o := range opts {
 		o(&wcfg)
 	}
@@ -108,6 +109,11 @@ func newHarness(t testing.TB, opts ...func(*web.Config)) *harness {
 	cfg.SSEHeartbeat = 200 * time.Millisecond
 	cfg.AgentRate, cfg.AgentBurst = 6000, 1000 // benchmarks make many requests
 	cfg.Web = dash
+	// Browsers of the tests name their address in X-Forwarded-For
+	// (browser.addr), as if behind a proxy on loopback.
+	if cfg.Proxies, err = ratelimit.ParseProxies([]string{"127.0.0.0/8", "::1"}, ""); err != nil {
+		t.Fatal(err)
+	}
 	h.srv.Config.Handler = httpapi.New(h.svc, log, cfg).Handler()
 	runCtx, stopRun := context.WithCancel(context.Background())
 	ran := make(chan struct{})
@@ -188,9 +194,10 @@ func (h *harness) unchanged(id string, version int64, what string) {
 // browser is a cookie-keeping HTTP client that does not follow
 // redirects, so that tests see each one.
 type browser struct {
-	h   *harness
-	c   *http.Client
-	jar *cookiejar.Jar
+	h    *harness
+	c    *http.Client
+	jar  *cookiejar.Jar
+	addr string // the client address a trusted proxy forwards, when set
 }
 
 func (h *harness) browser() *browser {
@@ -212,6 +219,9 @@ func (r response) location() string { return r.header.Get("Location") }
 
 func (b *browser) do(req *http.Request) response {
 	b.h.t.Helper()
+	if b.addr != "" {
+		req.Header.Set("X-Forwarded-For", b.addr)
+	}
 	resp, err := b.c.Do(req)
 	if err != nil {
 		b.h.t.Fatal(err)

@@ -4,10 +4,13 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/agentotp/agentotp"
 	"github.com/agentotp/agentotp/approval"
+	"github.com/agentotp/agentotp/ratelimit"
 	"github.com/agentotp/agentotp/relay"
 )
 
@@ -113,8 +116,9 @@ func (s *Server) passkeyRemove(w http.ResponseWriter, r *http.Request, sess *ses
 }
 
 // passkeyLoginBegin starts a log-in with a passkey. Like the password
-// form it needs the log-in page's CSRF token and counts against the log-in
-// limits.
+// form it needs the log-in page's CSRF token and is refused while the
+// client's address is locked out; a failed passkey counts as a failed
+// log-in.
 func (s *Server) passkeyLoginBegin(w http.ResponseWriter, r *http.Request) {
 	if !s.loginForm(w, r) {
 		return
@@ -133,6 +137,10 @@ func (s *Server) passkeyLoginFinish(w http.ResponseWriter, r *http.Request) {
 	}
 	ns, err := s.svc.FinishPasskeyLogin(r.Context(), r.PostFormValue("ceremony"), []byte(r.PostFormValue("response")), s.cfg.SessionTTL)
 	if err != nil {
+		if isAuthError(err) {
+			d := s.limits.addrLock.Fail(ratelimit.ClientIP(r), time.Now()) // a failed passkey is a failed log-in
+			s.log.WarnContext(r.Context(), "dashboard: failed passkey log-in", "ip", ratelimit.ClientIP(r), "locked_seconds", int(d.Seconds()))
+		}
 		s.passkeyError(w, r, err)
 		return
 	}
@@ -153,7 +161,12 @@ func (s *Server) loginForm(w http.ResponseWriter, r *http.Request) bool {
 		writeJSONResult(w, http.StatusForbidden, map[string]string{"error": "The page expired. Reload it and try again."})
 		return false
 	}
-	return s.allowLogin(w, r)
+	if locked, retry := s.limits.addrLock.Locked(ratelimit.ClientIP(r), time.Now()); locked {
+		w.Header().Set("Retry-After", strconv.Itoa(retry))
+		writeJSONResult(w, http.StatusTooManyRequests, map[string]string{"error": "Too many failed log-ins from your address; wait " + strconv.Itoa(retry) + " seconds. A one-time log-in link still works."})
+		return false
+	}
+	return true
 }
 
 func (s *Server) passkeyDecideBegin(w http.ResponseWriter, r *http.Request, sess *session) {

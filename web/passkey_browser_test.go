@@ -34,7 +34,7 @@ func TestPasskeyBrowser(t *testing.T) {
 			base = c.PublicURL
 		},
 		Handler: func(svc *relay.Service, log *slog.Logger, _ string) (http.Handler, error) {
-			dash, err := web.New(svc, web.Config{PublicURL: base, Logger: log, LoginRate: 600, LoginBurst: 100, LoginGlobalRate: 600})
+			dash, err := web.New(svc, web.Config{PublicURL: base, Logger: log})
 			if err != nil {
 				return nil, err
 			}

@@ -50,10 +50,16 @@ type Config struct {
 	PublicURL string
 	// SessionTTL is how long a log-in lasts; 0 means relay.DefaultSessionTTL.
 	SessionTTL time.Duration
-	// LoginRate and LoginBurst limit log-in attempts (password or link)
-	// per client address, per minute; LoginGlobalRate limits them across
-	// all addresses. 0 means the defaults (5, 5 and 30).
-	LoginRate, LoginBurst, LoginGlobalRate int
+	// Log-in limits (auth.go). Wrong passwords are counted per client
+	// address and per account: past LoginAddressFailures from one address
+	// (default 5), or LoginAccountFailures on one account from anywhere
+	// (default 20), each further one locks that address or account out of
+	// password log-in for LoginLockout (default 1 min), doubling with each
+	// failure up to LoginMaxLockout (default 1 h). A one-time log-in link
+	// is never refused for them; wrong links are limited to
+	// LoginLinkFailures a minute per address (default 10).
+	LoginAddressFailures, LoginAccountFailures, LoginLinkFailures int
+	LoginLockout, LoginMaxLockout                                 time.Duration
 	// Heartbeat is the interval of SSE comments; 0 means 15 s.
 	Heartbeat time.Duration
 	// MaxStreamsPerSession bounds the live feeds (GET /events) one log-in
@@ -76,8 +82,7 @@ type Server struct {
 	pages   map[string]*template.Template
 	handler http.Handler
 	assets  map[string]string // asset name -> version (hash) for cache busting
-	ipRL    *ratelimit.Limiter
-	allRL   *ratelimit.Limiter
+	limits  *loginLimits
 	hashSem chan struct{}    // bounds concurrent argon2id verifications (64 MiB each)
 	streams *ratelimit.Slots // open live feeds, per session and in all
 }
@@ -87,15 +92,7 @@ func New(svc *relay.Service, cfg Config) (*Server, error) {
 	if cfg.SessionTTL <= 0 {
 		cfg.SessionTTL = relay.DefaultSessionTTL
 	}
-	if cfg.LoginRate <= 0 {
-		cfg.LoginRate = 5
-	}
-	if cfg.LoginBurst <= 0 {
-		cfg.LoginBurst = 5
-	}
-	if cfg.LoginGlobalRate <= 0 {
-		cfg.LoginGlobalRate = 30
-	}
+	cfg.setLoginDefaults() // auth.go
 	if cfg.Heartbeat <= 0 {
 		cfg.Heartbeat = 15 * time.Second
 	}
@@ -111,8 +108,7 @@ func New(svc *relay.Service, cfg Config) (*Server, error) {
 	s := &Server{
 		svc: svc, cfg: cfg, log: cfg.Logger,
 		secure:  strings.HasPrefix(strings.ToLower(cfg.PublicURL), "https://"),
-		ipRL:    ratelimit.New(cfg.LoginRate, cfg.LoginBurst),
-		allRL:   ratelimit.New(cfg.LoginGlobalRate, cfg.LoginGlobalRate),
+		limits:  newLoginLimits(cfg),
 		hashSem: make(chan struct{}, 2),
 		streams: ratelimit.NewSlots(cfg.MaxStreamsPerSession, cfg.MaxStreams),
 	}

@@ -415,28 +415,6 @@ func TestAgentKeyRefused(t *testing.T) {
 	h.unchanged(req.ID, version, "after credentials that are not sessions")
 }
 
-func TestLoginRateLimited(t *testing.T) {
-	h := newHarness(t, func(c *web.Config) { c.LoginRate, c.LoginBurst, c.LoginGlobalRate = 3, 3, 600 })
-	b := h.browser()
-	for i := range 3 {
-		if r := b.login("not the password", nil); r.status != http.StatusUnauthorized {
-			t.Fatalf("attempt %d: %d", i+1, r.status)
-		}
-	}
-	r := b.login(testPassword, nil)
-	if r.status != http.StatusTooManyRequests || r.header.Get("Retry-After") == "" || b.sessionCookie() != "" {
-		t.Fatalf("4th attempt: %d, Retry-After %q, cookie %q", r.status, r.header.Get("Retry-After"), b.sessionCookie())
-	}
-	// The global limit holds across addresses too.
-	h2 := newHarness(t, func(c *web.Config) { c.LoginRate, c.LoginBurst, c.LoginGlobalRate = 600, 100, 2 })
-	b2 := h2.browser()
-	b2.login("nope nope nope", nil)
-	b2.login("nope nope nope", nil)
-	if r := b2.login(testPassword, nil); r.status != http.StatusTooManyRequests {
-		t.Fatalf("global limit: %d", r.status)
-	}
-}
-
 func TestLoginLink(t *testing.T) {
 	h := newHarness(t)
 	ctx := ctxT(t)

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/agentotp/agentotp/client"
 	"golang.org/x/term"
 )
 
@@ -25,12 +27,8 @@ func newOwnerCmd(a *app) *cobra.Command {
 		Use:   "passwd",
 		Short: "Set the dashboard password (read from the terminal, or one line of stdin); ends all dashboard sessions",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
+		RunE: a.ownerRun(func(cmd *cobra.Command, args []string, oc *client.OwnerClient) error {
 			pw, err := a.readNewPassword()
-			if err != nil {
-				return err
-			}
-			oc, err := a.ownerClient()
 			if err != nil {
 				return err
 			}
@@ -42,7 +40,7 @@ func newOwnerCmd(a *app) *cobra.Command {
 			}
 			fmt.Fprintln(a.stdout, "dashboard password set; every dashboard session was logged out")
 			return nil
-		},
+		}),
 	}
 	a.ownerFlags(passwd)
 
@@ -50,11 +48,7 @@ func newOwnerCmd(a *app) *cobra.Command {
 		Use:   "login-link",
 		Short: "Print a one-time dashboard log-in link (valid 15 minutes)",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			oc, err := a.ownerClient()
-			if err != nil {
-				return err
-			}
+		RunE: a.ownerRun(func(cmd *cobra.Command, args []string, oc *client.OwnerClient) error {
 			l, err := oc.CreateLoginLink(cmd.Context())
 			if err != nil {
 				return err
@@ -65,10 +59,10 @@ func newOwnerCmd(a *app) *cobra.Command {
 			fmt.Fprintln(a.stdout, l.URL)
 			fmt.Fprintf(a.stderr, "works once, until %s\n", l.ExpiresAt.Local().Format(time.DateTime))
 			return nil
-		},
+		}),
 	}
 	a.ownerFlags(link)
-	cmd.AddCommand(passwd, link)
+	cmd.AddCommand(passwd, link, newOwnerTokenCmd(a)) // owner_token.go
 	return cmd
 }
 

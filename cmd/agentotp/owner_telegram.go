@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/agentotp/agentotp/client"
 )
 
 // addOwnerTelegram adds the Telegram link and time zone commands to
@@ -14,11 +16,7 @@ func addOwnerTelegram(a *app, owner *cobra.Command) *cobra.Command {
 		Use:   "telegram-link",
 		Short: "Print a one-time code (valid 10 minutes) that links a Telegram chat: send /link CODE to the bot",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			oc, err := a.ownerClient()
-			if err != nil {
-				return err
-			}
+		RunE: a.ownerRun(func(cmd *cobra.Command, args []string, oc *client.OwnerClient) error {
 			c, err := oc.NewTelegramLinkCode(cmd.Context())
 			if err != nil {
 				return err
@@ -29,7 +27,7 @@ func addOwnerTelegram(a *app, owner *cobra.Command) *cobra.Command {
 			fmt.Fprintln(a.stdout, c.Command)
 			fmt.Fprintf(a.stderr, "send this to the relay's Telegram bot; the code works once, until %s\n", c.ExpiresAt.Local().Format(time.DateTime))
 			return nil
-		},
+		}),
 	}
 	a.ownerFlags(link)
 
@@ -37,11 +35,7 @@ func addOwnerTelegram(a *app, owner *cobra.Command) *cobra.Command {
 		Use:   "telegram",
 		Short: "Show which Telegram chat is linked",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			oc, err := a.ownerClient()
-			if err != nil {
-				return err
-			}
+		RunE: a.ownerRun(func(cmd *cobra.Command, args []string, oc *client.OwnerClient) error {
 			l, err := oc.Telegram(cmd.Context())
 			if err != nil {
 				return err
@@ -59,7 +53,7 @@ func addOwnerTelegram(a *app, owner *cobra.Command) *cobra.Command {
 			}
 			fmt.Fprintf(a.stdout, "linked to chat %d%s since %s\n", *l.ChatID, who, l.LinkedAt.Local().Format(time.DateTime))
 			return nil
-		},
+		}),
 	}
 	a.ownerFlags(status)
 
@@ -67,11 +61,7 @@ func addOwnerTelegram(a *app, owner *cobra.Command) *cobra.Command {
 		Use:   "telegram-unlink",
 		Short: "Unlink the Telegram chat; its buttons stop working",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			oc, err := a.ownerClient()
-			if err != nil {
-				return err
-			}
+		RunE: a.ownerRun(func(cmd *cobra.Command, args []string, oc *client.OwnerClient) error {
 			if err := oc.UnlinkTelegram(cmd.Context()); err != nil {
 				return err
 			}
@@ -80,7 +70,7 @@ func addOwnerTelegram(a *app, owner *cobra.Command) *cobra.Command {
 			}
 			fmt.Fprintln(a.stdout, "Telegram chat unlinked")
 			return nil
-		},
+		}),
 	}
 	a.ownerFlags(unlink)
 
@@ -88,11 +78,7 @@ func addOwnerTelegram(a *app, owner *cobra.Command) *cobra.Command {
 		Use:   "timezone [ZONE]",
 		Short: "Show or set the time zone (IANA name, e.g. Europe/Berlin) in which policy hours are read",
 		Args:  cobra.MaximumNArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			oc, err := a.ownerClient()
-			if err != nil {
-				return err
-			}
+		RunE: a.ownerRun(func(cmd *cobra.Command, args []string, oc *client.OwnerClient) error {
 			if len(args) == 0 {
 				s, err := oc.Settings(cmd.Context())
 				if err != nil {
@@ -113,7 +99,7 @@ func addOwnerTelegram(a *app, owner *cobra.Command) *cobra.Command {
 			}
 			fmt.Fprintf(a.stdout, "time zone set to %s\n", s.TimeZone)
 			return nil
-		},
+		}),
 	}
 	a.ownerFlags(tz)
 

@@ -85,11 +85,7 @@ func newPoliciesCmd(a *app) *cobra.Command {
 		Use:   "list",
 		Short: "List the policies in evaluation order",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			oc, err := a.ownerClient()
-			if err != nil {
-				return err
-			}
+		RunE: a.ownerRun(func(cmd *cobra.Command, args []string, oc *client.OwnerClient) error {
 			ps, err := oc.ListPolicies(cmd.Context())
 			if err != nil {
 				return err
@@ -114,7 +110,7 @@ func newPoliciesCmd(a *app) *cobra.Command {
 				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%v\t%s\n", p.Position, p.ID, p.Name, p.Action, capStr, p.Enabled, describeConditions(p.Conditions))
 			}
 			return tw.Flush()
-		},
+		}),
 	}
 	a.ownerFlags(list)
 
@@ -123,11 +119,7 @@ func newPoliciesCmd(a *app) *cobra.Command {
 		Use:   "create --name N --action auto_approve|deny|ask [conditions]",
 		Short: "Add a policy",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			oc, err := a.ownerClient()
-			if err != nil {
-				return err
-			}
+		RunE: a.ownerRun(func(cmd *cobra.Command, args []string, oc *client.OwnerClient) error {
 			var in client.PolicyInput
 			cf.apply(cmd.Flags(), &in, true)
 			p, err := oc.CreatePolicy(cmd.Context(), in)
@@ -135,7 +127,7 @@ func newPoliciesCmd(a *app) *cobra.Command {
 				return err
 			}
 			return a.printPolicy(p, "created")
-		},
+		}),
 	}
 	cf.add(create.Flags())
 	_ = create.MarkFlagRequired("name")
@@ -147,11 +139,7 @@ func newPoliciesCmd(a *app) *cobra.Command {
 		Use:   "update ID [flags to change]",
 		Short: "Change a policy: the flags given replace those fields (an empty value clears a condition)",
 		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			oc, err := a.ownerClient()
-			if err != nil {
-				return err
-			}
+		RunE: a.ownerRun(func(cmd *cobra.Command, args []string, oc *client.OwnerClient) error {
 			cur, err := oc.GetPolicy(cmd.Context(), args[0])
 			if err != nil {
 				return err
@@ -164,7 +152,7 @@ func newPoliciesCmd(a *app) *cobra.Command {
 				return err
 			}
 			return a.printPolicy(p, "updated")
-		},
+		}),
 	}
 	uf.add(update.Flags())
 	a.ownerFlags(update)
@@ -173,14 +161,10 @@ func newPoliciesCmd(a *app) *cobra.Command {
 		Use:   "move ID POSITION",
 		Short: "Move a policy to a place in the order (1 first)",
 		Args:  cobra.ExactArgs(2),
-		RunE: func(cmd *cobra.Command, args []string) error {
+		RunE: a.ownerRun(func(cmd *cobra.Command, args []string, oc *client.OwnerClient) error {
 			pos, err := strconv.Atoi(args[1])
 			if err != nil || pos < 1 {
 				return &exitErr{exitUsage, fmt.Errorf("POSITION must be a whole number from 1, not %q", args[1])}
-			}
-			oc, err := a.ownerClient()
-			if err != nil {
-				return err
 			}
 			cur, err := oc.GetPolicy(cmd.Context(), args[0])
 			if err != nil {
@@ -193,7 +177,7 @@ func newPoliciesCmd(a *app) *cobra.Command {
 				return err
 			}
 			return a.printPolicy(p, "moved")
-		},
+		}),
 	}
 	a.ownerFlags(move)
 
@@ -201,17 +185,13 @@ func newPoliciesCmd(a *app) *cobra.Command {
 		Use:   "delete ID",
 		Short: "Delete a policy",
 		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			oc, err := a.ownerClient()
-			if err != nil {
-				return err
-			}
+		RunE: a.ownerRun(func(cmd *cobra.Command, args []string, oc *client.OwnerClient) error {
 			p, err := oc.DeletePolicy(cmd.Context(), args[0])
 			if err != nil {
 				return err
 			}
 			return a.printPolicy(p, "deleted")
-		},
+		}),
 	}
 	a.ownerFlags(del)
 

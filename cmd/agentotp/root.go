@@ -146,7 +146,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return exitAuth
 	}
 	if strings.Contains(err.Error(), "unknown flag") || strings.Contains(err.Error(), "unknown command") ||
-		strings.Contains(err.Error(), "accepts ") || strings.Contains(err.Error(), "required flag") {
+		strings.Contains(err.Error(), "accepts ") || strings.Contains(err.Error(), "required flag") ||
+		strings.Contains(err.Error(), "invalid argument") {
 		return exitUsage
 	}
 	return exitError
@@ -164,13 +165,34 @@ const defaultDataDir = "agentotp-data"
 
 // ownerClient returns a client for the owner API.
 func (a *app) ownerClient() (*client.OwnerClient, error) {
-	tok := a.token
-	if tok == "" {
-		b, err := os.ReadFile(filepath.Join(a.dataDir, "owner.token"))
-		if err != nil {
-			return nil, &exitErr{exitAuth, fmt.Errorf("no owner token: pass --token, set AGENTOTP_OWNER_TOKEN, or run where %s/owner.token exists (%w)", a.dataDir, err)}
-		}
-		tok = strings.TrimSpace(string(b))
+	tok, err := a.ownerToken()
+	if err != nil {
+		return nil, err
 	}
 	return client.NewOwnerClient(tok, client.WithBaseURL(a.server)), nil
+}
+
+// ownerToken returns the owner token of the command: --token (or
+// AGENTOTP_OWNER_TOKEN), else the data dir's owner.token.
+func (a *app) ownerToken() (string, error) {
+	if a.token != "" {
+		return a.token, nil
+	}
+	b, err := os.ReadFile(filepath.Join(a.dataDir, "owner.token"))
+	if err != nil {
+		return "", &exitErr{exitAuth, fmt.Errorf("no owner token: pass --token, set AGENTOTP_OWNER_TOKEN, or run where %s/owner.token exists (%w)", a.dataDir, err)}
+	}
+	return strings.TrimSpace(string(b)), nil
+}
+
+// ownerRun is the RunE of an owner command: it makes the owner client
+// from the command's --server, --token and --data, then runs fn with it.
+func (a *app) ownerRun(fn func(cmd *cobra.Command, args []string, oc *client.OwnerClient) error) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, args []string) error {
+		oc, err := a.ownerClient()
+		if err != nil {
+			return err
+		}
+		return fn(cmd, args, oc)
+	}
 }

@@ -28,6 +28,7 @@ type serveOptions struct {
 	cors      corsServeOptions    // serve_cors.go
 	tls       tlsServeOptions     // serve_tls.go
 	conns     connServeOptions    // serve_conns.go
+	limits    limitServeOptions   // serve_limits.go
 
 	telegram telegramServeOptions // serve_telegram.go
 }
@@ -59,6 +60,7 @@ func (o *serveOptions) flags(f *pflag.FlagSet) {
 	o.cors.flags(f)
 	o.tls.flags(f)
 	o.conns.flags(f)
+	o.limits.flags(f)
 	o.telegram.flags(f)
 	f.DurationVar(&o.sweep, "sweep-interval", 5*time.Second, "how often expired requests are swept (env AGENTOTP_SWEEP_INTERVAL)")
 }

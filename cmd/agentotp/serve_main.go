@@ -202,6 +202,9 @@ func (m *relayMain) setup(ctx context.Context) ([]component, error) {
 
 	apiCfg := httpapi.DefaultConfig()
 	apiCfg.CORSOrigins = corsOrigins
+	if err := o.limits.apply(&apiCfg); err != nil { // serve_limits.go
+		return nil, err
+	}
 	if apiCfg.Web, err = web.New(svc, web.Config{PublicURL: publicURL, Logger: log, SourceStatus: imapStatus(svc)}); err != nil { // the dashboard, same port
 		return nil, err
 	}

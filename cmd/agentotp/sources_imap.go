@@ -88,12 +88,9 @@ func newSourcesIMAPCmd(a *app) *cobra.Command {
 			"Without --host it shows the settings and the connector's status; --clear removes them.",
 		Example: "  printf '%s\\n' \"$APP_PASSWORD\" | agentotp sources imap src_… --host imap.gmail.com --user me@gmail.com --password-stdin",
 		Args:    cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			oc, err := a.ownerClient()
-			if err != nil {
-				return err
-			}
+		RunE: a.ownerRun(func(cmd *cobra.Command, args []string, oc *client.OwnerClient) error {
 			var src *client.Source
+			var err error
 			switch {
 			case clear:
 				src, err = oc.ClearSourceIMAP(cmd.Context(), args[0])
@@ -114,7 +111,7 @@ func newSourcesIMAPCmd(a *app) *cobra.Command {
 			}
 			printSourceIMAP(a.stdout, src)
 			return nil
-		},
+		}),
 	}
 	f.register(cmd.Flags(), "")
 	cmd.Flags().Lookup("user").Usage = "IMAP username (required with --host)"

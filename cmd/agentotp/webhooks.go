@@ -42,43 +42,31 @@ func newWebhooksCmd(a *app) *cobra.Command {
 
 	show := &cobra.Command{
 		Use: "show AGENT_ID", Short: "Show an agent's default webhook URL", Args: cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			oc, err := a.ownerClient()
-			if err != nil {
-				return err
-			}
+		RunE: a.ownerRun(func(cmd *cobra.Command, args []string, oc *client.OwnerClient) error {
 			w, err := oc.GetAgentWebhook(cmd.Context(), args[0])
 			if err != nil {
 				return err
 			}
 			return a.printAgentWebhook(w)
-		},
+		}),
 	}
 	a.ownerFlags(show)
 
 	setURL := &cobra.Command{
 		Use: "set-url AGENT_ID URL", Short: `Set the agent's default webhook URL ("" removes it)`, Args: cobra.ExactArgs(2),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			oc, err := a.ownerClient()
-			if err != nil {
-				return err
-			}
+		RunE: a.ownerRun(func(cmd *cobra.Command, args []string, oc *client.OwnerClient) error {
 			w, err := oc.SetAgentWebhookURL(cmd.Context(), args[0], args[1])
 			if err != nil {
 				return err
 			}
 			return a.printAgentWebhook(w)
-		},
+		}),
 	}
 	a.ownerFlags(setURL)
 
 	rotate := &cobra.Command{
 		Use: "rotate-secret AGENT_ID", Short: "Give the agent a new webhook secret (printed once); its API key stays", Args: cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			oc, err := a.ownerClient()
-			if err != nil {
-				return err
-			}
+		RunE: a.ownerRun(func(cmd *cobra.Command, args []string, oc *client.OwnerClient) error {
 			w, err := oc.RotateWebhookSecret(cmd.Context(), args[0])
 			if err != nil {
 				return err
@@ -90,18 +78,14 @@ func newWebhooksCmd(a *app) *cobra.Command {
 			fmt.Fprintf(a.stdout, "webhook secret: %s\n", w.WebhookSecret)
 			fmt.Fprintln(a.stdout, "It is shown once; deliveries from now on are signed with it.")
 			return nil
-		},
+		}),
 	}
 	a.ownerFlags(rotate)
 
 	var q client.WebhookQuery
 	list := &cobra.Command{
 		Use: "list", Short: "List webhook deliveries, newest first", Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			oc, err := a.ownerClient()
-			if err != nil {
-				return err
-			}
+		RunE: a.ownerRun(func(cmd *cobra.Command, args []string, oc *client.OwnerClient) error {
 			ds, err := oc.ListWebhookDeliveries(cmd.Context(), q)
 			if err != nil {
 				return err
@@ -122,7 +106,7 @@ func newWebhooksCmd(a *app) *cobra.Command {
 				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\n", d.ID, d.RequestID, d.Status, d.State, d.Attempts, last, d.URL)
 			}
 			return tw.Flush()
-		},
+		}),
 	}
 	list.Flags().StringVar(&q.RequestID, "request", "", "only deliveries of this request")
 	list.Flags().StringVar(&q.AgentID, "agent", "", "only deliveries of this agent's requests")
@@ -132,11 +116,7 @@ func newWebhooksCmd(a *app) *cobra.Command {
 
 	retry := &cobra.Command{
 		Use: "retry DELIVERY_ID", Short: "Queue a failed delivery again", Args: cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			oc, err := a.ownerClient()
-			if err != nil {
-				return err
-			}
+		RunE: a.ownerRun(func(cmd *cobra.Command, args []string, oc *client.OwnerClient) error {
 			d, err := oc.RetryWebhookDelivery(cmd.Context(), args[0])
 			if err != nil {
 				return err
@@ -146,7 +126,7 @@ func newWebhooksCmd(a *app) *cobra.Command {
 			}
 			fmt.Fprintf(a.stdout, "delivery %s queued again\n", d.ID)
 			return nil
-		},
+		}),
 	}
 	a.ownerFlags(retry)
 
