@@ -344,3 +344,108 @@ func TestDecrypt(t *testing.T) {
 		t.Errorf("another key: %+v", res)
 	}
 }
+
+// hostile holds what a sender or a careless agent may put in text the CLI
+// prints: a title-setting OSC, colours, a screen clear, a C1 CSI, a bidi
+// override and a lone carriage return.
+const hostile = "\x1b]0;owned\x07\x1b[31mred\x1b[2J\u009b1m\u202Etxt.exe\rspoof"
+
+// assertClean fails when s holds a control character the terminal acts on.
+func assertClean(t *testing.T, what, s string) {
+	t.Helper()
+	for _, bad := range []string{"\x1b", "\u009b", "\u202E", "\x07", "\r"} {
+		if strings.Contains(s, bad) {
+			t.Errorf("%s holds %q: %q", what, bad, s)
+		}
+	}
+}
+
+// TestOutputHasNoControlCharacters: text that came from others (a deny
+// reason, a sender, a request's reason) reaches the terminal without
+// escape sequences, through the real binary.
+func TestOutputHasNoControlCharacters(t *testing.T) {
+	r := startRelay(t)
+	_, key := r.newAgent(t)
+	var src struct {
+		Token string `json:"token"`
+	}
+	mustJSON(t, r.owner(t, "sources", "create", "--name", "phone", "--kind", "sms", "--json"), &src)
+
+	done := make(chan result, 1)
+	go func() {
+		done <- agentotp(t, "", nil, "request", "--reason", "deny me", "--server", r.url, "--api-key", key)
+	}()
+	id := r.pendingID(t)
+	if res := r.owner(t, "deny", id, "--reason", "no "+hostile); res.code != 0 {
+		t.Fatalf("deny: %+v", res)
+	}
+	res := <-done
+	if res.code != exitDenied || !strings.Contains(res.stderr, "no ") {
+		t.Fatalf("denied request: %+v", res)
+	}
+	assertClean(t, "request's stderr after a deny", res.stderr)
+
+	go func() {
+		done <- agentotp(t, "", nil, "request", "--reason", "sender", "--source", "sms", "--server", r.url, "--api-key", key)
+	}()
+	id = r.pendingID(t)
+	r.owner(t, "approve", id)
+	ing := agentotp(t, "Your code is 604918 "+hostile, nil, "ingest", "--source", "sms", "--sender", "ACME"+hostile,
+		"--server", r.url, "--source-token", src.Token)
+	if ing.code != 0 {
+		t.Fatalf("ingest: %+v", ing)
+	}
+	res = <-done
+	if res.code != 0 || res.stdout != "604918\n" || !strings.Contains(res.stderr, "code received from ACME") {
+		t.Fatalf("request: %+v", res)
+	}
+	assertClean(t, "request's stderr", res.stderr)
+
+	// A relay (or something posing as one) whose error messages carry
+	// escape sequences.
+	evil := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/problem+json")
+		w.WriteHeader(http.StatusUnprocessableEntity)
+		json.NewEncoder(w).Encode(map[string]string{"code": "VALIDATION_ERROR", "message": "bad " + hostile})
+	}))
+	defer evil.Close()
+	res = agentotp(t, "", nil, "request", "--reason", "x", "--server", evil.URL, "--api-key", key)
+	if res.code != exitError || !strings.Contains(res.stderr, "bad ") {
+		t.Fatalf("request against the evil relay: %+v", res)
+	}
+	assertClean(t, "an error from the relay", res.stderr)
+}
+
+// TestCompletion: the completion machinery suggests ids from the relay
+// and fixed flag values.
+func TestCompletion(t *testing.T) {
+	r := startRelay(t)
+	agentID, key := r.newAgent(t)
+	go agentotp(t, "", nil, "request", "--reason", "complete me", "--server", r.url, "--api-key", key, "--timeout", "20s", "--quiet")
+	id := r.pendingID(t)
+	for _, tt := range []struct {
+		args []string
+		want []string
+	}{
+		{[]string{"__complete", "approve", "--server", r.url, "--data", r.data, ""}, []string{id + "\tcomplete me"}},
+		{[]string{"__complete", "agents", "revoke", "--server", r.url, "--data", r.data, ""}, []string{agentID}},
+		{[]string{"__complete", "requests", "list", "--server", r.url, "--data", r.data, "--agent", ""}, []string{agentID}},
+		{[]string{"__complete", "request", "--source", ""}, []string{"sms", "email"}},
+		{[]string{"__complete", "request", "--alg", ""}, []string{"x25519", "mlkem768x25519", "rsa"}},
+		{[]string{"__complete", "sources", "create", "--kind", ""}, []string{"sms", "email", "generic"}},
+	} {
+		res := agentotp(t, "", nil, tt.args...)
+		if res.code != 0 {
+			t.Errorf("%v: %+v", tt.args, res)
+			continue
+		}
+		for _, w := range tt.want {
+			if !strings.Contains(res.stdout, w) {
+				t.Errorf("%v: no %q in %q", tt.args, w, res.stdout)
+			}
+		}
+	}
+	if res := agentotp(t, "", nil, "completion", "bash"); res.code != 0 || !strings.Contains(res.stdout, "__agentotp") {
+		t.Errorf("completion bash: %+v", res.code)
+	}
+}
