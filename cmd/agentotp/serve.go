@@ -109,6 +109,11 @@ func serve(ctx context.Context, a *app, o serveOptions) error {
 	if err := os.MkdirAll(o.dataDir, 0o700); err != nil {
 		return fmt.Errorf("create data directory: %w", err)
 	}
+	unlock, err := lockDataDir(o.dataDir) // datadir_lock.go: one relay per data directory
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	dbPath, err := sqlitePath(o.database, o.dataDir)
 	if err != nil {
 		return &exitErr{exitUsage, err}
