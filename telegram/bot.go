@@ -23,6 +23,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -102,6 +103,25 @@ type Bot struct {
 	mu       sync.Mutex
 	failures map[int64][]time.Time // failed /link attempts per chat
 	offset   int64
+
+	state atomic.Value // PollerState: the update loop's state
+}
+
+// Poller states, as PollerState reports them.
+const (
+	PollerPolling  = "polling"  // getUpdates answers
+	PollerRetrying = "retrying" // getUpdates failed; backing off
+	PollerConflict = "conflict" // 409: a webhook is set or another process polls
+	PollerStopped  = "stopped"  // Run has not started or has returned
+)
+
+// PollerState returns the state of the update loop: PollerPolling,
+// PollerRetrying, PollerConflict or PollerStopped.
+func (b *Bot) PollerState() string {
+	if v, ok := b.state.Load().(string); ok {
+		return v
+	}
+	return PollerStopped
 }
 
 // New returns a bot over the relay service and its prompt store.
@@ -156,6 +176,8 @@ func New(svc Relay, prompts Prompts, cfg Config) (*Bot, error) {
 // retry_after). It returns ctx's error.
 func (b *Bot) Run(ctx context.Context) error {
 	backoff := b.cfg.MinBackoff
+	b.state.Store(PollerPolling)
+	defer b.state.Store(PollerStopped)
 	for {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -175,6 +197,11 @@ func (b *Bot) Run(ctx context.Context) error {
 					b.log.ErrorContext(ctx, "getUpdates refused: a webhook is set or another process polls with this token", "err", err)
 				}
 			}
+			if ae != nil && ae.Code == http.StatusConflict {
+				b.state.Store(PollerConflict)
+			} else {
+				b.state.Store(PollerRetrying)
+			}
 			b.log.WarnContext(ctx, "telegram getUpdates failed; retrying", "err", err, "wait", wait.String())
 			backoff = min(backoff*2, b.cfg.MaxBackoff)
 			select {
@@ -185,6 +212,7 @@ func (b *Bot) Run(ctx context.Context) error {
 			continue
 		}
 		backoff = b.cfg.MinBackoff
+		b.state.Store(PollerPolling)
 		for _, u := range updates {
 			b.setOffset(u.UpdateID + 1)
 			b.handleUpdate(ctx, u)

@@ -421,7 +421,11 @@ func TestOutputHasNoControlCharacters(t *testing.T) {
 func TestCompletion(t *testing.T) {
 	r := startRelay(t)
 	agentID, key := r.newAgent(t)
-	go agentotp(t, "", nil, "request", "--reason", "complete me", "--server", r.url, "--api-key", key, "--timeout", "20s", "--quiet")
+	done := make(chan result, 1)
+	go func() {
+		done <- agentotp(t, "", nil, "request", "--reason", "complete me", "--server", r.url, "--api-key", key, "--timeout", "20s", "--quiet")
+	}()
+	defer func() { r.owner(t, "deny", r.pendingID(t)); <-done }()
 	id := r.pendingID(t)
 	for _, tt := range []struct {
 		args []string

@@ -61,8 +61,15 @@ func runMCP(ctx context.Context, a *app, o mcpOptions) error {
 	if err := lv.UnmarshalText([]byte(o.logLevel)); err != nil {
 		return &exitErr{exitUsage, fmt.Errorf("--log-level: %w", err)}
 	}
-	// Logs go to stderr: stdout carries the protocol.
-	log := slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: lv}))
+	// Logs go to stderr: stdout carries the protocol. Text for a person
+	// at a terminal; JSON for the MCP client or a log collector.
+	hopts := &slog.HandlerOptions{Level: lv}
+	var log *slog.Logger
+	if a.stderrTerminal {
+		log = slog.New(slog.NewTextHandler(a.stderr, hopts))
+	} else {
+		log = slog.New(slog.NewJSONHandler(a.stderr, hopts))
+	}
 	srv := mcp.New(mcp.Config{
 		Client:         client.New(o.apiKey, client.WithBaseURL(o.server)),
 		Version:        "v1",
@@ -92,7 +99,9 @@ func runMCP(ctx context.Context, a *app, o mcpOptions) error {
 		BaseContext:       func(net.Listener) context.Context { return ctx },
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
-	fmt.Fprintf(a.stderr, "agentotp MCP server listening on http://%s (streamable HTTP)\n", ln.Addr())
+	// The banner is for a person: stdout (free with --http), not the log.
+	fmt.Fprintf(a.stdout, "agentotp MCP server listening on http://%s (streamable HTTP)\n", ln.Addr())
+	log.Info("mcp http listening", "addr", ln.Addr().String())
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
 	select {

@@ -67,6 +67,8 @@ type app struct {
 	// relayURL is the relay URL the command talks to, once known: the
 	// errors about an unreachable or foreign relay name it.
 	relayURL string
+	// stderrTerminal is whether stderr is a terminal (logs are then text).
+	stderrTerminal bool
 }
 
 func newRootCmd(a *app) *cobra.Command {
@@ -168,7 +170,7 @@ func typeArgs(c *cobra.Command) {
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	// What reaches the terminal is cleaned of control characters: much of
 	// it (names, reasons, senders, the relay's messages) came from others.
-	a := &app{stdin: stdin, stdout: newCleanWriter(stdout), stderr: newCleanWriter(stderr)}
+	a := &app{stdin: stdin, stdout: newCleanWriter(stdout), stderr: newCleanWriter(stderr), stderrTerminal: isTerminal(stderr)}
 	root := newRootCmd(a)
 	root.SetArgs(args)
 	err := root.ExecuteContext(ctx)
@@ -260,4 +262,14 @@ func (a *app) normalizeServer(cmd *cobra.Command) error {
 	}
 	a.relayURL = u
 	return nil
+}
+
+// isTerminal reports whether w is a terminal (a character device).
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }

@@ -33,6 +33,7 @@ type serveOptions struct {
 	cors      corsServeOptions    // serve_cors.go
 
 	telegram telegramServeOptions // serve_telegram.go
+	metrics  metricsServeOptions  // serve_metrics.go
 }
 
 func newServeCmd(a *app) *cobra.Command {
@@ -56,12 +57,22 @@ func newServeCmd(a *app) *cobra.Command {
 	o.smtp.flags(f)
 	o.cors.flags(f)
 	o.telegram.flags(f)
+	o.metrics.flags(f)
 	f.DurationVar(&o.sweep, "sweep-interval", 5*time.Second, "how often expired requests are swept (env AGENTOTP_SWEEP_INTERVAL)")
 	return cmd
 }
 
-// newLogger builds the slog logger: text on a terminal, JSON otherwise.
+// newLogger builds the slog logger: text on a terminal, JSON otherwise;
+// lines logged while handling an HTTP request carry its request_id.
 func newLogger(w *os.File, format, level string) (*slog.Logger, error) {
+	log, err := newBaseLogger(w, format, level)
+	if err != nil {
+		return nil, err
+	}
+	return slog.New(httpapi.RequestIDHandler(log.Handler())), nil
+}
+
+func newBaseLogger(w *os.File, format, level string) (*slog.Logger, error) {
 	var lv slog.Level
 	if err := lv.UnmarshalText([]byte(level)); err != nil {
 		return nil, fmt.Errorf("--log-level: %w", err)
@@ -153,6 +164,11 @@ func serve(ctx context.Context, a *app, o serveOptions) error {
 	}
 
 	apiCfg := httpapi.DefaultConfig()
+	metrics := httpapi.NewMetrics(svc) // fed by the webhook worker, the bot and the store (serve_metrics.go)
+	apiCfg.Metrics, apiCfg.NoMetricsRoute = metrics, o.metrics.addr != ""
+	metrics.WatchOutbox(store.WebhookOutboxStats)
+	metrics.WatchIMAP(store.IMAPConnectorStates)
+	o.webhooks.onAttempt, o.telegram.metrics = metrics.WebhookAttempt, metrics
 	if apiCfg.CORSOrigins, err = o.cors.parse(); err != nil {
 		ln.Close()
 		return err
@@ -175,7 +191,7 @@ func serve(ctx context.Context, a *app, o serveOptions) error {
 	defer stopSweep()
 	startWebhookWorker(sweepCtx, svc, store, log, o.webhooks) // webhooks.go; before svc.Run, which starts the notifiers
 	// serve_telegram.go; before svc.Run, like the webhook worker.
-	if err := startTelegram(sweepCtx, a.stderr, svc, store, log, o.telegram); err != nil {
+	if err := startTelegram(sweepCtx, a.stdout, svc, store, log, o.telegram); err != nil {
 		ln.Close()
 		return err
 	}
@@ -187,17 +203,24 @@ func serve(ctx context.Context, a *app, o serveOptions) error {
 	// deferred store.Close runs.
 	defer func() { stopSweep(); <-runDone }()
 
-	fmt.Fprintf(a.stderr, "agentotp relay listening on %s\n", publicURL)
-	fmt.Fprintf(a.stderr, "  data:        %s\n", o.dataDir)
-	fmt.Fprintf(a.stderr, "  owner:       %s (token in %s, mode 0600)\n", owner.ID, tokenPath)
-	fmt.Fprintf(a.stderr, "  dashboard:   %s/ (log in after `agentotp owner passwd` or `agentotp owner login-link`)\n", publicURL)
-	stopSMTP, err := startSMTP(ctx, a.stderr, svc, log, o.smtp) // serve_smtp.go; off without --smtp-addr
+	// The banner is for a person: stdout, never into the log stream.
+	fmt.Fprintf(a.stdout, "agentotp relay listening on %s\n", publicURL)
+	fmt.Fprintf(a.stdout, "  data:        %s\n", o.dataDir)
+	fmt.Fprintf(a.stdout, "  owner:       %s (token in %s, mode 0600)\n", owner.ID, tokenPath)
+	fmt.Fprintf(a.stdout, "  dashboard:   %s/ (log in after `agentotp owner passwd` or `agentotp owner login-link`)\n", publicURL)
+	stopMetrics, err := o.metrics.start(ctx, a.stdout, metrics.Handler(), log) // serve_metrics.go; off without --metrics-addr
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	defer stopMetrics()
+	stopSMTP, err := startSMTP(ctx, a.stdout, svc, log, o.smtp) // serve_smtp.go; off without --smtp-addr
 	if err != nil {
 		ln.Close()
 		return err
 	}
 	defer stopSMTP()
-	fmt.Fprintf(a.stderr, "next, in another shell:\n  agentotp agents create --name my-agent --server %s --data %s\n", publicURL, o.dataDir)
+	fmt.Fprintf(a.stdout, "next, in another shell:\n  agentotp agents create --name my-agent --server %s --data %s\n", publicURL, o.dataDir)
 	log.Info("relay started", "addr", ln.Addr().String(), "public_url", publicURL, "owner_id", owner.ID)
 
 	errc := make(chan error, 1)

@@ -8,14 +8,16 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/agentotp/agentotp/httpapi"
 	"github.com/agentotp/agentotp/relay"
 	"github.com/agentotp/agentotp/telegram"
 )
 
 // telegramServeOptions are serve's Telegram bot flags.
 type telegramServeOptions struct {
-	token  string
-	apiURL string
+	token   string
+	apiURL  string
+	metrics *httpapi.Metrics // set by serve, not a flag: follows the poller
 }
 
 func (o *telegramServeOptions) flags(f *pflag.FlagSet) {
@@ -34,6 +36,9 @@ func startTelegram(ctx context.Context, stderr io.Writer, svc *relay.Service, pr
 		return &exitErr{exitUsage, fmt.Errorf("--telegram-token: %w", err)}
 	}
 	svc.AddNotifier(bot)
+	if o.metrics != nil {
+		o.metrics.WatchTelegram(bot.PollerState)
+	}
 	go func() { _ = bot.Run(ctx) }()
 	fmt.Fprintf(stderr, "  telegram:    bot polling %s (link a chat: agentotp owner telegram-link)\n", o.apiURL)
 	return nil

@@ -22,6 +22,7 @@ type webhookServeOptions struct {
 	allowPrivate bool
 	retryBase    time.Duration
 	timeout      time.Duration
+	onAttempt    func(outcome string) // metrics; set by serve, not a flag
 }
 
 func (o *webhookServeOptions) flags(f *pflag.FlagSet) {
@@ -46,7 +47,7 @@ func loadSecretBox(dataDir string) (*secretbox.Box, error) {
 // committed request change wakes it.
 func startWebhookWorker(ctx context.Context, svc *relay.Service, store *sqlite.DB, log *slog.Logger, o webhookServeOptions) {
 	w := webhook.New(store, webhook.Config{
-		AllowPrivate: o.allowPrivate, RetryBase: o.retryBase, Timeout: o.timeout, Logger: log,
+		AllowPrivate: o.allowPrivate, RetryBase: o.retryBase, Timeout: o.timeout, Logger: log, OnAttempt: o.onAttempt,
 	})
 	svc.AddNotifier(relay.WakeOnChange(w.Wake))
 	go w.Run(ctx)
