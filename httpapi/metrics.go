@@ -142,6 +142,18 @@ func (m *Metrics) WatchTelegram(f func() string) {
 	m.watched.telegram = f
 }
 
+// TelegramState returns the state of the watched Telegram poller, or ""
+// when none is watched (no bot runs).
+func (m *Metrics) TelegramState() string {
+	m.watched.mu.Lock()
+	f := m.watched.telegram
+	m.watched.mu.Unlock()
+	if f == nil {
+		return ""
+	}
+	return f()
+}
+
 // watched collects the gauges read from the functions given to Watch…;
 // those not given are left out.
 type watched struct {

@@ -40,6 +40,11 @@ type Config struct {
 	// NewMetrics(svc). Give one to feed it from outside the HTTP server
 	// (webhook worker, IMAP connectors, Telegram bot).
 	Metrics *Metrics
+	// TelegramKnown says the relay knows whether a Telegram bot runs: one
+	// does exactly when Metrics watches its poller (WatchTelegram). A link
+	// code is then refused (409) without a bot, since no one would read
+	// the /link message.
+	TelegramKnown bool
 	// NoMetricsRoute leaves GET /metrics out of the API, for a relay that
 	// serves Metrics.Handler on another address (serve --metrics-addr).
 	NoMetricsRoute bool

@@ -453,3 +453,19 @@ func TestCompletion(t *testing.T) {
 		t.Errorf("completion bash: %+v", res.code)
 	}
 }
+
+// TestTelegramLinkNeedsBot: without a bot no one reads /link, so the
+// relay gives no link code and the command says how to start one
+// (TestTelegramServe links a chat with one).
+func TestTelegramLinkNeedsBot(t *testing.T) {
+	r := startRelay(t)
+	res := r.owner(t, "owner", "telegram-link")
+	if res.code != exitError || !strings.Contains(res.stderr, "no Telegram bot runs on this relay") ||
+		!strings.Contains(res.stderr, "--telegram-token") || res.stdout != "" {
+		t.Fatalf("telegram-link without a bot: %+v", res)
+	}
+	exp := r.owner(t, "audit", "export")
+	if exp.code != 0 || strings.Contains(exp.stdout, "telegram.link_code") {
+		t.Errorf("a refused link code was audited: %s", exp.stdout)
+	}
+}

@@ -166,6 +166,7 @@ func serve(ctx context.Context, a *app, o serveOptions) error {
 	apiCfg := httpapi.DefaultConfig()
 	metrics := httpapi.NewMetrics(svc) // fed by the webhook worker, the bot and the store (serve_metrics.go)
 	apiCfg.Metrics, apiCfg.NoMetricsRoute = metrics, o.metrics.addr != ""
+	apiCfg.TelegramKnown = true // startTelegram has metrics watch the bot, when there is one
 	metrics.WatchOutbox(store.WebhookOutboxStats)
 	metrics.WatchIMAP(store.IMAPConnectorStates)
 	o.webhooks.onAttempt, o.telegram.metrics = metrics.WebhookAttempt, metrics
