@@ -35,8 +35,9 @@ get_verification_code, request_verification_code, check_verification_code
 and cancel_verification_code. It speaks MCP over stdin/stdout (what MCP
 clients launch), or streamable HTTP with --http ADDR.
 
-It is an agent of the relay: AGENTOTP_URL names the relay and
-AGENTOTP_API_KEY holds the agent's key. Each request gets a fresh key pair
+It is an agent of the relay: AGENTOTP_URL (or AGENT_OTP_BASE_URL) names
+the relay and AGENTOTP_API_KEY (or AGENT_OTP_API_KEY) holds the agent's
+key. Logs go to stderr, as JSON unless stderr is a terminal. Each request gets a fresh key pair
 in memory; the tools return the code only, never the message.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
