@@ -57,6 +57,17 @@ func (c *cleanWriter) clean(out, p []byte) []byte {
 		c.pending = nil
 	}
 	for len(p) > 0 {
+		if c.state == stText && !c.cr {
+			// Fast path: a run of printable ASCII passes as it is.
+			i := 0
+			for i < len(p) && p[i] >= 0x20 && p[i] < 0x7f {
+				i++
+			}
+			out = append(out, p[:i]...)
+			if p = p[i:]; len(p) == 0 {
+				break
+			}
+		}
 		r, n := utf8.DecodeRune(p)
 		if r == utf8.RuneError && n <= 1 {
 			if !utf8.FullRune(p) {

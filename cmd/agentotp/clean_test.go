@@ -74,3 +74,18 @@ func FuzzCleanString(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkCleanWriter measures the cleaner on a table line of plain
+// text, what nearly all output is.
+func BenchmarkCleanWriter(b *testing.B) {
+	line := []byte("otp_VGTAtqOX3hwNhrnMgm3OyQ  denied    agt_ybN0nfZI8Nr2Kl4iTCztDn  Sign up for Acme  ACME  SHA256:MPK3QsnyZCQ…  2026-12-02 14:52:44\n")
+	w := newCleanWriter(discard{})
+	b.SetBytes(int64(len(line)))
+	for b.Loop() {
+		_, _ = w.Write(line)
+	}
+}
+
+type discard struct{}
+
+func (discard) Write(p []byte) (int, error) { return len(p), nil }
