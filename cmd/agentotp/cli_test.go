@@ -110,6 +110,13 @@ func TestEveryCommandHasExamples(t *testing.T) {
 		if strings.TrimSpace(c.Example) == "" {
 			t.Errorf("%q has no Examples: add them to examples.go or set Example", c.CommandPath())
 		}
+		// pflag shows a backquoted word of the help as the value's name
+		// ("--key agentotp keygen"): keep backquotes out of flag help.
+		c.Flags().VisitAll(func(f *pflag.Flag) {
+			if strings.Contains(f.Usage, "`") {
+				t.Errorf("%s --%s: a backquote in the help garbles it: %q", c.CommandPath(), f.Name, f.Usage)
+			}
+		})
 		for _, sub := range c.Commands() {
 			walk(sub)
 		}
