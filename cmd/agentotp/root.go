@@ -151,9 +151,14 @@ func finishTree(a *app, root *cobra.Command) {
 func typeArgs(c *cobra.Command) {
 	if c.HasSubCommands() && c.Run == nil && c.RunE == nil {
 		c.Args = cobra.ArbitraryArgs
+		c.SuggestionsMinimumDistance = 2
 		c.RunE = func(cmd *cobra.Command, args []string) error {
 			if len(args) > 0 {
-				return usage(fmt.Errorf("unknown command %q for %q; see %s --help", args[0], cmd.CommandPath(), cmd.CommandPath()))
+				hint := ""
+				if s := cmd.SuggestionsFor(args[0]); len(s) > 0 {
+					hint = " (did you mean " + strings.Join(s, " or ") + "?)"
+				}
+				return usage(fmt.Errorf("unknown command %q for %q%s; see %s --help", args[0], cmd.CommandPath(), hint, cmd.CommandPath()))
 			}
 			return cmd.Help()
 		}
