@@ -148,7 +148,7 @@ func TestTrustedProxy(t *testing.T) {
 			for line := range bytes.SplitSeq(h.logs.Bytes(), []byte("\n")) {
 				var rec struct {
 					Msg    string `json:"msg"`
-					Client string `json:"client"`
+					Client string `json:"remote"`
 				}
 				if json.Unmarshal(line, &rec) == nil && rec.Msg == "http" {
 					logged = append(logged, rec.Client)

@@ -265,7 +265,7 @@ func TestMetrics(t *testing.T) {
 	}
 	for _, want := range []string{
 		`agentotp_request_events_total{action="request.otp_received"} 1`,
-		`agentotp_http_requests_total{code="201",route="POST /v1/otp/request"} 1`,
+		`agentotp_http_requests_total{code="201",method="POST",route="/v1/otp/request"} 1`,
 		`agentotp_messages_ingested_total{outcome="matched",source="sms"} 1`,
 		`agentotp_waiters 0`,
 	} {

@@ -159,6 +159,11 @@ func (s *Server) ownerTelegramLinkCode(w http.ResponseWriter, r *http.Request, p
 		s.writeError(w, r, err, 0)
 		return
 	}
+	if s.cfg.TelegramKnown && s.metrics.TelegramState() == "" {
+		s.writeError(w, r, agentotp.Errorf(agentotp.EConflict,
+			"no Telegram bot runs on this relay, so no one would read /link: start it with `agentotp serve --telegram-token TOKEN` (or AGENTOTP_TELEGRAM_TOKEN), then ask for a link code"), 0)
+		return
+	}
 	c, err := s.svc.NewTelegramLinkCode(r.Context(), p.OwnerID)
 	if err != nil {
 		s.writeError(w, r, err, 0)

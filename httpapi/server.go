@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/agentotp/agentotp"
 	"github.com/agentotp/agentotp/ratelimit"
@@ -41,6 +42,18 @@ type Config struct {
 	// Web, when set, serves every path outside the API (/v1/…, /healthz,
 	// /readyz, /metrics, /openapi.json): the web dashboard.
 	Web http.Handler
+	// Metrics collects the relay's Prometheus metrics; nil means a new
+	// NewMetrics(svc). Give one to feed it from outside the HTTP server
+	// (webhook worker, IMAP connectors, Telegram bot).
+	Metrics *Metrics
+	// TelegramKnown says the relay knows whether a Telegram bot runs: one
+	// does exactly when Metrics watches its poller (WatchTelegram). A link
+	// code is then refused (409) without a bot, since no one would read
+	// the /link message.
+	TelegramKnown bool
+	// NoMetricsRoute leaves GET /metrics out of the API, for a relay that
+	// serves Metrics.Handler on another address (serve --metrics-addr).
+	NoMetricsRoute bool
 	// CORSOrigins are the origins (ParseCORSOrigin) whose pages may call
 	// the agent API from a browser; "*" allows any. Empty: no CORS.
 	CORSOrigins []string
@@ -78,7 +91,7 @@ type Server struct {
 	sourceRL *ratelimit.Limiter
 	failRL   *ratelimit.Limiter
 	waits    *ratelimit.Slots // open long-polls and event streams
-	metrics  *metrics
+	metrics  *Metrics
 }
 
 // New returns a server for svc.
@@ -86,6 +99,7 @@ func New(svc *relay.Service, log *slog.Logger, cfg Config) *Server {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	log = slog.New(RequestIDHandler(log.Handler())) // requestid.go
 	if cfg.MaxWait <= 0 {
 		cfg.MaxWait = 55 * time.Second
 	}
@@ -105,7 +119,10 @@ func New(svc *relay.Service, log *slog.Logger, cfg Config) *Server {
 		sourceRL: ratelimit.New(cfg.SourceRate, cfg.SourceBurst),
 		failRL:   ratelimit.New(cfg.FailedAuthRate, cfg.FailedAuthRate),
 		waits:    ratelimit.NewSlots(cfg.MaxWaitsPerKey, cfg.MaxWaits),
-		metrics:  newMetrics(svc),
+		metrics:  cfg.Metrics,
+	}
+	if s.metrics == nil {
+		s.metrics = NewMetrics(svc)
 	}
 	s.routes()
 	return s
@@ -113,7 +130,7 @@ func New(svc *relay.Service, log *slog.Logger, cfg Config) *Server {
 
 // Handler returns the root handler with logging and panic recovery.
 func (s *Server) Handler() http.Handler {
-	return s.cfg.Proxies.Middleware(s.recoverer(s.logRequests(s.cors(s.mux))))
+	return requestIDs(s.cfg.Proxies.Middleware(s.recoverer(s.logRequests(s.cors(s.mux)))))
 }
 
 func (s *Server) routes() {
@@ -170,7 +187,9 @@ func (s *Server) routes() {
 		writeJSON(w, s.log, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	s.mux.HandleFunc("GET /readyz", s.readyz)
-	s.mux.Handle("GET /metrics", s.metrics.handler())
+	if !s.cfg.NoMetricsRoute {
+		s.mux.Handle("GET /metrics", s.metrics.Handler())
+	}
 	s.mux.HandleFunc("GET /openapi.json", s.serveOpenAPI)
 	s.dashboardRoutes(owner)
 	s.webhookRoutes(owner) // webhooks.go
@@ -352,17 +371,30 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 // Unwrap lets http.ResponseController reach Flush and deadlines.
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
-// logRequests logs method, path, client address (ratelimit.ClientIP),
-// status and duration; never headers,
-// query strings or bodies, which may hold credentials.
+// logRequests logs method, path, route, status, size, duration, the
+// client's address (after trusted proxies) and user agent (and, through the context, the request
+// id); never other headers, query strings or bodies, which may hold
+// credentials.
 func (s *Server) logRequests(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		sw := &statusWriter{ResponseWriter: w}
 		next.ServeHTTP(sw, r)
 		s.metrics.observe(r, sw.status, time.Since(start))
-		s.log.InfoContext(r.Context(), "http", "method", r.Method, "path", r.URL.Path, "client", ratelimit.ClientIP(r), "status", sw.status, "bytes", sw.bytes, "ms", time.Since(start).Milliseconds())
+		s.log.InfoContext(r.Context(), "http", "method", r.Method, "path", r.URL.Path, "route", routeOf(r), "status", sw.status,
+			"bytes", sw.bytes, "ms", time.Since(start).Milliseconds(), "remote", ratelimit.ClientIP(r), "user_agent", clip(r.UserAgent(), 256))
 	})
+}
+
+// clip cuts s to at most n bytes, on a rune boundary.
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
 }
 
 func (s *Server) recoverer(next http.Handler) http.Handler {

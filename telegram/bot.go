@@ -23,6 +23,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -109,6 +110,25 @@ type Bot struct {
 	mu       sync.Mutex
 	failures map[int64][]time.Time // failed /link attempts per chat
 	offset   int64
+
+	state atomic.Value // PollerState: the update loop's state
+}
+
+// Poller states, as PollerState reports them.
+const (
+	PollerPolling  = "polling"  // getUpdates answers
+	PollerRetrying = "retrying" // getUpdates failed; backing off
+	PollerConflict = "conflict" // 409: a webhook is set or another process polls
+	PollerStopped  = "stopped"  // Run has not started or has returned
+)
+
+// PollerState returns the state of the update loop: PollerPolling,
+// PollerRetrying, PollerConflict or PollerStopped.
+func (b *Bot) PollerState() string {
+	if v, ok := b.state.Load().(string); ok {
+		return v
+	}
+	return PollerStopped
 }
 
 // New returns a bot over the relay service and its prompt store.
@@ -163,6 +183,8 @@ func New(svc Relay, prompts Prompts, cfg Config) (*Bot, error) {
 // retry_after). It returns ctx's error.
 func (b *Bot) Run(ctx context.Context) error {
 	backoff := b.cfg.MinBackoff
+	b.state.Store(PollerPolling)
+	defer b.state.Store(PollerStopped)
 	for {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -182,6 +204,11 @@ func (b *Bot) Run(ctx context.Context) error {
 					b.log.ErrorContext(ctx, "getUpdates refused: a webhook is set or another process polls with this token", "err", err)
 				}
 			}
+			if ae != nil && ae.Code == http.StatusConflict {
+				b.state.Store(PollerConflict)
+			} else {
+				b.state.Store(PollerRetrying)
+			}
 			b.log.WarnContext(ctx, "telegram getUpdates failed; retrying", "err", err, "wait", wait.String())
 			backoff = min(backoff*2, b.cfg.MaxBackoff)
 			select {
@@ -192,6 +219,7 @@ func (b *Bot) Run(ctx context.Context) error {
 			continue
 		}
 		backoff = b.cfg.MinBackoff
+		b.state.Store(PollerPolling)
 		for _, u := range updates {
 			b.setOffset(u.UpdateID + 1)
 			b.handleUpdate(ctx, u)
@@ -387,10 +415,13 @@ func (b *Bot) handleCallback(ctx context.Context, cq *CallbackQuery) {
 			b.answer(ctx, cq.ID, "This request can no longer be decided.", true)
 			return
 		}
-		b.answer(ctx, cq.ID, "Not changed: the request is already "+statusWords(cur.Status)+".", true)
+		// Refresh before answering: once answered, the owner (or a test)
+		// may change the request again, and this edit, made from the state
+		// read above, must not land after the edit of a newer change.
 		if cur.Status != agentotp.StatusPending {
 			b.refresh(ctx, cur, "")
 		}
+		b.answer(ctx, cq.ID, "Not changed: the request is already "+statusWords(cur.Status)+".", true)
 		return
 	}
 	if approve {

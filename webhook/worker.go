@@ -53,7 +53,17 @@ type Config struct {
 	Logger    *slog.Logger
 	// Now returns the current time; nil means time.Now.
 	Now func() time.Time
+	// OnAttempt, when set, is told the outcome of each attempt stored:
+	// OutcomeDelivered, OutcomeRetry or OutcomeFailed (for metrics).
+	OnAttempt func(outcome string)
 }
+
+// Attempt outcomes given to Config.OnAttempt.
+const (
+	OutcomeDelivered = "delivered" // a 2xx answer
+	OutcomeRetry     = "retry"     // failed; another attempt is due
+	OutcomeFailed    = "failed"    // failed for good: refused, 4xx, or given up
+)
 
 // Worker drains the webhook outbox.
 type Worker struct {
@@ -300,6 +310,16 @@ func (w *Worker) deliver(ctx context.Context, d *agentotp.WebhookDelivery) {
 	if err := w.store.SaveWebhookAttempt(save, d); err != nil {
 		w.log.Error("webhook: save attempt", "id", d.ID, "err", err)
 		return
+	}
+	if w.cfg.OnAttempt != nil {
+		switch d.State {
+		case agentotp.DeliveryDelivered:
+			w.cfg.OnAttempt(OutcomeDelivered)
+		case agentotp.DeliveryFailed:
+			w.cfg.OnAttempt(OutcomeFailed)
+		default:
+			w.cfg.OnAttempt(OutcomeRetry)
+		}
 	}
 	if o.StatusCode == http.StatusGone {
 		// The receiver asked for no more deliveries: stop the URL for

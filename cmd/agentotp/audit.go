@@ -53,7 +53,7 @@ func newAuditCmd(a *app) *cobra.Command {
 			return nil
 		}),
 	}
-	verify.Flags().StringVar(&headArg, "head", "", "a head printed earlier by `audit head` (SEQ:HASH), or a file holding it (its text or --json output)")
+	verify.Flags().StringVar(&headArg, "head", "", "a head printed earlier by agentotp audit head (SEQ:HASH), or a file holding it (its text or --json output)")
 	a.ownerFlags(verify)
 	head := &cobra.Command{
 		Use:   "head",

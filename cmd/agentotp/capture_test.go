@@ -39,6 +39,7 @@ func startProc(t *testing.T, env []string, args []string, patterns ...*regexp.Re
 	pr, pw := io.Pipe()
 	buf := &lockedBuffer{}
 	cmd.Stderr = io.MultiWriter(buf, pw)
+	cmd.Stdout = io.MultiWriter(buf, pw) // serve's banner
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}

@@ -58,9 +58,10 @@ func (l *lockedBuffer) String() string {
 
 // relayProc is a running `agentotp serve`.
 type relayProc struct {
-	url, data string
-	stderr    *lockedBuffer
-	cmd       *exec.Cmd
+	url, data  string
+	metricsURL string // with --metrics-addr (startRelayIn)
+	stderr     *lockedBuffer
+	cmd        *exec.Cmd
 }
 
 // startRelay starts `agentotp serve` on a loopback port, with extra flags.
@@ -73,6 +74,7 @@ func startRelay(t *testing.T, extra ...string) *relayProc {
 	pr, pw := io.Pipe()
 	buf := &lockedBuffer{}
 	cmd.Stderr = io.MultiWriter(buf, pw)
+	cmd.Stdout = io.MultiWriter(buf, pw) // the banner; logs are on stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}

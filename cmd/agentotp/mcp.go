@@ -35,8 +35,9 @@ get_verification_code, request_verification_code, check_verification_code
 and cancel_verification_code. It speaks MCP over stdin/stdout (what MCP
 clients launch), or streamable HTTP with --http ADDR.
 
-It is an agent of the relay: AGENTOTP_URL names the relay and
-AGENTOTP_API_KEY holds the agent's key. Each request gets a fresh key pair
+It is an agent of the relay: AGENTOTP_URL (or AGENT_OTP_BASE_URL) names
+the relay and AGENTOTP_API_KEY (or AGENT_OTP_API_KEY) holds the agent's
+key. Logs go to stderr, as JSON unless stderr is a terminal. Each request gets a fresh key pair
 in memory; the tools return the code only, never the message.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -61,8 +62,15 @@ func runMCP(ctx context.Context, a *app, o mcpOptions) error {
 	if err := lv.UnmarshalText([]byte(o.logLevel)); err != nil {
 		return &exitErr{exitUsage, fmt.Errorf("--log-level: %w", err)}
 	}
-	// Logs go to stderr: stdout carries the protocol.
-	log := slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: lv}))
+	// Logs go to stderr: stdout carries the protocol. Text for a person
+	// at a terminal; JSON for the MCP client or a log collector.
+	hopts := &slog.HandlerOptions{Level: lv}
+	var log *slog.Logger
+	if a.stderrTerminal {
+		log = slog.New(slog.NewTextHandler(a.stderr, hopts))
+	} else {
+		log = slog.New(slog.NewJSONHandler(a.stderr, hopts))
+	}
 	srv := mcp.New(mcp.Config{
 		Client:         client.New(o.apiKey, client.WithBaseURL(o.server)),
 		Version:        "v1",
@@ -92,7 +100,9 @@ func runMCP(ctx context.Context, a *app, o mcpOptions) error {
 		BaseContext:       func(net.Listener) context.Context { return ctx },
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
-	fmt.Fprintf(a.stderr, "agentotp MCP server listening on http://%s (streamable HTTP)\n", ln.Addr())
+	// The banner is for a person: stdout (free with --http), not the log.
+	fmt.Fprintf(a.stdout, "agentotp MCP server listening on http://%s (streamable HTTP)\n", ln.Addr())
+	log.Info("mcp http listening", "addr", ln.Addr().String())
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
 	select {

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"io"
 	"net/http"
 	"os/exec"
@@ -233,11 +234,23 @@ func TestMCPStreamableHTTP(t *testing.T) {
 	cmd := exec.CommandContext(ctx, binary, "mcp", "--http", "127.0.0.1:0", "--http-token", "s3cret-token")
 	cmd.Env = cleanEnv("AGENTOTP_URL="+r.url, "AGENTOTP_API_KEY="+agent.APIKey)
 	pr, pw := io.Pipe()
-	cmd.Stderr = pw
+	cmd.Stdout = pw // the banner
+	logs := &lockedBuffer{}
+	cmd.Stderr = logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { cancel(); cmd.Wait(); pw.Close() })
+	t.Cleanup(func() {
+		cancel()
+		cmd.Wait()
+		pw.Close()
+		// stderr is not a terminal: every log line is JSON.
+		for _, line := range strings.Split(strings.TrimSpace(logs.String()), "\n") {
+			if line != "" && !json.Valid([]byte(line)) {
+				t.Errorf("mcp log line is not JSON: %q", line)
+			}
+		}
+	})
 	sc := bufio.NewScanner(pr)
 	var endpoint string
 	for sc.Scan() {

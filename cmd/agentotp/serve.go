@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/agentotp/agentotp/httpapi"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 )
@@ -31,6 +32,7 @@ type serveOptions struct {
 	limits    limitServeOptions   // serve_limits.go
 
 	telegram telegramServeOptions // serve_telegram.go
+	metrics  metricsServeOptions  // serve_metrics.go
 }
 
 func newServeCmd(a *app) *cobra.Command {
@@ -62,11 +64,21 @@ func (o *serveOptions) flags(f *pflag.FlagSet) {
 	o.conns.flags(f)
 	o.limits.flags(f)
 	o.telegram.flags(f)
+	o.metrics.flags(f)
 	f.DurationVar(&o.sweep, "sweep-interval", 5*time.Second, "how often expired requests are swept (env AGENTOTP_SWEEP_INTERVAL)")
 }
 
-// newLogger builds the slog logger: text on a terminal, JSON otherwise.
+// newLogger builds the slog logger: text on a terminal, JSON otherwise;
+// lines logged while handling an HTTP request carry its request_id.
 func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
+	log, err := newBaseLogger(w, format, level)
+	if err != nil {
+		return nil, err
+	}
+	return slog.New(httpapi.RequestIDHandler(log.Handler())), nil
+}
+
+func newBaseLogger(w io.Writer, format, level string) (*slog.Logger, error) {
 	var lv slog.Level
 	if err := lv.UnmarshalText([]byte(level)); err != nil {
 		return nil, fmt.Errorf("--log-level: %w", err)
@@ -74,7 +86,7 @@ func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
 	opts := &slog.HandlerOptions{Level: lv}
 	switch format {
 	case "auto":
-		if f, ok := w.(*os.File); ok && isTerminal(f) {
+		if isTerminal(w) { // root.go
 			return slog.New(slog.NewTextHandler(w, opts)), nil
 		}
 		return slog.New(slog.NewJSONHandler(w, opts)), nil
@@ -107,7 +119,7 @@ func serve(ctx context.Context, a *app, o serveOptions) (err error) {
 	if err != nil {
 		return &exitErr{exitUsage, err}
 	}
-	m := newRelayMain(a.stderr, log, o) // serve_main.go
+	m := newRelayMain(a.stdout, log, o) // serve_main.go
 	defer func() { err = errors.Join(err, m.Close()) }()
 	return m.Run(ctx)
 }
@@ -132,10 +144,4 @@ func writeSecretFile(path, data string) error {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	return nil
-}
-
-// isTerminal reports whether f is a terminal.
-func isTerminal(f *os.File) bool {
-	fi, err := f.Stat()
-	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }

@@ -117,7 +117,7 @@ func TestServeTrustedProxy(t *testing.T) {
 		t.Fatalf("another client behind the same proxy: %d", st)
 	}
 	// The access line is written once the answer has gone out: wait for it.
-	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(r.stderr.String(), `"client":"198.51.100.2"`); {
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(r.stderr.String(), `"remote":"198.51.100.2"`); {
 		if time.Now().After(deadline) {
 			t.Fatal("the access log does not name the forwarded client")
 		}

@@ -38,8 +38,9 @@ const shutdownTimeout = 10 * time.Second
 // with its name.
 type relayMain struct {
 	o      serveOptions
-	stderr io.Writer // the banner
+	banner io.Writer // for a person: stdout, never the log stream
 	log    *slog.Logger
+	unlock func() // releases the data directory's lock (datadir_lock.go)
 
 	mu      sync.Mutex
 	cancel  context.CancelFunc // ends the Run in progress
@@ -58,8 +59,8 @@ type component struct {
 	run func(ctx context.Context) error
 }
 
-func newRelayMain(stderr io.Writer, log *slog.Logger, o serveOptions) *relayMain {
-	return &relayMain{o: o, stderr: stderr, log: log}
+func newRelayMain(banner io.Writer, log *slog.Logger, o serveOptions) *relayMain {
+	return &relayMain{o: o, banner: banner, log: log}
 }
 
 // Run runs the relay until ctx ends or a component fails, and returns
@@ -112,6 +113,9 @@ func (m *relayMain) Close() error {
 		cancel()
 		<-stopped
 	}
+	if m.unlock != nil {
+		defer m.unlock() // the next relay may open the directory once the store is closed
+	}
 	if m.store == nil {
 		return nil
 	}
@@ -149,6 +153,9 @@ func (m *relayMain) setup(ctx context.Context) ([]component, error) {
 		return nil, err
 	}
 	if err := secureDataDir(o.dataDir, dbPath); err != nil { // serve_files.go
+		return nil, err
+	}
+	if m.unlock, err = lockDataDir(o.dataDir); err != nil { // datadir_lock.go: one relay per data directory
 		return nil, err
 	}
 	box, err := loadSecretBox(o.dataDir) // webhooks.go: seals the webhook secrets at rest
@@ -202,6 +209,12 @@ func (m *relayMain) setup(ctx context.Context) ([]component, error) {
 
 	apiCfg := httpapi.DefaultConfig()
 	apiCfg.CORSOrigins = corsOrigins
+	metrics := httpapi.NewMetrics(svc) // fed by the webhook worker, the bot and the store (serve_metrics.go)
+	apiCfg.Metrics, apiCfg.NoMetricsRoute = metrics, o.metrics.addr != ""
+	apiCfg.TelegramKnown = true // newTelegram has metrics watch the bot, when there is one
+	metrics.WatchOutbox(store.WebhookOutboxStats)
+	metrics.WatchIMAP(store.IMAPConnectorStates)
+	o.telegram.metrics = metrics
 	if err := o.limits.apply(&apiCfg); err != nil { // serve_limits.go
 		return nil, err
 	}
@@ -213,6 +226,7 @@ func (m *relayMain) setup(ctx context.Context) ([]component, error) {
 	// before the relay component starts them.
 	hooks := webhook.New(store, webhook.Config{
 		AllowPrivate: o.webhooks.allowPrivate, RetryBase: o.webhooks.retryBase, Timeout: o.webhooks.timeout, Logger: log,
+		OnAttempt: metrics.WebhookAttempt,
 	})
 	svc.AddNotifier(relay.WakeOnChange(hooks.Wake))
 	if o.webhooks.allowPrivate {
@@ -269,21 +283,34 @@ func (m *relayMain) setup(ctx context.Context) ([]component, error) {
 		}})
 	}
 	if smtpPlan != nil {
-		c, err := smtpPlan.component(m.stderr, svc, log) // serve_smtp.go
+		c, err := smtpPlan.component(m.banner, svc, log) // serve_smtp.go
 		if err != nil {
 			return nil, err
 		}
 		comps = append(comps, c)
 	}
 
-	fmt.Fprintf(m.stderr, "agentotp relay listening on %s\n", publicURL)
-	fmt.Fprintf(m.stderr, "  data:        %s\n", o.dataDir)
-	fmt.Fprintf(m.stderr, "  owner:       %s (token in %s, mode 0600)\n", owner.ID, tokenPath)
-	fmt.Fprintf(m.stderr, "  dashboard:   %s/ (log in after `agentotp owner passwd` or `agentotp owner login-link`)\n", publicURL)
+	fmt.Fprintf(m.banner, "agentotp relay listening on %s\n", publicURL)
+	fmt.Fprintf(m.banner, "  data:        %s\n", o.dataDir)
+	fmt.Fprintf(m.banner, "  owner:       %s (token in %s, mode 0600)\n", owner.ID, tokenPath)
+	fmt.Fprintf(m.banner, "  dashboard:   %s/ (log in after `agentotp owner passwd` or `agentotp owner login-link`)\n", publicURL)
 	if bot != nil {
-		fmt.Fprintf(m.stderr, "  telegram:    bot polling %s (link a chat: agentotp owner telegram-link)\n", o.telegram.apiURL)
+		fmt.Fprintf(m.banner, "  telegram:    bot polling %s (link a chat: agentotp owner telegram-link)\n", o.telegram.apiURL)
 	}
-	fmt.Fprintf(m.stderr, "next, in another shell:\n  agentotp agents create --name my-agent --server %s --data %s\n", publicURL, o.dataDir)
+	if o.metrics.addr != "" {
+		// Listening now (so a busy address fails the start, and the banner
+		// names it); the component stops it with the relay.
+		stop, err := o.metrics.start(ctx, m.banner, metrics.Handler(), log) // serve_metrics.go
+		if err != nil {
+			return nil, err
+		}
+		comps = append(comps, component{"metrics", func(ctx context.Context) error {
+			<-ctx.Done()
+			stop()
+			return nil
+		}})
+	}
+	fmt.Fprintf(m.banner, "next, in another shell:\n  agentotp agents create --name my-agent --server %s --data %s\n", publicURL, o.dataDir)
 	log.Info("relay listening", "addr", ln.Addr().String(), "public_url", publicURL, "owner_id", owner.ID)
 	ok = true
 	return comps, nil

@@ -6,6 +6,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/agentotp/agentotp/httpapi"
 	"github.com/agentotp/agentotp/relay"
 	"github.com/agentotp/agentotp/telegram"
 )
@@ -15,6 +16,7 @@ type telegramServeOptions struct {
 	token       string
 	apiURL      string
 	passkeyOnly bool
+	metrics     *httpapi.Metrics // set by serve, not a flag: follows the poller
 }
 
 func (o *telegramServeOptions) flags(f *pflag.FlagSet) {
@@ -32,6 +34,9 @@ func newTelegram(svc *relay.Service, prompts telegram.Prompts, log *slog.Logger,
 	bot, err := telegram.New(svc, prompts, telegram.Config{Token: o.token, APIURL: o.apiURL, Logger: log, PasskeyOnly: o.passkeyOnly})
 	if err != nil {
 		return nil, &exitErr{exitUsage, fmt.Errorf("--telegram-token: %w", err)}
+	}
+	if o.metrics != nil {
+		o.metrics.WatchTelegram(bot.PollerState)
 	}
 	return bot, nil
 }

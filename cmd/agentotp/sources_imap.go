@@ -13,7 +13,9 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	domain "github.com/agentotp/agentotp"
 	"github.com/agentotp/agentotp/client"
+	"github.com/agentotp/agentotp/imap"
 )
 
 // envIMAPPassword can hold the IMAP app password instead of stdin.
@@ -30,6 +32,7 @@ type imapFlags struct {
 	mailbox       string
 	poll          time.Duration
 	markAsRead    bool
+	noCheck       bool
 }
 
 func (f *imapFlags) register(fs *pflag.FlagSet, prefix string) {
@@ -41,6 +44,41 @@ func (f *imapFlags) register(fs *pflag.FlagSet, prefix string) {
 	fs.StringVar(&f.mailbox, prefix+"mailbox", "INBOX", "mailbox to read")
 	fs.DurationVar(&f.poll, prefix+"poll", time.Minute, "poll interval for servers without IDLE (5s–1h)")
 	fs.BoolVar(&f.markAsRead, prefix+"mark-as-read", false, "set \\Seen on the mail read (otherwise the mailbox is never changed)")
+	fs.BoolVar(&f.noCheck, prefix+"no-check", false, "save the settings without first logging in and selecting the mailbox from this machine")
+}
+
+// check logs in to the mailbox and selects it, from this machine, before
+// the settings are saved: a wrong password or mailbox is reported now,
+// not later as the connector's error. Without a password (an update that
+// keeps the stored one) there is nothing to check with.
+func (f *imapFlags) check(ctx context.Context, a *app, in client.IMAPSettings) error {
+	if f.noCheck {
+		return nil
+	}
+	if in.Password == "" {
+		fmt.Fprintln(a.stderr, "the connection is not checked: no password given (the stored one is kept)")
+		return nil
+	}
+	if in.TLSMode == "plain" && !domain.LoopbackHost(in.Host) {
+		return nil // refused by the relay, which says why
+	}
+	port := in.Port
+	if port == 0 {
+		port = 143
+		if in.TLSMode == "tls" {
+			port = 993
+		}
+	}
+	acct := imap.Account{Host: in.Host, Port: port, TLSMode: in.TLSMode, Username: in.Username, Password: in.Password,
+		Mailbox: in.Mailbox, MarkAsRead: in.MarkAsRead}
+	ctx, cancel := context.WithTimeout(ctx, 45*time.Second)
+	defer cancel()
+	where := fmt.Sprintf("%s on %s:%d as %s", in.Mailbox, in.Host, port, in.Username)
+	if err := imap.Check(ctx, acct, imap.Config{DialTimeout: 15 * time.Second, CommandTimeout: 15 * time.Second}); err != nil {
+		return fmt.Errorf("IMAP check of %s failed; nothing was saved: %w (fix the settings, or pass --no-check to save them untested)", where, err)
+	}
+	fmt.Fprintf(a.stderr, "IMAP check: logged in and selected %s\n", where)
+	return nil
 }
 
 // password returns the app password from stdin or the environment, or ""
@@ -99,6 +137,9 @@ func newSourcesIMAPCmd(a *app) *cobra.Command {
 				if in, err = f.settings(a.stdin); err != nil {
 					return err
 				}
+				if err := f.check(cmd.Context(), a, in); err != nil {
+					return err
+				}
 				src, err = oc.SetSourceIMAP(cmd.Context(), args[0], in)
 			default:
 				src, err = oc.GetSource(cmd.Context(), args[0])
@@ -146,9 +187,11 @@ func imapSummary(s client.Source) string {
 	if s.IMAP == nil {
 		return "-"
 	}
+	// The last error shows whatever the state: a connector that failed
+	// and then stopped (no request wants email) still has it to tell.
 	out := s.IMAP.Status.State
-	if s.IMAP.Status.State == "error" && s.IMAP.Status.LastError != nil {
-		out += ": " + clip(*s.IMAP.Status.LastError, 40)
+	if st := s.IMAP.Status; st.LastError != nil && *st.LastError != "" {
+		out += "; last error " + fmtTime(st.LastErrorAt) + ": " + clip(*st.LastError, 60)
 	}
 	if s.IMAP.Status.LastMessageAt != nil {
 		out += " (last mail " + fmtTime(s.IMAP.Status.LastMessageAt) + ")"
@@ -163,6 +206,9 @@ func (f *imapFlags) apply(ctx context.Context, a *app, oc *client.OwnerClient, n
 		return nil
 	}
 	in, err := f.settings(a.stdin)
+	if err == nil {
+		err = f.check(ctx, a, in)
+	}
 	if err == nil {
 		var src *client.Source
 		if src, err = oc.SetSourceIMAP(ctx, n.Source.ID, in); err == nil {

@@ -28,6 +28,7 @@ func serveAt(t *testing.T, data string, extra ...string) *relayProc {
 	pr, pw := io.Pipe()
 	buf := &lockedBuffer{}
 	cmd.Stderr = io.MultiWriter(buf, pw)
+	cmd.Stdout = io.MultiWriter(buf, pw) // the banner
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
