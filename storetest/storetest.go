@@ -75,6 +75,7 @@ func Run(t *testing.T, open func(t *testing.T) agentotp.Store) {
 		{"Telegram", testTelegram},
 		{"Dashboard", testDashboard},
 		{"Webhooks", testWebhooks},
+		{"Enrollments", testEnrollments}, // enroll.go
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
