@@ -23,6 +23,9 @@ type Config struct {
 	SourceRate, SourceBurst int
 	// FailedAuthRate limits failed authentications per client address.
 	FailedAuthRate int
+	// EnrollRate and EnrollBurst limit POST /v1/agents/enroll per client
+	// address (a minute); 0 disables (enroll.go).
+	EnrollRate, EnrollBurst int
 	// MaxWait bounds ?wait= on long-polls (API: 55 s).
 	MaxWait time.Duration
 	// MaxWaitsPerKey bounds the long-polls (?wait=) and event streams one
@@ -47,6 +50,7 @@ func DefaultConfig() Config {
 		OwnerRate: 600, OwnerBurst: 200,
 		SourceRate: 600, SourceBurst: 200,
 		FailedAuthRate: 30,
+		EnrollRate:     enrollRate, EnrollBurst: enrollBurst,
 		MaxWait:        55 * time.Second,
 		MaxWaitsPerKey: defaultMaxWaitsPerKey,
 		MaxWaits:       defaultMaxWaits,
@@ -159,6 +163,7 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("GET /openapi.json", s.serveOpenAPI)
 	s.dashboardRoutes(owner)
 	s.webhookRoutes(owner) // webhooks.go
+	s.enrollRoutes(owner)  // agents that enroll themselves (enroll.go)
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		if s.cfg.Web != nil && !isAPIPath(r.URL.Path) {
 			s.cfg.Web.ServeHTTP(w, r)

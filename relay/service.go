@@ -36,6 +36,7 @@ type Service struct {
 	hub       hub
 	secrets   *secretbox.Box
 	live      liveCache
+	enroll    enrollState // agents' self-enrollment (enroll.go)
 }
 
 // New returns a service over store.
