@@ -177,7 +177,9 @@ func serve(ctx context.Context, a *app, o serveOptions) error {
 	stopIMAP := startIMAP(sweepCtx, svc, store, log) // serve_imap.go; before svc.Run, like the webhook worker
 	defer stopIMAP()
 	runDone := make(chan struct{})
-	go func() { svc.Run(sweepCtx, o.sweep); close(runDone) }()
+	enrollDone := make(chan struct{}) // enrollments expire like requests (relay/enroll.go)
+	go func() { svc.RunEnrollmentSweeper(sweepCtx, o.sweep); close(enrollDone) }()
+	go func() { svc.Run(sweepCtx, o.sweep); <-enrollDone; close(runDone) }()
 	// Stop the sweeper and notifiers, and wait for them, before the
 	// deferred store.Close runs.
 	defer func() { stopSweep(); <-runDone }()
