@@ -157,6 +157,7 @@ func (s *Server) routes(mux *http.ServeMux) {
 	mux.Handle("GET /audit", s.authed(s.auditPage))
 	mux.Handle("GET /audit/export", s.authed(s.auditExport))
 	s.policyRoutes(mux)
+	s.enrollRoutes(mux) // enroll.go
 	mux.Handle("GET /events", s.authed(s.events))
 	mux.HandleFunc("GET /static/{name}", s.static)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
