@@ -23,6 +23,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -102,6 +103,8 @@ type Bot struct {
 	mu       sync.Mutex
 	failures map[int64][]time.Time // failed /link attempts per chat
 	offset   int64
+
+	enroll atomic.Pointer[enrollBot] // enrollment prompts, once EnableEnrollments ran (enroll.go)
 }
 
 // New returns a bot over the relay service and its prompt store.
@@ -330,6 +333,10 @@ const (
 )
 
 func (b *Bot) handleCallback(ctx context.Context, cq *CallbackQuery) {
+	if isEnrollCallback(cq.Data) {
+		b.handleEnrollCallback(ctx, cq) // enroll.go
+		return
+	}
 	approve, token, ok := parseCallbackData(cq.Data)
 	if !ok || cq.Message == nil {
 		b.log.WarnContext(ctx, "telegram callback with invalid data refused", "from", cq.From.ID)

@@ -52,7 +52,8 @@ func startEnrolling(t *testing.T, stdin io.Reader, args ...string) *enrolling {
 		}
 		e.done <- result{e.stdout.String(), e.stderr.String(), code}
 	}()
-	re := regexp.MustCompile(`code:\s+([A-Z]{4}-[A-Z]{4})`)
+	// The approval link is printed after the code line, and holds the code.
+	re := regexp.MustCompile(`approve:\s+\S+/enroll\?code=([A-Z]{4}-[A-Z]{4})`)
 	found := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(pr)
@@ -126,7 +127,7 @@ func TestEnrollThroughBinary(t *testing.T) {
 
 	e := startEnrolling(t, nil, "request", "--enroll", "--key-file", keyFile, "--enroll-name", "ci-runner",
 		"--enroll-description", "the nightly job", "--server", r.url, "--reason", "Sign up for Acme", "--sender-pattern", "ACME", "--source", "sms")
-	if !strings.Contains(e.stderr.String(), r.url+"/enroll?code="+e.code) {
+	if !strings.Contains(e.stderr.String(), "code:     "+e.code) || !strings.Contains(e.stderr.String(), r.url+"/enroll?code="+e.code) {
 		t.Errorf("stderr does not show the approval URL: %s", e.stderr.String())
 	}
 	en := r.decideEnrollment(t, e.code, "approve")

@@ -34,6 +34,10 @@ func startTelegram(ctx context.Context, stderr io.Writer, svc *relay.Service, pr
 		return &exitErr{exitUsage, fmt.Errorf("--telegram-token: %w", err)}
 	}
 	svc.AddNotifier(bot)
+	if ep, ok := prompts.(telegram.EnrollPrompts); ok { // agents that enroll themselves (telegram/enroll.go)
+		bot.EnableEnrollments(svc, ep)
+		svc.AddEnrollmentNotifier(ctx, bot)
+	}
 	go func() { _ = bot.Run(ctx) }()
 	fmt.Fprintf(stderr, "  telegram:    bot polling %s (link a chat: agentotp owner telegram-link)\n", o.apiURL)
 	return nil
