@@ -285,3 +285,46 @@ func TestEnrollLongPoll(t *testing.T) {
 		t.Fatalf("WaitEnrollment: %v, %v", n, err)
 	}
 }
+
+// BenchmarkEnrollment measures one whole enrollment over loopback HTTP
+// with a real SQLite file: enroll, the owner's list and approval, the
+// agent's poll that issues its key. The token endpoint's limit (burst 60
+// per address) bounds a run: -benchtime 50x.
+func BenchmarkEnrollment(b *testing.B) {
+	h := newHarness(b, func(c *httpapi.Config) { c.EnrollRate, c.EnrollBurst = 0, 0 })
+	h.svc.ConfigureEnrollment(relay.EnrollConfig{Interval: time.Nanosecond})
+	post := func(path, token, body string) map[string]any {
+		req, _ := http.NewRequest("POST", h.srv.URL+path, strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var doc map[string]any
+		_ = json.NewDecoder(resp.Body).Decode(&doc)
+		if resp.StatusCode != 200 {
+			b.Fatalf("%s: %d %v", path, resp.StatusCode, doc)
+		}
+		return doc
+	}
+	ctx := ctxT(b)
+	owner, err := h.svc.Authenticate(ctx, h.ownerToken)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		en := post("/v1/agents/enroll", "", `{"name":"bench"}`)
+		es, err := h.svc.ListEnrollments(ctx, owner.OwnerID, "pending", 1)
+		if err != nil || len(es) != 1 {
+			b.Fatalf("pending: %v %v", es, err)
+		}
+		post("/v1/owner/enrollments/"+es[0].ID+"/approve", h.ownerToken, "")
+		if doc := post("/v1/agents/enroll/token", "", `{"device_code":"`+en["device_code"].(string)+`"}`); doc["api_key"] == nil {
+			b.Fatal("no key")
+		}
+	}
+}
