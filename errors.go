@@ -27,6 +27,14 @@ const (
 	EForbidden          = "FORBIDDEN"
 	EMethodNotAllowed   = "METHOD_NOT_ALLOWED"
 	EServiceUnavailable = "SERVICE_UNAVAILABLE"
+
+	// The device-authorization errors of POST /v1/agents/enroll/token,
+	// spelt as RFC 8628 §3.5 and RFC 6749 §5.2 spell them.
+	EAuthorizationPending = "authorization_pending"
+	ESlowDown             = "slow_down"
+	EAccessDenied         = "access_denied"
+	EExpiredToken         = "expired_token"
+	EInvalidGrant         = "invalid_grant"
 )
 
 // FieldError names one invalid field of a request body.

@@ -125,4 +125,6 @@ type Store interface {
 	WebhookStore // the webhook outbox and the agents' webhook settings (webhook.go)
 
 	DashboardStore // owner passwords, dashboard sessions, log-in links (dashboard.go)
+
+	EnrollmentStore // agents that enroll themselves, and their Telegram prompts (enroll.go)
 }

@@ -186,7 +186,9 @@ type scrapeRecorder struct {
 	body strings.Builder
 }
 
-func newScrapeRecorder() *scrapeRecorder { return &scrapeRecorder{hdr: http.Header{}, code: http.StatusOK} }
+func newScrapeRecorder() *scrapeRecorder {
+	return &scrapeRecorder{hdr: http.Header{}, code: http.StatusOK}
+}
 
 func (r *scrapeRecorder) Header() http.Header         { return r.hdr }
 func (r *scrapeRecorder) Write(b []byte) (int, error) { return r.body.Write(b) }

@@ -30,6 +30,9 @@ type Config struct {
 	// client address of every per-address limit and of the access log;
 	// nil trusts none (the peer is the client).
 	Proxies *ratelimit.Proxies
+	// EnrollRate and EnrollBurst limit POST /v1/agents/enroll per client
+	// address (a minute); 0 disables (enroll.go).
+	EnrollRate, EnrollBurst int
 	// MaxWait bounds ?wait= on long-polls (API: 55 s).
 	MaxWait time.Duration
 	// MaxWaitsPerKey bounds the long-polls (?wait=) and event streams one
@@ -66,6 +69,7 @@ func DefaultConfig() Config {
 		OwnerRate: 600, OwnerBurst: 200,
 		SourceRate: 600, SourceBurst: 200,
 		FailedAuthRate: 30,
+		EnrollRate:     enrollRate, EnrollBurst: enrollBurst,
 		MaxWait:        55 * time.Second,
 		MaxWaitsPerKey: defaultMaxWaitsPerKey,
 		MaxWaits:       defaultMaxWaits,
@@ -193,6 +197,7 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("GET /openapi.json", s.serveOpenAPI)
 	s.dashboardRoutes(owner)
 	s.webhookRoutes(owner) // webhooks.go
+	s.enrollRoutes(owner)  // agents that enroll themselves (enroll.go)
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		if s.cfg.Web != nil && !isAPIPath(r.URL.Path) {
 			s.cfg.Web.ServeHTTP(w, r)

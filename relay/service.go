@@ -37,7 +37,8 @@ type Service struct {
 	hub       hub
 	secrets   *secretbox.Box
 	live      liveCache
-	passkeys  ceremonies // begun passkey ceremonies (passkey.go)
+	passkeys  ceremonies  // begun passkey ceremonies (passkey.go)
+	enroll    enrollState // agents' self-enrollment (enroll.go)
 }
 
 // New returns a service over store.

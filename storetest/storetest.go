@@ -77,6 +77,7 @@ func Run(t *testing.T, open func(t *testing.T) agentotp.Store) {
 		{"Dashboard", testDashboard},
 		{"Webhooks", testWebhooks},
 		{"SigningKeys", testSigningKeys},
+		{"Enrollments", testEnrollments}, // enroll.go
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

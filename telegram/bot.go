@@ -111,7 +111,8 @@ type Bot struct {
 	failures map[int64][]time.Time // failed /link attempts per chat
 	offset   int64
 
-	state atomic.Value // PollerState: the update loop's state
+	enroll atomic.Pointer[enrollBot] // enrollment prompts, once EnableEnrollments ran (enroll.go)
+	state  atomic.Value              // PollerState: the update loop's state
 }
 
 // Poller states, as PollerState reports them.
@@ -372,6 +373,10 @@ const (
 )
 
 func (b *Bot) handleCallback(ctx context.Context, cq *CallbackQuery) {
+	if isEnrollCallback(cq.Data) {
+		b.handleEnrollCallback(ctx, cq) // enroll.go
+		return
+	}
 	approve, token, ok := parseCallbackData(cq.Data)
 	if !ok || cq.Message == nil {
 		b.log.WarnContext(ctx, "telegram callback with invalid data refused", "from", cq.From.ID)

@@ -13,7 +13,7 @@ import (
 
 // pageNames are the templates with a "content" block, each rendered in the
 // layout.
-var pageNames = []string{"login", "link", "error", "pending", "request", "history", "agents", "secret", "sources", "audit", "policies", "policy", "passkeys"}
+var pageNames = []string{"login", "link", "error", "pending", "request", "history", "agents", "secret", "sources", "audit", "policies", "policy", "passkeys", "enroll"}
 
 // page is what every template gets.
 type page struct {
@@ -197,6 +197,12 @@ var actionLabels = map[string]string{
 	agentotp.AuditLoginLinkCreated: "log-in link created",
 	agentotp.AuditOwnerLoggedIn:    "logged in",
 	agentotp.AuditOwnerLoggedOut:   "logged out",
+	// enroll.go
+	agentotp.AuditEnrollmentCreated:  "agent asked to enroll",
+	agentotp.AuditEnrollmentApproved: "enrollment approved",
+	agentotp.AuditEnrollmentDenied:   "enrollment denied",
+	agentotp.AuditEnrollmentExpired:  "enrollment expired",
+	agentotp.AuditEnrollmentIssued:   "enrolled agent's key issued",
 }
 
 func policyActionLabel(a string) string {

@@ -161,6 +161,7 @@ func (s *Server) routes(mux *http.ServeMux) {
 	mux.HandleFunc("POST /login/passkey/finish", s.passkeyLoginFinish)
 	mux.Handle("POST /r/{id}/passkey/begin", s.authed(s.passkeyDecideBegin))
 	mux.Handle("POST /r/{id}/passkey/finish", s.authed(s.passkeyDecideFinish))
+	s.enrollRoutes(mux) // enroll.go
 	mux.Handle("GET /events", s.authed(s.events))
 	mux.HandleFunc("GET /static/{name}", s.static)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {

@@ -23,6 +23,7 @@ type mcpOptions struct {
 	httpToken string
 	timeout   time.Duration
 	logLevel  string
+	enroll    enrollOptions // --enroll, --key-file (enroll.go)
 }
 
 func newMCPCmd(a *app) *cobra.Command {
@@ -38,7 +39,11 @@ clients launch), or streamable HTTP with --http ADDR.
 It is an agent of the relay: AGENTOTP_URL (or AGENT_OTP_BASE_URL) names
 the relay and AGENTOTP_API_KEY (or AGENT_OTP_API_KEY) holds the agent's
 key. Logs go to stderr, as JSON unless stderr is a terminal. Each request gets a fresh key pair
-in memory; the tools return the code only, never the message.`,
+in memory; the tools return the code only, never the message.
+
+Without a key, --enroll --key-file FILE asks the relay for one: it prints
+a code and a link on stderr, waits for the owner to approve, stores the key
+in FILE (mode 0600) and serves; later runs read FILE.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runMCP(cmd.Context(), a, o)
@@ -51,12 +56,17 @@ in memory; the tools return the code only, never the message.`,
 	f.StringVar(&o.httpToken, "http-token", "", "bearer token HTTP clients must send; required unless --http is a loopback address (env AGENTOTP_HTTP_TOKEN)")
 	f.DurationVar(&o.timeout, "timeout", 5*time.Minute, "how long get_verification_code waits by default (env AGENTOTP_TIMEOUT)")
 	f.StringVar(&o.logLevel, "log-level", "info", "log level on stderr: debug, info, warn, error (env AGENTOTP_LOG_LEVEL)")
+	o.enroll.flags(f, defaultEnrollName("mcp"))
 	return cmd
 }
 
 func runMCP(ctx context.Context, a *app, o mcpOptions) error {
-	if o.apiKey == "" {
-		return &exitErr{exitUsage, errors.New("no API key: set AGENTOTP_API_KEY (or --api-key) to the agent's ak_live_… or ak_test_… key")}
+	apiKey, err := o.enroll.apiKey(ctx, a.stderr, o.server, o.apiKey)
+	if err != nil {
+		return err
+	}
+	if o.apiKey = apiKey; o.apiKey == "" {
+		return &exitErr{exitUsage, errors.New("no API key: set AGENTOTP_API_KEY (or --api-key) to the agent's ak_live_… or ak_test_… key, or use --key-file FILE --enroll")}
 	}
 	var lv slog.Level
 	if err := lv.UnmarshalText([]byte(o.logLevel)); err != nil {

@@ -22,6 +22,7 @@ type requestOptions struct {
 	keyFile, alg                           string
 	timeout                                time.Duration
 	quiet                                  bool
+	enroll                                 enrollOptions // --enroll, --key-file (enroll.go)
 }
 
 func newRequestCmd(a *app) *cobra.Command {
@@ -32,6 +33,10 @@ func newRequestCmd(a *app) *cobra.Command {
 		Long: `Requests one code, shows on stderr what it waits for (approval, then the
 message) with the time left, consumes and decrypts it, and prints the code
 alone on stdout.
+
+Without a key, --enroll --key-file FILE first asks the relay for one: it
+prints a code and a link on stderr, waits for the owner to approve, and
+stores the key in FILE (mode 0600); later runs read FILE.
 
 Exit codes: 0 code printed, 3 denied, 4 expired, 5 cancelled, 6 timed out,
 7 authentication failed, 1 any other error, 2 usage.`,
@@ -53,6 +58,7 @@ Exit codes: 0 code printed, 3 denied, 4 expired, 5 cancelled, 6 timed out,
 	f.StringVar(&o.alg, "alg", "x25519", "algorithm of the key made when --key is not given: x25519, mlkem768x25519 or rsa")
 	f.DurationVar(&o.timeout, "timeout", 0, "give up after this long (default: the request's lifetime)")
 	f.BoolVarP(&o.quiet, "quiet", "q", false, "no progress on stderr")
+	o.enroll.flags(f, defaultEnrollName("request"))
 	_ = cmd.MarkFlagRequired("reason")
 	return cmd
 }
@@ -72,8 +78,12 @@ func parseTTL(s string) (time.Duration, error) {
 }
 
 func agentRequest(ctx context.Context, a *app, o requestOptions) error {
-	if o.apiKey == "" {
-		return &exitErr{exitUsage, errors.New("an agent API key is needed: --api-key or AGENTOTP_API_KEY")}
+	apiKey, err := o.enroll.apiKey(ctx, a.stderr, o.server, o.apiKey)
+	if err != nil {
+		return err
+	}
+	if o.apiKey = apiKey; o.apiKey == "" {
+		return &exitErr{exitUsage, errors.New("an agent API key is needed: --api-key or AGENTOTP_API_KEY, or --key-file FILE [--enroll]")}
 	}
 	ttl, err := parseTTL(o.ttl)
 	if err != nil {

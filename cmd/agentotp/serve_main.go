@@ -232,7 +232,7 @@ func (m *relayMain) setup(ctx context.Context) ([]component, error) {
 	if o.webhooks.allowPrivate {
 		log.Warn("webhooks may reach private and loopback addresses (--allow-private-webhooks)")
 	}
-	bot, err := newTelegram(svc, store, log, o.telegram) // serve_telegram.go; nil without a token
+	bot, err := newTelegram(ctx, svc, store, log, o.telegram) // serve_telegram.go; nil without a token
 	if err != nil {
 		return nil, err
 	}
@@ -266,7 +266,8 @@ func (m *relayMain) setup(ctx context.Context) ([]component, error) {
 	srv.RegisterOnShutdown(draining.Start)
 
 	comps := []component{
-		{"relay", func(ctx context.Context) error { svc.Run(ctx, o.sweep); return nil }}, // sweeper and notifiers
+		{"relay", func(ctx context.Context) error { svc.Run(ctx, o.sweep); return nil }},                        // sweeper and notifiers
+		{"enrollments", func(ctx context.Context) error { svc.RunEnrollmentSweeper(ctx, o.sweep); return nil }}, // they expire like requests (relay/enroll.go)
 		{"webhooks", func(ctx context.Context) error { hooks.Run(ctx); return nil }},
 		{"imap", func(ctx context.Context) error { mail.Run(ctx); return nil }},
 		{"http", func(ctx context.Context) error {

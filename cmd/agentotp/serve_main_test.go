@@ -167,7 +167,7 @@ func TestLifecycleStopsEverythingBeforeTheStore(t *testing.T) {
 	if err := m.Close(); err != nil { // again: nothing more
 		t.Fatal(err)
 	}
-	readLifecycleLog(t, buf.String()).checkStopOrder(t, "relay", "webhooks", "imap", "http", "telegram", "smtp")
+	readLifecycleLog(t, buf.String()).checkStopOrder(t, "relay", "enrollments", "webhooks", "imap", "http", "telegram", "smtp")
 	if _, err := http.Get(url + "/healthz"); err == nil {
 		t.Fatal("the HTTP server still answers after Run returned")
 	}
@@ -199,7 +199,7 @@ func TestLifecycleComponentFailsAtStart(t *testing.T) {
 		t.Fatal(err)
 	}
 	l := readLifecycleLog(t, buf.String())
-	l.checkStopOrder(t, "relay", "webhooks", "imap", "http", "smtp")
+	l.checkStopOrder(t, "relay", "enrollments", "webhooks", "imap", "http", "smtp")
 	if !slices.ContainsFunc(l, func(e logEntry) bool {
 		return e.Msg == "component failed" && e.Component == "smtp"
 	}) {

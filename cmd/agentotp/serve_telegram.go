@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 
@@ -25,9 +26,10 @@ func (o *telegramServeOptions) flags(f *pflag.FlagSet) {
 	f.BoolVar(&o.passkeyOnly, "telegram-passkey-only", false, "no Approve button in Telegram: approvals are signed with a passkey on the request's page (a tap cannot be signed)")
 }
 
-// newTelegram builds the approval bot; nil without a token. The caller
+// newTelegram builds the approval bot; nil without a token. Its
+// enrollment prompts follow the relay's enrollments until ctx ends. The caller
 // registers it as a notifier and runs it as a component of the relay.
-func newTelegram(svc *relay.Service, prompts telegram.Prompts, log *slog.Logger, o telegramServeOptions) (*telegram.Bot, error) {
+func newTelegram(ctx context.Context, svc *relay.Service, prompts telegram.Prompts, log *slog.Logger, o telegramServeOptions) (*telegram.Bot, error) {
 	if o.token == "" {
 		return nil, nil
 	}
@@ -37,6 +39,10 @@ func newTelegram(svc *relay.Service, prompts telegram.Prompts, log *slog.Logger,
 	}
 	if o.metrics != nil {
 		o.metrics.WatchTelegram(bot.PollerState)
+	}
+	if ep, ok := prompts.(telegram.EnrollPrompts); ok { // agents that enroll themselves (telegram/enroll.go)
+		bot.EnableEnrollments(svc, ep)
+		svc.AddEnrollmentNotifier(ctx, bot)
 	}
 	return bot, nil
 }
