@@ -110,6 +110,7 @@ type extractor struct {
 	lineFl       []uint8
 	senderDigits string
 	ctx          Context
+	numCh        chain // genNumber's scratch chain (kept here so that it is not allocated per number)
 }
 
 // Extract finds the verification code in msg.

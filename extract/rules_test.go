@@ -3,6 +3,7 @@ package extract
 import (
 	"encoding/json"
 	"errors"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -276,4 +277,32 @@ func TestCombiningMarkNotInCode(t *testing.T) {
 		}
 		checkResult(t, r)
 	}
+}
+
+// TestKeywordMemoSameResult checks that the per-document word memo of
+// findKeywords changes nothing: every corpus text, alone and all of them
+// joined into one long text, gives the same occurrences and masks with and
+// without it.
+func TestKeywordMemoSameResult(t *testing.T) {
+	var all strings.Builder
+	check := func(name, text string) {
+		d := tokenize(text)
+		o1, m1 := d.findKeywordsMemo(false)
+		o2, m2 := d.findKeywordsMemo(true)
+		if !reflect.DeepEqual(o1, o2) || !reflect.DeepEqual(m1, m2) {
+			t.Errorf("%s: keyword occurrences differ with the word memo", name)
+		}
+	}
+	for _, c := range loadCorpus(t) {
+		text := c.Text
+		if c.Source == "email" {
+			if e, err := ParseEmail([]byte(c.Text)); err == nil {
+				text = assemble(e.Message)
+			}
+		}
+		check(c.ID, text)
+		all.WriteString(text)
+		all.WriteString("\n\n")
+	}
+	check("whole corpus", all.String())
 }
