@@ -306,3 +306,18 @@ func TestKeywordMemoSameResult(t *testing.T) {
 	}
 	check("whole corpus", all.String())
 }
+
+// TestDigitCountSaturates: a token's digit count stops at 65535; a number
+// that long is no code, and nor is one of 65,536 or more digits.
+func TestDigitCountSaturates(t *testing.T) {
+	for _, n := range []int{65535, 65536, 70000} {
+		d := tokenize(strings.Repeat("7", n))
+		if len(d.toks) != 1 || d.toks[0].ndig != 65535 || int(d.toks[0].nrunes) != n {
+			t.Fatalf("%d digits: tokens %d, ndig %d", n, len(d.toks), d.toks[0].ndig)
+		}
+		r, err := Extract(Message{Source: "sms", Text: "Your code: " + strings.Repeat("7", n) + " or 7777-7777"})
+		if err != nil || r.Code != "77777777" {
+			t.Fatalf("%d digits: got %q %v, want the dashed code 77777777", n, r.Code, err)
+		}
+	}
+}

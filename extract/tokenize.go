@@ -1,6 +1,7 @@
 package extract
 
 import (
+	"math"
 	"unicode"
 	"unicode/utf8"
 
@@ -36,6 +37,11 @@ type token struct {
 	line   int32   // line index (0-based)
 	sent   int32   // sentence index
 	pos    float32 // distance coordinate of significant tokens
+	nrunes int32   // runes of the original token
+	// ndig is the number of digits in the token, saturated at 65535 (every
+	// test of it is against a small number; the saturation keeps the
+	// token at 40 bytes).
+	ndig   uint16
 	kind   tokKind
 	script uint8
 	// spaceBefore: whitespace or a line start directly before the token.
@@ -43,9 +49,7 @@ type token struct {
 	// upper: every letter is an ASCII(-like) capital letter (words, alnums).
 	upper bool
 	// title: first letter is a capital, the rest are not (words).
-	title  bool
-	nrunes int32 // runes of the original token
-	ndig   int32 // digits in the token
+	title bool
 }
 
 func (t *token) significant() bool {
@@ -412,7 +416,9 @@ func tokenize(text string) *doc {
 			switch c {
 			case rcDigit:
 				curD = true
-				cur.ndig++
+				if cur.ndig < math.MaxUint16 {
+					cur.ndig++
+				}
 			case rcASCII:
 				if isUpperLetter(r) {
 					curUpper = true
@@ -449,7 +455,9 @@ func tokenize(text string) *doc {
 						break
 					}
 					curD = true
-					cur.ndig++
+					if cur.ndig < math.MaxUint16 {
+						cur.ndig++
+					}
 				} else if b >= 'a' && b <= 'z' {
 					curLower = true
 				} else if b >= 'A' && b <= 'Z' {
