@@ -498,6 +498,14 @@ func (x *extractor) newCand(kind candKind, ti, tj int, code string) *cand {
 	return &x.cands[len(x.cands)-1]
 }
 
+// chain returns the extractor's scratch chain.
+func (x *extractor) chain() *chain {
+	if x.numCh == nil {
+		x.numCh = new(chain)
+	}
+	return x.numCh
+}
+
 // genNumber handles a number token (and the chain it starts); it returns
 // the index of the last token consumed.
 func (x *extractor) genNumber(i int) int {
@@ -507,7 +515,7 @@ func (x *extractor) genNumber(i int) int {
 	if i >= 2 && d.punct(i-1) == '-' && !t.spaceBefore && !d.toks[i-1].spaceBefore && d.toks[i-2].kind == tkWord {
 		p := d.orig(i - 2)
 		if servicePrefixes[p] && (i-3 < 0 || d.toks[i-2].spaceBefore || d.toks[i-3].kind == tkPunct) && t.ndig >= 4 && t.ndig <= 10 {
-			ch := &x.numCh
+			ch := x.chain()
 			d.numChain(ch, i, 4)
 			if len(ch.toks) == 1 {
 				c := x.newCand(ckPrefixed, i-2, i, string(d.fword(i)))
@@ -517,7 +525,7 @@ func (x *extractor) genNumber(i int) int {
 			}
 		}
 	}
-	ch := &x.numCh
+	ch := x.chain()
 	d.numChain(ch, i, maxChain)
 	last := int(ch.toks[len(ch.toks)-1])
 	if len(ch.toks) == 1 {

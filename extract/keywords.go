@@ -355,7 +355,13 @@ func (d *doc) findKeywords() ([]kwOcc, []kwClass) {
 // findKeywordsMemo is findKeywords, with the word memo or without it (the
 // result is the same; tests compare the two).
 func (d *doc) findKeywordsMemo(useMemo bool) ([]kwOcc, []kwClass) {
-	occs := make([]kwOcc, 0, len(d.toks)/3+8)
+	// A long text holds a keyword every few tokens (fillers, units, …):
+	// its occurrences are allocated once rather than grown.
+	nocc := 8
+	if len(d.toks) >= memoMinTokens {
+		nocc = len(d.toks)/3 + 8
+	}
+	occs := make([]kwOcc, 0, nocc)
 	mask := make([]kwClass, len(d.toks))
 	runEnd := -1 // folded end of the current CJK run
 	runLast := -1
@@ -363,7 +369,8 @@ func (d *doc) findKeywordsMemo(useMemo bool) ([]kwOcc, []kwClass) {
 	if useMemo {
 		memo = newWordMemo()
 	}
-	var scratch []kwCand
+	var scratchArr [8]kwCand
+	scratch := scratchArr[:0]
 	for i := 0; i < len(d.toks); i++ {
 		t := &d.toks[i]
 		var best *kwEntry
