@@ -80,3 +80,52 @@ func TestBenchEmailSize(t *testing.T) {
 		t.Fatalf("benchmark e-mail is %d bytes, want about 50 KB", len(raw))
 	}
 }
+
+// benchCtxSMS is a bare token from the sender a request names, with an
+// origin-bound last line: the path ExtractWith takes for a request that
+// expects this sender, length and domain.
+var (
+	benchCtxSMS = Message{Source: "sms", Sender: "ACME", Text: "Your ACME code: 482193. Don't share it.\n\n@acme.example #482193"}
+	benchCtx    = Context{SenderMatched: true, Source: "sms", Length: 6, Alphabet: AlphabetDigits, Domain: "acme.example"}
+)
+
+func BenchmarkExtractSMSWithContext(b *testing.B) {
+	b.ReportAllocs()
+	for b.Loop() {
+		r, err := ExtractWith(benchCtxSMS, benchCtx)
+		if err != nil || r.Code != "482193" || len(r.Origins) != 1 {
+			b.Fatalf("got %q %v %v", r.Code, r.Origins, err)
+		}
+	}
+}
+
+// BenchmarkExtractSMSBareWithContext is a message that is only a token:
+// without context it is no code, with a matching sender it is.
+func BenchmarkExtractSMSBareWithContext(b *testing.B) {
+	msg := Message{Source: "sms", Sender: "ACME", Text: "482193"}
+	ctx := Context{SenderMatched: true, Source: "sms"}
+	b.ReportAllocs()
+	for b.Loop() {
+		r, err := ExtractWith(msg, ctx)
+		if err != nil || r.Code != "482193" {
+			b.Fatalf("got %q %v", r.Code, err)
+		}
+	}
+}
+
+func BenchmarkExtractHTMLEmail50KBWithContext(b *testing.B) {
+	raw := benchEmail50KB()
+	ctx := Context{SenderMatched: true, Source: "email", Length: 6, Alphabet: AlphabetDigits, Domain: PatternDomain("*@example.com")}
+	b.SetBytes(int64(len(raw)))
+	b.ReportAllocs()
+	for b.Loop() {
+		e, err := ParseEmail(raw)
+		if err != nil {
+			b.Fatal(err)
+		}
+		r, err := ExtractWith(e.Message, ctx)
+		if err != nil || r.Code != "730192" {
+			b.Fatalf("got %q %v", r.Code, err)
+		}
+	}
+}

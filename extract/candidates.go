@@ -363,6 +363,10 @@ func allMask(s string) bool {
 // their case; full-width and other compatibility forms become ASCII),
 // skipping separators.
 func (d *doc) asciiCode(i, j int) string {
+	if t := &d.toks[i]; i == j && (t.kind == tkNum || t.kind == tkAlnum || t.kind == tkWord) && t.oe-t.os == t.nrunes {
+		// one token of ASCII letters and digits only: the text itself
+		return d.text[t.os:t.oe]
+	}
 	var b strings.Builder
 	for k := i; k <= j; k++ {
 		t := &d.toks[k]
@@ -494,6 +498,14 @@ func (x *extractor) newCand(kind candKind, ti, tj int, code string) *cand {
 	return &x.cands[len(x.cands)-1]
 }
 
+// chain returns the extractor's scratch chain.
+func (x *extractor) chain() *chain {
+	if x.numCh == nil {
+		x.numCh = new(chain)
+	}
+	return x.numCh
+}
+
 // genNumber handles a number token (and the chain it starts); it returns
 // the index of the last token consumed.
 func (x *extractor) genNumber(i int) int {
@@ -503,8 +515,8 @@ func (x *extractor) genNumber(i int) int {
 	if i >= 2 && d.punct(i-1) == '-' && !t.spaceBefore && !d.toks[i-1].spaceBefore && d.toks[i-2].kind == tkWord {
 		p := d.orig(i - 2)
 		if servicePrefixes[p] && (i-3 < 0 || d.toks[i-2].spaceBefore || d.toks[i-3].kind == tkPunct) && t.ndig >= 4 && t.ndig <= 10 {
-			var ch chain
-			d.numChain(&ch, i, 4)
+			ch := x.chain()
+			d.numChain(ch, i, 4)
 			if len(ch.toks) == 1 {
 				c := x.newCand(ckPrefixed, i-2, i, string(d.fword(i)))
 				c.add(note{code: nPrefix})
@@ -513,8 +525,8 @@ func (x *extractor) genNumber(i int) int {
 			}
 		}
 	}
-	var ch chain
-	d.numChain(&ch, i, maxChain)
+	ch := x.chain()
+	d.numChain(ch, i, maxChain)
 	last := int(ch.toks[len(ch.toks)-1])
 	if len(ch.toks) == 1 {
 		if t.ndig >= 4 && t.ndig <= 10 || t.ndig == 3 && x.codeKeywordBefore(i) {
@@ -535,7 +547,7 @@ func (x *extractor) genNumber(i int) int {
 		}
 	}
 	sep := ch.uniformSep()
-	isDate := (sep == '-' || sep == '.' || sep == '/') && d.chainLooksLikeDate(&ch)
+	isDate := (sep == '-' || sep == '.' || sep == '/') && d.chainLooksLikeDate(ch)
 	nparts := len(ch.toks)
 	validGroup := (sep == ' ' || sep == '-') && equal && !isDate && total >= 4 && total <= 10 &&
 		((size >= 2 && size <= 5) || (size == 1 && sep == ' ' && nparts >= 4))

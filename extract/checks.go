@@ -25,6 +25,13 @@ func (x *extractor) computeLayout() {
 	d := x.d
 	x.chunk = make([]int32, len(d.toks))
 	x.lineFl = make([]uint8, len(d.lineSig))
+	nc := 0
+	for i := range d.toks {
+		if t := &d.toks[i]; t.kind != tkNewline && (nc == 0 || t.spaceBefore) {
+			nc++
+		}
+	}
+	x.chunkStart = make([]int32, 0, nc)
 	cid := int32(-1)
 	for i := range d.toks {
 		t := &d.toks[i]

@@ -77,11 +77,11 @@ func ParseEmail(raw []byte) (Email, error) {
 	}
 	w := &mimeWalker{}
 	w.walk(h, body, 0)
-	if w.broken && len(w.text) == 0 && len(w.html) == 0 {
+	if w.broken && w.text.n == 0 && w.html.n == 0 {
 		return Email{}, fmt.Errorf("%w: %s", ErrMalformed, w.why)
 	}
-	e.Text = string(w.text)
-	e.HTML = string(w.html)
+	e.Text = w.text.String()
+	e.HTML = w.html.String()
 	return e, nil
 }
 
@@ -326,10 +326,27 @@ func truncateUTF8(s string, n int) string {
 // mimeWalker collects the text of a MIME tree.
 type mimeWalker struct {
 	parts  int
-	text   []byte
-	html   []byte
+	text   textParts
+	html   textParts
 	broken bool
 	why    string
+}
+
+// textParts collects decoded parts, joined by blank lines only at the end
+// (a message with one text/html part keeps that part's string as it is).
+type textParts struct {
+	parts []string
+	n     int // length of the joined text
+}
+
+func (p *textParts) String() string {
+	switch len(p.parts) {
+	case 0:
+		return ""
+	case 1:
+		return p.parts[0]
+	}
+	return strings.Join(p.parts, "\n\n")
 }
 
 func (w *mimeWalker) fail(why string) {
@@ -397,7 +414,7 @@ func (w *mimeWalker) addText(b []byte, label string, isHTML bool) {
 	if isHTML {
 		dst, limit = &w.html, maxEmailHTML
 	}
-	room := limit - len(*dst)
+	room := limit - dst.n
 	if room <= 2 {
 		return
 	}
@@ -409,15 +426,17 @@ func (w *mimeWalker) addText(b []byte, label string, isHTML bool) {
 	if strings.TrimSpace(s) == "" {
 		return
 	}
-	if len(*dst) > 0 {
-		*dst = append(*dst, '\n', '\n')
+	if dst.n > 0 {
+		dst.n += 2
 		room -= 2
 	}
-	*dst = append(*dst, truncateUTF8(s, room)...)
+	s = truncateUTF8(s, room)
+	dst.parts = append(dst.parts, s)
+	dst.n += len(s)
 }
 
 func normalizeNewlines(s string) string {
-	if !strings.ContainsAny(s, "\r\x00") {
+	if strings.IndexByte(s, '\r') < 0 && strings.IndexByte(s, 0) < 0 {
 		return s
 	}
 	var b strings.Builder
@@ -620,7 +639,13 @@ func decodeQPLenient(b []byte) []byte {
 	for i := 0; i < len(b); i++ {
 		c := b[i]
 		if c != '=' {
-			out = append(out, c)
+			// copy up to the next '=' at once
+			j := bytes.IndexByte(b[i:], '=')
+			if j < 0 {
+				j = len(b) - i
+			}
+			out = append(out, b[i:i+j]...)
+			i += j - 1
 			continue
 		}
 		// soft line break: "=" [spaces] CRLF / LF

@@ -110,6 +110,7 @@ type extractor struct {
 	lineFl       []uint8
 	senderDigits string
 	ctx          Context
+	numCh        *chain // genNumber's scratch chain: allocated once per message, not once per number
 }
 
 // Extract finds the verification code in msg.

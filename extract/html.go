@@ -16,32 +16,79 @@ import (
 const maxHTMLDepth = 256
 
 type htmlElem struct {
-	name  string
-	skip  bool // hidden or non-rendered: its text is dropped
+	a     atom.Atom
+	name  string // the tag name, kept only for elements with no atom
+	skip  bool   // hidden or non-rendered: its text is dropped
 	pre   bool
 	block int8 // line breaks around it: 0 inline, 1 line, 2 paragraph
 }
 
-var blockElems = map[atom.Atom]int8{
-	atom.Address: 1, atom.Article: 2, atom.Aside: 1, atom.Blockquote: 2, atom.Body: 1, atom.Caption: 1,
-	atom.Center: 1, atom.Dd: 1, atom.Details: 1, atom.Dialog: 1, atom.Div: 1, atom.Dl: 1, atom.Dt: 1,
-	atom.Fieldset: 1, atom.Figcaption: 1, atom.Figure: 1, atom.Footer: 1, atom.Form: 1,
-	atom.H1: 2, atom.H2: 2, atom.H3: 2, atom.H4: 2, atom.H5: 2, atom.H6: 2, atom.Header: 1, atom.Hr: 1,
-	atom.Html: 1, atom.Legend: 1, atom.Li: 1, atom.Main: 1, atom.Nav: 1, atom.Ol: 1, atom.P: 2, atom.Pre: 1,
-	atom.Section: 1, atom.Summary: 1, atom.Table: 1, atom.Tbody: 1, atom.Td: 1, atom.Tfoot: 1, atom.Th: 1,
-	atom.Thead: 1, atom.Tr: 1, atom.Ul: 1, atom.Option: 1, atom.Select: 1,
+// is reports whether e is the element named name (whose atom is a).
+func (e *htmlElem) is(a atom.Atom, name []byte) bool {
+	if a != 0 || e.a != 0 {
+		return e.a == a
+	}
+	return e.name == string(name)
 }
 
-var skipElems = map[atom.Atom]bool{
-	atom.Script: true, atom.Style: true, atom.Head: true, atom.Title: true, atom.Noscript: true,
-	atom.Template: true, atom.Svg: true, atom.Math: true, atom.Object: true, atom.Iframe: true,
-	atom.Textarea: false, atom.Select: false, atom.Button: false,
+// blockLevel gives the line breaks around an element.
+func blockLevel(a atom.Atom) int8 {
+	switch a {
+	case atom.Article, atom.Blockquote, atom.H1, atom.H2, atom.H3, atom.H4, atom.H5, atom.H6, atom.P:
+		return 2
+	case atom.Address, atom.Aside, atom.Body, atom.Caption, atom.Center, atom.Dd, atom.Details, atom.Dialog,
+		atom.Div, atom.Dl, atom.Dt, atom.Fieldset, atom.Figcaption, atom.Figure, atom.Footer, atom.Form,
+		atom.Header, atom.Hr, atom.Html, atom.Legend, atom.Li, atom.Main, atom.Nav, atom.Ol, atom.Pre,
+		atom.Section, atom.Summary, atom.Table, atom.Tbody, atom.Td, atom.Tfoot, atom.Th, atom.Thead, atom.Tr,
+		atom.Ul, atom.Option, atom.Select:
+		return 1
+	}
+	return 0
 }
 
-var voidElems = map[atom.Atom]bool{
-	atom.Area: true, atom.Base: true, atom.Br: true, atom.Col: true, atom.Embed: true, atom.Hr: true,
-	atom.Img: true, atom.Input: true, atom.Link: true, atom.Meta: true, atom.Param: true, atom.Source: true,
-	atom.Track: true, atom.Wbr: true, atom.Keygen: true,
+// skipElem reports whether an element's content is not rendered.
+func skipElem(a atom.Atom) bool {
+	switch a {
+	case atom.Script, atom.Style, atom.Head, atom.Title, atom.Noscript, atom.Template, atom.Svg, atom.Math,
+		atom.Object, atom.Iframe:
+		return true
+	}
+	return false
+}
+
+// voidElem reports whether an element has no end tag.
+func voidElem(a atom.Atom) bool {
+	switch a {
+	case atom.Area, atom.Base, atom.Br, atom.Col, atom.Embed, atom.Hr, atom.Img, atom.Input, atom.Link,
+		atom.Meta, atom.Param, atom.Source, atom.Track, atom.Wbr, atom.Keygen:
+		return true
+	}
+	return false
+}
+
+// openCount counts the elements of each name on the stack: by atom, and by
+// name for elements with no atom.
+type openCount struct {
+	byAtom map[atom.Atom]int32
+	byName map[string]int32
+}
+
+func (o *openCount) get(a atom.Atom, name []byte) int32 {
+	if a != 0 {
+		return o.byAtom[a]
+	}
+	return o.byName[string(name)]
+}
+
+func (o *openCount) add(e *htmlElem, n int32) {
+	if e.a != 0 {
+		o.byAtom[e.a] += n
+		return
+	}
+	if o.byName == nil {
+		o.byName = make(map[string]int32)
+	}
+	o.byName[e.name] += n
 }
 
 // HTMLToText converts HTML to text keeping its block structure.
@@ -62,16 +109,15 @@ func HTMLToText(s string) string {
 	}
 	z := html.NewTokenizer(strings.NewReader(s))
 	w := &textWriter{b: make([]byte, 0, len(s)/4+16)}
-	var stack []htmlElem
-	open := make(map[string]int) // elements of each name on the stack
+	stack := make([]htmlElem, 0, 32)
+	open := openCount{byAtom: make(map[atom.Atom]int32, 32)}
 	skip, pre := 0, 0
 	rawSkip := false // the text of a skipped raw-text element that was not pushed
-	var lower []byte // scratch buffer for lower-casing tags and styles
+	var lower []byte // scratch buffer for normalising styles
 
 	pop := func() {
-		e := stack[len(stack)-1]
-		stack = stack[:len(stack)-1]
-		open[e.name]--
+		e := &stack[len(stack)-1]
+		open.add(e, -1)
 		if e.skip {
 			skip--
 		}
@@ -81,6 +127,7 @@ func HTMLToText(s string) string {
 		if e.block > 0 && skip == 0 {
 			w.newline(int(e.block))
 		}
+		stack = stack[:len(stack)-1]
 	}
 	for {
 		tt := z.Next()
@@ -96,22 +143,21 @@ func HTMLToText(s string) string {
 			w.text(z.Text(), pre > 0)
 		case html.StartTagToken, html.SelfClosingTagToken:
 			// Attributes are only parsed when the raw tag mentions
-			// something that can hide it (TagAttr copies every attribute).
-			raw := z.Raw()
-			mayHide := mayHideTag(raw, &lower)
+			// something that can hide it.
+			mayHide := mayHideTag(z.Raw())
 			name, hasAttr := z.TagName()
 			a := atom.Lookup(name)
 			hidden := false
 			for hasAttr && mayHide {
 				var k, v []byte
 				k, v, hasAttr = z.TagAttr()
-				if hiddenAttr(string(k), v, &lower) {
+				if hiddenAttr(k, v, &lower) {
 					hidden = true
 				}
 			}
 			if a == atom.Body {
 				// A <head> left open by a sloppy sender ends here.
-				for len(stack) > 0 && open["head"] > 0 {
+				for len(stack) > 0 && open.byAtom[atom.Head] > 0 {
 					pop()
 				}
 			}
@@ -119,13 +165,13 @@ func HTMLToText(s string) string {
 				w.br()
 				continue
 			}
-			if voidElems[a] || tt == html.SelfClosingTagToken {
+			if voidElem(a) || tt == html.SelfClosingTagToken {
 				if a == atom.Hr && skip == 0 {
 					w.newline(1)
 				}
 				continue
 			}
-			e := htmlElem{name: string(name), skip: hidden || skipElems[a], pre: a == atom.Pre || a == atom.Textarea, block: blockElems[a]}
+			e := htmlElem{a: a, skip: hidden || skipElem(a), pre: a == atom.Pre || a == atom.Textarea, block: blockLevel(a)}
 			if e.block > 0 && skip == 0 {
 				w.newline(int(e.block))
 			}
@@ -133,8 +179,11 @@ func HTMLToText(s string) string {
 				rawSkip = e.skip
 				continue
 			}
+			if a == 0 {
+				e.name = string(name)
+			}
 			stack = append(stack, e)
-			open[e.name]++
+			open.add(&e, 1)
 			if e.skip {
 				skip++
 			}
@@ -143,18 +192,19 @@ func HTMLToText(s string) string {
 			}
 		case html.EndTagToken:
 			name, _ := z.TagName()
-			if open[string(name)] <= 0 {
-				if a := atom.Lookup(name); blockElems[a] > 0 && skip == 0 {
-					w.newline(int(blockElems[a]))
+			a := atom.Lookup(name)
+			if open.get(a, name) <= 0 {
+				if b := blockLevel(a); b > 0 && skip == 0 {
+					w.newline(int(b))
 				} else if a == atom.Br && skip == 0 {
 					w.br()
 				}
 				continue
 			}
 			for len(stack) > 0 {
-				top := stack[len(stack)-1].name
+				match := stack[len(stack)-1].is(a, name)
 				pop()
-				if top == string(name) {
+				if match {
 					break
 				}
 			}
@@ -162,46 +212,149 @@ func HTMLToText(s string) string {
 	}
 }
 
-// hideNeedles are the substrings a tag must contain to possibly be hidden.
-var hideNeedles = [][]byte{[]byte("hidden"), []byte("display"), []byte("visibility"), []byte("mso-hide"),
-	[]byte("height"), []byte("font-size"), []byte("opacity"), []byte("max-width"), []byte("width"),
-	[]byte("preheader"), []byte("pre-header"), []byte("preview")}
-
-// mayHideTag is a cheap pre-check on the raw tag text.
-func mayHideTag(raw []byte, buf *[]byte) bool {
+// mayHideTag is a cheap pre-check on the raw tag text: whether it mentions,
+// in any ASCII case, something that can hide the element ("hidden",
+// "display", "visibility", "mso-hide", "height", "width", "font-size",
+// "opacity", "preheader", "pre-header", "preview"; "max-height" and
+// "max-width" are covered by "height" and "width").
+func mayHideTag(raw []byte) bool {
 	if len(raw) > 64<<10 {
 		return true
 	}
-	b := (*buf)[:0]
-	for _, c := range raw {
+	for i := 0; i < len(raw); i++ {
+		if !hideFirst[raw[i]] {
+			continue
+		}
+		t := raw[i:]
+		switch raw[i] | 0x20 {
+		case 'h':
+			if hasPrefixASCIIFold(t, "hidden") || hasPrefixASCIIFold(t, "height") {
+				return true
+			}
+		case 'd':
+			if hasPrefixASCIIFold(t, "display") {
+				return true
+			}
+		case 'v':
+			if hasPrefixASCIIFold(t, "visibility") {
+				return true
+			}
+		case 'm':
+			if hasPrefixASCIIFold(t, "mso-hide") {
+				return true
+			}
+		case 'f':
+			if hasPrefixASCIIFold(t, "font-size") {
+				return true
+			}
+		case 'o':
+			if hasPrefixASCIIFold(t, "opacity") {
+				return true
+			}
+		case 'w':
+			if hasPrefixASCIIFold(t, "width") {
+				return true
+			}
+		case 'p':
+			if hasPrefixASCIIFold(t, "preheader") || hasPrefixASCIIFold(t, "pre-header") || hasPrefixASCIIFold(t, "preview") {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// hideFirst marks the first letters (either case) of mayHideTag's words.
+var hideFirst = func() (t [256]bool) {
+	for _, c := range "hdvmfowp" {
+		t[c], t[c-'a'+'A'] = true, true
+	}
+	return t
+}()
+
+// hasPrefixASCIIFold reports whether b starts with the lower-case ASCII string
+// p, ignoring the case of ASCII letters in b.
+func hasPrefixASCIIFold(b []byte, p string) bool {
+	if len(b) < len(p) {
+		return false
+	}
+	for j := 0; j < len(p); j++ {
+		c := b[j]
 		if c >= 'A' && c <= 'Z' {
 			c += 'a' - 'A'
 		}
-		b = append(b, c)
+		if c != p[j] {
+			return false
+		}
 	}
-	*buf = b
-	for _, n := range hideNeedles {
-		if bytes.Contains(b, n) {
+	return true
+}
+
+// containsFold reports whether b contains the lower-case ASCII string p,
+// ignoring the case of ASCII letters in b.
+func containsFold(b []byte, p string) bool {
+	for i := 0; i+len(p) <= len(b); i++ {
+		if hasPrefixASCIIFold(b[i:], p) {
 			return true
 		}
 	}
 	return false
 }
 
-// hiddenAttr reports whether an attribute hides its element.
-func hiddenAttr(k string, v []byte, buf *[]byte) bool {
-	switch strings.ToLower(k) {
+func isASCIIBytes(b []byte) bool {
+	for _, c := range b {
+		if c >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
+}
+
+// hiddenAttr reports whether an attribute hides its element. Names and
+// values are compared as strings.ToLower gives them; ASCII input (nearly
+// all of it) is folded without a copy.
+func hiddenAttr(k, v []byte, buf *[]byte) bool {
+	var key string
+	if isASCIIBytes(k) {
+		if len(k) > len("aria-hidden") {
+			return false
+		}
+		var kb [len("aria-hidden")]byte
+		for i, c := range k {
+			if c >= 'A' && c <= 'Z' {
+				c += 'a' - 'A'
+			}
+			kb[i] = c
+		}
+		switch string(kb[:len(k)]) {
+		case "hidden":
+			return true
+		case "style":
+			return hiddenStyle(v, buf)
+		case "class", "id":
+			return hiddenClass(v)
+		}
+		return false
+	}
+	key = strings.ToLower(string(k))
+	switch key {
 	case "hidden":
 		return true
 	case "style":
 		return hiddenStyle(v, buf)
 	case "class", "id":
-		l := strings.ToLower(string(v))
-		return strings.Contains(l, "preheader") || strings.Contains(l, "preview-text") || strings.Contains(l, "previewtext") || strings.Contains(l, "pre-header")
-	case "aria-hidden":
-		return false
+		return hiddenClass(v)
 	}
 	return false
+}
+
+// hiddenClass reports whether a class or id names a preheader.
+func hiddenClass(v []byte) bool {
+	if isASCIIBytes(v) {
+		return containsFold(v, "preheader") || containsFold(v, "preview-text") || containsFold(v, "previewtext") || containsFold(v, "pre-header")
+	}
+	l := strings.ToLower(string(v))
+	return strings.Contains(l, "preheader") || strings.Contains(l, "preview-text") || strings.Contains(l, "previewtext") || strings.Contains(l, "pre-header")
 }
 
 // hiddenStyle reports whether an inline style hides the element.
@@ -209,8 +362,7 @@ func hiddenStyle(v []byte, buf *[]byte) bool {
 	if len(v) > 4096 {
 		v = v[:4096]
 	}
-	s := (*buf)[:0]
-	defer func() { *buf = s }()
+	st := (*buf)[:0]
 	for _, c := range v {
 		if c == ' ' || c == '\t' || c == '\n' || c == '\r' {
 			continue
@@ -218,18 +370,18 @@ func hiddenStyle(v []byte, buf *[]byte) bool {
 		if c >= 'A' && c <= 'Z' {
 			c += 'a' - 'A'
 		}
-		s = append(s, c)
+		st = append(st, c)
 	}
-	st := string(s) // one copy per style attribute
-	if strings.Contains(st, "display:none") || strings.Contains(st, "visibility:hidden") || strings.Contains(st, "mso-hide:all") {
+	*buf = st
+	if bytes.Contains(st, []byte("display:none")) || bytes.Contains(st, []byte("visibility:hidden")) || bytes.Contains(st, []byte("mso-hide:all")) {
 		return true
 	}
-	for _, p := range []string{"max-height:", "font-size:", "opacity:", "max-width:"} {
+	for _, p := range [...]string{"max-height:", "font-size:", "opacity:", "max-width:"} {
 		if zeroProp(st, p) {
 			return true
 		}
 	}
-	if (zeroProp(st, "height:") || zeroProp(st, "width:") || zeroProp(st, "line-height:")) && strings.Contains(st, "overflow:hidden") {
+	if (zeroProp(st, "height:") || zeroProp(st, "width:") || zeroProp(st, "line-height:")) && bytes.Contains(st, []byte("overflow:hidden")) {
 		return true
 	}
 	return false
@@ -237,9 +389,9 @@ func hiddenStyle(v []byte, buf *[]byte) bool {
 
 // zeroProp reports whether property p (including the colon) is set to a
 // zero length somewhere in the normalised style st.
-func zeroProp(st, p string) bool {
+func zeroProp(st []byte, p string) bool {
 	for off := 0; off < len(st); {
-		i := strings.Index(st[off:], p)
+		i := bytes.Index(st[off:], []byte(p))
 		if i < 0 {
 			return false
 		}
@@ -249,7 +401,7 @@ func zeroProp(st, p string) bool {
 			continue // e.g. "line-height:" when looking for "height:"
 		}
 		v := st[i+len(p):]
-		if !strings.HasPrefix(v, "0") {
+		if len(v) == 0 || v[0] != '0' {
 			continue
 		}
 		v = v[1:]
@@ -309,6 +461,19 @@ func (w *textWriter) flushBreaks() {
 
 func (w *textWriter) text(t []byte, pre bool) {
 	for len(t) > 0 {
+		if c := t[0]; c > ' ' && c < 0x7f {
+			// a run of printable ASCII is copied as it is
+			j := 1
+			for j < len(t) && t[j] > ' ' && t[j] < 0x7f {
+				j++
+			}
+			if w.pendingNL > 0 || w.space {
+				w.flushBreaks()
+			}
+			w.b = append(w.b, t[:j]...)
+			t = t[j:]
+			continue
+		}
 		r, sz := utf8.DecodeRune(t)
 		t = t[sz:]
 		switch {
@@ -341,7 +506,8 @@ func (w *textWriter) text(t []byte, pre bool) {
 }
 
 // finish returns the text, joining runs of one-character lines (a code
-// laid out one character per table cell or div).
+// laid out one character per table cell or div). Joining only removes
+// bytes, so it is done in place.
 func (w *textWriter) finish() string {
 	b := w.b
 	for len(b) > 0 && (b[len(b)-1] == ' ' || b[len(b)-1] == '\n') {
@@ -350,33 +516,61 @@ func (w *textWriter) finish() string {
 	if len(b) == 0 {
 		return ""
 	}
-	lines := strings.Split(string(b), "\n")
-	out := make([]string, 0, len(lines))
-	for i := 0; i < len(lines); {
-		j := i
-		for j < len(lines) && singleAlnum(lines[j]) {
-			j++
+	out := b[:0]
+	// next returns the line starting at i and the index after its '\n'
+	// (len(b)+1 for the last line).
+	next := func(i int) ([]byte, int) {
+		if j := bytes.IndexByte(b[i:], '\n'); j >= 0 {
+			return b[i : i+j], i + j + 1
 		}
-		if j-i >= 4 && j-i <= 12 {
-			var sb strings.Builder
-			for k := i; k < j; k++ {
-				sb.WriteString(strings.TrimSpace(lines[k]))
+		return b[i:], len(b) + 1
+	}
+	first := true
+	emit := func(line []byte) {
+		if !first {
+			out = append(out, '\n')
+		}
+		first = false
+		out = append(out, line...)
+	}
+	for i := 0; i <= len(b); {
+		// count the run of one-character lines starting here
+		n, j := 0, i
+		for j <= len(b) {
+			line, nj := next(j)
+			if !singleAlnum(line) {
+				break
 			}
-			out = append(out, sb.String())
+			n++
+			j = nj
+		}
+		if n >= 4 && n <= 12 {
+			if !first {
+				out = append(out, '\n')
+			}
+			first = false
+			for k := i; k < j; {
+				line, nk := next(k)
+				out = append(out, bytes.TrimSpace(line)...)
+				k = nk
+			}
 			i = j
 			continue
 		}
-		if j == i {
-			j = i + 1
+		if n == 0 {
+			n = 1
 		}
-		out = append(out, lines[i:j]...)
-		i = j
+		for ; n > 0; n-- {
+			line, ni := next(i)
+			emit(line)
+			i = ni
+		}
 	}
-	return strings.Join(out, "\n")
+	return string(out)
 }
 
-func singleAlnum(s string) bool {
-	s = strings.TrimSpace(s)
-	r, sz := utf8.DecodeRuneInString(s)
+func singleAlnum(s []byte) bool {
+	s = bytes.TrimSpace(s)
+	r, sz := utf8.DecodeRune(s)
 	return sz > 0 && sz == len(s) && (unicode.IsLetter(r) || unicode.IsDigit(r))
 }

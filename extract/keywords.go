@@ -280,13 +280,97 @@ func better(e *kwEntry, end int, best *kwEntry, bestEnd int) bool {
 	return e.plen > best.plen
 }
 
+// kwCand is an entry whose first word matches a word: suffix entries match
+// the word alone, the others are checked further with matchEntryAt.
+type kwCand struct {
+	e      *kwEntry
+	suffix bool
+}
+
+// appendWordEntries appends the entries that may start at a word w of a
+// script matched on word boundaries, in the order findKeywords considers
+// them: exact first words, stems, then compound suffixes.
+func appendWordEntries(dst []kwCand, w []byte) []kwCand {
+	for _, e := range kwExact[string(w)] {
+		if len(e.words) > 1 && len(w) != len(e.words[0].s) {
+			continue
+		}
+		dst = append(dst, kwCand{e: e})
+	}
+	r0, _ := utf8.DecodeRune(w)
+	for _, e := range kwPrefix[r0] {
+		if matchWord(w, e.words[0], false) {
+			dst = append(dst, kwCand{e: e})
+		}
+	}
+	rl, _ := utf8.DecodeLastRune(w)
+	for _, e := range kwSuffix[rl] {
+		if len(w) > len(e.words[0].s) && bytes.HasSuffix(w, []byte(e.words[0].s)) && compoundHead(w[:len(w)-len(e.words[0].s)]) {
+			dst = append(dst, kwCand{e: e, suffix: true})
+		}
+	}
+	return dst
+}
+
+// Bounds of the per-document word memo: used from memoMinTokens tokens
+// on (a short message repeats few words), for at most memoMaxWords
+// distinct words of at most memoMaxWordLen bytes.
+const (
+	memoMinTokens  = 256
+	memoMaxWords   = 4096
+	memoMaxWordLen = 64
+)
+
+// wordMemo remembers appendWordEntries per distinct word of one document.
+type wordMemo struct {
+	idx map[string][2]int32 // word -> span of buf
+	buf []kwCand
+	tmp []kwCand
+}
+
+func newWordMemo() *wordMemo {
+	return &wordMemo{idx: make(map[string][2]int32, 64)}
+}
+
+func (m *wordMemo) entries(w []byte) []kwCand {
+	if sp, ok := m.idx[string(w)]; ok {
+		return m.buf[sp[0]:sp[1]:sp[1]]
+	}
+	if len(m.idx) >= memoMaxWords || len(w) > memoMaxWordLen {
+		m.tmp = appendWordEntries(m.tmp[:0], w)
+		return m.tmp
+	}
+	start := len(m.buf)
+	m.buf = appendWordEntries(m.buf, w)
+	m.idx[string(w)] = [2]int32{int32(start), int32(len(m.buf))}
+	return m.buf[start:len(m.buf):len(m.buf)]
+}
+
 // findKeywords scans the document once and returns the keyword
 // occurrences, leftmost-longest, plus a class mask per token.
 func (d *doc) findKeywords() ([]kwOcc, []kwClass) {
-	occs := make([]kwOcc, 0, 8)
+	return d.findKeywordsMemo(len(d.toks) >= memoMinTokens)
+}
+
+// findKeywordsMemo is findKeywords, with the word memo or without it (the
+// result is the same; tests compare the two).
+func (d *doc) findKeywordsMemo(useMemo bool) ([]kwOcc, []kwClass) {
+	// A long text holds a keyword every few tokens (fillers, units, …):
+	// its occurrences are allocated once rather than grown.
+	nocc := 8
+	if len(d.toks) >= memoMinTokens {
+		nocc = len(d.toks)/3 + 8
+	}
+	occs := make([]kwOcc, 0, nocc)
 	mask := make([]kwClass, len(d.toks))
 	runEnd := -1 // folded end of the current CJK run
 	runLast := -1
+	var memo *wordMemo
+	if useMemo {
+		memo = newWordMemo()
+	}
+	var scratchArr [8]kwCand
+	scratch := scratchArr[:0]
 	for i := 0; i < len(d.toks); i++ {
 		t := &d.toks[i]
 		var best *kwEntry
@@ -294,7 +378,6 @@ func (d *doc) findKeywords() ([]kwOcc, []kwClass) {
 		switch t.kind {
 		case tkWord, tkAlnum:
 			w := d.fword(i)
-			r0, _ := utf8.DecodeRune(w)
 			loose := t.script == scHangul || t.script == scSemitic || t.script == scLoose
 			// Multi-word phrases win when longest; single-word matches of
 			// the same token (exact, stem, compound suffix) are merged, so
@@ -317,20 +400,21 @@ func (d *doc) findKeywords() ([]kwOcc, []kwClass) {
 				}
 			}
 			if !loose {
-				for _, e := range kwExact[string(w)] {
-					if end, ok := d.matchEntryAt(e, i, 0, false); ok {
-						consider(e, end)
-					}
+				// The entries whose first word matches w depend on w
+				// alone; a long text repeats its words, so they are
+				// looked up once per distinct word (see wordEntries).
+				var cands []kwCand
+				if memo != nil {
+					cands = memo.entries(w)
+				} else {
+					cands = appendWordEntries(scratch[:0], w)
+					scratch = cands
 				}
-				for _, e := range kwPrefix[r0] {
-					if end, ok := d.matchEntryAt(e, i, 0, false); ok {
-						consider(e, end)
-					}
-				}
-				rl, _ := utf8.DecodeLastRune(w)
-				for _, e := range kwSuffix[rl] {
-					if len(w) > len(e.words[0].s) && bytes.HasSuffix(w, []byte(e.words[0].s)) && compoundHead(w[:len(w)-len(e.words[0].s)]) {
-						consider(e, i)
+				for _, c := range cands {
+					if c.suffix {
+						consider(c.e, i)
+					} else if end, ok := d.matchEntryAt(c.e, i, 0, false); ok {
+						consider(c.e, end)
 					}
 				}
 			} else {

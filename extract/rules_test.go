@@ -3,6 +3,7 @@ package extract
 import (
 	"encoding/json"
 	"errors"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -275,5 +276,48 @@ func TestCombiningMarkNotInCode(t *testing.T) {
 			t.Errorf("%q: code %q", s, r.Code)
 		}
 		checkResult(t, r)
+	}
+}
+
+// TestKeywordMemoSameResult checks that the per-document word memo of
+// findKeywords changes nothing: every corpus text, alone and all of them
+// joined into one long text, gives the same occurrences and masks with and
+// without it.
+func TestKeywordMemoSameResult(t *testing.T) {
+	var all strings.Builder
+	check := func(name, text string) {
+		d := tokenize(text)
+		o1, m1 := d.findKeywordsMemo(false)
+		o2, m2 := d.findKeywordsMemo(true)
+		if !reflect.DeepEqual(o1, o2) || !reflect.DeepEqual(m1, m2) {
+			t.Errorf("%s: keyword occurrences differ with the word memo", name)
+		}
+	}
+	for _, c := range loadCorpus(t) {
+		text := c.Text
+		if c.Source == "email" {
+			if e, err := ParseEmail([]byte(c.Text)); err == nil {
+				text = assemble(e.Message)
+			}
+		}
+		check(c.ID, text)
+		all.WriteString(text)
+		all.WriteString("\n\n")
+	}
+	check("whole corpus", all.String())
+}
+
+// TestDigitCountSaturates: a token's digit count stops at 65535; a number
+// that long is no code, and nor is one of 65,536 or more digits.
+func TestDigitCountSaturates(t *testing.T) {
+	for _, n := range []int{65535, 65536, 70000} {
+		d := tokenize(strings.Repeat("7", n))
+		if len(d.toks) != 1 || d.toks[0].ndig != 65535 || int(d.toks[0].nrunes) != n {
+			t.Fatalf("%d digits: tokens %d, ndig %d", n, len(d.toks), d.toks[0].ndig)
+		}
+		r, err := Extract(Message{Source: "sms", Text: "Your code: " + strings.Repeat("7", n) + " or 7777-7777"})
+		if err != nil || r.Code != "77777777" {
+			t.Fatalf("%d digits: got %q %v, want the dashed code 77777777", n, r.Code, err)
+		}
 	}
 }

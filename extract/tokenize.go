@@ -1,6 +1,7 @@
 package extract
 
 import (
+	"math"
 	"unicode"
 	"unicode/utf8"
 
@@ -36,6 +37,11 @@ type token struct {
 	line   int32   // line index (0-based)
 	sent   int32   // sentence index
 	pos    float32 // distance coordinate of significant tokens
+	nrunes int32   // runes of the original token
+	// ndig is the number of digits in the token, saturated at 65535 (every
+	// test of it is against a small number; the saturation keeps the
+	// token at 40 bytes).
+	ndig   uint16
 	kind   tokKind
 	script uint8
 	// spaceBefore: whitespace or a line start directly before the token.
@@ -43,9 +49,7 @@ type token struct {
 	// upper: every letter is an ASCII(-like) capital letter (words, alnums).
 	upper bool
 	// title: first letter is a capital, the rest are not (words).
-	title  bool
-	nrunes int32 // runes of the original token
-	ndig   int32 // digits in the token
+	title bool
 }
 
 func (t *token) significant() bool {
@@ -294,7 +298,7 @@ func isSentenceEnd(r rune) bool {
 func tokenize(text string) *doc {
 	d := &doc{text: text}
 	d.folded = make([]byte, 0, len(text)+len(text)/8)
-	d.toks = make([]token, 0, len(text)/3+4)
+	d.toks = make([]token, 0, estimateTokens(text))
 
 	var (
 		line, sent  int32
@@ -344,8 +348,14 @@ func tokenize(text string) *doc {
 	}
 
 	for i := 0; i < len(text); {
-		r, w := utf8.DecodeRuneInString(text[i:])
-		c := classify(r)
+		var r rune
+		var w, c int
+		if b := text[i]; b < utf8.RuneSelf {
+			r, w, c = rune(b), 1, int(asciiClass[b])
+		} else {
+			r, w = utf8.DecodeRuneInString(text[i:])
+			c = classify(r)
+		}
 		switch c {
 		case rcSpace:
 			closeRun()
@@ -398,30 +408,19 @@ func tokenize(text string) *doc {
 				}
 				addSig(cur, false)
 				if isLetter {
-					if b, ok := asciiAlnum(r); ok {
-						curFirstUp = b >= 'A' && b <= 'Z'
-					} else {
-						curFirstUp = unicode.IsUpper(r)
-					}
+					curFirstUp = isUpperLetter(r)
 				}
-			} else if isLetter {
-				up := false
-				if b, ok := asciiAlnum(r); ok {
-					up = b >= 'A' && b <= 'Z'
-				} else {
-					up = unicode.IsUpper(r)
-				}
-				if up {
-					curRestLow = false
-				}
+			} else if isLetter && isUpperLetter(r) {
+				curRestLow = false
 			}
 			switch c {
 			case rcDigit:
 				curD = true
-				cur.ndig++
+				if cur.ndig < math.MaxUint16 {
+					cur.ndig++
+				}
 			case rcASCII:
-				b, _ := asciiAlnum(r)
-				if b >= 'A' && b <= 'Z' {
+				if isUpperLetter(r) {
 					curUpper = true
 				} else {
 					curLower = true
@@ -436,8 +435,42 @@ func tokenize(text string) *doc {
 					}
 				}
 			}
-			d.folded = appendFold(d.folded, r)
+			if r < utf8.RuneSelf {
+				b := byte(r)
+				if b >= 'A' && b <= 'Z' {
+					b += 'a' - 'A'
+				}
+				d.folded = append(d.folded, b)
+			} else {
+				d.folded = appendFold(d.folded, r)
+			}
 			cur.nrunes++
+			// The ASCII letters and digits that follow join the run
+			// without the general path (a digit after a non-ASCII letter
+			// ends it there).
+			for i+w < len(text) {
+				b := text[i+w]
+				if b >= '0' && b <= '9' {
+					if curL {
+						break
+					}
+					curD = true
+					if cur.ndig < math.MaxUint16 {
+						cur.ndig++
+					}
+				} else if b >= 'a' && b <= 'z' {
+					curLower = true
+				} else if b >= 'A' && b <= 'Z' {
+					curUpper = true
+					curRestLow = false
+					b += 'a' - 'A'
+				} else {
+					break
+				}
+				d.folded = append(d.folded, b)
+				cur.nrunes++
+				w++
+			}
 			cur.oe = int32(i + w)
 			cur.fe = int32(len(d.folded))
 			spaceBefore = false
@@ -482,6 +515,71 @@ func tokenize(text string) *doc {
 	closeRun()
 	d.lineSig = append(d.lineSig, lineSig)
 	return d
+}
+
+// asciiClass is classify for ASCII runes.
+var asciiClass = func() (t [utf8.RuneSelf]uint8) {
+	for c := range t {
+		t[c] = uint8(classify(rune(c)))
+	}
+	return t
+}()
+
+// isUpperLetter reports whether letter r is a capital: an ASCII capital or
+// a compatibility form of one, or else an upper-case letter.
+func isUpperLetter(r rune) bool {
+	if r < utf8.RuneSelf {
+		return r >= 'A' && r <= 'Z'
+	}
+	if b, ok := asciiAlnum(r); ok {
+		return b >= 'A' && b <= 'Z'
+	}
+	return unicode.IsUpper(r)
+}
+
+// tokenStart marks the ASCII bytes that may start a token: punctuation and
+// line breaks (one token each) and letters and digits (the start of a run
+// when the byte before is not one).
+var tokenStart = func() (t [128]uint8) {
+	for c := 0; c < 128; c++ {
+		switch classify(rune(c)) {
+		case rcPunct, rcNewline:
+			t[c] = 1
+		case rcDigit:
+			t[c] = 2
+		case rcASCII:
+			t[c] = 3
+		}
+	}
+	return t
+}()
+
+// estimateTokens returns about the number of tokens tokenize makes of text
+// (an upper bound for ASCII text), so that the token slice is allocated
+// once: each punctuation byte, each run of letters and digits (and a digit
+// after a letter, where a run may split), and each non-ASCII character.
+func estimateTokens(text string) int {
+	n := 4
+	prev := uint8(0)
+	for i := 0; i < len(text); i++ {
+		c := text[i]
+		if c >= utf8.RuneSelf {
+			if c >= 0xC0 {
+				n++
+			}
+			prev = 0
+			continue
+		}
+		k := tokenStart[c]
+		switch {
+		case k == 1:
+			n++
+		case k >= 2 && (prev < 2 || k == 2 && prev == 3):
+			n++
+		}
+		prev = k
+	}
+	return n
 }
 
 // abbreviations after which a full stop does not end a sentence.
