@@ -129,3 +129,20 @@ func BenchmarkExtractHTMLEmail50KBWithContext(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkPathological runs each adversarial text of
+// TestPathologicalInputs (up to 1 MB): the tests assert results, this is
+// where a regression to super-linear cost shows (compare ns/op with the
+// text's size).
+func BenchmarkPathological(b *testing.B) {
+	for name, text := range pathologicalTexts() {
+		b.Run(strings.ReplaceAll(name, " ", "_"), func(b *testing.B) {
+			b.SetBytes(int64(len(text)))
+			for b.Loop() {
+				if _, err := Extract(Message{Source: "sms", Text: text}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

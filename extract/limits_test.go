@@ -7,20 +7,14 @@ import (
 	"time"
 )
 
-// limitBudget bounds each pathological case. Real figures are far lower
-// (see the benchmarks); the budget only has to catch super-linear
-// behaviour on a shared machine.
-const limitBudget = 3 * time.Second
-
+// timed runs one pathological case and logs how long it took. Tests
+// assert results, never durations: BenchmarkPathological (bench_test.go)
+// is where a regression to super-linear cost shows.
 func timed(t *testing.T, name string, f func()) {
 	t.Helper()
 	start := time.Now()
 	f()
-	if el := time.Since(start); el > limitBudget {
-		t.Errorf("%s took %v", name, el)
-	} else {
-		t.Logf("%s: %v", name, el)
-	}
+	t.Logf("%s: %v", name, time.Since(start))
 }
 
 func TestOneMegabyteEmail(t *testing.T) {
@@ -47,30 +41,8 @@ func TestOneMegabyteEmail(t *testing.T) {
 }
 
 func TestPathologicalInputs(t *testing.T) {
-	mb := 1 << 20
 	kb256 := 256 << 10
-	texts := map[string]string{
-		"digits":             strings.Repeat("1234567890", mb/10),
-		"spaced digits":      strings.Repeat("1 ", mb/2),
-		"4-digit groups":     strings.Repeat("1234 ", kb256/5),
-		"hyphen chain":       strings.Repeat("123-", kb256/4),
-		"dots":               strings.Repeat("1.", kb256/2),
-		"code words":         strings.Repeat("code ", kb256/5),
-		"code and numbers":   strings.Repeat("code 482913 ", mb/12),
-		"one long word":      strings.Repeat("a", mb),
-		"one long alnum":     strings.Repeat("a1", kb256/2),
-		"CJK keyword":        strings.Repeat("验证码", kb256/9),
-		"CJK with digits":    strings.Repeat("验证码123456，", kb256/20),
-		"hangul word":        strings.Repeat("인증번호", kb256/12),
-		"arabic word":        strings.Repeat("الرمز", kb256/10),
-		"newlines":           strings.Repeat("\n", kb256),
-		"origin lines":       strings.Repeat("@example.com #482913\n", kb256/21),
-		"punctuation":        strings.Repeat("#:-/.,", kb256/6),
-		"caps after keyword": strings.Repeat("code: ABCDEF ", kb256/13),
-		"urls":               strings.Repeat("https://example.com/482913 ", kb256/27),
-		"invalid utf-8":      strings.Repeat("\xff\xfe1234", kb256/6),
-		"sentences":          strings.Repeat("No. 1234. ", kb256/10),
-	}
+	texts := pathologicalTexts()
 	for name, text := range texts {
 		timed(t, name, func() {
 			r, err := Extract(Message{Source: "sms", Text: text})
@@ -104,5 +76,34 @@ func TestPathologicalInputs(t *testing.T) {
 				t.Errorf("Extract: %v", err)
 			}
 		})
+	}
+}
+
+// pathologicalTexts are adversarial SMS texts of up to 1 MB: long runs of
+// what the tokenizer, the number chains and the keyword search look at.
+func pathologicalTexts() map[string]string {
+	mb := 1 << 20
+	kb256 := 256 << 10
+	return map[string]string{
+		"digits":             strings.Repeat("1234567890", mb/10),
+		"spaced digits":      strings.Repeat("1 ", mb/2),
+		"4-digit groups":     strings.Repeat("1234 ", kb256/5),
+		"hyphen chain":       strings.Repeat("123-", kb256/4),
+		"dots":               strings.Repeat("1.", kb256/2),
+		"code words":         strings.Repeat("code ", kb256/5),
+		"code and numbers":   strings.Repeat("code 482913 ", mb/12),
+		"one long word":      strings.Repeat("a", mb),
+		"one long alnum":     strings.Repeat("a1", kb256/2),
+		"CJK keyword":        strings.Repeat("验证码", kb256/9),
+		"CJK with digits":    strings.Repeat("验证码123456，", kb256/20),
+		"hangul word":        strings.Repeat("인증번호", kb256/12),
+		"arabic word":        strings.Repeat("الرمز", kb256/10),
+		"newlines":           strings.Repeat("\n", kb256),
+		"origin lines":       strings.Repeat("@example.com #482913\n", kb256/21),
+		"punctuation":        strings.Repeat("#:-/.,", kb256/6),
+		"caps after keyword": strings.Repeat("code: ABCDEF ", kb256/13),
+		"urls":               strings.Repeat("https://example.com/482913 ", kb256/27),
+		"invalid utf-8":      strings.Repeat("\xff\xfe1234", kb256/6),
+		"sentences":          strings.Repeat("No. 1234. ", kb256/10),
 	}
 }
