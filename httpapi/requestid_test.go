@@ -15,15 +15,16 @@ import (
 	"time"
 
 	"github.com/agentotp/agentotp/httpapi"
+	"github.com/agentotp/agentotp/internal/relaytest"
 	"github.com/agentotp/agentotp/relay"
 	"github.com/agentotp/agentotp/sqlite"
 )
 
 // loggedRelay is a relay whose service and server log, as serve wires
 // them, through RequestIDHandler into logs.
-func loggedRelay(t *testing.T, cfg httpapi.Config) (srv *httptest.Server, ownerToken string, logs *syncBuffer) {
+func loggedRelay(t *testing.T, cfg httpapi.Config) (srv *httptest.Server, ownerToken string, logs *relaytest.Buffer) {
 	t.Helper()
-	logs = &syncBuffer{}
+	logs = &relaytest.Buffer{}
 	log := slog.New(httpapi.RequestIDHandler(slog.NewJSONHandler(logs, nil)))
 	ctx := context.Background()
 	store, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "agentotp.db"), log)

@@ -17,28 +17,11 @@ import (
 	"github.com/agentotp/agentotp/httpapi"
 	"github.com/agentotp/agentotp/imap"
 	"github.com/agentotp/agentotp/imap/imaptest"
+	"github.com/agentotp/agentotp/internal/relaytest"
 	"github.com/agentotp/agentotp/relay"
 	"github.com/agentotp/agentotp/secretbox"
 	"github.com/agentotp/agentotp/sqlite"
 )
-
-// syncBuffer is a log sink safe for concurrent writes.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) Bytes() []byte {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return bytes.Clone(b.buf.Bytes())
-}
 
 // relayProc is one run of a real relay: the SQLite file in dir, the
 // service with its IMAP manager, and the HTTP API on a fixed loopback
@@ -49,7 +32,7 @@ type relayProc struct {
 	dir    string
 	key    []byte
 	addr   string
-	logs   *syncBuffer
+	logs   *relaytest.Buffer
 	imapCf imap.Config
 
 	store *sqlite.DB
@@ -82,7 +65,7 @@ func newRelay(t testing.TB, cfg imap.Config) *relayProc {
 	}
 	addr := ln.Addr().String()
 	ln.Close()
-	p := &relayProc{t: t, dir: t.TempDir(), key: key, addr: addr, logs: &syncBuffer{}, imapCf: cfg}
+	p := &relayProc{t: t, dir: t.TempDir(), key: key, addr: addr, logs: &relaytest.Buffer{}, imapCf: cfg}
 	p.Start()
 	t.Cleanup(p.Stop)
 	return p

@@ -13,48 +13,13 @@ import (
 	"time"
 
 	"github.com/agentotp/agentotp"
+	"github.com/agentotp/agentotp/internal/relaytest"
 	"github.com/agentotp/agentotp/relay"
 	"github.com/agentotp/agentotp/seal"
 	"github.com/agentotp/agentotp/sqlite"
 	"github.com/agentotp/agentotp/telegram"
 	"github.com/agentotp/agentotp/telegram/telegramtest"
 )
-
-// syncBuffer is a log sink safe for concurrent writes.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-// clock is a frozen clock that tests move forward.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
-}
 
 // env is a relay (real SQLite file, real service) with the bot running
 // against the fake Bot API.
@@ -63,8 +28,8 @@ type env struct {
 	ctx     context.Context
 	svc     *relay.Service
 	store   *sqlite.DB
-	clock   *clock
-	logs    *syncBuffer
+	clock   *relaytest.Clock
+	logs    *relaytest.Buffer
 	fake    *telegramtest.Server
 	bot     *telegram.Bot
 	calls   *telegramtest.Cursor
@@ -93,7 +58,8 @@ const (
 
 func newEnv(t *testing.T, o envOptions) *env {
 	t.Helper()
-	e := &env{t: t, clock: &clock{now: time.Date(2031, 3, 4, 10, 0, 0, 0, time.UTC)}, logs: &syncBuffer{}}
+	e := &env{t: t, clock: &relaytest.Clock{}, logs: &relaytest.Buffer{}}
+	e.clock.Set(time.Date(2031, 3, 4, 10, 0, 0, 0, time.UTC))
 	log := slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	ctx, cancel := context.WithCancel(context.Background())
 	e.ctx = ctx

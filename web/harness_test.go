@@ -1,7 +1,6 @@
 package web_test
 
 import (
-	"bytes"
 	"context"
 	"html"
 	"io"
@@ -10,16 +9,15 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
-	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/agentotp/agentotp"
 	"github.com/agentotp/agentotp/client"
 	"github.com/agentotp/agentotp/httpapi"
+	"github.com/agentotp/agentotp/internal/relaytest"
 	"github.com/agentotp/agentotp/ratelimit"
 	"github.com/agentotp/agentotp/relay"
 	"github.com/agentotp/agentotp/sqlite"
@@ -28,42 +26,6 @@ import (
 
 // testPassword is the owner's dashboard password in these tests.
 const testPassword = "correct horse battery staple"
-
-// syncBuffer is a log sink safe for concurrent writes.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-// clock is a settable clock for expiry tests.
-type clock struct {
-	mu     sync.Mutex
-	offset time.Duration
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return time.Now().Add(c.offset)
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.offset += d
-	c.mu.Unlock()
-}
 
 // harness is a real relay on loopback: a SQLite file in a temp dir, the
 // service, and the API with the dashboard mounted on the same port, as
@@ -75,8 +37,8 @@ type harness struct {
 	svc        *relay.Service
 	dash       *web.Server
 	srv        *httptest.Server
-	clock      *clock
-	logs       *syncBuffer
+	clock      *relaytest.Clock
+	logs       *relaytest.Buffer
 	ownerID    string
 	ownerToken string
 	owner      *client.OwnerClient
@@ -84,56 +46,37 @@ type harness struct {
 
 func newHarness(t testing.TB, opts ...func(*web.Config)) *harness {
 	t.Helper()
-	h := &harness{t: t, clock: &clock{}, logs: &syncBuffer{}}
-	log := slog.New(slog.NewJSONHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	ctx := context.Background()
-	h.dbPath = filepath.Join(t.TempDir(), "agentotp.db")
-	store, err := sqlite.Open(ctx, h.dbPath, log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	h.store = store
-	h.srv = httptest.NewUnstartedServer(nil)
-	h.srv.Start()
-	h.svc = relay.New(store, relay.NewBroker(), relay.Config{PublicURL: h.srv.URL, Logger: log, Now: h.clock.Now})
-	wcfg := web.Config{PublicURL: h.srv.URL, Logger: log, Heartbeat: 200 * time.Millisecond, LoginAddressFailures: 100, LoginAccountFailures: 100}
-	for _, o := range opts {
-		o(&wcfg)
-	}
-	dash, err := web.New(h.svc, wcfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	h.dash = dash
-	cfg := httpapi.DefaultConfig()
-	cfg.SSEHeartbeat = 200 * time.Millisecond
-	cfg.AgentRate, cfg.AgentBurst = 6000, 1000 // benchmarks make many requests
-	cfg.Web = dash
-	// Browsers of the tests name their address in X-Forwarded-For
-	// (browser.addr), as if behind a proxy on loopback.
-	if cfg.Proxies, err = ratelimit.ParseProxies([]string{"127.0.0.0/8", "::1"}, ""); err != nil {
-		t.Fatal(err)
-	}
-	h.srv.Config.Handler = httpapi.New(h.svc, log, cfg).Handler()
-	runCtx, stopRun := context.WithCancel(context.Background())
-	ran := make(chan struct{})
-	go func() { h.svc.Run(runCtx, 200*time.Millisecond); close(ran) }()
-	o, tok, err := h.svc.EnsureOwner(ctx, "owner", false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	h.ownerID, h.ownerToken = o.ID, tok
-	h.owner = client.NewOwnerClient(tok, client.WithBaseURL(h.srv.URL), client.WithMaxRetries(0))
-	if err := h.owner.SetPassword(ctx, testPassword); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		h.srv.CloseClientConnections()
-		stopRun()
-		<-ran
-		h.srv.Close()
-		store.Close()
+	h := &harness{t: t}
+	r := relaytest.New(t, relaytest.Options{
+		SweepEvery: 200 * time.Millisecond,
+		Handler: func(svc *relay.Service, log *slog.Logger, url string) (http.Handler, error) {
+			wcfg := web.Config{PublicURL: url, Logger: log, Heartbeat: 200 * time.Millisecond, LoginAddressFailures: 100, LoginAccountFailures: 100}
+			for _, o := range opts {
+				o(&wcfg)
+			}
+			dash, err := web.New(svc, wcfg)
+			if err != nil {
+				return nil, err
+			}
+			h.dash = dash
+			cfg := httpapi.DefaultConfig()
+			cfg.SSEHeartbeat = 200 * time.Millisecond
+			cfg.AgentRate, cfg.AgentBurst = 6000, 1000 // benchmarks make many requests
+			cfg.Web = dash
+			// Browsers of the tests name their address in X-Forwarded-For
+			// (browser.addr), as if behind a proxy on loopback.
+			if cfg.Proxies, err = ratelimit.ParseProxies([]string{"127.0.0.0/8", "::1"}, ""); err != nil {
+				return nil, err
+			}
+			return httpapi.New(svc, log, cfg).Handler(), nil
+		},
 	})
+	h.store, h.dbPath, h.svc, h.srv, h.clock, h.logs = r.Store, r.DBPath, r.Service, r.Server, r.Clock, r.Logs
+	h.ownerID, h.ownerToken = r.Owner.ID, r.OwnerToken
+	h.owner = client.NewOwnerClient(h.ownerToken, client.WithBaseURL(h.srv.URL), client.WithMaxRetries(0))
+	if err := h.owner.SetPassword(context.Background(), testPassword); err != nil {
+		t.Fatal(err)
+	}
 	return h
 }
 

@@ -19,11 +19,12 @@ import (
 	"time"
 
 	"github.com/agentotp/agentotp/client"
+	"github.com/agentotp/agentotp/internal/relaytest"
 )
 
 // proc is a long-running agentotp process whose stderr is kept.
 type proc struct {
-	stderr *lockedBuffer
+	stderr *relaytest.Buffer
 	stop   func()
 }
 
@@ -37,7 +38,7 @@ func startProc(t *testing.T, env []string, args []string, patterns ...*regexp.Re
 	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
 	cmd.WaitDelay = 10 * time.Second
 	pr, pw := io.Pipe()
-	buf := &lockedBuffer{}
+	buf := &relaytest.Buffer{}
 	cmd.Stderr = io.MultiWriter(buf, pw)
 	cmd.Stdout = io.MultiWriter(buf, pw) // serve's banner
 	if err := cmd.Start(); err != nil {
@@ -86,13 +87,13 @@ func startProc(t *testing.T, env []string, args []string, patterns ...*regexp.Re
 
 // recordingProxy forwards loopback TCP to target and keeps every byte
 // sent towards target: the test hook on what the relay receives.
-func recordingProxy(t *testing.T, target string) (string, *lockedBuffer) {
+func recordingProxy(t *testing.T, target string) (string, *relaytest.Buffer) {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	tape := &lockedBuffer{}
+	tape := &relaytest.Buffer{}
 	var wg sync.WaitGroup
 	t.Cleanup(func() { ln.Close(); wg.Wait() })
 	wg.Go(func() {

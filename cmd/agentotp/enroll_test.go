@@ -15,14 +15,16 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/agentotp/agentotp/internal/relaytest"
 )
 
 // enrolling is an `agentotp request|mcp --enroll` process that has printed
 // its user code.
 type enrolling struct {
 	code   string
-	stderr *lockedBuffer
-	stdout *lockedBuffer
+	stderr *relaytest.Buffer
+	stdout *relaytest.Buffer
 	done   chan result
 }
 
@@ -35,7 +37,7 @@ func startEnrolling(t *testing.T, stdin io.Reader, args ...string) *enrolling {
 	cmd := exec.CommandContext(ctx, binary, args...)
 	cmd.Env = cleanEnv()
 	cmd.Stdin = stdin
-	e := &enrolling{stderr: &lockedBuffer{}, stdout: &lockedBuffer{}, done: make(chan result, 1)}
+	e := &enrolling{stderr: &relaytest.Buffer{}, stdout: &relaytest.Buffer{}, done: make(chan result, 1)}
 	pr, pw := io.Pipe()
 	cmd.Stderr = io.MultiWriter(e.stderr, pw)
 	cmd.Stdout = e.stdout

@@ -13,9 +13,10 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/agentotp/agentotp/internal/relaytest"
 )
 
 // binary is the agentotp command built once for these tests.
@@ -38,29 +39,11 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// lockedBuffer collects a process's output safely.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // relayProc is a running `agentotp serve`.
 type relayProc struct {
 	url, data  string
 	metricsURL string // with --metrics-addr (startRelayIn)
-	stderr     *lockedBuffer
+	stderr     *relaytest.Buffer
 	cmd        *exec.Cmd
 }
 
@@ -72,7 +55,7 @@ func startRelay(t *testing.T, extra ...string) *relayProc {
 	cmd := exec.CommandContext(ctx, binary, append([]string{"serve", "--addr", "127.0.0.1:0", "--data", data, "--log-format", "json"}, extra...)...)
 	cmd.Env = cleanEnv()
 	pr, pw := io.Pipe()
-	buf := &lockedBuffer{}
+	buf := &relaytest.Buffer{}
 	cmd.Stderr = io.MultiWriter(buf, pw)
 	cmd.Stdout = io.MultiWriter(buf, pw) // the banner; logs are on stderr
 	if err := cmd.Start(); err != nil {

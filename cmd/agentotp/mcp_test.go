@@ -17,6 +17,7 @@ import (
 	mcpsdk "github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/agentotp/agentotp/client"
+	"github.com/agentotp/agentotp/internal/relaytest"
 )
 
 // mcpSession starts `agentotp mcp` with the agent key as an MCP client
@@ -35,7 +36,7 @@ func mcpSession(t *testing.T, relayURL, apiKey string) (*mcpsdk.ClientSession, f
 	})
 	cmd := exec.Command(binary, "mcp")
 	cmd.Env = cleanEnv("AGENTOTP_URL="+relayURL, "AGENTOTP_API_KEY="+apiKey)
-	stderr := &lockedBuffer{}
+	stderr := &relaytest.Buffer{}
 	cmd.Stderr = stderr
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	t.Cleanup(cancel)
@@ -235,7 +236,7 @@ func TestMCPStreamableHTTP(t *testing.T) {
 	cmd.Env = cleanEnv("AGENTOTP_URL="+r.url, "AGENTOTP_API_KEY="+agent.APIKey)
 	pr, pw := io.Pipe()
 	cmd.Stdout = pw // the banner
-	logs := &lockedBuffer{}
+	logs := &relaytest.Buffer{}
 	cmd.Stderr = logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -19,6 +19,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/agentotp/agentotp/client"
+	"github.com/agentotp/agentotp/internal/relaytest"
 )
 
 // benchRelay runs the real lifecycle for a benchmark; stop cancels it and
@@ -32,7 +33,7 @@ func benchRelay(b *testing.B, args ...string) (url, data string, stop func() tim
 	if err := fs.Parse(append([]string{"--addr", "127.0.0.1:0", "--data", data}, args...)); err != nil {
 		b.Fatal(err)
 	}
-	buf := &lockedBuffer{}
+	buf := &relaytest.Buffer{}
 	m := newRelayMain(buf, slog.New(slog.NewJSONHandler(io.Discard, nil)), o)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)

@@ -16,12 +16,13 @@ import (
 	"time"
 
 	"github.com/agentotp/agentotp/client"
+	"github.com/agentotp/agentotp/internal/relaytest"
 )
 
 // runningRelay is a relayMain running in this process.
 type runningRelay struct {
 	url, data string
-	logs      *lockedBuffer
+	logs      *relaytest.Buffer
 	tls       *tls.Config  // the client's, for a relay with --tls-cert
 	stop      func() error // cancels Run, waits for it, closes the store
 }
@@ -31,7 +32,7 @@ type runningRelay struct {
 func startMain(t *testing.T, args ...string) *runningRelay {
 	t.Helper()
 	o := testServeOptions(t, args...)
-	buf := &lockedBuffer{}
+	buf := &relaytest.Buffer{}
 	m := newRelayMain(buf, slog.New(slog.NewJSONHandler(buf, nil)), o)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)

@@ -17,6 +17,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/agentotp/agentotp/internal/relaytest"
 	"github.com/agentotp/agentotp/telegram/telegramtest"
 )
 
@@ -94,7 +95,7 @@ func (l lifecycleLog) checkStopOrder(t *testing.T, want ...string) {
 }
 
 // waitFor polls buf until it holds s.
-func waitFor(t *testing.T, buf *lockedBuffer, s string) {
+func waitFor(t *testing.T, buf *relaytest.Buffer, s string) {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for !strings.Contains(buf.String(), s) {
@@ -114,7 +115,7 @@ func TestLifecycleStopsEverythingBeforeTheStore(t *testing.T) {
 	fake := telegramtest.NewServer(t)
 	o := testServeOptions(t, "--smtp-addr", "127.0.0.1:0",
 		"--telegram-token", fake.Token(), "--telegram-api-url", fake.URL())
-	buf := &lockedBuffer{}
+	buf := &relaytest.Buffer{}
 	log := slog.New(slog.NewJSONHandler(buf, nil))
 	m := newRelayMain(buf, log, o)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -183,7 +184,7 @@ func TestLifecycleComponentFailsAtStart(t *testing.T) {
 	}
 	defer busy.Close()
 	o := testServeOptions(t, "--smtp-addr", busy.Addr().String())
-	buf := &lockedBuffer{}
+	buf := &relaytest.Buffer{}
 	m := newRelayMain(buf, slog.New(slog.NewJSONHandler(buf, nil)), o)
 	errc := make(chan error, 1)
 	go func() { errc <- m.Run(context.Background()) }()
@@ -215,9 +216,9 @@ func TestLifecycleExitCode(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer busy.Close()
-	buf := &lockedBuffer{}
+	buf := &relaytest.Buffer{}
 	code := run(context.Background(), []string{"serve", "--addr", "127.0.0.1:0", "--data", filepath.Join(t.TempDir(), "d"),
-		"--log-format", "json", "--smtp-addr", busy.Addr().String()}, strings.NewReader(""), &lockedBuffer{}, buf)
+		"--log-format", "json", "--smtp-addr", busy.Addr().String()}, strings.NewReader(""), &relaytest.Buffer{}, buf)
 	if code != exitError || !strings.Contains(buf.String(), "agentotp: smtp: listen: ") {
 		t.Fatalf("exit %d; stderr:\n%s", code, buf.String())
 	}

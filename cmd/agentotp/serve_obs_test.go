@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/agentotp/agentotp/internal/relaytest"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
@@ -33,7 +34,7 @@ func TestServeStreams(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	logs := &lockedBuffer{}
+	logs := &relaytest.Buffer{}
 	cmd.Stderr = logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -95,7 +96,7 @@ func startRelayIn(t *testing.T, data string, extra ...string) *relayProc {
 	if err != nil {
 		t.Fatal(err)
 	}
-	buf := &lockedBuffer{}
+	buf := &relaytest.Buffer{}
 	cmd.Stderr = buf
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/agentotp/agentotp/client"
+	"github.com/agentotp/agentotp/internal/relaytest"
 )
 
 // serveAt starts `agentotp serve` on data with extra flags; unlike
@@ -26,7 +27,7 @@ func serveAt(t *testing.T, data string, extra ...string) *relayProc {
 	cmd := exec.Command(binary, args...)
 	cmd.Env = cleanEnv()
 	pr, pw := io.Pipe()
-	buf := &lockedBuffer{}
+	buf := &relaytest.Buffer{}
 	cmd.Stderr = io.MultiWriter(buf, pw)
 	cmd.Stdout = io.MultiWriter(buf, pw) // the banner
 	if err := cmd.Start(); err != nil {
