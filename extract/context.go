@@ -65,21 +65,6 @@ func (a Alphabet) String() string {
 	return "any"
 }
 
-// ParseAlphabet parses "any", "digits", "letters" or "alnum".
-func ParseAlphabet(s string) (Alphabet, error) {
-	switch strings.ToLower(strings.TrimSpace(s)) {
-	case "", "any":
-		return AlphabetAny, nil
-	case "digits", "numeric":
-		return AlphabetDigits, nil
-	case "letters", "alpha":
-		return AlphabetLetters, nil
-	case "alnum", "alphanumeric":
-		return AlphabetAlnum, nil
-	}
-	return AlphabetAny, fmt.Errorf("alphabet must be any, digits, letters or alnum, not %q", s)
-}
-
 // fits reports whether code is in the alphabet.
 func (a Alphabet) fits(code string) bool {
 	for i := 0; i < len(code); i++ {
