@@ -14,7 +14,7 @@ import copy
 import json
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -34,7 +34,7 @@ from agent_otp import (
     verify_approval,
 )
 
-from .conftest import Agent, Relay
+from .conftest import Agent, Relay, start_relay
 
 FIXTURE = json.loads((Path(__file__).resolve().parents[2] / "testdata" / "approval-fixtures.json").read_text())
 
@@ -201,19 +201,27 @@ class Owner:
 
 
 @pytest.fixture(scope="module")
-def owner(relay: Relay) -> Owner:
-    return Owner(relay)
+def signing_relay(relay_binary: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Relay]:
+    """A relay of its own: the signing key registered here is no other test's concern."""
+    r = start_relay(relay_binary, tmp_path_factory.mktemp("signing-relay"))
+    yield r
+    r.stop()
 
 
 @pytest.fixture(scope="module")
-def signer_agent(relay: Relay) -> Agent:
-    return relay.create_agent("sdk-approval-signer", test=False)
+def owner(signing_relay: Relay) -> Owner:
+    return Owner(signing_relay)
 
 
-def test_signed_approval_from_a_real_relay(relay: Relay, owner: Owner, signer_agent: Agent) -> None:
-    trust = parse_trust(relay.owner("GET", "/v1/owner/trust"))
+@pytest.fixture(scope="module")
+def signer_agent(signing_relay: Relay) -> Agent:
+    return signing_relay.create_agent("sdk-approval-signer", test=False)
+
+
+def test_signed_approval_from_a_real_relay(signing_relay: Relay, owner: Owner, signer_agent: Agent) -> None:
+    trust = parse_trust(signing_relay.owner("GET", "/v1/owner/trust"))
     assert owner.key_id in [k.key_id for k in trust.keys]
-    with AgentOTPClient(api_key=signer_agent.api_key, base_url=relay.url) as otp:
+    with AgentOTPClient(api_key=signer_agent.api_key, base_url=signing_relay.url) as otp:
         def ask() -> tuple[str, Any]:
             pub, _ = generate_key_pair()
             r = otp.request_otp(reason="Sign up for Acme", public_key=export_public_key(pub),
@@ -230,7 +238,7 @@ def test_signed_approval_from_a_real_relay(relay: Relay, owner: Owner, signer_ag
 
         # Unsigned: the owner token alone.
         plain, plain_pub = ask()
-        relay.approve(plain)
+        signing_relay.approve(plain)
         unsigned = otp.get_otp_status(plain)
         assert unsigned.raw["approval"]["method"] == "none"
         with pytest.raises(ApprovalVerificationError, match="signing method 'none'"):
@@ -253,7 +261,7 @@ def test_signed_approval_from_a_real_relay(relay: Relay, owner: Owner, signer_ag
         with pytest.raises(ApprovalVerificationError, match="not one of the owner's pinned keys"):
             verify_approval(parse_trust({"owner_id": trust.owner_id, "keys": []}), got, pub)
         with pytest.raises(ApprovalVerificationError, match="not the pinned owner"):
-            verify_approval(parse_trust({**relay.owner("GET", "/v1/owner/trust"), "owner_id": "own_else"}), got, pub)
+            verify_approval(parse_trust({**signing_relay.owner("GET", "/v1/owner/trust"), "owner_id": "own_else"}), got, pub)
 
         # One request's statement on another request, or another agent.
         with pytest.raises(ApprovalVerificationError, match="about request"):
@@ -273,9 +281,9 @@ def test_signed_approval_from_a_real_relay(relay: Relay, owner: Owner, signer_ag
 
 
 @pytest.mark.asyncio
-async def test_async_client_requests_verify_the_same_way(relay: Relay, owner: Owner, signer_agent: Agent) -> None:
-    trust = parse_trust(relay.owner("GET", "/v1/owner/trust"))
-    async with AsyncAgentOTPClient(api_key=signer_agent.api_key, base_url=relay.url) as otp:
+async def test_async_client_requests_verify_the_same_way(signing_relay: Relay, owner: Owner, signer_agent: Agent) -> None:
+    trust = parse_trust(signing_relay.owner("GET", "/v1/owner/trust"))
+    async with AsyncAgentOTPClient(api_key=signer_agent.api_key, base_url=signing_relay.url) as otp:
         pub, _ = generate_key_pair("mlkem768x25519")
         r = await otp.request_otp(reason="Sign up for Acme", public_key=export_public_key(pub))
         owner.decide(r.id, "approve")
