@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import copy
 import json
+import random
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterator
@@ -130,6 +131,48 @@ def test_parse_statement_refuses_non_canonical_bytes() -> None:
         parse_statement(b" " * 9000)
     with pytest.raises(ApprovalVerificationError):
         parse_statement(b"\xff\xfe")
+
+
+def test_mutations_are_refused_with_the_sdk_errors_only() -> None:
+    """A bounded, seeded mutation run over the parsers (the Go side has FuzzParse)."""
+    rng = random.Random(20261202)
+
+    def mutate(b: bytes) -> bytes:
+        out = bytearray(b)
+        for _ in range(1 + rng.randrange(3)):
+            i = rng.randrange(len(out) + 1)
+            op = rng.randrange(3)
+            if op == 0 and out:
+                out[min(i, len(out) - 1)] = rng.randrange(256)
+            elif op == 1:
+                out.insert(i, rng.choice([0x22, 0x2C, 0x7B, 0x7D, 0x5C, 0x30, rng.randrange(256)]))
+            elif out:
+                del out[min(i, len(out) - 1)]
+        return bytes(out)
+
+    trust = parse_trust(FIXTURE["trust"])
+    c = case("ed25519-x25519")
+    st = b64(c["request"]["approval"]["statement"])
+    trust_text = json.dumps(FIXTURE["trust"]).encode()
+    for _ in range(1500):
+        m = mutate(st)
+        if m == st:
+            continue  # a mutation that undid itself
+        try:
+            parse_statement(m)
+        except ApprovalVerificationError:
+            pass
+        with pytest.raises(ApprovalVerificationError):
+            verify_approval(trust, with_approval(c["request"], statement=e64(m)), c["public_key"])
+        try:
+            parse_trust(mutate(trust_text))
+        except InvalidTrustError:
+            pass
+    a = c["request"]["approval"]
+    for approval in [None, {}, {"statement": 42}, {"statement": "%%"}, {**a, "signature": "%%"}, "x",
+                     {**a, "method": "webauthn", "key_id": FIXTURE["trust"]["keys"][1]["key_id"], "signature": e64(b'{"rawId":1}')}]:
+        with pytest.raises(ApprovalVerificationError):
+            verify_approval(trust, {**c["request"], "approval": approval}, c["public_key"])
 
 
 def test_parse_trust_refuses_what_go_refuses() -> None:

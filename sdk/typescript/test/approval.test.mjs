@@ -98,6 +98,46 @@ describe('verifyApproval: Go-made statements', () => {
     assert.throws(() => parseStatement(new Uint8Array([0xff, 0xfe])), ApprovalVerificationError);
   });
 
+  it('mutated statements, approvals and trust files are refused with the SDK\'s errors, never anything else', async () => {
+    // A bounded, seeded mutation run over the parsers (the Go side has FuzzParse).
+    let seed = 20261202;
+    const rand = (n) => { seed = (seed * 1103515245 + 12345) % 2 ** 31; return seed % n; };
+    const mutate = (b) => {
+      const out = [...b];
+      for (let k = 1 + rand(3); k > 0; k--) {
+        const i = rand(out.length + 1);
+        const op = rand(3);
+        if (op === 0 && out.length) out[Math.min(i, out.length - 1)] = rand(256);
+        else if (op === 1) out.splice(i, 0, [0x22, 0x2c, 0x7b, 0x7d, 0x5c, 0x30, rand(256)][rand(7)]);
+        else out.splice(i, 1);
+      }
+      return Uint8Array.from(out);
+    };
+    const trust = await parseTrust(fixture.trust);
+    const c = caseOf('ed25519-x25519');
+    const req = asClient(c.request);
+    const st = b64(req.approval.statement);
+    for (let n = 0; n < 1500; n++) {
+      const m = mutate(st);
+      if (Buffer.from(m).equals(st)) continue; // a mutation that undid itself
+      try {
+        parseStatement(m);
+      } catch (e) {
+        assert.ok(e instanceof ApprovalVerificationError, `parseStatement threw ${e}`);
+      }
+      await assert.rejects(verifyApproval(trust, { ...req, approval: { ...req.approval, statement: Buffer.from(m).toString('base64') } }, c.public_key), ApprovalVerificationError);
+      const text = new TextDecoder().decode(mutate(new TextEncoder().encode(JSON.stringify(fixture.trust))));
+      try {
+        await parseTrust(text);
+      } catch (e) {
+        assert.ok(e instanceof ValidationError, `parseTrust threw ${e}`);
+      }
+    }
+    for (const approval of [null, {}, { statement: 42 }, { statement: '%%' }, { ...req.approval, signature: '%%' }, { ...req.approval, method: 'webauthn', keyId: fixture.trust.keys[1].key_id, signature: Buffer.from('{"rawId":1}').toString('base64') }]) {
+      await assert.rejects(verifyApproval(trust, { ...req, approval }, c.public_key), ApprovalVerificationError);
+    }
+  });
+
   it('parseTrust refuses what Go\'s approval.ParseTrust refuses', async () => {
     const t = fixture.trust;
     const [ed, pk] = t.keys;
