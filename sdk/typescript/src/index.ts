@@ -5,6 +5,16 @@
  * @packageDocumentation
  */
 export { AgentOTPClient, DEFAULT_BASE_URL } from './client.js';
+export {
+  ApprovalMethod,
+  ApprovalVerificationError,
+  parseStatement,
+  parseTrust,
+  signingKeyId,
+  verifyApproval,
+  verifyStatement,
+} from './approval.js';
+export type { ApprovalStatement, ApprovedRequest, OwnerTrust, PasskeyCredential, SignedApproval, TrustedKey } from './approval.js';
 export type { AgentOTPClientOptions, CallOptions, WaitOptions } from './client.js';
 export {
   AgentOTPError,

@@ -31,7 +31,9 @@ function importMap() {
     if (imports[name]) continue;
     const meta = JSON.parse(readFileSync(join(pkg, 'node_modules', name, 'package.json'), 'utf8'));
     const dot = meta.exports?.['.'];
-    const entry = typeof dot === 'string' ? dot : dot?.import ?? dot?.default ?? meta.module ?? meta.main;
+    // Conditions may nest (tslib: import → { node, default: { default } }).
+    const pick = (x) => (typeof x === 'string' ? x : x && pick(x.browser ?? x.import ?? x.default));
+    const entry = pick(dot) ?? meta.module ?? meta.main;
     imports[name] = `/node_modules/${name}/${entry.replace(/^\.\//, '')}`;
     todo.push(...Object.keys(meta.dependencies ?? {}));
   }

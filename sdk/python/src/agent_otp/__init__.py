@@ -21,6 +21,21 @@ Waiting uses the relay's long-poll (``GET /v1/otp/{id}?wait=…``), never a
 sleep loop. The HTTP contract is the repository's ``docs/api.md``.
 """
 
+from ._approval import (
+    METHOD_ED25519,
+    METHOD_NONE,
+    METHOD_WEBAUTHN,
+    ApprovalStatement,
+    ApprovalVerificationError,
+    InvalidTrustError,
+    Trust,
+    TrustedKey,
+    parse_statement,
+    parse_trust,
+    signing_key_id,
+    verify_approval,
+    verify_statement,
+)
 from ._client import AgentOTPClient, AsyncAgentOTPClient
 from ._core import DEFAULT_BASE_URL, __version__
 from ._errors import (
@@ -116,4 +131,17 @@ __all__ = [
     "WebhookEvent",
     "verify_webhook",
     "DEFAULT_WEBHOOK_TOLERANCE",
+    "METHOD_ED25519",
+    "METHOD_WEBAUTHN",
+    "METHOD_NONE",
+    "Trust",
+    "TrustedKey",
+    "ApprovalStatement",
+    "ApprovalVerificationError",
+    "InvalidTrustError",
+    "parse_trust",
+    "parse_statement",
+    "signing_key_id",
+    "verify_approval",
+    "verify_statement",
 ]
