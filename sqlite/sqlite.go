@@ -84,18 +84,10 @@ func Open(ctx context.Context, path string, logger *slog.Logger, opts ...Option)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: open %q: %w", path, err)
 	}
-	// A file: URI, so that SQLite (not the driver) parses the path: its
-	// characters are percent-escaped and cannot be mistaken for parameters.
-	slashed := filepath.ToSlash(abs)
-	if !strings.HasPrefix(slashed, "/") {
-		slashed = "/" + slashed // C:/x becomes file:/C:/x
-	}
-	uri := "file:" + (&url.URL{Path: slashed}).EscapedPath()
+	uri := fileURI(abs)
 	ms := busyTimeout.Milliseconds()
 
-	writeDSN := fmt.Sprintf("%s?_pragma=busy_timeout(%d)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)"+
-		"&_pragma=synchronous(NORMAL)&_pragma=secure_delete(1)&_txlock=immediate", uri, ms)
-	write, err := sql.Open("sqlite", writeDSN)
+	write, err := sql.Open("sqlite", writeDSN(uri))
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
@@ -141,6 +133,25 @@ func Open(ctx context.Context, path string, logger *slog.Logger, opts ...Option)
 	db.stop = make(chan struct{})
 	db.wg.Go(db.checkpointer)
 	return db, nil
+}
+
+// fileURI is the file: URI of the absolute path abs, so that SQLite (not
+// the driver) parses the path: its characters are percent-escaped and
+// cannot be mistaken for parameters.
+func fileURI(abs string) string {
+	slashed := filepath.ToSlash(abs)
+	if !strings.HasPrefix(slashed, "/") {
+		slashed = "/" + slashed // C:/x becomes file:/C:/x
+	}
+	return "file:" + (&url.URL{Path: slashed}).EscapedPath()
+}
+
+// writeDSN is the data source name of the write connection to the
+// database at the file: URI uri: WAL, synchronous NORMAL, secure_delete,
+// foreign keys, IMMEDIATE transactions.
+func writeDSN(uri string) string {
+	return fmt.Sprintf("%s?_pragma=busy_timeout(%d)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)"+
+		"&_pragma=synchronous(NORMAL)&_pragma=secure_delete(1)&_txlock=immediate", uri, busyTimeout.Milliseconds())
 }
 
 // Close closes the database. It first lets SQLite refresh the statistics

@@ -124,6 +124,7 @@ func newRootCmd(a *app) *cobra.Command {
 		newPoliciesCmd(a),
 		newWebhooksCmd(a), // webhooks.go
 		newMCPCmd(a),      // mcp.go
+		newBenchCmd(a),    // bench.go
 	)
 	return root
 }
