@@ -40,23 +40,18 @@ func (s *Service) CaptureRequests(ctx context.Context, p *Principal) ([]*agentot
 	if err != nil {
 		return nil, fmt.Errorf("capture requests: %w", err)
 	}
-	live, err := s.store.ListLiveRequests(ctx, p.OwnerID)
+	now := s.Now()
+	// In the order the edge feeds the first match, as deliver does.
+	out, err := s.index.all(ctx, p.OwnerID, func(e *indexEntry) bool {
+		r := e.req
+		if e.held || r.ExpiredAt(now) || r.Test {
+			return false
+		}
+		return (src.Allows(agentotp.SourceSMS) && r.Filter.WantsSource(agentotp.SourceSMS)) ||
+			(src.Allows(agentotp.SourceEmail) && r.Filter.WantsSource(agentotp.SourceEmail))
+	})
 	if err != nil {
 		return nil, fmt.Errorf("capture requests: %w", err)
-	}
-	approvedFirst(live) // the edge feeds the first match, as deliver does
-	now := s.Now()
-	out := make([]*agentotp.Request, 0, len(live))
-	for _, r := range live {
-		if !r.Status.Live() || r.Held() || r.ExpiredAt(now) || r.Test {
-			continue
-		}
-		if !(src.Allows(agentotp.SourceSMS) && r.Filter.WantsSource(agentotp.SourceSMS)) &&
-			!(src.Allows(agentotp.SourceEmail) && r.Filter.WantsSource(agentotp.SourceEmail)) {
-			continue
-		}
-		r.Payload, r.Content = nil, nil
-		out = append(out, r)
 	}
 	return out, nil
 }
@@ -221,8 +216,8 @@ func (s *Service) deliverable(r *agentotp.Request, d *Delivery, received time.Ti
 	if len(d.Content) > 0 && !r.IncludeMessage {
 		return agentotp.FieldErr("encrypted_content", "must be absent: the request did not ask for the message")
 	}
-	lc := s.live.of(r)
-	m := lc.meta // only the edge saw the text: no content pattern
+	lc := s.liveOf(r)
+	_, m := lc.matchers() // only the edge saw the text: no content pattern
 	if m == nil {
 		return agentotp.Errorf(agentotp.EConflict, "the request's filter no longer compiles")
 	}

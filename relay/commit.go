@@ -25,9 +25,7 @@ func (s *Service) commit(ctx context.Context, r *agentotp.Request, prev int64, e
 // published tells the broker and the notifiers of a change (or a new
 // request) that the store has taken.
 func (s *Service) published(ctx context.Context, r *agentotp.Request, e agentotp.AuditEntry) {
-	if !r.Status.Live() {
-		s.live.forget(r.ID)
-	}
+	s.index.apply(r, s.Now())
 	s.broker.Publish(r.OwnerID, r.ID)
 	s.emit(ctx, r, e.Action, e.Actor, e.At)
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -230,19 +229,21 @@ func (s *Service) Ingest(ctx context.Context, p *Principal, in IncomingMessage) 
 // are offered it (approved first, then oldest first), leaving out those of
 // revoked agents.
 func (s *Service) candidates(ctx context.Context, msg *agentotp.Message) ([]*agentotp.Request, error) {
-	live, err := s.store.ListLiveRequests(ctx, msg.OwnerID)
+	now := s.Now()
+	cands, err := s.index.candidates(ctx, msg, func(e *indexEntry) bool {
+		return !e.held && s.matchesEntry(e.req, e.live, msg, now)
+	})
 	if err != nil {
 		return nil, fmt.Errorf("deliver: %w", err)
 	}
-	approvedFirst(live)
 	active := map[string]bool{} // agent id → not revoked, looked up once per message
-	out := live[:0]
-	for _, r := range live {
+	out := cands[:0]
+	for _, r := range cands {
 		if _, ok := active[r.AgentID]; !ok {
 			a, err := s.store.GetAgent(ctx, r.OwnerID, r.AgentID)
 			active[r.AgentID] = err == nil && a.Active()
 		}
-		if active[r.AgentID] && s.matches(r, msg) {
+		if active[r.AgentID] {
 			out = append(out, r)
 		}
 	}
@@ -272,7 +273,7 @@ func (s *Service) deliver(ctx context.Context, msg *agentotp.Message, actor stri
 			if !s.matches(r, msg) {
 				return agentotp.AuditEntry{}, errSkip
 			}
-			key, err := s.live.of(r).sealKey()
+			key, err := s.liveOf(r).sealKey()
 			if err != nil {
 				return agentotp.AuditEntry{}, err
 			}
@@ -310,26 +311,18 @@ func receivedAction(r *agentotp.Request) string {
 
 // matches reports whether msg may feed r.
 func (s *Service) matches(r *agentotp.Request, msg *agentotp.Message) bool {
-	if !r.Status.Live() || r.Held() || r.ExpiredAt(s.Now()) {
+	return !r.Held() && s.matchesEntry(r, s.liveOf(r), msg, s.Now())
+}
+
+// matchesEntry reports whether msg may feed r, not held, whose compiled
+// filter is in le.
+func (s *Service) matchesEntry(r *agentotp.Request, le *liveEntry, msg *agentotp.Message, now time.Time) bool {
+	if !r.Status.Live() || r.ExpiredAt(now) {
 		return false
 	}
 	if r.Test != (msg.TestAgentID != "") || (r.Test && r.AgentID != msg.TestAgentID) {
 		return false
 	}
-	m := s.live.of(r).matcher
+	m, _ := le.matchers()
 	return m != nil && m.Match(msg, r.CreatedAt) // a filter that no longer compiles matches nothing
-}
-
-// approvedFirst orders candidate requests for a message: approved ones
-// before those still waiting for approval, each oldest first. A request
-// the owner has not approved yet (perhaps one without a filter) must not
-// take the code that an approved request is waiting for.
-func approvedFirst(live []*agentotp.Request) {
-	rank := func(r *agentotp.Request) int {
-		if r.Status == agentotp.StatusApproved {
-			return 0
-		}
-		return 1
-	}
-	slices.SortStableFunc(live, func(a, b *agentotp.Request) int { return rank(a) - rank(b) })
 }

@@ -188,19 +188,19 @@ func TestAgentTextWithoutControlCharacters(t *testing.T) {
 	}
 }
 
-// flakyStore fails ListLiveRequests once when told to, as a busy
-// database might.
+// flakyStore fails the next UpdateRequest (the delivery of a message)
+// once when told to, as a busy database might.
 type flakyStore struct {
 	agentotp.Store
 	failNext bool
 }
 
-func (f *flakyStore) ListLiveRequests(ctx context.Context, ownerID string) ([]*agentotp.Request, error) {
+func (f *flakyStore) UpdateRequest(ctx context.Context, r *agentotp.Request, prev int64, audit ...agentotp.AuditEntry) error {
 	if f.failNext {
 		f.failNext = false
-		return nil, errors.New("database is busy")
+		return errors.New("database is busy")
 	}
-	return f.Store.ListLiveRequests(ctx, ownerID)
+	return f.Store.UpdateRequest(ctx, r, prev, audit...)
 }
 
 // TestFailedMessageIsNotADuplicate: a message whose processing failed is

@@ -97,15 +97,10 @@ const MaxLiveRequestsPerAgent = 20
 
 // checkLiveCap refuses a request beyond MaxLiveRequestsPerAgent.
 func (s *Service) checkLiveCap(ctx context.Context, p *Principal) error {
-	live, err := s.store.ListLiveRequests(ctx, p.OwnerID)
+	now := s.Now()
+	n, err := s.index.countAgent(ctx, p.OwnerID, p.AgentID, func(e *indexEntry) bool { return !e.req.ExpiredAt(now) })
 	if err != nil {
 		return fmt.Errorf("create request: %w", err)
-	}
-	n := 0
-	for _, r := range live {
-		if r.AgentID == p.AgentID && !r.ExpiredAt(s.Now()) {
-			n++
-		}
 	}
 	if n >= MaxLiveRequestsPerAgent {
 		return &agentotp.Error{Code: agentotp.ERateLimit, RetryAfter: 10,

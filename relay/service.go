@@ -35,13 +35,14 @@ type Service struct {
 	publicURL string
 	hub       hub
 	secrets   *secretbox.Box
-	live      liveCache
+	index     liveIndex
 }
 
 // New returns a service over store.
 func New(store agentotp.Store, broker *Broker, cfg Config) *Service {
 	s := &Service{store: store, broker: broker, log: cfg.Logger, now: cfg.Now, publicURL: strings.TrimRight(cfg.PublicURL, "/")}
 	s.secrets = cfg.Secrets
+	s.index.load = store.ListLiveRequests
 	if s.now == nil {
 		s.now = time.Now
 	}
