@@ -15,7 +15,8 @@
 // deleted content is overwritten with zeros (PRAGMA secure_delete), and
 // once an update has erased ciphertext a background checkpoint copies the
 // write-ahead log into the database and truncates it, since the log still
-// holds the older page images.
+// holds the older page images: within CheckpointDelay, or sooner once
+// CheckpointBatch requests wait for it.
 package sqlite
 
 import (
@@ -32,6 +33,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/agentotp/agentotp"
@@ -59,9 +61,13 @@ type DB struct {
 	logger *slog.Logger
 	box    *secretbox.Box // seals the secrets the store must read back (secrets.go)
 
-	erased chan struct{}  // signals the checkpointer that ciphertext was erased
-	stop   chan struct{}  // closed by Close
-	wg     sync.WaitGroup // the checkpointer
+	erased chan struct{} // signals the checkpointer that ciphertext was erased
+	// erasedFull signals that CheckpointBatch erasures wait; pendingErased
+	// counts them.
+	erasedFull    chan struct{}
+	pendingErased atomic.Int64
+	stop          chan struct{}  // closed by Close
+	wg            sync.WaitGroup // the checkpointer
 
 	closeOnce sync.Once
 	closeErr  error
@@ -109,6 +115,7 @@ func Open(ctx context.Context, path string, logger *slog.Logger, opts ...Option)
 		return nil, err
 	}
 	db.erased = make(chan struct{}, 1)
+	db.erasedFull = make(chan struct{}, 1)
 	if err := db.initSecrets(ctx, abs); err != nil {
 		write.Close()
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
@@ -183,14 +190,42 @@ func (db *DB) Checkpoint(ctx context.Context) error {
 	return nil
 }
 
-// checkpointer runs Checkpoint whenever an update has erased ciphertext,
-// retrying a few times while readers block it, until Close.
+// The checkpoint that erases finished requests' ciphertext from the
+// write-ahead log runs at most CheckpointDelay after the first erasure
+// since the last checkpoint, or at once when CheckpointBatch requests'
+// ciphertext is waiting, whichever comes first: one checkpoint serves a
+// batch of finished requests instead of each paying for its own (a
+// truncating checkpoint costs several commits' time). Readers that block
+// it delay it further by the retries below (at most about 2 s).
+const (
+	CheckpointDelay = time.Second
+	CheckpointBatch = 256
+)
+
+// checkpointer runs Checkpoint once updates have erased ciphertext, within
+// the bound of CheckpointDelay and CheckpointBatch, retrying a few times
+// while readers block it, until Close.
 func (db *DB) checkpointer() {
 	for {
 		select {
 		case <-db.stop:
 			return
 		case <-db.erased:
+		}
+		wait := time.NewTimer(CheckpointDelay)
+		select {
+		case <-db.stop:
+			wait.Stop()
+			return
+		case <-wait.C:
+		case <-db.erasedFull:
+			wait.Stop()
+		}
+		db.pendingErased.Store(0)
+		// An erasure signalled after the reset starts the next round.
+		select {
+		case <-db.erasedFull:
+		default:
 		}
 		for attempt := range 5 {
 			ctx, cancel := context.WithTimeout(context.Background(), checkpointWait)
@@ -209,11 +244,18 @@ func (db *DB) checkpointer() {
 	}
 }
 
-// erasedCiphertext wakes the checkpointer, unless it is awake already.
+// erasedCiphertext tells the checkpointer that ciphertext was erased.
 func (db *DB) erasedCiphertext() {
+	n := db.pendingErased.Add(1)
 	select {
 	case db.erased <- struct{}{}:
 	default:
+	}
+	if n >= CheckpointBatch {
+		select {
+		case db.erasedFull <- struct{}{}:
+		default:
+		}
 	}
 }
 
