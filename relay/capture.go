@@ -2,6 +2,7 @@ package relay
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"strings"
@@ -177,7 +178,12 @@ func (s *Service) Deliver(ctx context.Context, p *Principal, d Delivery) (*Deliv
 		ReceivedAt: received, Confidence: d.Confidence, Domain: d.Domain,
 	}
 	actor := agentotp.ActorSource(p.SourceID)
-	r, err = s.update(ctx, r.ID, r, func(r *agentotp.Request, now time.Time) (agentotp.AuditEntry, error) {
+	var seen *agentotp.MessageRecord
+	if dedupe != "" { // recorded with the delivery, in its transaction
+		seen = &agentotp.MessageRecord{SourceID: p.SourceID, ExternalID: dedupe, At: now}
+	}
+	before := r.Status
+	r, err = s.updateSeen(ctx, r.ID, r, seen, func(r *agentotp.Request, now time.Time) (agentotp.AuditEntry, error) {
 		if err := s.deliverable(r, &d, received); err != nil {
 			return agentotp.AuditEntry{}, err
 		}
@@ -188,15 +194,15 @@ func (s *Service) Deliver(ctx context.Context, p *Principal, d Delivery) (*Deliv
 			"message_id": md.MessageID, "source": d.Source, "sender": agentotp.SenderAddress(d.Sender), "capture": "edge",
 		}), nil
 	})
+	if errors.Is(err, agentotp.ErrDuplicateMessage) {
+		res.Duplicate, res.Status = true, before
+		s.log.InfoContext(ctx, "duplicate delivery ignored", "message_id", res.MessageID, "request_id", res.RequestID)
+		return res, nil
+	}
 	if err != nil {
 		return nil, err
 	}
 	res.Status = r.Status
-	if dedupe != "" {
-		if _, err := s.store.RecordMessage(ctx, p.SourceID, dedupe, s.Now()); err != nil {
-			s.log.WarnContext(ctx, "edge delivery: recording its external id failed", "request_id", r.ID, "err", err)
-		}
-	}
 	s.log.InfoContext(ctx, "edge delivery attached", "message_id", md.MessageID, "request_id", r.ID, "source", d.Source, "status", r.Status)
 	return res, nil
 }

@@ -151,26 +151,21 @@ func (s *Service) Ingest(ctx context.Context, p *Principal, in IncomingMessage) 
 	}
 	now := s.Now()
 	res := &agentotp.IngestResult{MessageID: agentotp.NewID("msg_")}
+	// The message's id is recorded in the transaction that delivers it
+	// (or, when it feeds no request, once it has been processed), never
+	// before: a crash in between must leave the source's retry welcome.
+	var seen *agentotp.MessageRecord
 	if in.ExternalID != "" {
-		fresh, rerr := s.store.RecordMessage(ctx, dedupeKey, in.ExternalID, now)
+		dup, rerr := s.store.MessageSeen(ctx, dedupeKey, in.ExternalID)
 		if rerr != nil {
 			return nil, fmt.Errorf("ingest: %w", rerr)
 		}
-		if !fresh {
-			res.Duplicate = true
-			s.log.InfoContext(ctx, "duplicate message ignored", "message_id", res.MessageID)
-			return res, nil
+		if dup {
+			return s.duplicate(ctx, res), nil
 		}
-		// Finish the message even if the source hangs up; if it cannot be
-		// finished, forget its id so that the source's retry is taken.
+		seen = &agentotp.MessageRecord{SourceID: dedupeKey, ExternalID: in.ExternalID, At: now}
+		// Finish the message even if the source hangs up.
 		ctx = context.WithoutCancel(ctx)
-		defer func() {
-			if err != nil && agentotp.ErrorCode(err) == agentotp.EInternal {
-				if ferr := s.store.ForgetMessage(ctx, dedupeKey, in.ExternalID); ferr != nil {
-					s.log.ErrorContext(ctx, "forget failed message", "message_id", res.MessageID, "err", ferr)
-				}
-			}
-		}()
 	}
 	received := now
 	if !in.ReceivedAt.IsZero() && in.ReceivedAt.Before(now) {
@@ -190,7 +185,7 @@ func (s *Service) Ingest(ctx context.Context, p *Principal, in IncomingMessage) 
 	if _, err := codes.run(extract.Context{}); err != nil {
 		return nil, agentotp.Errorf(agentotp.EValidation, "the message could not be read: %v", err)
 	}
-	matched, err := s.deliver(ctx, msg, actor, func(r *agentotp.Request) (string, agentotp.MessageMetadata, error) {
+	matched, err := s.deliver(ctx, msg, actor, seen, func(r *agentotp.Request) (string, agentotp.MessageMetadata, error) {
 		result, err := codes.forRequest(r)
 		if err != nil {
 			return "", agentotp.MessageMetadata{}, err
@@ -201,10 +196,22 @@ func (s *Service) Ingest(ctx context.Context, p *Principal, in IncomingMessage) 
 			Confidence: result.Confidence, Domain: result.Domain, DKIM: in.DKIM,
 		}, nil
 	})
+	if errors.Is(err, agentotp.ErrDuplicateMessage) {
+		return s.duplicate(ctx, res), nil // a concurrent delivery of the same message took it
+	}
 	if err != nil {
 		return nil, err
 	}
 	res.Matched = matched
+	if !matched && seen != nil {
+		fresh, err := s.store.RecordMessage(ctx, seen.SourceID, seen.ExternalID, seen.At)
+		if err != nil {
+			return nil, fmt.Errorf("ingest: %w", err)
+		}
+		if !fresh {
+			return s.duplicate(ctx, res), nil
+		}
+	}
 	if !matched && !codes.found {
 		// Say whether a request wanted the message, never what it held.
 		cands, err := s.candidates(ctx, msg)
@@ -223,6 +230,13 @@ func (s *Service) Ingest(ctx context.Context, p *Principal, in IncomingMessage) 
 	}
 	s.log.InfoContext(ctx, "message ingested", "message_id", res.MessageID, "source", in.Source, "matched", matched)
 	return res, nil
+}
+
+// duplicate is the answer to a message that was taken already.
+func (s *Service) duplicate(ctx context.Context, res *agentotp.IngestResult) *agentotp.IngestResult {
+	res.Duplicate, res.Matched, res.Reason = true, false, ""
+	s.log.InfoContext(ctx, "duplicate message ignored", "message_id", res.MessageID)
+	return res
 }
 
 // candidates lists the live requests that msg may feed, in the order they
@@ -256,7 +270,7 @@ func (s *Service) candidates(ctx context.Context, msg *agentotp.Message) ([]*age
 // request (extraction depends on the request's context); when it returns
 // errNoCodeForRequest the message holds no code for that request and the
 // next candidate is tried.
-func (s *Service) deliver(ctx context.Context, msg *agentotp.Message, actor string, codeFor func(*agentotp.Request) (string, agentotp.MessageMetadata, error)) (bool, error) {
+func (s *Service) deliver(ctx context.Context, msg *agentotp.Message, actor string, seen *agentotp.MessageRecord, codeFor func(*agentotp.Request) (string, agentotp.MessageMetadata, error)) (bool, error) {
 	cands, err := s.candidates(ctx, msg)
 	if err != nil {
 		return false, err
@@ -269,7 +283,7 @@ func (s *Service) deliver(ctx context.Context, msg *agentotp.Message, actor stri
 		if err != nil {
 			return false, err
 		}
-		_, err = s.update(ctx, c.ID, c, func(r *agentotp.Request, now time.Time) (agentotp.AuditEntry, error) {
+		_, err = s.updateSeen(ctx, c.ID, c, seen, func(r *agentotp.Request, now time.Time) (agentotp.AuditEntry, error) {
 			if !s.matches(r, msg) {
 				return agentotp.AuditEntry{}, errSkip
 			}
@@ -291,6 +305,8 @@ func (s *Service) deliver(ctx context.Context, msg *agentotp.Message, actor stri
 		switch {
 		case err == nil:
 			return true, nil
+		case errors.Is(err, agentotp.ErrDuplicateMessage):
+			return false, err
 		case errors.Is(err, errSkip), agentotp.ErrorCode(err) != agentotp.EInternal:
 			continue // taken, decided or ended meanwhile: the next one
 		default:

@@ -142,12 +142,35 @@ func (db *DB) GetRequest(ctx context.Context, id string) (*agentotp.Request, err
 // agentotp.ErrNotFound; either way nothing is written. A request in a
 // final status is stored without its ciphertext.
 func (db *DB) UpdateRequest(ctx context.Context, r *agentotp.Request, prevVersion int64, audit ...agentotp.AuditEntry) error {
+	return db.updateRequest(ctx, r, prevVersion, nil, audit)
+}
+
+// DeliverMessage is UpdateRequest that also records m, in the same
+// transaction; a message recorded already is agentotp.ErrDuplicateMessage
+// and nothing is written. An empty m.ExternalID records nothing.
+func (db *DB) DeliverMessage(ctx context.Context, r *agentotp.Request, prevVersion int64, m agentotp.MessageRecord, audit ...agentotp.AuditEntry) error {
+	if m.ExternalID == "" {
+		return db.updateRequest(ctx, r, prevVersion, nil, audit)
+	}
+	return db.updateRequest(ctx, r, prevVersion, &m, audit)
+}
+
+func (db *DB) updateRequest(ctx context.Context, r *agentotp.Request, prevVersion int64, seen *agentotp.MessageRecord, audit []agentotp.AuditEntry) error {
 	row, err := encodeRequest(r)
 	if err != nil {
 		return fmt.Errorf("sqlite: update request %s: %w", r.ID, err)
 	}
 	erased := false
 	err = db.tx(ctx, func(tx *sql.Tx) error {
+		if seen != nil {
+			fresh, err := recordMessage(ctx, tx, seen.SourceID, seen.ExternalID, seen.At)
+			if err != nil {
+				return err
+			}
+			if !fresh {
+				return agentotp.ErrDuplicateMessage
+			}
+		}
 		if r.Status.Final() {
 			// Is ciphertext about to be erased? Then the log is to be
 			// checkpointed after the commit.
@@ -341,18 +364,24 @@ func (db *DB) RecordMessage(ctx context.Context, sourceID, externalID string, at
 		return true, nil
 	}
 	var fresh bool
-	err := db.tx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `INSERT INTO messages_seen (source_id, external_id, seen_at) VALUES (?, ?, ?)
-			ON CONFLICT (source_id, external_id) DO NOTHING`, sourceID, externalID, micros(at))
-		if err != nil {
-			return err
-		}
-		n, err := res.RowsAffected()
-		fresh = n == 1
+	err := db.tx(ctx, func(tx *sql.Tx) (err error) {
+		fresh, err = recordMessage(ctx, tx, sourceID, externalID, at)
 		return err
 	})
 	if err != nil {
 		return false, fmt.Errorf("sqlite: record message of source %s: %w", sourceID, err)
 	}
 	return fresh, nil
+}
+
+// recordMessage inserts the message's row in tx and reports whether it is
+// new.
+func recordMessage(ctx context.Context, tx *sql.Tx, sourceID, externalID string, at time.Time) (bool, error) {
+	res, err := tx.ExecContext(ctx, `INSERT INTO messages_seen (source_id, external_id, seen_at) VALUES (?, ?, ?)
+		ON CONFLICT (source_id, external_id) DO NOTHING`, sourceID, externalID, micros(at))
+	if err != nil {
+		return false, err
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
 }
