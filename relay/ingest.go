@@ -185,7 +185,7 @@ func (s *Service) Ingest(ctx context.Context, p *Principal, in IncomingMessage) 
 	if _, err := codes.run(extract.Context{}); err != nil {
 		return nil, agentotp.Errorf(agentotp.EValidation, "the message could not be read: %v", err)
 	}
-	matched, err := s.deliver(ctx, msg, actor, seen, func(r *agentotp.Request) (string, agentotp.MessageMetadata, error) {
+	matched, wanted, err := s.deliver(ctx, msg, actor, seen, func(r *agentotp.Request) (string, agentotp.MessageMetadata, error) {
 		result, err := codes.forRequest(r)
 		if err != nil {
 			return "", agentotp.MessageMetadata{}, err
@@ -214,12 +214,8 @@ func (s *Service) Ingest(ctx context.Context, p *Principal, in IncomingMessage) 
 	}
 	if !matched && !codes.found {
 		// Say whether a request wanted the message, never what it held.
-		cands, err := s.candidates(ctx, msg)
-		if err != nil {
-			return nil, err
-		}
 		res.Reason = agentotp.IngestNoMatch
-		if len(cands) > 0 {
+		if wanted > 0 {
 			res.Reason = agentotp.IngestNoCode
 		}
 		s.log.InfoContext(ctx, "message holds no code", "message_id", res.MessageID, "source", in.Source, "reason", res.Reason)
@@ -270,10 +266,10 @@ func (s *Service) candidates(ctx context.Context, msg *agentotp.Message) ([]*age
 // request (extraction depends on the request's context); when it returns
 // errNoCodeForRequest the message holds no code for that request and the
 // next candidate is tried.
-func (s *Service) deliver(ctx context.Context, msg *agentotp.Message, actor string, seen *agentotp.MessageRecord, codeFor func(*agentotp.Request) (string, agentotp.MessageMetadata, error)) (bool, error) {
+func (s *Service) deliver(ctx context.Context, msg *agentotp.Message, actor string, seen *agentotp.MessageRecord, codeFor func(*agentotp.Request) (string, agentotp.MessageMetadata, error)) (matched bool, wanted int, err error) {
 	cands, err := s.candidates(ctx, msg)
 	if err != nil {
-		return false, err
+		return false, 0, err
 	}
 	for _, c := range cands {
 		code, md, err := codeFor(c)
@@ -281,10 +277,10 @@ func (s *Service) deliver(ctx context.Context, msg *agentotp.Message, actor stri
 			continue
 		}
 		if err != nil {
-			return false, err
+			return false, len(cands), err
 		}
 		_, err = s.updateSeen(ctx, c.ID, c, seen, func(r *agentotp.Request, now time.Time) (agentotp.AuditEntry, error) {
-			if !s.matches(r, msg) {
+			if !s.stillMatches(r, msg) {
 				return agentotp.AuditEntry{}, errSkip
 			}
 			key, err := s.liveOf(r).sealKey()
@@ -304,16 +300,16 @@ func (s *Service) deliver(ctx context.Context, msg *agentotp.Message, actor stri
 		})
 		switch {
 		case err == nil:
-			return true, nil
+			return true, len(cands), nil
 		case errors.Is(err, agentotp.ErrDuplicateMessage):
-			return false, err
+			return false, len(cands), err
 		case errors.Is(err, errSkip), agentotp.ErrorCode(err) != agentotp.EInternal:
 			continue // taken, decided or ended meanwhile: the next one
 		default:
-			return false, err
+			return false, len(cands), err
 		}
 	}
-	return false, nil
+	return false, len(cands), nil
 }
 
 // receivedAction is the audit action of a message attached to r: the code
@@ -325,9 +321,18 @@ func receivedAction(r *agentotp.Request) string {
 	return agentotp.AuditOTPReceived
 }
 
-// matches reports whether msg may feed r.
-func (s *Service) matches(r *agentotp.Request, msg *agentotp.Message) bool {
-	return !r.Held() && s.matchesEntry(r, s.liveOf(r), msg, s.Now())
+// stillMatches reports whether msg, which matched r's filter when r was
+// chosen, may still feed r as it stands now (a filter never changes, so
+// its content pattern is not run again).
+func (s *Service) stillMatches(r *agentotp.Request, msg *agentotp.Message) bool {
+	if r.Held() || !r.Status.Live() || r.ExpiredAt(s.Now()) {
+		return false
+	}
+	if r.Test != (msg.TestAgentID != "") || (r.Test && r.AgentID != msg.TestAgentID) {
+		return false
+	}
+	m, _ := s.liveOf(r).matchers()
+	return m != nil && m.MatchMeta(msg, r.CreatedAt)
 }
 
 // matchesEntry reports whether msg may feed r, not held, whose compiled

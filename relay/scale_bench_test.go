@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -141,5 +142,31 @@ func BenchmarkCreateCancel(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// BenchmarkHeavyContentPatterns is the worst a message costs through
+// content patterns: 20 live requests of one agent, each with the largest
+// pattern allowed that never matches, and an unrelated 60 KiB message
+// that keeps every one of its threads alive. MaxContentWork bounds it.
+//
+//	go test ./relay -run '^$' -bench HeavyContentPatterns -benchtime 5x
+func BenchmarkHeavyContentPatterns(b *testing.B) {
+	f := newScaleFixture(b, 0)
+	ctx := context.Background()
+	for range relay.MaxLiveRequestsPerAgent {
+		if _, err := f.svc.CreateRequest(ctx, f.agent, relay.CreateRequestInput{Reason: "bench", PublicKey: f.key,
+			Filter: &agentotp.Filter{ContentPattern: `[^Z]{0,240}Z`}}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	text := strings.Repeat("lorem ipsum dolor sit amet 12345 ", 2000)[:60<<10]
+	b.ResetTimer()
+	for i := range b.N {
+		res, err := f.svc.Ingest(ctx, f.source, relay.IncomingMessage{Source: agentotp.SourceSMS, Sender: "ANY",
+			Text: text, ExternalID: fmt.Sprintf("heavy-%d", i)})
+		if err != nil || res.Matched {
+			b.Fatalf("ingest: %+v %v", res, err)
+		}
 	}
 }
