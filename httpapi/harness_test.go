@@ -122,6 +122,10 @@ func newHarnessStore(t testing.TB, wrap func(agentotp.Store) agentotp.Store, opt
 		h.srv.Close()
 		store.Close()
 	})
+	if n := liveSeed(t); n > 0 { // live10k_test.go
+		o, _, _ := h.svc.EnsureOwner(ctx, "owner", false)
+		h.seedLive(ctx, o.ID, n)
+	}
 	return h
 }
 
