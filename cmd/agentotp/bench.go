@@ -502,6 +502,26 @@ func ratio(a, b float64) float64 {
 	return a / b
 }
 
+// firstError keeps the first error that many goroutines report.
+type firstError struct {
+	mu  sync.Mutex
+	err error
+}
+
+func (f *firstError) set(err error) {
+	f.mu.Lock()
+	if f.err == nil {
+		f.err = err
+	}
+	f.mu.Unlock()
+}
+
+func (f *firstError) get() error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.err
+}
+
 // benchHTTP is a small JSON client for the bench's round trips.
 type benchHTTP struct {
 	base string
@@ -690,7 +710,7 @@ func benchLifecycles(ctx context.Context, t *benchTarget, c int, d time.Duration
 	}
 	var s samples
 	var n, fails atomic.Int64
-	var firstErr atomic.Value
+	var firstErr firstError
 	var wg sync.WaitGroup
 	start := time.Now()
 	stop := start.Add(d)
@@ -701,7 +721,7 @@ func benchLifecycles(ctx context.Context, t *benchTarget, c int, d time.Duration
 				code := fmt.Sprintf("%06d", (w*7919+i*104729)%1000000)
 				if err := f.lifecycle(ctx, f.agents[w], sender, code, &s); err != nil {
 					fails.Add(1)
-					firstErr.CompareAndSwap(nil, err)
+					firstErr.set(err)
 					if ctx.Err() != nil || fails.Load() > 100 {
 						return
 					}
@@ -714,8 +734,7 @@ func benchLifecycles(ctx context.Context, t *benchTarget, c int, d time.Duration
 	wg.Wait()
 	elapsed := time.Since(start)
 	if n.Load() == 0 {
-		err, _ := firstErr.Load().(error)
-		return lifecycleRun{}, fmt.Errorf("no lifecycle finished with %d agents: %v", c, err)
+		return lifecycleRun{}, fmt.Errorf("no lifecycle finished with %d agents: %v", c, firstErr.get())
 	}
 	run := lifecycleRun{Clients: c, Lifecycles: n.Load(), PerSecond: float64(n.Load()) / elapsed.Seconds(),
 		Steps: map[string]quantile{}, Failures: fails.Load()}
@@ -748,7 +767,7 @@ func httpFloor(ctx context.Context, c int, d time.Duration) (float64, error) {
 	h := newBenchHTTP("http://"+ln.Addr().String(), c)
 	var n atomic.Int64
 	var wg sync.WaitGroup
-	var failed atomic.Value
+	var failed firstError
 	start := time.Now()
 	stop := start.Add(d)
 	for range c {
@@ -757,7 +776,7 @@ func httpFloor(ctx context.Context, c int, d time.Duration) (float64, error) {
 				for step := range 5 {
 					var out map[string]any
 					if err := h.call(ctx, http.MethodPost, "/step/"+strconv.Itoa(step), "x", map[string]string{"reason": "floor"}, &out); err != nil {
-						failed.CompareAndSwap(nil, err)
+						failed.set(err)
 						return
 					}
 				}
@@ -766,7 +785,7 @@ func httpFloor(ctx context.Context, c int, d time.Duration) (float64, error) {
 		})
 	}
 	wg.Wait()
-	if err, _ := failed.Load().(error); err != nil {
+	if err := failed.get(); err != nil {
 		return 0, fmt.Errorf("net/http floor: %w", err)
 	}
 	return float64(n.Load()) / time.Since(start).Seconds(), nil
@@ -845,7 +864,7 @@ func benchWaiters(ctx context.Context, t *benchTarget, w int) (*waitersRun, erro
 	ws := make([]*waiter, w)
 	jobs := make(chan int)
 	var wg sync.WaitGroup
-	var setupErr atomic.Value
+	var setupErr firstError
 	for range 16 {
 		wg.Go(func() {
 			for i := range jobs {
@@ -855,7 +874,7 @@ func benchWaiters(ctx context.Context, t *benchTarget, w int) (*waitersRun, erro
 					err = f.approve(ctx, id)
 				}
 				if err != nil {
-					setupErr.CompareAndSwap(nil, err)
+					setupErr.set(err)
 				}
 				x.id = id
 				ws[i] = x
@@ -867,7 +886,7 @@ func benchWaiters(ctx context.Context, t *benchTarget, w int) (*waitersRun, erro
 	}
 	close(jobs)
 	wg.Wait()
-	if err, _ := setupErr.Load().(error); err != nil {
+	if err := setupErr.get(); err != nil {
 		return nil, fmt.Errorf("waiters: %w", err)
 	}
 	base, baseWaiters, err := relayMemory(ctx, f.h)
