@@ -3,7 +3,8 @@
 //
 // The database runs in WAL mode. All writes go through a single connection
 // and begin their transactions IMMEDIATE, so writers are serialized inside
-// the process and never fail with SQLITE_BUSY; reads use a separate pool of
+// the process and never fail with SQLITE_BUSY; writes that arrive together
+// share one transaction, each in a savepoint of its own (group commit); reads use a separate pool of
 // read-only connections that WAL lets proceed beside the writer. The schema
 // is a list of SQL migrations embedded in the binary and applied by [Open].
 //
@@ -67,7 +68,9 @@ type DB struct {
 	erasedFull    chan struct{}
 	pendingErased atomic.Int64
 	stop          chan struct{}  // closed by Close
-	wg            sync.WaitGroup // the checkpointer
+	wg            sync.WaitGroup // the checkpointer and the committer
+	txq           chan *txReq    // writes waiting for the committer (tx)
+	grouped       atomic.Int64   // writes that shared a transaction with others
 
 	closeOnce sync.Once
 	closeErr  error
@@ -138,7 +141,9 @@ func Open(ctx context.Context, path string, logger *slog.Logger, opts ...Option)
 	}
 	db.read = read
 	db.stop = make(chan struct{})
+	db.txq = make(chan *txReq)
 	db.wg.Go(db.checkpointer)
+	db.wg.Go(db.committer)
 	return db, nil
 }
 
@@ -311,9 +316,43 @@ func (db *DB) migrate(ctx context.Context) error {
 	return nil
 }
 
+// maxGroup bounds the writes one group commit takes.
+const maxGroup = 64
+
+// txReq is one write waiting for the committer.
+type txReq struct {
+	ctx  context.Context
+	fn   func(tx *sql.Tx) error
+	done chan error
+}
+
 // tx runs fn in a write transaction, which the write connection begins
-// IMMEDIATE, and commits it when fn returns nil.
+// IMMEDIATE, and commits it when fn returns nil; fn's error (or the
+// commit's) is returned, and a failed fn leaves nothing written.
+//
+// Writes that arrive together share one transaction (group commit): the
+// committer takes every write queued while the previous transaction ran,
+// up to maxGroup, runs each inside a savepoint of one transaction (a
+// failing one is rolled back to its savepoint, alone), and commits once;
+// each caller is told its own outcome. Before Open has started the
+// committer (migrations, say) fn runs in a transaction of its own.
 func (db *DB) tx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	if db.txq == nil {
+		return db.txAlone(ctx, fn)
+	}
+	r := &txReq{ctx: ctx, fn: fn, done: make(chan error, 1)}
+	select {
+	case db.txq <- r:
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-db.stop:
+		return errors.New("the store is closed")
+	}
+	return <-r.done
+}
+
+// txAlone runs fn in a transaction of its own.
+func (db *DB) txAlone(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	tx, err := db.write.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
@@ -326,6 +365,82 @@ func (db *DB) tx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 		return fmt.Errorf("commit: %w", err)
 	}
 	return nil
+}
+
+// committer runs the queued writes, a group at a time, until Close.
+func (db *DB) committer() {
+	for {
+		var first *txReq
+		select {
+		case <-db.stop:
+			return
+		case first = <-db.txq:
+		}
+		group := []*txReq{first}
+	drain:
+		for len(group) < maxGroup {
+			select {
+			case r := <-db.txq:
+				group = append(group, r)
+			default:
+				break drain
+			}
+		}
+		db.runGroup(group)
+	}
+}
+
+// runGroup runs a group of writes in one transaction and tells each its
+// outcome.
+func (db *DB) runGroup(group []*txReq) {
+	if len(group) == 1 {
+		r := group[0]
+		r.done <- db.txAlone(r.ctx, r.fn)
+		return
+	}
+	db.grouped.Add(int64(len(group)))
+	errs := make([]error, len(group))
+	tx, err := db.write.BeginTx(context.Background(), nil)
+	if err != nil {
+		for _, r := range group {
+			r.done <- fmt.Errorf("begin: %w", err)
+		}
+		return
+	}
+	ok := false
+	for i, r := range group {
+		if err := r.ctx.Err(); err != nil {
+			errs[i] = err
+			continue
+		}
+		if _, err := tx.Exec("SAVEPOINT w"); err != nil {
+			errs[i] = fmt.Errorf("savepoint: %w", err)
+			continue
+		}
+		if errs[i] = r.fn(tx); errs[i] != nil {
+			if _, err := tx.Exec("ROLLBACK TO w"); err != nil {
+				errs[i] = errors.Join(errs[i], fmt.Errorf("rollback to savepoint: %w", err))
+			}
+		}
+		if _, err := tx.Exec("RELEASE w"); err != nil && errs[i] == nil {
+			errs[i] = fmt.Errorf("release savepoint: %w", err)
+		}
+		ok = ok || errs[i] == nil
+	}
+	var cerr error
+	if ok {
+		if err := tx.Commit(); err != nil {
+			cerr = fmt.Errorf("commit: %w", err)
+		}
+	} else {
+		_ = tx.Rollback()
+	}
+	for i, r := range group {
+		if errs[i] == nil && cerr != nil {
+			errs[i] = cerr
+		}
+		r.done <- errs[i]
+	}
 }
 
 // conflictOnDuplicate adds agentotp.ErrConflict to the chain of a primary
