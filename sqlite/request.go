@@ -99,7 +99,7 @@ func (db *DB) CreateRequest(ctx context.Context, r *agentotp.Request, audit ...a
 		return fmt.Errorf("sqlite: create request %s: %w", r.ID, err)
 	}
 	err = db.tx(ctx, func(tx *sql.Tx) error {
-		if err := insertRequest(ctx, tx, r, row); err != nil {
+		if err := db.insertRequest(ctx, tx, r, row); err != nil {
 			return err
 		}
 		if err := enqueueWebhooks(ctx, tx, "", r, audit); err != nil {
@@ -114,9 +114,8 @@ func (db *DB) CreateRequest(ctx context.Context, r *agentotp.Request, audit ...a
 }
 
 // insertRequest inserts the row of a new request.
-func insertRequest(ctx context.Context, tx *sql.Tx, r *agentotp.Request, row requestRow) error {
-	if _, err := tx.ExecContext(ctx, `INSERT INTO requests (`+requestColumns+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+func (db *DB) insertRequest(ctx context.Context, tx *sql.Tx, r *agentotp.Request, row requestRow) error {
+	if _, err := db.execTx(ctx, tx, sqlInsertRequest,
 		r.ID, r.OwnerID, r.AgentID, boolInt(r.Test), string(r.Status), r.Reason, r.ExpectedSender, row.filter,
 		r.Encryption, r.PublicKey, r.KeyFingerprint, r.WebhookURL, boolInt(r.IncludeMessage),
 		micros(r.CreatedAt), micros(r.ExpiresAt), row.decided, r.DecidedBy, r.DenyReason, row.consumed, row.updated,
@@ -128,7 +127,7 @@ func insertRequest(ctx context.Context, tx *sql.Tx, r *agentotp.Request, row req
 
 // GetRequest returns one request by id, whoever owns it.
 func (db *DB) GetRequest(ctx context.Context, id string) (*agentotp.Request, error) {
-	r, err := scanRequest(db.read.QueryRowContext(ctx, `SELECT `+requestColumns+` FROM requests WHERE id = ?`, id))
+	r, err := scanRequest(db.readRow(ctx, sqlGetRequest, id))
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: get request %s: %w", id, notFound(err))
 	}
@@ -163,7 +162,7 @@ func (db *DB) updateRequest(ctx context.Context, r *agentotp.Request, prevVersio
 	erased := false
 	err = db.tx(ctx, func(tx *sql.Tx) error {
 		if seen != nil {
-			fresh, err := recordMessage(ctx, tx, seen.SourceID, seen.ExternalID, seen.At)
+			fresh, err := db.recordMessage(ctx, tx, seen.SourceID, seen.ExternalID, seen.At)
 			if err != nil {
 				return err
 			}
@@ -184,12 +183,7 @@ func (db *DB) updateRequest(ctx context.Context, r *agentotp.Request, prevVersio
 		if err != nil {
 			return err
 		}
-		res, err := tx.ExecContext(ctx, `UPDATE requests SET
-			test = ?, status = ?, reason = ?, expected_sender = ?, filter = ?,
-			encryption = ?, public_key = ?, key_fingerprint = ?, webhook_url = ?, include_message = ?,
-			expires_at = ?, decided_at = ?, decided_by = ?, deny_reason = ?, consumed_at = ?, updated_at = ?,
-			metadata = ?, payload = ?, content = ?, version = version + 1
-			WHERE id = ? AND version = ?`,
+		res, err := db.execTx(ctx, tx, sqlUpdateRequest,
 			boolInt(r.Test), string(r.Status), r.Reason, r.ExpectedSender, row.filter,
 			r.Encryption, r.PublicKey, r.KeyFingerprint, r.WebhookURL, boolInt(r.IncludeMessage),
 			micros(r.ExpiresAt), row.decided, r.DecidedBy, r.DenyReason, row.consumed, row.updated,
@@ -365,7 +359,7 @@ func (db *DB) RecordMessage(ctx context.Context, sourceID, externalID string, at
 	}
 	var fresh bool
 	err := db.tx(ctx, func(tx *sql.Tx) (err error) {
-		fresh, err = recordMessage(ctx, tx, sourceID, externalID, at)
+		fresh, err = db.recordMessage(ctx, tx, sourceID, externalID, at)
 		return err
 	})
 	if err != nil {
@@ -376,9 +370,8 @@ func (db *DB) RecordMessage(ctx context.Context, sourceID, externalID string, at
 
 // recordMessage inserts the message's row in tx and reports whether it is
 // new.
-func recordMessage(ctx context.Context, tx *sql.Tx, sourceID, externalID string, at time.Time) (bool, error) {
-	res, err := tx.ExecContext(ctx, `INSERT INTO messages_seen (source_id, external_id, seen_at) VALUES (?, ?, ?)
-		ON CONFLICT (source_id, external_id) DO NOTHING`, sourceID, externalID, micros(at))
+func (db *DB) recordMessage(ctx context.Context, tx *sql.Tx, sourceID, externalID string, at time.Time) (bool, error) {
+	res, err := db.execTx(ctx, tx, sqlRecordMessage, sourceID, externalID, micros(at))
 	if err != nil {
 		return false, err
 	}

@@ -70,6 +70,7 @@ type DB struct {
 	stop          chan struct{}  // closed by Close
 	wg            sync.WaitGroup // the checkpointer and the committer
 	txq           chan *txReq    // writes waiting for the committer (tx)
+	stmts         statements     // prepared statements (stmt.go)
 	grouped       atomic.Int64   // writes that shared a transaction with others
 
 	closeOnce sync.Once
@@ -116,6 +117,10 @@ func Open(ctx context.Context, path string, logger *slog.Logger, opts ...Option)
 	if err := db.migrate(ctx); err != nil {
 		write.Close()
 		return nil, err
+	}
+	if err := db.prepareWrites(ctx); err != nil {
+		write.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
 	db.erased = make(chan struct{}, 1)
 	db.erasedFull = make(chan struct{}, 1)
@@ -174,6 +179,7 @@ func (db *DB) Close() error {
 	db.closeOnce.Do(func() {
 		close(db.stop)
 		db.wg.Wait()
+		db.closeStatements()
 		_, err := db.write.Exec("PRAGMA optimize")
 		db.closeErr = errors.Join(err, db.read.Close(), db.write.Close())
 	})
