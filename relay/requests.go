@@ -226,8 +226,11 @@ func (s *Service) GetRequest(ctx context.Context, p *Principal, id string) (*age
 // pending_approval or approved, or when wait has passed, whichever comes
 // first. It sleeps on the broker, never in a polling loop.
 func (s *Service) WaitRequest(ctx context.Context, p *Principal, id string, wait time.Duration) (*agentotp.Request, error) {
-	deadline := time.NewTimer(wait)
-	defer deadline.Stop()
+	deadline := time.Now().Add(wait)
+	// One timer per waiter, set to whichever comes first: the end of the
+	// wait or the request's expiry.
+	timer := time.NewTimer(wait)
+	defer timer.Stop()
 	for {
 		// Subscribe before reading, so a change between the read and the
 		// wait is not missed.
@@ -237,24 +240,27 @@ func (s *Service) WaitRequest(ctx context.Context, p *Principal, id string, wait
 			release()
 			return r, err
 		}
-		expiry := time.NewTimer(r.ExpiresAt.Sub(s.Now()))
+		left := time.Until(deadline)
+		expiring := false
+		if untilExpiry := r.ExpiresAt.Sub(s.Now()); untilExpiry < left {
+			left, expiring = untilExpiry, true
+		}
+		timer.Reset(max(left, 0))
 		select {
 		case <-changed:
-			expiry.Stop()
 			release()
 			r2, err := s.agentRequest(ctx, p, id)
 			if err != nil || r2.Status != r.Status {
 				return r2, err
 			}
 			// A held message changes no status; keep waiting.
-		case <-expiry.C:
-			release() // the next load ends the request
-		case <-deadline.C:
-			expiry.Stop()
+		case <-timer.C:
 			release()
-			return s.agentRequest(ctx, p, id)
+			if !expiring {
+				return s.agentRequest(ctx, p, id)
+			}
+			// The request's TTL passed: the next load ends it.
 		case <-ctx.Done():
-			expiry.Stop()
 			release()
 			return nil, ctx.Err()
 		}

@@ -16,6 +16,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -49,6 +50,9 @@ type benchOptions struct {
 	// limits until its stdin closes.
 	child    bool
 	seedLive int
+	// cpuProfile, when set, is where the relay writes a CPU profile of
+	// the lifecycle run with the most agents.
+	cpuProfile string
 }
 
 func newBenchCmd(a *app) *cobra.Command {
@@ -97,6 +101,7 @@ It stops by itself; --json prints the figures as one JSON object.`,
 	f.BoolVar(&o.jsonOut, "json", false, "print JSON")
 	f.BoolVar(&o.child, "relay-child", false, "serve bench's own relay (used by bench itself)")
 	f.IntVar(&o.seedLive, "seed-live", 0, "with --relay-child: live requests stored before serving")
+	f.StringVar(&o.cpuProfile, "cpuprofile", "", "write the relay's CPU profile of the lifecycle run with the most agents to this file")
 	_ = f.MarkHidden("relay-child")
 	_ = f.MarkHidden("seed-live")
 	return cmd
@@ -121,6 +126,17 @@ func runBenchChild(ctx context.Context, a *app, o benchOptions) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	go func() { _, _ = io.Copy(io.Discard, a.stdin); cancel() }()
+	if o.cpuProfile != "" {
+		f, err := os.Create(o.cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
 	if err := os.MkdirAll(o.dataDir, 0o700); err != nil {
 		return err
 	}
@@ -227,7 +243,7 @@ func seedLive(ctx context.Context, svc *relay.Service, store domain.Store, owner
 }
 
 // startChild starts a relay child with seed live requests.
-func startChild(ctx context.Context, seed int) (*benchTarget, error) {
+func startChild(ctx context.Context, seed int, profile string) (*benchTarget, error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return nil, err
@@ -236,7 +252,11 @@ func startChild(ctx context.Context, seed int) (*benchTarget, error) {
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.CommandContext(ctx, exe, "bench", "--relay-child", "--data", filepath.Join(dir, "data"), "--seed-live", strconv.Itoa(seed))
+	args := []string{"bench", "--relay-child", "--data", filepath.Join(dir, "data"), "--seed-live", strconv.Itoa(seed)}
+	if profile != "" {
+		args = append(args, "--cpuprofile", profile)
+	}
+	cmd := exec.CommandContext(ctx, exe, args...)
 	cmd.Env = append(os.Environ(), "AGENTOTP_SECRET_KEY=")
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
@@ -403,12 +423,13 @@ func runBench(ctx context.Context, a *app, o benchOptions) error {
 		}
 	}
 	// open returns the relay of one run: a fresh child, or --server.
-	open := func(seed int) (*benchTarget, error) {
+	open := func(seed int, profile string) (*benchTarget, error) {
 		if o.server != "" {
 			return &benchTarget{url: strings.TrimRight(o.server, "/"), token: o.token, stop: func() error { return nil }}, nil
 		}
-		return startChild(ctx, seed)
+		return startChild(ctx, seed, profile)
 	}
+	most := slices.Max(append([]int{0}, o.clients...))
 	tmp, err := os.MkdirTemp("", "agentotp-bench-floor-")
 	if err != nil {
 		return err
@@ -420,7 +441,13 @@ func runBench(ctx context.Context, a *app, o benchOptions) error {
 			continue
 		}
 		progress("lifecycles with %d concurrent agents for %v …", c, o.duration)
-		t, err := open(0)
+		profile := ""
+		if c == most && o.cpuProfile != "" {
+			if profile, err = filepath.Abs(o.cpuProfile); err != nil {
+				return err
+			}
+		}
+		t, err := open(0, profile)
 		if err != nil {
 			return err
 		}
@@ -457,7 +484,7 @@ func runBench(ctx context.Context, a *app, o benchOptions) error {
 			continue
 		}
 		progress("cost with %d live requests …", n)
-		t, err := open(n)
+		t, err := open(n, "")
 		if err != nil {
 			return err
 		}
@@ -470,7 +497,7 @@ func runBench(ctx context.Context, a *app, o benchOptions) error {
 	}
 	if o.waiters > 0 {
 		progress("%d waiters …", o.waiters)
-		t, err := open(0)
+		t, err := open(0, "")
 		if err != nil {
 			return err
 		}
