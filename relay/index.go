@@ -276,13 +276,6 @@ func (x *liveIndex) apply(r *agentotp.Request, now time.Time) {
 	}
 }
 
-// reset forgets the owner's part; the next use reloads it from the store.
-func (x *liveIndex) reset(ownerID string) {
-	x.mu.Lock()
-	delete(x.owners, ownerID)
-	x.mu.Unlock()
-}
-
 // entry returns the index's entry of the request id of the owner, if the
 // owner's part is loaded and holds it.
 func (x *liveIndex) entry(ownerID, id string) *indexEntry {
