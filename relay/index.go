@@ -18,8 +18,8 @@ import (
 // ListLiveRequests on first use (after a restart, say), and from then on
 // kept current by apply, which the service calls with every request it
 // creates or changes (Service.published). A backend written by several
-// relays (PostgreSQL) feeds the same apply from its change notifications,
-// or drops an owner's part with reset so that the next use reloads it.
+// relays (PostgreSQL) feeds the same apply from its change notifications
+// (LISTEN/NOTIFY), loading through the same load on first use.
 //
 // It is indexed so that a message meets only the requests it could match:
 // by owner, then by test agent (a test message feeds only its own agent's
