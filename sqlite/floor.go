@@ -43,7 +43,7 @@ func MeasureCommitFloor(ctx context.Context, dir string, clients, commits int, c
 	if err != nil {
 		return FloorResult{}, fmt.Errorf("sqlite: commit floor: %w", err)
 	}
-	w, err := sql.Open("sqlite", writeDSN(fileURI(abs)))
+	w, err := openDB(writeDSN(fileURI(abs)))
 	if err != nil {
 		return FloorResult{}, fmt.Errorf("sqlite: commit floor: %w", err)
 	}

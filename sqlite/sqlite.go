@@ -70,7 +70,6 @@ type DB struct {
 	stop          chan struct{}  // closed by Close
 	wg            sync.WaitGroup // the checkpointer and the committer
 	txq           chan *txReq    // writes waiting for the committer (tx)
-	stmts         statements     // prepared statements (stmt.go)
 	grouped       atomic.Int64   // writes that shared a transaction with others
 
 	closeOnce sync.Once
@@ -97,7 +96,7 @@ func Open(ctx context.Context, path string, logger *slog.Logger, opts ...Option)
 	uri := fileURI(abs)
 	ms := busyTimeout.Milliseconds()
 
-	write, err := sql.Open("sqlite", writeDSN(uri))
+	write, err := openDB(writeDSN(uri))
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
@@ -118,10 +117,6 @@ func Open(ctx context.Context, path string, logger *slog.Logger, opts ...Option)
 		write.Close()
 		return nil, err
 	}
-	if err := db.prepareWrites(ctx); err != nil {
-		write.Close()
-		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
-	}
 	db.erased = make(chan struct{}, 1)
 	db.erasedFull = make(chan struct{}, 1)
 	if err := db.initSecrets(ctx, abs); err != nil {
@@ -130,7 +125,7 @@ func Open(ctx context.Context, path string, logger *slog.Logger, opts ...Option)
 	}
 
 	readDSN := fmt.Sprintf("%s?_pragma=busy_timeout(%d)&_pragma=foreign_keys(1)&_pragma=query_only(1)", uri, ms)
-	read, err := sql.Open("sqlite", readDSN)
+	read, err := openDB(readDSN)
 	if err != nil {
 		write.Close()
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
@@ -179,7 +174,6 @@ func (db *DB) Close() error {
 	db.closeOnce.Do(func() {
 		close(db.stop)
 		db.wg.Wait()
-		db.closeStatements()
 		_, err := db.write.Exec("PRAGMA optimize")
 		db.closeErr = errors.Join(err, db.read.Close(), db.write.Close())
 	})
