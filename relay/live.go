@@ -50,6 +50,12 @@ func (e *liveEntry) matchers() (full, meta *agentotp.Matcher) {
 	return e.matcher, e.meta
 }
 
+// primeKey gives the entry the key already parsed (and checked) when the
+// request was created, so that delivery does not parse it again.
+func (e *liveEntry) primeKey(k *seal.PublicKey) {
+	e.parse.Do(func() { e.key = k })
+}
+
 // sealKey returns the request's parsed public key.
 func (e *liveEntry) sealKey() (*seal.PublicKey, error) {
 	e.parse.Do(func() {

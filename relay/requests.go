@@ -160,6 +160,9 @@ func (s *Service) CreateRequest(ctx context.Context, p *Principal, in CreateRequ
 	}
 	s.log.InfoContext(ctx, "request created", "request_id", r.ID, "agent_id", r.AgentID, "status", r.Status, "encryption", r.Encryption, "ttl_s", int(in.TTL.Seconds()))
 	s.published(ctx, r, audit[0])
+	if e := s.index.entry(r.OwnerID, r.ID); e != nil {
+		e.live.primeKey(key) // parsed once, by validate
+	}
 	return r, nil
 }
 
