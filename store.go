@@ -2,8 +2,21 @@ package agentotp
 
 import (
 	"context"
+	"errors"
 	"time"
 )
+
+// MessageRecord names a message that a source delivered, for
+// de-duplication of the source's retries.
+type MessageRecord struct {
+	SourceID   string
+	ExternalID string
+	At         time.Time
+}
+
+// ErrDuplicateMessage is returned by Store.DeliverMessage when the
+// message was recorded already.
+var ErrDuplicateMessage = errors.New("message already recorded")
 
 // RequestQuery selects requests for listing, newest first.
 type RequestQuery struct {
@@ -97,6 +110,15 @@ type Store interface {
 	// prevVersion, and sets r.Version to prevVersion+1; otherwise it
 	// returns ErrConflict and writes nothing.
 	UpdateRequest(ctx context.Context, r *Request, prevVersion int64, audit ...AuditEntry) error
+
+	// DeliverMessage is UpdateRequest that, in the same transaction,
+	// records that source m.SourceID delivered the message m.ExternalID
+	// (what RecordMessage records). If that message was recorded already
+	// it writes nothing and returns ErrDuplicateMessage: a message is
+	// recorded exactly when its delivery is, so a crash between the two
+	// can neither lose the code (recorded, not delivered, the retry
+	// refused) nor deliver it twice.
+	DeliverMessage(ctx context.Context, r *Request, prevVersion int64, m MessageRecord, audit ...AuditEntry) error
 
 	// RecordMessage remembers that a source delivered the message with
 	// externalID, and reports false if it had already done so. Only the id

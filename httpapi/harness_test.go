@@ -58,6 +58,9 @@ func newHarnessStore(t testing.TB, wrap func(agentotp.Store) agentotp.Store, opt
 	})
 	h.dir, h.store, h.svc, h.srv, h.clock, h.logs, h.ownerToken = r.Dir, r.Store, r.Service, r.Server, r.Clock, r.Logs, r.OwnerToken
 	h.owner = client.NewOwnerClient(h.ownerToken, client.WithBaseURL(h.srv.URL), client.WithMaxRetries(0))
+	if n := liveSeed(t); n > 0 { // live10k_test.go
+		h.seedLive(context.Background(), r.Owner.ID, n)
+	}
 	return h
 }
 

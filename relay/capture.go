@@ -2,6 +2,7 @@ package relay
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"strings"
@@ -40,23 +41,18 @@ func (s *Service) CaptureRequests(ctx context.Context, p *Principal) ([]*agentot
 	if err != nil {
 		return nil, fmt.Errorf("capture requests: %w", err)
 	}
-	live, err := s.store.ListLiveRequests(ctx, p.OwnerID)
+	now := s.Now()
+	// In the order the edge feeds the first match, as deliver does.
+	out, err := s.index.all(ctx, p.OwnerID, func(e *indexEntry) bool {
+		r := e.req
+		if e.held || r.ExpiredAt(now) || r.Test {
+			return false
+		}
+		return (src.Allows(agentotp.SourceSMS) && r.Filter.WantsSource(agentotp.SourceSMS)) ||
+			(src.Allows(agentotp.SourceEmail) && r.Filter.WantsSource(agentotp.SourceEmail))
+	})
 	if err != nil {
 		return nil, fmt.Errorf("capture requests: %w", err)
-	}
-	approvedFirst(live) // the edge feeds the first match, as deliver does
-	now := s.Now()
-	out := make([]*agentotp.Request, 0, len(live))
-	for _, r := range live {
-		if !r.Status.Live() || r.Held() || r.ExpiredAt(now) || r.Test {
-			continue
-		}
-		if !(src.Allows(agentotp.SourceSMS) && r.Filter.WantsSource(agentotp.SourceSMS)) &&
-			!(src.Allows(agentotp.SourceEmail) && r.Filter.WantsSource(agentotp.SourceEmail)) {
-			continue
-		}
-		r.Payload, r.Content = nil, nil
-		out = append(out, r)
 	}
 	return out, nil
 }
@@ -182,7 +178,12 @@ func (s *Service) Deliver(ctx context.Context, p *Principal, d Delivery) (*Deliv
 		ReceivedAt: received, Confidence: d.Confidence, Domain: d.Domain,
 	}
 	actor := agentotp.ActorSource(p.SourceID)
-	r, err = s.update(ctx, r.ID, r, func(r *agentotp.Request, now time.Time) (agentotp.AuditEntry, error) {
+	var seen *agentotp.MessageRecord
+	if dedupe != "" { // recorded with the delivery, in its transaction
+		seen = &agentotp.MessageRecord{SourceID: p.SourceID, ExternalID: dedupe, At: now}
+	}
+	before := r.Status
+	r, err = s.updateSeen(ctx, r.ID, r, seen, func(r *agentotp.Request, now time.Time) (agentotp.AuditEntry, error) {
 		if err := s.deliverable(r, &d, received); err != nil {
 			return agentotp.AuditEntry{}, err
 		}
@@ -193,15 +194,15 @@ func (s *Service) Deliver(ctx context.Context, p *Principal, d Delivery) (*Deliv
 			"message_id": md.MessageID, "source": d.Source, "sender": agentotp.SenderAddress(d.Sender), "capture": "edge",
 		}), nil
 	})
+	if errors.Is(err, agentotp.ErrDuplicateMessage) {
+		res.Duplicate, res.Status = true, before
+		s.log.InfoContext(ctx, "duplicate delivery ignored", "message_id", res.MessageID, "request_id", res.RequestID)
+		return res, nil
+	}
 	if err != nil {
 		return nil, err
 	}
 	res.Status = r.Status
-	if dedupe != "" {
-		if _, err := s.store.RecordMessage(ctx, p.SourceID, dedupe, s.Now()); err != nil {
-			s.log.WarnContext(ctx, "edge delivery: recording its external id failed", "request_id", r.ID, "err", err)
-		}
-	}
 	s.log.InfoContext(ctx, "edge delivery attached", "message_id", md.MessageID, "request_id", r.ID, "source", d.Source, "status", r.Status)
 	return res, nil
 }
@@ -221,8 +222,8 @@ func (s *Service) deliverable(r *agentotp.Request, d *Delivery, received time.Ti
 	if len(d.Content) > 0 && !r.IncludeMessage {
 		return agentotp.FieldErr("encrypted_content", "must be absent: the request did not ask for the message")
 	}
-	lc := s.live.of(r)
-	m := lc.meta // only the edge saw the text: no content pattern
+	lc := s.liveOf(r)
+	_, m := lc.matchers() // only the edge saw the text: no content pattern
 	if m == nil {
 		return agentotp.Errorf(agentotp.EConflict, "the request's filter no longer compiles")
 	}

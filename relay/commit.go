@@ -14,7 +14,20 @@ import (
 // for the notifiers. It is the one way a stored request changes; a lost
 // race is agentotp.ErrConflict, and nothing is published.
 func (s *Service) commit(ctx context.Context, r *agentotp.Request, prev int64, e agentotp.AuditEntry) error {
-	if err := s.store.UpdateRequest(ctx, r, prev, e); err != nil {
+	return s.commitSeen(ctx, r, prev, nil, e)
+}
+
+// commitSeen is commit that, when seen is set, records in the same
+// transaction that its source delivered the message (a message recorded
+// already is agentotp.ErrDuplicateMessage, and nothing is written).
+func (s *Service) commitSeen(ctx context.Context, r *agentotp.Request, prev int64, seen *agentotp.MessageRecord, e agentotp.AuditEntry) error {
+	var err error
+	if seen != nil {
+		err = s.store.DeliverMessage(ctx, r, prev, *seen, e)
+	} else {
+		err = s.store.UpdateRequest(ctx, r, prev, e)
+	}
+	if err != nil {
 		return err
 	}
 	s.log.InfoContext(ctx, "request changed", "request_id", r.ID, "action", e.Action, "actor", e.Actor, "status", r.Status)
@@ -25,9 +38,7 @@ func (s *Service) commit(ctx context.Context, r *agentotp.Request, prev int64, e
 // published tells the broker and the notifiers of a change (or a new
 // request) that the store has taken.
 func (s *Service) published(ctx context.Context, r *agentotp.Request, e agentotp.AuditEntry) {
-	if !r.Status.Live() {
-		s.live.forget(r.ID)
-	}
+	s.index.apply(r, s.Now())
 	s.broker.Publish(r.OwnerID, r.ID)
 	s.emit(ctx, r, e.Action, e.Actor, e.At)
 }
@@ -40,6 +51,11 @@ var errSkip = errors.New("relay: change does not apply")
 // modify it and return the audit entry, and starts again when someone
 // else changed the request in the meantime.
 func (s *Service) update(ctx context.Context, id string, first *agentotp.Request, change func(r *agentotp.Request, now time.Time) (agentotp.AuditEntry, error)) (*agentotp.Request, error) {
+	return s.updateSeen(ctx, id, first, nil, change)
+}
+
+// updateSeen is update whose commit also records seen (commitSeen).
+func (s *Service) updateSeen(ctx context.Context, id string, first *agentotp.Request, seen *agentotp.MessageRecord, change func(r *agentotp.Request, now time.Time) (agentotp.AuditEntry, error)) (*agentotp.Request, error) {
 	r := first
 	for {
 		if r == nil {
@@ -53,7 +69,7 @@ func (s *Service) update(ctx context.Context, id string, first *agentotp.Request
 		if err != nil {
 			return nil, err
 		}
-		err = s.commit(ctx, r, prev, e)
+		err = s.commitSeen(ctx, r, prev, seen, e)
 		if errors.Is(err, agentotp.ErrConflict) {
 			r = nil // read again
 			continue

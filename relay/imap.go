@@ -152,16 +152,16 @@ func (s *Service) IMAPPassword(src *agentotp.IMAPSource) (string, error) {
 // requests, requests that already hold a code, and requests past their
 // TTL do not count.
 func (s *Service) EmailDemand(ctx context.Context, ownerID string) (agentotp.EmailDemand, error) {
-	live, err := s.store.ListLiveRequests(ctx, ownerID)
+	now := s.Now()
+	live, err := s.index.all(ctx, ownerID, func(e *indexEntry) bool {
+		r := e.req
+		return !r.Test && !e.held && !r.ExpiredAt(now) && r.Filter.WantsSource(agentotp.SourceEmail)
+	})
 	if err != nil {
 		return agentotp.EmailDemand{}, fmt.Errorf("email demand: %w", err)
 	}
-	now := s.Now()
 	var d agentotp.EmailDemand
 	for _, r := range live {
-		if r.Test || r.Held() || r.ExpiredAt(now) || !r.Filter.WantsSource(agentotp.SourceEmail) {
-			continue
-		}
 		d.Add(r.CreatedAt, r.Filter.ReceivedAfter)
 	}
 	return d, nil

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -152,26 +151,21 @@ func (s *Service) Ingest(ctx context.Context, p *Principal, in IncomingMessage) 
 	}
 	now := s.Now()
 	res := &agentotp.IngestResult{MessageID: agentotp.NewID("msg_")}
+	// The message's id is recorded in the transaction that delivers it
+	// (or, when it feeds no request, once it has been processed), never
+	// before: a crash in between must leave the source's retry welcome.
+	var seen *agentotp.MessageRecord
 	if in.ExternalID != "" {
-		fresh, rerr := s.store.RecordMessage(ctx, dedupeKey, in.ExternalID, now)
+		dup, rerr := s.store.MessageSeen(ctx, dedupeKey, in.ExternalID)
 		if rerr != nil {
 			return nil, fmt.Errorf("ingest: %w", rerr)
 		}
-		if !fresh {
-			res.Duplicate = true
-			s.log.InfoContext(ctx, "duplicate message ignored", "message_id", res.MessageID)
-			return res, nil
+		if dup {
+			return s.duplicate(ctx, res), nil
 		}
-		// Finish the message even if the source hangs up; if it cannot be
-		// finished, forget its id so that the source's retry is taken.
+		seen = &agentotp.MessageRecord{SourceID: dedupeKey, ExternalID: in.ExternalID, At: now}
+		// Finish the message even if the source hangs up.
 		ctx = context.WithoutCancel(ctx)
-		defer func() {
-			if err != nil && agentotp.ErrorCode(err) == agentotp.EInternal {
-				if ferr := s.store.ForgetMessage(ctx, dedupeKey, in.ExternalID); ferr != nil {
-					s.log.ErrorContext(ctx, "forget failed message", "message_id", res.MessageID, "err", ferr)
-				}
-			}
-		}()
 	}
 	received := now
 	if !in.ReceivedAt.IsZero() && in.ReceivedAt.Before(now) {
@@ -191,7 +185,7 @@ func (s *Service) Ingest(ctx context.Context, p *Principal, in IncomingMessage) 
 	if _, err := codes.run(extract.Context{}); err != nil {
 		return nil, agentotp.Errorf(agentotp.EValidation, "the message could not be read: %v", err)
 	}
-	matched, err := s.deliver(ctx, msg, actor, func(r *agentotp.Request) (string, agentotp.MessageMetadata, error) {
+	matched, wanted, err := s.deliver(ctx, msg, actor, seen, func(r *agentotp.Request) (string, agentotp.MessageMetadata, error) {
 		result, err := codes.forRequest(r)
 		if err != nil {
 			return "", agentotp.MessageMetadata{}, err
@@ -202,18 +196,26 @@ func (s *Service) Ingest(ctx context.Context, p *Principal, in IncomingMessage) 
 			Confidence: result.Confidence, Domain: result.Domain, DKIM: in.DKIM,
 		}, nil
 	})
+	if errors.Is(err, agentotp.ErrDuplicateMessage) {
+		return s.duplicate(ctx, res), nil // a concurrent delivery of the same message took it
+	}
 	if err != nil {
 		return nil, err
 	}
 	res.Matched = matched
+	if !matched && seen != nil {
+		fresh, err := s.store.RecordMessage(ctx, seen.SourceID, seen.ExternalID, seen.At)
+		if err != nil {
+			return nil, fmt.Errorf("ingest: %w", err)
+		}
+		if !fresh {
+			return s.duplicate(ctx, res), nil
+		}
+	}
 	if !matched && !codes.found {
 		// Say whether a request wanted the message, never what it held.
-		cands, err := s.candidates(ctx, msg)
-		if err != nil {
-			return nil, err
-		}
 		res.Reason = agentotp.IngestNoMatch
-		if len(cands) > 0 {
+		if wanted > 0 {
 			res.Reason = agentotp.IngestNoCode
 		}
 		s.log.InfoContext(ctx, "message holds no code", "message_id", res.MessageID, "source", in.Source, "reason", res.Reason)
@@ -226,23 +228,32 @@ func (s *Service) Ingest(ctx context.Context, p *Principal, in IncomingMessage) 
 	return res, nil
 }
 
+// duplicate is the answer to a message that was taken already.
+func (s *Service) duplicate(ctx context.Context, res *agentotp.IngestResult) *agentotp.IngestResult {
+	res.Duplicate, res.Matched, res.Reason = true, false, ""
+	s.log.InfoContext(ctx, "duplicate message ignored", "message_id", res.MessageID)
+	return res
+}
+
 // candidates lists the live requests that msg may feed, in the order they
 // are offered it (approved first, then oldest first), leaving out those of
 // revoked agents.
 func (s *Service) candidates(ctx context.Context, msg *agentotp.Message) ([]*agentotp.Request, error) {
-	live, err := s.store.ListLiveRequests(ctx, msg.OwnerID)
+	now := s.Now()
+	cands, err := s.index.candidates(ctx, msg, func(e *indexEntry) bool {
+		return !e.held && s.matchesEntry(e.req, e.live, msg, now)
+	})
 	if err != nil {
 		return nil, fmt.Errorf("deliver: %w", err)
 	}
-	approvedFirst(live)
 	active := map[string]bool{} // agent id → not revoked, looked up once per message
-	out := live[:0]
-	for _, r := range live {
+	out := cands[:0]
+	for _, r := range cands {
 		if _, ok := active[r.AgentID]; !ok {
 			a, err := s.store.GetAgent(ctx, r.OwnerID, r.AgentID)
 			active[r.AgentID] = err == nil && a.Active()
 		}
-		if active[r.AgentID] && s.matches(r, msg) {
+		if active[r.AgentID] {
 			out = append(out, r)
 		}
 	}
@@ -255,10 +266,10 @@ func (s *Service) candidates(ctx context.Context, msg *agentotp.Message) ([]*age
 // request (extraction depends on the request's context); when it returns
 // errNoCodeForRequest the message holds no code for that request and the
 // next candidate is tried.
-func (s *Service) deliver(ctx context.Context, msg *agentotp.Message, actor string, codeFor func(*agentotp.Request) (string, agentotp.MessageMetadata, error)) (bool, error) {
+func (s *Service) deliver(ctx context.Context, msg *agentotp.Message, actor string, seen *agentotp.MessageRecord, codeFor func(*agentotp.Request) (string, agentotp.MessageMetadata, error)) (matched bool, wanted int, err error) {
 	cands, err := s.candidates(ctx, msg)
 	if err != nil {
-		return false, err
+		return false, 0, err
 	}
 	for _, c := range cands {
 		code, md, err := codeFor(c)
@@ -266,13 +277,13 @@ func (s *Service) deliver(ctx context.Context, msg *agentotp.Message, actor stri
 			continue
 		}
 		if err != nil {
-			return false, err
+			return false, len(cands), err
 		}
-		_, err = s.update(ctx, c.ID, c, func(r *agentotp.Request, now time.Time) (agentotp.AuditEntry, error) {
-			if !s.matches(r, msg) {
+		_, err = s.updateSeen(ctx, c.ID, c, seen, func(r *agentotp.Request, now time.Time) (agentotp.AuditEntry, error) {
+			if !s.stillMatches(r, msg) {
 				return agentotp.AuditEntry{}, errSkip
 			}
-			key, err := s.live.of(r).sealKey()
+			key, err := s.liveOf(r).sealKey()
 			if err != nil {
 				return agentotp.AuditEntry{}, err
 			}
@@ -289,14 +300,16 @@ func (s *Service) deliver(ctx context.Context, msg *agentotp.Message, actor stri
 		})
 		switch {
 		case err == nil:
-			return true, nil
+			return true, len(cands), nil
+		case errors.Is(err, agentotp.ErrDuplicateMessage):
+			return false, len(cands), err
 		case errors.Is(err, errSkip), agentotp.ErrorCode(err) != agentotp.EInternal:
 			continue // taken, decided or ended meanwhile: the next one
 		default:
-			return false, err
+			return false, len(cands), err
 		}
 	}
-	return false, nil
+	return false, len(cands), nil
 }
 
 // receivedAction is the audit action of a message attached to r: the code
@@ -308,28 +321,29 @@ func receivedAction(r *agentotp.Request) string {
 	return agentotp.AuditOTPReceived
 }
 
-// matches reports whether msg may feed r.
-func (s *Service) matches(r *agentotp.Request, msg *agentotp.Message) bool {
-	if !r.Status.Live() || r.Held() || r.ExpiredAt(s.Now()) {
+// stillMatches reports whether msg, which matched r's filter when r was
+// chosen, may still feed r as it stands now (a filter never changes, so
+// its content pattern is not run again).
+func (s *Service) stillMatches(r *agentotp.Request, msg *agentotp.Message) bool {
+	if r.Held() || !r.Status.Live() || r.ExpiredAt(s.Now()) {
 		return false
 	}
 	if r.Test != (msg.TestAgentID != "") || (r.Test && r.AgentID != msg.TestAgentID) {
 		return false
 	}
-	m := s.live.of(r).matcher
-	return m != nil && m.Match(msg, r.CreatedAt) // a filter that no longer compiles matches nothing
+	m, _ := s.liveOf(r).matchers()
+	return m != nil && m.MatchMeta(msg, r.CreatedAt)
 }
 
-// approvedFirst orders candidate requests for a message: approved ones
-// before those still waiting for approval, each oldest first. A request
-// the owner has not approved yet (perhaps one without a filter) must not
-// take the code that an approved request is waiting for.
-func approvedFirst(live []*agentotp.Request) {
-	rank := func(r *agentotp.Request) int {
-		if r.Status == agentotp.StatusApproved {
-			return 0
-		}
-		return 1
+// matchesEntry reports whether msg may feed r, not held, whose compiled
+// filter is in le.
+func (s *Service) matchesEntry(r *agentotp.Request, le *liveEntry, msg *agentotp.Message, now time.Time) bool {
+	if !r.Status.Live() || r.ExpiredAt(now) {
+		return false
 	}
-	slices.SortStableFunc(live, func(a, b *agentotp.Request) int { return rank(a) - rank(b) })
+	if r.Test != (msg.TestAgentID != "") || (r.Test && r.AgentID != msg.TestAgentID) {
+		return false
+	}
+	m, _ := le.matchers()
+	return m != nil && m.Match(msg, r.CreatedAt) // a filter that no longer compiles matches nothing
 }

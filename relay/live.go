@@ -8,63 +8,70 @@ import (
 	"github.com/agentotp/agentotp/seal"
 )
 
-// maxLiveEntries bounds the cache of compiled filters and parsed keys;
-// past it the cache starts afresh (live requests are at most
-// MaxLiveRequestsPerAgent per agent, so this is a guard, not a policy).
-const maxLiveEntries = 10_000
-
 // liveEntry is what matching and sealing need of a live request, made
-// once: its filter compiled and its public key parsed. A request's filter
-// and key never change once it is stored.
+// once, on first use (a restart that reloads 10,000 live requests compiles
+// and parses none of them until a message meets them): its filter
+// compiled and its public key parsed. A request's filter and key never
+// change once it is stored.
 type liveEntry struct {
+	filter    agentotp.Filter
+	publicKey string
+	id        string
+
+	compile sync.Once
 	matcher *agentotp.Matcher // nil: the filter no longer compiles
 	// meta is the filter without its content pattern: what an edge
 	// delivery, whose text the relay never sees, is checked against.
-	meta   *agentotp.Matcher
+	meta *agentotp.Matcher
+
+	parse  sync.Once
 	key    *seal.PublicKey
 	keyErr error
 }
 
+// newLiveEntry returns the entry of r, with nothing made yet.
+func newLiveEntry(r *agentotp.Request) *liveEntry {
+	return &liveEntry{filter: r.Filter, publicKey: r.PublicKey, id: r.ID}
+}
+
+// matchers returns the compiled filter and the filter without content
+// pattern (nil: it no longer compiles).
+func (e *liveEntry) matchers() (full, meta *agentotp.Matcher) {
+	e.compile.Do(func() {
+		if m, err := e.filter.Compile(); err == nil {
+			e.matcher = m
+		}
+		f := e.filter
+		f.ContentPattern = ""
+		if m, err := f.Compile(); err == nil {
+			e.meta = m
+		}
+	})
+	return e.matcher, e.meta
+}
+
+// primeKey gives the entry the key already parsed (and checked) when the
+// request was created, so that delivery does not parse it again.
+func (e *liveEntry) primeKey(k *seal.PublicKey) {
+	e.parse.Do(func() { e.key = k })
+}
+
 // sealKey returns the request's parsed public key.
-func (e *liveEntry) sealKey() (*seal.PublicKey, error) { return e.key, e.keyErr }
-
-// liveCache holds the liveEntry of each request that was matched or
-// sealed to, until the request leaves the live statuses.
-type liveCache struct {
-	mu sync.Mutex
-	m  map[string]*liveEntry
+func (e *liveEntry) sealKey() (*seal.PublicKey, error) {
+	e.parse.Do(func() {
+		e.key, e.keyErr = seal.ParsePublicKey(e.publicKey)
+		if e.keyErr != nil {
+			e.keyErr = fmt.Errorf("the key of %s: %w", e.id, e.keyErr)
+		}
+	})
+	return e.key, e.keyErr
 }
 
-// of returns r's entry, making it on first use.
-func (c *liveCache) of(r *agentotp.Request) *liveEntry {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if e, ok := c.m[r.ID]; ok {
-		return e
+// liveOf returns r's compiled filter and parsed key: the live index's, or
+// made anew for a request the index does not hold.
+func (s *Service) liveOf(r *agentotp.Request) *liveEntry {
+	if e := s.index.entry(r.OwnerID, r.ID); e != nil {
+		return e.live
 	}
-	e := &liveEntry{}
-	if m, err := r.Filter.Compile(); err == nil {
-		e.matcher = m
-	}
-	meta := r.Filter
-	meta.ContentPattern = ""
-	if m, err := meta.Compile(); err == nil {
-		e.meta = m
-	}
-	e.key, e.keyErr = seal.ParsePublicKey(r.PublicKey)
-	if e.keyErr != nil {
-		e.keyErr = fmt.Errorf("the key of %s: %w", r.ID, e.keyErr)
-	}
-	if c.m == nil || len(c.m) >= maxLiveEntries {
-		c.m = map[string]*liveEntry{}
-	}
-	c.m[r.ID] = e
-	return e
-}
-
-// forget drops the entry of a request that left the live statuses.
-func (c *liveCache) forget(id string) {
-	c.mu.Lock()
-	delete(c.m, id)
-	c.mu.Unlock()
+	return newLiveEntry(r)
 }

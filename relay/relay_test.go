@@ -188,19 +188,27 @@ func TestAgentTextWithoutControlCharacters(t *testing.T) {
 	}
 }
 
-// flakyStore fails ListLiveRequests once when told to, as a busy
-// database might.
+// flakyStore fails the next UpdateRequest (the delivery of a message)
+// once when told to, as a busy database might.
 type flakyStore struct {
 	agentotp.Store
 	failNext bool
 }
 
-func (f *flakyStore) ListLiveRequests(ctx context.Context, ownerID string) ([]*agentotp.Request, error) {
+func (f *flakyStore) UpdateRequest(ctx context.Context, r *agentotp.Request, prev int64, audit ...agentotp.AuditEntry) error {
 	if f.failNext {
 		f.failNext = false
-		return nil, errors.New("database is busy")
+		return errors.New("database is busy")
 	}
-	return f.Store.ListLiveRequests(ctx, ownerID)
+	return f.Store.UpdateRequest(ctx, r, prev, audit...)
+}
+
+func (f *flakyStore) DeliverMessage(ctx context.Context, r *agentotp.Request, prev int64, m agentotp.MessageRecord, audit ...agentotp.AuditEntry) error {
+	if f.failNext {
+		f.failNext = false
+		return errors.New("database is busy")
+	}
+	return f.Store.DeliverMessage(ctx, r, prev, m, audit...)
 }
 
 // TestFailedMessageIsNotADuplicate: a message whose processing failed is
@@ -325,5 +333,76 @@ func TestNoCodeSaysItMatched(t *testing.T) {
 		if res.Matched || res.Reason != tt.reason || strings.Contains(string(b), "secretword") {
 			t.Errorf("from %s: %s, want matched false, reason %s", tt.sender, b, tt.reason)
 		}
+	}
+}
+
+// crashingStore dies (panics, as a process killed at that point would stop)
+// at the next write that delivers a message to a request.
+type crashingStore struct {
+	agentotp.Store
+	crash bool
+}
+
+type crashed struct{}
+
+func (c *crashingStore) UpdateRequest(ctx context.Context, r *agentotp.Request, prev int64, audit ...agentotp.AuditEntry) error {
+	if c.crash && r.Payload != nil {
+		panic(crashed{})
+	}
+	return c.Store.UpdateRequest(ctx, r, prev, audit...)
+}
+
+func (c *crashingStore) DeliverMessage(ctx context.Context, r *agentotp.Request, prev int64, m agentotp.MessageRecord, audit ...agentotp.AuditEntry) error {
+	if c.crash {
+		panic(crashed{})
+	}
+	return c.Store.DeliverMessage(ctx, r, prev, m, audit...)
+}
+
+// TestCrashBeforeDeliveryLosesNoCode: the relay dies after it has taken a
+// message but before the delivery committed; after a restart the
+// source's retry of the same message is delivered, not refused as a
+// duplicate (issue 13 item 2). Before the message id was recorded with the
+// delivery, this retry was dropped and the code lost.
+func TestCrashBeforeDeliveryLosesNoCode(t *testing.T) {
+	ctx := context.Background()
+	base, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "db"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer base.Close()
+	store := &crashingStore{Store: base}
+	svc := relay.New(store, nil, relay.Config{})
+	o, _, _ := svc.EnsureOwner(ctx, "me", false)
+	na, _ := svc.CreateAgent(ctx, o.ID, "a", false)
+	agent, _ := svc.Authenticate(ctx, na.APIKey)
+	ns, _ := svc.CreateSource(ctx, o.ID, "phone", agentotp.SourceKindSMS)
+	src, _ := svc.Authenticate(ctx, ns.Token)
+	r, err := svc.CreateRequest(ctx, agent, relay.CreateRequestInput{Reason: "r", PublicKey: publicKey(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.Decide(ctx, o.ID, r.ID, relay.Decision{Approve: true}); err != nil {
+		t.Fatal(err)
+	}
+	msg := relay.IncomingMessage{Source: "sms", Sender: "ACME", Text: "Your code is 123987", ExternalID: "gw-1"}
+	store.crash = true
+	func() {
+		defer func() {
+			if _, ok := recover().(crashed); !ok {
+				t.Fatal("the delivery did not reach the store")
+			}
+		}()
+		svc.Ingest(ctx, src, msg)
+	}()
+	store.crash = false
+	restarted := relay.New(store, nil, relay.Config{})
+	res, err := restarted.Ingest(ctx, src, msg)
+	if err != nil || res.Duplicate || !res.Matched {
+		t.Fatalf("the retry after the crash: %+v %v; want it delivered", res, err)
+	}
+	again, err := restarted.Ingest(ctx, src, msg)
+	if err != nil || !again.Duplicate {
+		t.Fatalf("a second retry: %+v %v; want a duplicate", again, err)
 	}
 }

@@ -98,15 +98,10 @@ const MaxLiveRequestsPerAgent = 20
 
 // checkLiveCap refuses a request beyond MaxLiveRequestsPerAgent.
 func (s *Service) checkLiveCap(ctx context.Context, p *Principal) error {
-	live, err := s.store.ListLiveRequests(ctx, p.OwnerID)
+	now := s.Now()
+	n, err := s.index.countAgent(ctx, p.OwnerID, p.AgentID, func(e *indexEntry) bool { return !e.req.ExpiredAt(now) })
 	if err != nil {
 		return fmt.Errorf("create request: %w", err)
-	}
-	n := 0
-	for _, r := range live {
-		if r.AgentID == p.AgentID && !r.ExpiredAt(s.Now()) {
-			n++
-		}
 	}
 	if n >= MaxLiveRequestsPerAgent {
 		return &agentotp.Error{Code: agentotp.ERateLimit, RetryAfter: 10,
@@ -166,6 +161,9 @@ func (s *Service) CreateRequest(ctx context.Context, p *Principal, in CreateRequ
 	}
 	s.log.InfoContext(ctx, "request created", "request_id", r.ID, "agent_id", r.AgentID, "status", r.Status, "encryption", r.Encryption, "ttl_s", int(in.TTL.Seconds()))
 	s.published(ctx, r, audit[0])
+	if e := s.index.entry(r.OwnerID, r.ID); e != nil {
+		e.live.primeKey(key) // parsed once, by validate
+	}
 	return r, nil
 }
 
@@ -232,8 +230,11 @@ func (s *Service) GetRequest(ctx context.Context, p *Principal, id string) (*age
 // pending_approval or approved, or when wait has passed, whichever comes
 // first. It sleeps on the broker, never in a polling loop.
 func (s *Service) WaitRequest(ctx context.Context, p *Principal, id string, wait time.Duration) (*agentotp.Request, error) {
-	deadline := time.NewTimer(wait)
-	defer deadline.Stop()
+	deadline := time.Now().Add(wait)
+	// One timer per waiter, set to whichever comes first: the end of the
+	// wait or the request's expiry.
+	timer := time.NewTimer(wait)
+	defer timer.Stop()
 	for {
 		// Subscribe before reading, so a change between the read and the
 		// wait is not missed.
@@ -243,24 +244,27 @@ func (s *Service) WaitRequest(ctx context.Context, p *Principal, id string, wait
 			release()
 			return r, err
 		}
-		expiry := time.NewTimer(r.ExpiresAt.Sub(s.Now()))
+		left := time.Until(deadline)
+		expiring := false
+		if untilExpiry := r.ExpiresAt.Sub(s.Now()); untilExpiry < left {
+			left, expiring = untilExpiry, true
+		}
+		timer.Reset(max(left, 0))
 		select {
 		case <-changed:
-			expiry.Stop()
 			release()
 			r2, err := s.agentRequest(ctx, p, id)
 			if err != nil || r2.Status != r.Status {
 				return r2, err
 			}
 			// A held message changes no status; keep waiting.
-		case <-expiry.C:
-			release() // the next load ends the request
-		case <-deadline.C:
-			expiry.Stop()
+		case <-timer.C:
 			release()
-			return s.agentRequest(ctx, p, id)
+			if !expiring {
+				return s.agentRequest(ctx, p, id)
+			}
+			// The request's TTL passed: the next load ends it.
 		case <-ctx.Done():
-			expiry.Stop()
 			release()
 			return nil, ctx.Err()
 		}

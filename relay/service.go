@@ -36,7 +36,7 @@ type Service struct {
 	publicURL string
 	hub       hub
 	secrets   *secretbox.Box
-	live      liveCache
+	index     liveIndex
 	passkeys  ceremonies  // begun passkey ceremonies (passkey.go)
 	enroll    enrollState // agents' self-enrollment (enroll.go)
 }
@@ -45,6 +45,9 @@ type Service struct {
 func New(store agentotp.Store, broker *Broker, cfg Config) *Service {
 	s := &Service{store: store, broker: broker, log: cfg.Logger, now: cfg.Now, publicURL: strings.TrimRight(cfg.PublicURL, "/")}
 	s.secrets = cfg.Secrets
+	s.index.load = func(ctx context.Context, ownerID string) ([]*agentotp.Request, error) {
+		return s.store.ListLiveRequests(ctx, ownerID)
+	}
 	if s.now == nil {
 		s.now = time.Now
 	}

@@ -180,7 +180,7 @@ func (db *DB) CreateRequestCapped(ctx context.Context, r *agentotp.Request, c ag
 		if n >= c.Max {
 			return agentotp.ErrCapReached
 		}
-		if err := insertRequest(ctx, tx, r, row); err != nil {
+		if err := db.insertRequest(ctx, tx, r, row); err != nil {
 			return err
 		}
 		if err := enqueueWebhooks(ctx, tx, "", r, audit); err != nil { // webhook.go

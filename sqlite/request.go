@@ -99,7 +99,7 @@ func (db *DB) CreateRequest(ctx context.Context, r *agentotp.Request, audit ...a
 		return fmt.Errorf("sqlite: create request %s: %w", r.ID, err)
 	}
 	err = db.tx(ctx, func(tx *sql.Tx) error {
-		if err := insertRequest(ctx, tx, r, row); err != nil {
+		if err := db.insertRequest(ctx, tx, r, row); err != nil {
 			return err
 		}
 		if err := enqueueWebhooks(ctx, tx, "", r, audit); err != nil {
@@ -114,9 +114,8 @@ func (db *DB) CreateRequest(ctx context.Context, r *agentotp.Request, audit ...a
 }
 
 // insertRequest inserts the row of a new request.
-func insertRequest(ctx context.Context, tx *sql.Tx, r *agentotp.Request, row requestRow) error {
-	if _, err := tx.ExecContext(ctx, `INSERT INTO requests (`+requestColumns+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+func (db *DB) insertRequest(ctx context.Context, tx *sql.Tx, r *agentotp.Request, row requestRow) error {
+	if _, err := db.execTx(ctx, tx, sqlInsertRequest,
 		r.ID, r.OwnerID, r.AgentID, boolInt(r.Test), string(r.Status), r.Reason, r.ExpectedSender, row.filter,
 		r.Encryption, r.PublicKey, r.KeyFingerprint, r.WebhookURL, boolInt(r.IncludeMessage),
 		micros(r.CreatedAt), micros(r.ExpiresAt), row.decided, r.DecidedBy, r.DenyReason, row.consumed, row.updated,
@@ -128,7 +127,7 @@ func insertRequest(ctx context.Context, tx *sql.Tx, r *agentotp.Request, row req
 
 // GetRequest returns one request by id, whoever owns it.
 func (db *DB) GetRequest(ctx context.Context, id string) (*agentotp.Request, error) {
-	r, err := scanRequest(db.read.QueryRowContext(ctx, `SELECT `+requestColumns+` FROM requests WHERE id = ?`, id))
+	r, err := scanRequest(db.readRow(ctx, sqlGetRequest, id))
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: get request %s: %w", id, notFound(err))
 	}
@@ -142,12 +141,35 @@ func (db *DB) GetRequest(ctx context.Context, id string) (*agentotp.Request, err
 // agentotp.ErrNotFound; either way nothing is written. A request in a
 // final status is stored without its ciphertext.
 func (db *DB) UpdateRequest(ctx context.Context, r *agentotp.Request, prevVersion int64, audit ...agentotp.AuditEntry) error {
+	return db.updateRequest(ctx, r, prevVersion, nil, audit)
+}
+
+// DeliverMessage is UpdateRequest that also records m, in the same
+// transaction; a message recorded already is agentotp.ErrDuplicateMessage
+// and nothing is written. An empty m.ExternalID records nothing.
+func (db *DB) DeliverMessage(ctx context.Context, r *agentotp.Request, prevVersion int64, m agentotp.MessageRecord, audit ...agentotp.AuditEntry) error {
+	if m.ExternalID == "" {
+		return db.updateRequest(ctx, r, prevVersion, nil, audit)
+	}
+	return db.updateRequest(ctx, r, prevVersion, &m, audit)
+}
+
+func (db *DB) updateRequest(ctx context.Context, r *agentotp.Request, prevVersion int64, seen *agentotp.MessageRecord, audit []agentotp.AuditEntry) error {
 	row, err := encodeRequest(r)
 	if err != nil {
 		return fmt.Errorf("sqlite: update request %s: %w", r.ID, err)
 	}
 	erased := false
 	err = db.tx(ctx, func(tx *sql.Tx) error {
+		if seen != nil {
+			fresh, err := db.recordMessage(ctx, tx, seen.SourceID, seen.ExternalID, seen.At)
+			if err != nil {
+				return err
+			}
+			if !fresh {
+				return agentotp.ErrDuplicateMessage
+			}
+		}
 		if r.Status.Final() {
 			// Is ciphertext about to be erased? Then the log is to be
 			// checkpointed after the commit.
@@ -161,12 +183,7 @@ func (db *DB) UpdateRequest(ctx context.Context, r *agentotp.Request, prevVersio
 		if err != nil {
 			return err
 		}
-		res, err := tx.ExecContext(ctx, `UPDATE requests SET
-			test = ?, status = ?, reason = ?, expected_sender = ?, filter = ?,
-			encryption = ?, public_key = ?, key_fingerprint = ?, webhook_url = ?, include_message = ?,
-			expires_at = ?, decided_at = ?, decided_by = ?, deny_reason = ?, consumed_at = ?, updated_at = ?,
-			metadata = ?, payload = ?, content = ?, version = version + 1
-			WHERE id = ? AND version = ?`,
+		res, err := db.execTx(ctx, tx, sqlUpdateRequest,
 			boolInt(r.Test), string(r.Status), r.Reason, r.ExpectedSender, row.filter,
 			r.Encryption, r.PublicKey, r.KeyFingerprint, r.WebhookURL, boolInt(r.IncludeMessage),
 			micros(r.ExpiresAt), row.decided, r.DecidedBy, r.DenyReason, row.consumed, row.updated,
@@ -341,18 +358,23 @@ func (db *DB) RecordMessage(ctx context.Context, sourceID, externalID string, at
 		return true, nil
 	}
 	var fresh bool
-	err := db.tx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `INSERT INTO messages_seen (source_id, external_id, seen_at) VALUES (?, ?, ?)
-			ON CONFLICT (source_id, external_id) DO NOTHING`, sourceID, externalID, micros(at))
-		if err != nil {
-			return err
-		}
-		n, err := res.RowsAffected()
-		fresh = n == 1
+	err := db.tx(ctx, func(tx *sql.Tx) (err error) {
+		fresh, err = db.recordMessage(ctx, tx, sourceID, externalID, at)
 		return err
 	})
 	if err != nil {
 		return false, fmt.Errorf("sqlite: record message of source %s: %w", sourceID, err)
 	}
 	return fresh, nil
+}
+
+// recordMessage inserts the message's row in tx and reports whether it is
+// new.
+func (db *DB) recordMessage(ctx context.Context, tx *sql.Tx, sourceID, externalID string, at time.Time) (bool, error) {
+	res, err := db.execTx(ctx, tx, sqlRecordMessage, sourceID, externalID, micros(at))
+	if err != nil {
+		return false, err
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
 }

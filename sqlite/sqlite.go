@@ -3,7 +3,8 @@
 //
 // The database runs in WAL mode. All writes go through a single connection
 // and begin their transactions IMMEDIATE, so writers are serialized inside
-// the process and never fail with SQLITE_BUSY; reads use a separate pool of
+// the process and never fail with SQLITE_BUSY; writes that arrive together
+// share one transaction, each in a savepoint of its own (group commit); reads use a separate pool of
 // read-only connections that WAL lets proceed beside the writer. The schema
 // is a list of SQL migrations embedded in the binary and applied by [Open].
 //
@@ -15,7 +16,8 @@
 // deleted content is overwritten with zeros (PRAGMA secure_delete), and
 // once an update has erased ciphertext a background checkpoint copies the
 // write-ahead log into the database and truncates it, since the log still
-// holds the older page images.
+// holds the older page images: within CheckpointDelay, or sooner once
+// CheckpointBatch requests wait for it.
 package sqlite
 
 import (
@@ -32,6 +34,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/agentotp/agentotp"
@@ -61,9 +64,15 @@ type DB struct {
 	// auditKey keys the audit chain (audit.go); derived from box's key.
 	auditKey []byte
 
-	erased chan struct{}  // signals the checkpointer that ciphertext was erased
-	stop   chan struct{}  // closed by Close
-	wg     sync.WaitGroup // the checkpointer
+	erased chan struct{} // signals the checkpointer that ciphertext was erased
+	// erasedFull signals that CheckpointBatch erasures wait; pendingErased
+	// counts them.
+	erasedFull    chan struct{}
+	pendingErased atomic.Int64
+	stop          chan struct{}  // closed by Close
+	wg            sync.WaitGroup // the checkpointer and the committer
+	txq           chan *txReq    // writes waiting for the committer (tx)
+	grouped       atomic.Int64   // writes that shared a transaction with others
 
 	closeOnce sync.Once
 	closeErr  error
@@ -86,18 +95,10 @@ func Open(ctx context.Context, path string, logger *slog.Logger, opts ...Option)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: open %q: %w", path, err)
 	}
-	// A file: URI, so that SQLite (not the driver) parses the path: its
-	// characters are percent-escaped and cannot be mistaken for parameters.
-	slashed := filepath.ToSlash(abs)
-	if !strings.HasPrefix(slashed, "/") {
-		slashed = "/" + slashed // C:/x becomes file:/C:/x
-	}
-	uri := "file:" + (&url.URL{Path: slashed}).EscapedPath()
+	uri := fileURI(abs)
 	ms := busyTimeout.Milliseconds()
 
-	writeDSN := fmt.Sprintf("%s?_pragma=busy_timeout(%d)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)"+
-		"&_pragma=synchronous(NORMAL)&_pragma=secure_delete(1)&_txlock=immediate", uri, ms)
-	write, err := sql.Open("sqlite", writeDSN)
+	write, err := openDB(writeDSN(uri))
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
@@ -126,13 +127,14 @@ func Open(ctx context.Context, path string, logger *slog.Logger, opts ...Option)
 		return nil, err
 	}
 	db.erased = make(chan struct{}, 1)
+	db.erasedFull = make(chan struct{}, 1)
 	if err := db.initSecrets(ctx, abs); err != nil {
 		write.Close()
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
 
 	readDSN := fmt.Sprintf("%s?_pragma=busy_timeout(%d)&_pragma=foreign_keys(1)&_pragma=query_only(1)", uri, ms)
-	read, err := sql.Open("sqlite", readDSN)
+	read, err := openDB(readDSN)
 	if err != nil {
 		write.Close()
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
@@ -148,8 +150,29 @@ func Open(ctx context.Context, path string, logger *slog.Logger, opts ...Option)
 	}
 	db.read = read
 	db.stop = make(chan struct{})
+	db.txq = make(chan *txReq)
 	db.wg.Go(db.checkpointer)
+	db.wg.Go(db.committer)
 	return db, nil
+}
+
+// fileURI is the file: URI of the absolute path abs, so that SQLite (not
+// the driver) parses the path: its characters are percent-escaped and
+// cannot be mistaken for parameters.
+func fileURI(abs string) string {
+	slashed := filepath.ToSlash(abs)
+	if !strings.HasPrefix(slashed, "/") {
+		slashed = "/" + slashed // C:/x becomes file:/C:/x
+	}
+	return "file:" + (&url.URL{Path: slashed}).EscapedPath()
+}
+
+// writeDSN is the data source name of the write connection to the
+// database at the file: URI uri: WAL, synchronous NORMAL, secure_delete,
+// foreign keys, IMMEDIATE transactions.
+func writeDSN(uri string) string {
+	return fmt.Sprintf("%s?_pragma=busy_timeout(%d)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)"+
+		"&_pragma=synchronous(NORMAL)&_pragma=secure_delete(1)&_txlock=immediate", uri, busyTimeout.Milliseconds())
 }
 
 // Close closes the database. It first lets SQLite refresh the statistics
@@ -181,14 +204,42 @@ func (db *DB) Checkpoint(ctx context.Context) error {
 	return nil
 }
 
-// checkpointer runs Checkpoint whenever an update has erased ciphertext,
-// retrying a few times while readers block it, until Close.
+// The checkpoint that erases finished requests' ciphertext from the
+// write-ahead log runs at most CheckpointDelay after the first erasure
+// since the last checkpoint, or at once when CheckpointBatch requests'
+// ciphertext is waiting, whichever comes first: one checkpoint serves a
+// batch of finished requests instead of each paying for its own (a
+// truncating checkpoint costs several commits' time). Readers that block
+// it delay it further by the retries below (at most about 2 s).
+const (
+	CheckpointDelay = time.Second
+	CheckpointBatch = 256
+)
+
+// checkpointer runs Checkpoint once updates have erased ciphertext, within
+// the bound of CheckpointDelay and CheckpointBatch, retrying a few times
+// while readers block it, until Close.
 func (db *DB) checkpointer() {
 	for {
 		select {
 		case <-db.stop:
 			return
 		case <-db.erased:
+		}
+		wait := time.NewTimer(CheckpointDelay)
+		select {
+		case <-db.stop:
+			wait.Stop()
+			return
+		case <-wait.C:
+		case <-db.erasedFull:
+			wait.Stop()
+		}
+		db.pendingErased.Store(0)
+		// An erasure signalled after the reset starts the next round.
+		select {
+		case <-db.erasedFull:
+		default:
 		}
 		for attempt := range 5 {
 			ctx, cancel := context.WithTimeout(context.Background(), checkpointWait)
@@ -207,11 +258,18 @@ func (db *DB) checkpointer() {
 	}
 }
 
-// erasedCiphertext wakes the checkpointer, unless it is awake already.
+// erasedCiphertext tells the checkpointer that ciphertext was erased.
 func (db *DB) erasedCiphertext() {
+	n := db.pendingErased.Add(1)
 	select {
 	case db.erased <- struct{}{}:
 	default:
+	}
+	if n >= CheckpointBatch {
+		select {
+		case db.erasedFull <- struct{}{}:
+		default:
+		}
 	}
 }
 
@@ -270,9 +328,43 @@ func (db *DB) migrate(ctx context.Context) error {
 	return nil
 }
 
+// maxGroup bounds the writes one group commit takes.
+const maxGroup = 64
+
+// txReq is one write waiting for the committer.
+type txReq struct {
+	ctx  context.Context
+	fn   func(tx *sql.Tx) error
+	done chan error
+}
+
 // tx runs fn in a write transaction, which the write connection begins
-// IMMEDIATE, and commits it when fn returns nil.
+// IMMEDIATE, and commits it when fn returns nil; fn's error (or the
+// commit's) is returned, and a failed fn leaves nothing written.
+//
+// Writes that arrive together share one transaction (group commit): the
+// committer takes every write queued while the previous transaction ran,
+// up to maxGroup, runs each inside a savepoint of one transaction (a
+// failing one is rolled back to its savepoint, alone), and commits once;
+// each caller is told its own outcome. Before Open has started the
+// committer (migrations, say) fn runs in a transaction of its own.
 func (db *DB) tx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	if db.txq == nil {
+		return db.txAlone(ctx, fn)
+	}
+	r := &txReq{ctx: ctx, fn: fn, done: make(chan error, 1)}
+	select {
+	case db.txq <- r:
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-db.stop:
+		return errors.New("the store is closed")
+	}
+	return <-r.done
+}
+
+// txAlone runs fn in a transaction of its own.
+func (db *DB) txAlone(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	tx, err := db.write.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
@@ -285,6 +377,82 @@ func (db *DB) tx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 		return fmt.Errorf("commit: %w", err)
 	}
 	return nil
+}
+
+// committer runs the queued writes, a group at a time, until Close.
+func (db *DB) committer() {
+	for {
+		var first *txReq
+		select {
+		case <-db.stop:
+			return
+		case first = <-db.txq:
+		}
+		group := []*txReq{first}
+	drain:
+		for len(group) < maxGroup {
+			select {
+			case r := <-db.txq:
+				group = append(group, r)
+			default:
+				break drain
+			}
+		}
+		db.runGroup(group)
+	}
+}
+
+// runGroup runs a group of writes in one transaction and tells each its
+// outcome.
+func (db *DB) runGroup(group []*txReq) {
+	if len(group) == 1 {
+		r := group[0]
+		r.done <- db.txAlone(r.ctx, r.fn)
+		return
+	}
+	db.grouped.Add(int64(len(group)))
+	errs := make([]error, len(group))
+	tx, err := db.write.BeginTx(context.Background(), nil)
+	if err != nil {
+		for _, r := range group {
+			r.done <- fmt.Errorf("begin: %w", err)
+		}
+		return
+	}
+	ok := false
+	for i, r := range group {
+		if err := r.ctx.Err(); err != nil {
+			errs[i] = err
+			continue
+		}
+		if _, err := tx.Exec("SAVEPOINT w"); err != nil {
+			errs[i] = fmt.Errorf("savepoint: %w", err)
+			continue
+		}
+		if errs[i] = r.fn(tx); errs[i] != nil {
+			if _, err := tx.Exec("ROLLBACK TO w"); err != nil {
+				errs[i] = errors.Join(errs[i], fmt.Errorf("rollback to savepoint: %w", err))
+			}
+		}
+		if _, err := tx.Exec("RELEASE w"); err != nil && errs[i] == nil {
+			errs[i] = fmt.Errorf("release savepoint: %w", err)
+		}
+		ok = ok || errs[i] == nil
+	}
+	var cerr error
+	if ok {
+		if err := tx.Commit(); err != nil {
+			cerr = fmt.Errorf("commit: %w", err)
+		}
+	} else {
+		_ = tx.Rollback()
+	}
+	for i, r := range group {
+		if errs[i] == nil && cerr != nil {
+			errs[i] = cerr
+		}
+		r.done <- errs[i]
+	}
 }
 
 // conflictOnDuplicate adds agentotp.ErrConflict to the chain of a primary

@@ -677,3 +677,56 @@ func testRecordMessage(t *testing.T, e *env) {
 		t.Errorf("%d of %d concurrent deliveries were new; want 1", fresh, len(results))
 	}
 }
+
+// testDeliverMessage checks that DeliverMessage records the message in the
+// delivery's own transaction: the first delivery writes both, a second
+// delivery of the same message (to another request) writes neither.
+func testDeliverMessage(t *testing.T, e *env) {
+	o, _ := e.owner("Ada", at(0))
+	a, _ := e.agent(o.ID, false, at(0))
+	s1, _ := e.source(o.ID, agentotp.SourceKindSMS, at(0))
+	r1, r2 := newRequest(a, at(0)), newRequest(a, at(0))
+	for _, r := range []*agentotp.Request{r1, r2} {
+		e.createRequest(r)
+		prev := r.Version
+		e.must(r.Approve(agentotp.DecidedByOwner, at(time.Second)), "Approve")
+		e.update(r, prev)
+	}
+	m := agentotp.MessageRecord{SourceID: s1.ID, ExternalID: "gw-7", At: at(2 * time.Second)}
+	deliver := func(r *agentotp.Request) error {
+		prev := r.Version
+		e.must(r.Match([]byte("sealed"), nil, metadata(at(2*time.Second)), at(2*time.Second)), "Match")
+		err := e.s.DeliverMessage(e.ctx, r, prev, m)
+		if err != nil {
+			r.Version = prev
+		}
+		return err
+	}
+	if err := deliver(r1); err != nil {
+		t.Fatalf("DeliverMessage: %v", err)
+	}
+	e.checkRequest(r1)
+	if seen, err := e.s.MessageSeen(e.ctx, s1.ID, "gw-7"); err != nil || !seen {
+		t.Fatalf("MessageSeen after DeliverMessage = %v, %v; want true", seen, err)
+	}
+	stored, err := e.s.GetRequest(e.ctx, r2.ID)
+	e.must(err, "GetRequest")
+	if err := deliver(r2); !errors.Is(err, agentotp.ErrDuplicateMessage) {
+		t.Fatalf("second DeliverMessage of the message = %v; want ErrDuplicateMessage", err)
+	}
+	e.checkRequest(stored) // unchanged
+	if fresh, _ := e.s.RecordMessage(e.ctx, s1.ID, "gw-7", at(3*time.Second)); fresh {
+		t.Error("RecordMessage after DeliverMessage: new; want recorded")
+	}
+	// A failed delivery (a lost race) records nothing.
+	r3 := newRequest(a, at(0))
+	e.createRequest(r3)
+	r3.Status = agentotp.StatusApproved
+	lost := agentotp.MessageRecord{SourceID: s1.ID, ExternalID: "gw-8", At: at(3 * time.Second)}
+	if err := e.s.DeliverMessage(e.ctx, r3, r3.Version+5, lost); !errors.Is(err, agentotp.ErrConflict) {
+		t.Fatalf("DeliverMessage at a stale version = %v; want ErrConflict", err)
+	}
+	if seen, _ := e.s.MessageSeen(e.ctx, s1.ID, "gw-8"); seen {
+		t.Error("a delivery that lost its race recorded the message")
+	}
+}

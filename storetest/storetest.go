@@ -65,6 +65,7 @@ func Run(t *testing.T, open func(t *testing.T) agentotp.Store) {
 		{"ListLiveRequests", testListLiveRequests},
 		{"ListDueRequests", testListDueRequests},
 		{"RecordMessage", testRecordMessage},
+		{"DeliverMessage", testDeliverMessage},
 		{"SourceKeys", testSourceKeys},
 		{"MessageSeen", testMessageSeen},
 		{"IMAP", testIMAP},

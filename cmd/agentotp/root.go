@@ -117,6 +117,7 @@ func newRootCmd(a *app) *cobra.Command {
 		newMCPCmd(a),      // mcp.go
 		newVersionCmd(a),  // version.go
 		newDecryptCmd(a),  // decrypt.go
+		newBenchCmd(a),    // bench.go
 	)
 	// Add cobra's help and completion commands now, not at Execute, so
 	// that finishTree reaches them too.
@@ -274,8 +275,8 @@ func (a *app) ownerRun(fn func(cmd *cobra.Command, args []string, oc *client.Own
 // for error messages.
 func (a *app) normalizeServer(cmd *cobra.Command) error {
 	f := cmd.Flags().Lookup("server")
-	if f == nil {
-		return nil
+	if f == nil || (f.Value.String() == "" && f.DefValue == "") {
+		return nil // a command whose --server is optional (bench) and not given
 	}
 	u, err := relayURL(f.Value.String())
 	if err != nil {
