@@ -342,8 +342,22 @@ type TestMessage struct {
 type IngestResult struct {
 	MessageID string `json:"message_id"`
 	Matched   bool   `json:"matched"`
+	// Reason says, when Matched is false and the message is not a
+	// duplicate, why: IngestNoMatch or IngestNoCode. Never anything of
+	// the message's text.
+	Reason    string `json:"reason,omitempty"`
 	Duplicate bool   `json:"duplicate,omitempty"`
 }
+
+// Reasons a posted message fed no request (IngestResult.Reason).
+const (
+	// IngestNoMatch: no waiting request's filter takes the message (or
+	// the one that did was taken meanwhile).
+	IngestNoMatch = "no_match"
+	// IngestNoCode: a waiting request's filter takes the message, but
+	// no code could be read in it.
+	IngestNoCode = "no_code"
+)
 
 // SendTestMessage posts a message with a test key, so that an agent's
 // filters can be tested end to end.

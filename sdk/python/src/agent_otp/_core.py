@@ -282,4 +282,5 @@ class Core:
             message_id=str(data.get("message_id", "")),
             matched=bool(data.get("matched", False)),
             duplicate=bool(data.get("duplicate", False)),
+            reason=str(data["reason"]) if isinstance(data.get("reason"), str) else None,
         )
