@@ -22,6 +22,7 @@ export {
   TimeoutError,
   ValidationError,
   WebhookVerificationError,
+  isTransient,
 } from './errors.js';
 export type { ErrorDetails, FieldError } from './errors.js';
 export {
