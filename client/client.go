@@ -240,9 +240,9 @@ func (c *Client) WaitForOTP(ctx context.Context, id string, timeout time.Duratio
 
 // WaitOptions are the arguments of WaitForOTPWith.
 type WaitOptions struct {
-	// Timeout bounds the whole wait (long-polls last whole seconds, so
-	// the last may end up to a second after it). Under a second there is
-	// no time for a long-poll: the status is read once.
+	// Timeout bounds the whole wait. Long-polls last whole seconds, so
+	// the wait ends once less than a second is left; under a second
+	// there is no time for a long-poll: the status is read once.
 	Timeout time.Duration
 	// Poll bounds one long-poll (1–55 s; 0: 55 s), so that OnWait is
 	// called at least that often while the relay answers.
@@ -270,12 +270,11 @@ const (
 // answered) and, when the relay was unreachable at the end, the transient
 // error inside it.
 func (c *Client) WaitForOTPWith(ctx context.Context, id string, o WaitOptions) (*OTPRequest, error) {
-	timeout := o.Timeout
 	poll := o.Poll
 	if poll <= 0 || poll > 55*time.Second {
 		poll = 55 * time.Second
 	}
-	deadline := time.Now().Add(timeout)
+	deadline := time.Now().Add(o.Timeout)
 	var last *OTPRequest
 	var retrying error
 	base := c.backoff
@@ -285,7 +284,7 @@ func (c *Client) WaitForOTPWith(ctx context.Context, id string, o WaitOptions) (
 	delay := base
 	for {
 		left := time.Until(deadline)
-		if (left <= 0 && (last != nil || retrying != nil)) || (timeout < time.Second && last != nil) {
+		if (left < time.Second && last != nil) || (left <= 0 && retrying != nil) {
 			return last, waitTimeout(id, last, retrying)
 		}
 		if o.OnWait != nil {
@@ -298,9 +297,9 @@ func (c *Client) WaitForOTPWith(ctx context.Context, id string, o WaitOptions) (
 			// Too little time for one long-poll: read the status once.
 			err, _ = c.once(ctx, http.MethodGet, "/v1/otp/"+url.PathEscape(id), "", nil, &req)
 		} else {
-			// Whole seconds, rounded up: the last poll may end less
-			// than a second after the deadline.
-			secs = max(1, min(55, int((min(left, poll)+time.Second-1)/time.Second)))
+			// Whole seconds, rounded down: a wait never outlasts its
+			// timeout.
+			secs = max(1, min(55, int(min(left, poll)/time.Second)))
 			err, _ = c.once(ctx, http.MethodGet, "/v1/otp/"+url.PathEscape(id)+"?wait="+strconv.Itoa(secs), "", nil, &req)
 		}
 		if err == nil && req.Status == "" {

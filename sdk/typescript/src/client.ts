@@ -57,8 +57,8 @@ export interface CallOptions {
 export interface WaitOptions extends CallOptions {
   /**
    * Milliseconds to wait in all (default 120000). Long-polls last whole
-   * seconds, so the last may end up to a second after it; under a second
-   * the status is read once.
+   * seconds, so the wait ends once less than a second is left; under a
+   * second the status is read once.
    */
   timeout?: number;
   /** Seconds one long-poll may last (1–55, default 55), so that onWait is called at least that often. */
@@ -259,16 +259,15 @@ export class AgentOTPClient {
    * error is thrown at once.
    */
   async waitForOTP(id: string, options: WaitOptions = {}): Promise<OTPRequest> {
-    const timeout = options.timeout ?? 120_000;
     const poll = Math.max(1, Math.min(MAX_WAIT_SECONDS, Math.round(options.pollSeconds ?? MAX_WAIT_SECONDS)));
-    const deadline = Date.now() + timeout;
+    const deadline = Date.now() + (options.timeout ?? 120_000);
     const base = this.#backoff > 0 ? this.#backoff : 250;
     let delay = base;
     let last: OTPRequest | undefined;
     let retrying: AgentOTPError | undefined;
     for (;;) {
       const left = deadline - Date.now();
-      if ((left <= 0 && (last || retrying)) || (timeout < 1000 && last)) {
+      if ((left < 1000 && last) || (left <= 0 && retrying)) {
         throw new TimeoutError(
           `request ${id} still ${last?.status ?? 'waiting'}${retrying ? '; the relay was not answering' : ''} after waiting`,
           { requestId: id, request: last, cause: retrying },
@@ -283,7 +282,7 @@ export class AgentOTPClient {
       if (left < 1000 && !last) {
         ({ value: got, error } = await this.#attempt<OTPRequest>({ method: 'GET', path, signal: options.signal, requestId: id }));
       } else {
-        secs = Math.max(1, Math.min(MAX_WAIT_SECONDS, Math.ceil(Math.min(left, poll * 1000) / 1000)));
+        secs = Math.max(1, Math.min(MAX_WAIT_SECONDS, Math.floor(Math.min(left, poll * 1000) / 1000)));
         ({ value: got, error } = await this.#attempt<OTPRequest>({
           method: 'GET', path: `${path}?wait=${secs}`, signal: options.signal, holdSeconds: secs, requestId: id,
         }));
