@@ -427,13 +427,19 @@ func (c *Client) ConsumeOTP(ctx context.Context, id string, priv *PrivateKey) (*
 	}
 	res := &ConsumeResult{Metadata: body.Metadata, Encryption: body.Encryption,
 		EncryptedPayload: body.EncryptedPayload, EncryptedContent: body.EncryptedContent}
-	code, err := DecryptOTPPayload(priv, body.ID, body.EncryptedPayload)
+	// The payload must be in the form the request asked for: a request
+	// made with a bound RSA key never takes a plain one (which any earlier
+	// request with the same key could have produced).
+	if body.Encryption != req.Encryption || body.ID != id {
+		return res, decryptionError(fmt.Errorf("the payload is %s for %s; the request %s asked for %s", body.Encryption, body.ID, id, req.Encryption))
+	}
+	code, err := DecryptOTPPayloadAs(priv, req.Encryption, id, body.EncryptedPayload)
 	if err != nil {
 		return res, err
 	}
 	res.Code = code
 	if body.EncryptedContent != "" {
-		if res.FullMessage, err = DecryptOTPPayload(priv, body.ID, body.EncryptedContent); err != nil {
+		if res.FullMessage, err = DecryptOTPPayloadAs(priv, req.Encryption, id, body.EncryptedContent); err != nil {
 			return res, err
 		}
 	}
