@@ -350,11 +350,20 @@ export class AgentOTPClient {
       id: string; encryption: string; encryptedPayload: string; encryptedContent?: string; metadata: OTPMetadata | null;
     }>({ method: 'POST', path: `/v1/otp/${encodeURIComponent(id)}/consume`, signal: options.signal, requestId: id });
     const kept = { encryptedPayload: body.encryptedPayload, encryptedContent: body.encryptedContent, encryption: body.encryption };
+    // The payload must be in the form the request asked for: a request made
+    // with a bound RSA key never takes a plain one (which any earlier request
+    // with the same key could have produced).
+    if (body.encryption !== request.encryption || body.id !== id) {
+      throw new DecryptionError(
+        `the payload is ${body.encryption} for ${body.id}; the request ${id} asked for ${request.encryption} (the code was consumed; the error keeps its ciphertext)`,
+        { requestId: id, ...kept },
+      );
+    }
     try {
-      const code = await decryptOTPPayload(body.encryptedPayload, privateKey, body.id);
+      const code = await decryptOTPPayload(body.encryptedPayload, privateKey, id, request.encryption);
       const result: ConsumeOTPResult = { code, metadata: body.metadata ?? null, ...kept };
       if (result.encryptedContent === undefined) delete result.encryptedContent;
-      if (body.encryptedContent) result.fullMessage = await decryptOTPPayload(body.encryptedContent, privateKey, body.id);
+      if (body.encryptedContent) result.fullMessage = await decryptOTPPayload(body.encryptedContent, privateKey, id, request.encryption);
       return result;
     } catch (e) {
       throw new DecryptionError(`${(e as Error).message} (the code was consumed; the error keeps its ciphertext)`, { cause: e, requestId: id, ...kept });

@@ -35,7 +35,7 @@ export {
   importPrivateKey,
   importPublicKey,
 } from './keys.js';
-export type { GenerateKeyPairOptions, ImportPrivateKeyOptions, KeyAlgorithm, KeyPair } from './keys.js';
+export type { ExportPublicKeyOptions, GenerateKeyPairOptions, ImportPrivateKeyOptions, KeyAlgorithm, KeyPair } from './keys.js';
 export { OTPRequestStatus } from './types.js';
 export type {
   ConsumeOTPResult,
