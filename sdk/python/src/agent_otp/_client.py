@@ -193,7 +193,7 @@ class AgentOTPClient:
         req = self.get_otp_status(request_id)
         self._core.check_key(private_key, req)
         data = self._do(self._core.consume_call(request_id))
-        return self._core.open_result(private_key, data)
+        return self._core.open_result(private_key, data, req)
 
     def cancel_otp_request(self, request_id: str) -> OTPRequest:
         """Cancel a live request."""
@@ -356,7 +356,7 @@ class AsyncAgentOTPClient:
         req = await self.get_otp_status(request_id)
         self._core.check_key(private_key, req)
         data = await self._do(self._core.consume_call(request_id))
-        return self._core.open_result(private_key, data)
+        return self._core.open_result(private_key, data, req)
 
     async def cancel_otp_request(self, request_id: str) -> OTPRequest:
         """Cancel a live request."""

@@ -361,7 +361,7 @@ class Core:
             )
 
     @staticmethod
-    def open_result(private_key: PrivateKey, data: Mapping[str, Any]) -> ConsumeResult:
+    def open_result(private_key: PrivateKey, data: Mapping[str, Any], req: OTPRequest) -> ConsumeResult:
         rid = str(data.get("id", ""))
         enc = str(data.get("encryption", ""))
         payload = data.get("encrypted_payload")
@@ -369,8 +369,13 @@ class Core:
         if not isinstance(payload, str):
             raise AgentOTPError("the relay's consume answer has no encrypted_payload")
         try:
-            code = decrypt_otp_payload(private_key, rid, payload)
-            full = decrypt_otp_payload(private_key, rid, content) if isinstance(content, str) else None
+            # The payload must be in the form the request asked for: a
+            # request made with a bound RSA key never takes a plain one
+            # (which any earlier request with the same key could have made).
+            if enc != req.encryption or rid != req.id:
+                raise DecryptionError(f"the payload is {enc[:64]} for {rid[:64]}; the request {req.id} asked for {req.encryption}")
+            code = decrypt_otp_payload(private_key, req.id, payload, req.encryption)
+            full = decrypt_otp_payload(private_key, req.id, content, req.encryption) if isinstance(content, str) else None
         except DecryptionError as e:
             # The relay has deleted its copy: hand the ciphertext back.
             raise DecryptionError(
