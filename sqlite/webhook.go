@@ -98,7 +98,9 @@ func scanWebhook(s rowScanner) (*agentotp.WebhookDelivery, error) {
 }
 
 // ClaimWebhooks returns up to limit due deliveries, each the oldest pending
-// delivery to its URL, oldest first, and leases them until leaseUntil.
+// delivery of its request, oldest first, and leases them until leaseUntil.
+// Order is kept per request, not per URL: one failing delivery holds back
+// only the later events of its own request.
 func (db *DB) ClaimWebhooks(ctx context.Context, now, leaseUntil time.Time, limit int) ([]*agentotp.WebhookDelivery, error) {
 	if limit <= 0 {
 		limit = 16
@@ -108,7 +110,7 @@ func (db *DB) ClaimWebhooks(ctx context.Context, now, leaseUntil time.Time, limi
 		rows, err := tx.QueryContext(ctx, `SELECT `+webhookColumns+` FROM webhook_outbox AS o
 			WHERE o.state = 'pending' AND o.next_attempt_at <= ?
 			AND NOT EXISTS (SELECT 1 FROM webhook_outbox AS p
-				WHERE p.state = 'pending' AND p.url = o.url AND p.seq < o.seq)
+				WHERE p.state = 'pending' AND p.request_id = o.request_id AND p.seq < o.seq)
 			ORDER BY o.seq LIMIT ?`, micros(now), limit)
 		if err != nil {
 			return err

@@ -3,8 +3,8 @@
 // Standard Webhooks specification (webhook-id, webhook-timestamp,
 // webhook-signature, and the same signature in X-OTP-Signature), retries
 // with exponential backoff and jitter on timeouts, 5xx and 429 (honouring
-// Retry-After) for up to a day, stops on 410, and keeps the order of the
-// events sent to one URL.
+// Retry-After) for up to a day, stops on 410, and keeps the order of each
+// request's events (not of all the events sent to one URL).
 //
 // Targets are dialled through a guard that checks the address actually
 // connected to (in the dialer's Control function, so a DNS answer that

@@ -37,8 +37,11 @@ type Config struct {
 	RetryMax time.Duration
 	// MaxAge is how long one delivery is tried (default 24 h).
 	MaxAge time.Duration
-	// Concurrency bounds the attempts in flight (default 8); those to one
-	// URL are never concurrent.
+	// Concurrency bounds the attempts in flight (default 8); those of one
+	// request are never concurrent, and go out in order. Order is not kept
+	// across requests, so one failing delivery to a URL holds back only
+	// its own request's later events while a backlog drains as fast as
+	// the receiver accepts.
 	Concurrency int
 	// PollInterval is how often the outbox is checked when nothing woke
 	// the worker (default 1 s).
