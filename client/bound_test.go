@@ -11,6 +11,17 @@ import (
 	"github.com/agentotp/agentotp/seal"
 )
 
+// ownTestKey makes a test key of its own for a test, so that the test
+// spends its own rate budget, not that of the examples' shared key.
+func ownTestKey(t *testing.T) string {
+	t.Helper()
+	a, err := client.NewOwnerClient(os.Getenv("AGENT_OTP_OWNER_TOKEN")).CreateAgent(context.Background(), t.Name(), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a.APIKey
+}
+
 // TestRSAReplayRefused is issue 13 item 10: a capture source keeps the
 // RSA ciphertext it delivered for one request and posts it again into the
 // agent's next request with the same key. In the guide's plain form

@@ -2,7 +2,6 @@ package client_test
 
 import (
 	"context"
-	"os"
 	"testing"
 
 	"github.com/agentotp/agentotp/client"
@@ -13,7 +12,7 @@ import (
 // the member.
 func TestIngestReason(t *testing.T) {
 	ctx := context.Background()
-	otp := client.New(os.Getenv("AGENT_OTP_TEST_KEY"))
+	otp := client.New(ownTestKey(t))
 	pub, _, err := client.GenerateKeyPair(client.HPKEX25519)
 	if err != nil {
 		t.Fatal(err)

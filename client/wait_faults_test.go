@@ -99,8 +99,9 @@ func TestWaitRidesOutTransientFaults(t *testing.T) {
 	srv := httptest.NewServer(p)
 	defer srv.Close()
 
-	otp := client.New(os.Getenv("AGENT_OTP_TEST_KEY"), client.WithBaseURL(srv.URL), client.WithBackoff(10*time.Millisecond))
-	direct := client.New(os.Getenv("AGENT_OTP_TEST_KEY"))
+	key := ownTestKey(t)
+	otp := client.New(key, client.WithBaseURL(srv.URL), client.WithBackoff(10*time.Millisecond))
+	direct := client.New(key)
 	pub, priv, _ := client.GenerateKeyPair(client.HPKEX25519)
 	req, err := otp.RequestOTP(ctx, client.RequestOptions{Reason: "faults", PublicKey: client.ExportPublicKey(pub),
 		Filter: &client.Filter{SenderPattern: "FAULTS"}})
@@ -153,7 +154,7 @@ func TestWaitRidesOutTransientFaults(t *testing.T) {
 		p.proxy.ServeHTTP(w, r)
 	}))
 	defer sse.Close()
-	otp2 := client.New(os.Getenv("AGENT_OTP_TEST_KEY"), client.WithBaseURL(sse.URL), client.WithBackoff(10*time.Millisecond), client.WithMaxRetries(1))
+	otp2 := client.New(key, client.WithBaseURL(sse.URL), client.WithBackoff(10*time.Millisecond), client.WithMaxRetries(1))
 	got, err = otp2.WaitForOTPEvents(ctx, req.ID, time.Minute)
 	if err != nil || got.Status != client.StatusOTPReceived {
 		t.Fatalf("WaitForOTPEvents = %v, %v; want otp_received", got, err)
