@@ -241,7 +241,7 @@ func sealFor(r client.CaptureRequest, key *seal.PublicKey, res extract.Result, m
 			ReceivedAt: m.ReceivedAt, Confidence: res.Confidence, Domain: res.Domain,
 		},
 	}
-	if r.IncludeMessage && key.Algorithm() != seal.RSAOAEP256 {
+	if r.IncludeMessage && !key.Algorithm().IsRSA() {
 		full := text
 		if m.Subject != "" {
 			full = "Subject: " + m.Subject + "\n\n" + text

@@ -198,7 +198,12 @@ func (c *Client) RequestOTP(ctx context.Context, opts RequestOptions) (*OTPReque
 	}
 	got, err := c.WaitForOTP(ctx, req.ID, timeout)
 	switch {
-	case errors.Is(err, ErrTimeout) && got != nil:
+	case errors.Is(err, ErrTimeout):
+		if got == nil {
+			// The relay never answered within the timeout: the request
+			// as created is the last known.
+			got = &req
+		}
 		return got, nil
 	case err != nil:
 		// The request exists: hand it back with the error, so that the
@@ -231,32 +236,150 @@ func (c *Client) WaitOTPStatus(ctx context.Context, id string, wait time.Duratio
 
 // WaitForOTP waits until the request is no longer pending or approved. It
 // returns the request and, if timeout passed first, an ErrTimeout error
-// along with the request as it stands.
+// along with the request as it stands. It waits across a relay restart:
+// see WaitForOTPWith.
 func (c *Client) WaitForOTP(ctx context.Context, id string, timeout time.Duration) (*OTPRequest, error) {
-	deadline := time.Now().Add(timeout)
+	return c.WaitForOTPWith(ctx, id, WaitOptions{Timeout: timeout})
+}
+
+// WaitOptions are the arguments of WaitForOTPWith.
+type WaitOptions struct {
+	// Timeout bounds the whole wait. Long-polls last whole seconds, so
+	// the wait ends once less than a second is left; under a second
+	// there is no time for a long-poll: the status is read once.
+	Timeout time.Duration
+	// Poll bounds one long-poll (1–55 s; 0: 55 s), so that OnWait is
+	// called at least that often while the relay answers.
+	Poll time.Duration
+	// OnWait, when set, is called before each long-poll with the request
+	// as last seen (nil before the relay first answered) and, when the
+	// previous attempt failed transiently and is being retried, its
+	// error.
+	OnWait func(last *OTPRequest, retrying error)
+}
+
+// Bounds of the retries of a wait across a relay restart.
+const (
+	waitBackoffMax  = 5 * time.Second  // the longest pause between tries of our own choosing
+	retryAfterLimit = 30 * time.Second // the longest Retry-After honoured
+)
+
+// WaitForOTPWith is WaitForOTP with options. A failure that a restarting
+// relay causes — the connection refused or reset, 502, 503 or 504 (with or
+// without Retry-After, honoured up to 30 s), an empty or cut-short answer
+// — is transient: the wait tries again with backoff (from the client's
+// backoff, doubling, at most 5 s between tries) until Timeout. Any other
+// error ends the wait at once. If Timeout passes first, the error is
+// ErrTimeout with the request as last seen (nil if the relay never
+// answered) and, when the relay was unreachable at the end, the transient
+// error inside it.
+func (c *Client) WaitForOTPWith(ctx context.Context, id string, o WaitOptions) (*OTPRequest, error) {
+	poll := o.Poll
+	if poll <= 0 || poll > 55*time.Second {
+		poll = 55 * time.Second
+	}
+	deadline := time.Now().Add(o.Timeout)
 	var last *OTPRequest
+	var retrying error
+	base := c.backoff
+	if base <= 0 {
+		base = 250 * time.Millisecond
+	}
+	delay := base
 	for {
 		left := time.Until(deadline)
-		if left < time.Second {
-			if last == nil {
-				// Too little time for one long-poll: read the status once.
-				req, err := c.GetOTPStatus(ctx, id)
-				if err != nil || !req.Status.Waiting() {
-					return req, err
-				}
-				last = req
+		if (left < time.Second && last != nil) || (left <= 0 && retrying != nil) {
+			return last, waitTimeout(id, last, retrying)
+		}
+		if o.OnWait != nil {
+			o.OnWait(last, retrying)
+		}
+		var req OTPRequest
+		var err error
+		started, secs := time.Now(), 0
+		if left < time.Second && last == nil {
+			// Too little time for one long-poll: read the status once.
+			err, _ = c.once(ctx, http.MethodGet, "/v1/otp/"+url.PathEscape(id), "", nil, &req)
+		} else {
+			// Whole seconds, rounded down: a wait never outlasts its
+			// timeout.
+			secs = max(1, min(55, int(min(left, poll)/time.Second)))
+			err, _ = c.once(ctx, http.MethodGet, "/v1/otp/"+url.PathEscape(id)+"?wait="+strconv.Itoa(secs), "", nil, &req)
+		}
+		if err == nil && req.Status == "" {
+			err = cutShort(200, errors.New("the answer holds no status"))
+		}
+		if err == nil {
+			// A long-poll answered early with nothing new (a relay
+			// ending its waits as it shuts down) is not retried at once:
+			// it pauses as after a failure, so as not to spin.
+			early := secs > 0 && last != nil && req.Status == last.Status && time.Since(started) < time.Duration(secs)*time.Second/2
+			last, retrying = &req, nil
+			if !req.Status.Waiting() {
+				return last, nil
 			}
-			return last, timeoutError(id, string(last.Status))
+			if !early {
+				delay = base
+				continue
+			}
+		} else {
+			if ctx.Err() != nil {
+				return last, networkError(ctx.Err())
+			}
+			if !Transient(err) {
+				return last, err
+			}
+			retrying = err
 		}
-		req, err := c.WaitOTPStatus(ctx, id, min(left, 55*time.Second))
-		if err != nil {
-			return nil, err
+		pause := delay + time.Duration(rand.Int64N(int64(delay)/2+1))
+		var e *Error
+		if errors.As(err, &e) && e.RetryAfter > 0 {
+			pause = max(pause, min(e.RetryAfter, retryAfterLimit))
 		}
-		last = req
-		if !req.Status.Waiting() {
-			return req, nil
+		pause = min(pause, time.Until(deadline))
+		delay = min(delay*2, waitBackoffMax)
+		if pause > 0 {
+			t := time.NewTimer(pause)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return last, networkError(ctx.Err())
+			case <-t.C:
+			}
 		}
 	}
+}
+
+// waitTimeout is the ErrTimeout of a wait that ran out.
+func waitTimeout(id string, last *OTPRequest, retrying error) error {
+	status := "waiting"
+	if last != nil {
+		status = string(last.Status)
+	}
+	e := &Error{Class: ErrTimeout, Message: fmt.Sprintf("request %s still %s", id, status)}
+	if retrying != nil {
+		e.Message += "; the relay was not answering"
+		e.Err = retrying
+	}
+	return e
+}
+
+// Transient reports whether err is one a restarting relay causes and a
+// later try may not: the connection refused, reset or cut short (not a
+// cancelled context), a 502, 503 or 504 answer, or an empty or
+// truncated answer body. Waits retry these until their timeout.
+func Transient(err error) bool {
+	var e *Error
+	if !errors.As(err, &e) {
+		return false
+	}
+	switch e.Class {
+	case ErrNetwork:
+		return !errors.Is(e.Err, context.Canceled) && !errors.Is(e.Err, context.DeadlineExceeded)
+	case ErrServer:
+		return e.StatusCode == http.StatusBadGateway || e.StatusCode == http.StatusServiceUnavailable || e.StatusCode == http.StatusGatewayTimeout
+	}
+	return false
 }
 
 // ConsumeResult is a consumed, decrypted code.
@@ -308,13 +431,19 @@ func (c *Client) ConsumeOTP(ctx context.Context, id string, priv *PrivateKey) (*
 	}
 	res := &ConsumeResult{Metadata: body.Metadata, Encryption: body.Encryption,
 		EncryptedPayload: body.EncryptedPayload, EncryptedContent: body.EncryptedContent}
-	code, err := DecryptOTPPayload(priv, body.ID, body.EncryptedPayload)
+	// The payload must be in the form the request asked for: a request
+	// made with a bound RSA key never takes a plain one (which any earlier
+	// request with the same key could have produced).
+	if body.Encryption != req.Encryption || body.ID != id {
+		return res, decryptionError(fmt.Errorf("the payload is %s for %s; the request %s asked for %s", body.Encryption, body.ID, id, req.Encryption))
+	}
+	code, err := DecryptOTPPayloadAs(priv, req.Encryption, id, body.EncryptedPayload)
 	if err != nil {
 		return res, err
 	}
 	res.Code = code
 	if body.EncryptedContent != "" {
-		if res.FullMessage, err = DecryptOTPPayload(priv, body.ID, body.EncryptedContent); err != nil {
+		if res.FullMessage, err = DecryptOTPPayloadAs(priv, req.Encryption, id, body.EncryptedContent); err != nil {
 			return res, err
 		}
 	}
@@ -346,8 +475,22 @@ type TestMessage struct {
 type IngestResult struct {
 	MessageID string `json:"message_id"`
 	Matched   bool   `json:"matched"`
+	// Reason says, when Matched is false and the message is not a
+	// duplicate, why: IngestNoMatch or IngestNoCode. Never anything of
+	// the message's text.
+	Reason    string `json:"reason,omitempty"`
 	Duplicate bool   `json:"duplicate,omitempty"`
 }
+
+// Reasons a posted message fed no request (IngestResult.Reason).
+const (
+	// IngestNoMatch: no waiting request's filter takes the message (or
+	// the one that did was taken meanwhile).
+	IngestNoMatch = "no_match"
+	// IngestNoCode: a waiting request's filter takes the message, but
+	// no code could be read in it.
+	IngestNoCode = "no_code"
+)
 
 // SendTestMessage posts a message with a test key, so that an agent's
 // filters can be tested end to end.
@@ -383,8 +526,12 @@ func (c *Client) do(ctx context.Context, method, path string, in, out any) error
 		if err == nil || !retryable || attempt >= c.maxRetries || ctx.Err() != nil {
 			return err
 		}
-		jitter := time.Duration(rand.Int64N(int64(delay)/2 + 1))
-		t := time.NewTimer(delay + jitter)
+		pause := delay + time.Duration(rand.Int64N(int64(delay)/2+1))
+		var e *Error
+		if errors.As(err, &e) && e.RetryAfter > 0 {
+			pause = max(pause, min(e.RetryAfter, retryAfterLimit))
+		}
+		t := time.NewTimer(pause)
 		select {
 		case <-ctx.Done():
 			t.Stop()
@@ -435,6 +582,12 @@ func (c *Client) once(ctx context.Context, method, path, contentType string, pay
 	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
 		if out != nil {
 			if err := json.Unmarshal(data, out); err != nil {
+				if truncatedJSON(data, err) {
+					// An empty or cut-short answer (a relay shutting down
+					// mid-answer): the call may be tried again like a
+					// dropped connection, where that is safe.
+					return cutShort(resp.StatusCode, err), method != http.MethodPost
+				}
 				return &Error{Class: ErrUnexpected, StatusCode: resp.StatusCode, Message: "the relay's answer is not the expected JSON", Err: err}, false
 			}
 		}
@@ -464,6 +617,23 @@ func problemError(resp *http.Response, data []byte) *Error {
 		e.RetryAfter = time.Duration(s) * time.Second
 	}
 	return e
+}
+
+// truncatedJSON reports whether data failed to decode because it is empty
+// or ends too soon, rather than because it is something else.
+func truncatedJSON(data []byte, err error) bool {
+	if len(bytes.TrimSpace(data)) == 0 {
+		return true
+	}
+	var se *json.SyntaxError
+	return errors.Is(err, io.ErrUnexpectedEOF) || (errors.As(err, &se) && se.Offset >= int64(len(data)))
+}
+
+// cutShort is the error of an answer that arrived incomplete: a network
+// error, so that it is retried and waited across like a dropped
+// connection.
+func cutShort(status int, err error) error {
+	return &Error{Class: ErrNetwork, StatusCode: status, Message: "the relay's answer was cut short", Err: err}
 }
 
 func isDialError(err error) bool {

@@ -30,6 +30,13 @@ const maxEventLine = 1 << 20
 //		fmt.Println(req.Status)
 //	}
 func (c *Client) WatchOTP(ctx context.Context, id string) iter.Seq2[*OTPRequest, error] {
+	return c.watch(ctx, id, false)
+}
+
+// watch is WatchOTP. With persistent, transient failures (see Transient:
+// the relay restarting) are retried until ctx ends, not only the client's
+// retry count in a row.
+func (c *Client) watch(ctx context.Context, id string, persistent bool) iter.Seq2[*OTPRequest, error] {
 	return func(yield func(*OTPRequest, error) bool) {
 		lastID := ""
 		delay := c.backoff
@@ -42,16 +49,21 @@ func (c *Client) WatchOTP(ctx context.Context, id string) iter.Seq2[*OTPRequest,
 			if progressed {
 				failures, delay = 0, c.backoff
 			}
+			pause := delay + time.Duration(rand.Int64N(int64(delay)/2+1))
 			if err != nil {
 				var e *Error
 				retryable := errors.As(err, &e) && (e.Class == ErrNetwork || e.Class == ErrServer)
-				if !retryable || ctx.Err() != nil || failures >= c.maxRetries {
+				giveUp := failures >= c.maxRetries && !(persistent && Transient(err))
+				if !retryable || ctx.Err() != nil || giveUp {
 					yield(nil, err)
 					return
 				}
+				if e.RetryAfter > 0 {
+					pause = max(pause, min(e.RetryAfter, retryAfterLimit))
+				}
 			}
 			failures++
-			t := time.NewTimer(delay + time.Duration(rand.Int64N(int64(delay)/2+1)))
+			t := time.NewTimer(pause)
 			select {
 			case <-ctx.Done():
 				t.Stop()
@@ -59,7 +71,7 @@ func (c *Client) WatchOTP(ctx context.Context, id string) iter.Seq2[*OTPRequest,
 				return
 			case <-t.C:
 			}
-			delay *= 2
+			delay = min(delay*2, waitBackoffMax)
 		}
 	}
 }
@@ -141,17 +153,22 @@ func (c *Client) streamOnce(ctx context.Context, id string, lastID *string, yiel
 // WaitForOTPEvents is WaitForOTP over the event stream instead of
 // long-polls: it returns the request once it is no longer pending or
 // approved, or, when timeout passes first, the request as it stands and
-// an ErrTimeout error.
+// an ErrTimeout error. Like WaitForOTP it waits across a relay restart:
+// a stream that ends early, a refused connection or a 502/503/504 is
+// retried (Last-Event-ID resumes it) until timeout.
 func (c *Client) WaitForOTPEvents(ctx context.Context, id string, timeout time.Duration) (*OTPRequest, error) {
 	wctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	var last *OTPRequest
-	for r, err := range c.WatchOTP(wctx, id) {
+	for r, err := range c.watch(wctx, id, true) {
 		if err != nil {
 			if wctx.Err() != nil && ctx.Err() == nil {
 				if last == nil {
 					// No event in time: read the status once.
 					req, err := c.GetOTPStatus(ctx, id)
+					if Transient(err) {
+						return nil, waitTimeout(id, nil, err)
+					}
 					if err != nil || !req.Status.Waiting() {
 						return req, err
 					}

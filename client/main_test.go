@@ -61,6 +61,7 @@ func runWithRelay(m *testing.M) int {
 	os.Setenv("AGENTOTP_URL", srv.URL)
 	os.Setenv("AGENT_OTP_TEST_KEY", test.APIKey)
 	os.Setenv("AGENT_OTP_API_KEY", live.APIKey)
+	os.Setenv("AGENT_OTP_OWNER_TOKEN", token) // for tests that play the owner and a source
 	// Webhooks (webhook_example_test.go): the outbox worker, allowed to
 	// reach the examples' receivers on loopback, and the test key's secret.
 	os.Setenv("AGENT_OTP_WEBHOOK_SECRET", test.WebhookSecret)

@@ -76,7 +76,7 @@ func TestLifecycle(t *testing.T) {
 				t.Fatal(err)
 			}
 			req, err := agent.RequestOTP(ctx, client.RequestOptions{
-				Reason: "Sign up for Acme", ExpectedSender: "Acme", PublicKey: client.ExportPublicKey(pub),
+				Reason: "Sign up for Acme", ExpectedSender: "Acme", PublicKey: client.ExportPublicKeyPlain(pub), // the guide's plain RSA form, which openssl opens below
 				Filter: &client.Filter{Sources: []string{"sms"}, SenderPattern: "ACME*"},
 			})
 			if err != nil {

@@ -332,24 +332,36 @@ func (s *Server) getCode(ctx context.Context, req *mcpsdk.CallToolRequest, in Ge
 	}
 	s.log.InfoContext(ctx, "mcp: request created", "request_id", r.ID, "status", r.Status)
 	p := &progress{req: req, start: time.Now(), total: timeout.Seconds()}
-	deadline := time.Now().Add(timeout)
-	for r.Status.Waiting() {
-		p.send(ctx, statusMessage(r))
-		left := time.Until(deadline)
-		if left <= 0 {
-			s.cancelQuietly(r.ID)
-			return nil, CodeOutput{}, fmt.Errorf("no code within %s (last status: %s); request %s was cancelled. "+
-				"Ask the user whether the code was sent, then call again", timeout, r.Status, r.ID)
-		}
-		next, err := s.otp.WaitOTPStatus(ctx, r.ID, min(left, s.cfg.ProgressEvery))
-		if err != nil {
-			if ctx.Err() != nil {
-				s.cancelQuietly(r.ID)
-				return nil, CodeOutput{}, ctx.Err()
+	if r.Status.Waiting() {
+		// The wait outlasts a relay restart: the SDK retries a refused
+		// connection, a 502/503/504 or a cut-short answer until timeout.
+		seen := r
+		onWait := func(last *client.OTPRequest, retrying error) {
+			if last != nil {
+				seen = last
 			}
-			return nil, CodeOutput{}, toolError(r, err)
+			if retrying != nil {
+				p.send(ctx, "the relay is not answering; still trying")
+				return
+			}
+			p.send(ctx, statusMessage(seen))
 		}
-		r = next
+		got, err := s.otp.WaitForOTPWith(ctx, r.ID, client.WaitOptions{Timeout: timeout, Poll: s.cfg.ProgressEvery, OnWait: onWait})
+		switch {
+		case ctx.Err() != nil:
+			s.cancelQuietly(r.ID)
+			return nil, CodeOutput{}, ctx.Err()
+		case errors.Is(err, client.ErrTimeout):
+			s.cancelQuietly(r.ID)
+			if got != nil {
+				seen = got
+			}
+			return nil, CodeOutput{}, fmt.Errorf("no code within %s (last status: %s); request %s was cancelled. "+
+				"Ask the user whether the code was sent, then call again", timeout, seen.Status, r.ID)
+		case err != nil:
+			return nil, CodeOutput{}, toolError(seen, err)
+		}
+		r = got
 	}
 	if r.Status != client.StatusOTPReceived {
 		return nil, CodeOutput{}, toolError(r, nil)
@@ -459,7 +471,11 @@ func (s *Server) checkCode(ctx context.Context, _ *mcpsdk.CallToolRequest, in Ch
 	var r *client.OTPRequest
 	var err error
 	if in.WaitSeconds > 0 {
-		r, err = s.otp.WaitOTPStatus(ctx, in.RequestID, time.Duration(in.WaitSeconds)*time.Second)
+		// Waits across a relay restart, like get_verification_code.
+		r, err = s.otp.WaitForOTPWith(ctx, in.RequestID, client.WaitOptions{Timeout: time.Duration(in.WaitSeconds) * time.Second})
+		if errors.Is(err, client.ErrTimeout) && r != nil {
+			err = nil // still waiting: said below
+		}
 	} else {
 		r, err = s.otp.GetOTPStatus(ctx, in.RequestID)
 	}

@@ -251,7 +251,7 @@ func checkCiphertext(r *agentotp.Request, lc *liveEntry, d *Delivery) error {
 		return agentotp.FieldErr(field, "%s", why)
 	}
 	switch key.Algorithm() {
-	case seal.RSAOAEP256:
+	case seal.RSAOAEP256, seal.RSAOAEP256Bound:
 		if len(d.Payload) != overhead {
 			return bad("encrypted_payload", fmt.Sprintf("is %d bytes; an %s ciphertext for this key is %d", len(d.Payload), key.Algorithm(), overhead))
 		}

@@ -71,7 +71,7 @@ func (in *CreateRequestInput) validate() (*seal.PublicKey, error) {
 			v = append(v, fieldsOf(err)...)
 		}
 	}
-	if in.IncludeMessage && key != nil && key.Algorithm() == seal.RSAOAEP256 {
+	if in.IncludeMessage && key != nil && key.Algorithm().IsRSA() {
 		v.Add("include_message", "needs an HPKE key (X25519 or ML-KEM-768+X25519); RSA-OAEP cannot seal a whole message")
 	}
 	return key, v.Err()

@@ -5,10 +5,11 @@
 //
 // # Algorithms
 //
-// Three algorithms exist. Their names, as they appear in the API's
+// Four algorithms exist. Their names, as they appear in the API's
 // "encryption" field, are the [Algorithm] constants:
 //
 //	RSA-OAEP-256                                  RSAOAEP256
+//	RSA-OAEP-256-BOUND                            RSAOAEP256Bound
 //	HPKE-X25519-SHA256-CHACHA20POLY1305           HPKEX25519
 //	HPKE-MLKEM768X25519-SHA256-CHACHA20POLY1305   HPKEMLKEM768X25519
 //
@@ -22,6 +23,10 @@
 //     whose modulus is 2048 to 4096 bits long. This is what WebCrypto's
 //     exportKey("spki") and "openssl pkey -pubout -outform DER" produce.
 //     Algorithm RSA-OAEP-256.
+//   - RSA, bound to the request: the ASCII prefix "rsa-oaep-256-bound:"
+//     (case ignored) followed by the same base64 DER of an RSA key.
+//     Algorithm RSA-OAEP-256-BOUND. [PublicKey.Bound] and [PublicKey.Plain]
+//     turn one form into the other; the fingerprint is the same.
 //   - X25519: standard, padded base64 of the DER SubjectPublicKeyInfo of an
 //     X25519 key (RFC 8410, algorithm id-X25519 1.3.101.110, no parameters;
 //     44 bytes of DER). Algorithm HPKE-X25519-SHA256-CHACHA20POLY1305.
@@ -60,6 +65,12 @@
 //     bound. This is WebCrypto's {name: "RSA-OAEP", hash: "SHA-256"} and
 //     "openssl pkeyutl -decrypt -pkeyopt rsa_padding_mode:oaep -pkeyopt
 //     rsa_oaep_md:sha256 -pkeyopt rsa_mgf1_md:sha256".
+//   - RSA-OAEP-256-BOUND: the same, with the OAEP label the UTF-8 string
+//     "agentotp/v1:" followed by the request id, so that a ciphertext opens
+//     only for the request it was sealed for; the request id must not be
+//     empty. WebCrypto: {name: "RSA-OAEP", label: <those bytes>}; openssl:
+//     the options above and "-pkeyopt rsa_oaep_label:<hex of the label>".
+//     A plain ciphertext does not open as this form ([PrivateKey.OpenAs]).
 //   - HPKE (both HPKE algorithms): RFC 9180 base mode (mode_base, no PSK),
 //     single-shot: enc || ct, where enc is the KEM's encapsulated key and ct
 //     the AEAD ciphertext of the first (sequence number 0) message,

@@ -22,7 +22,7 @@ func SealOTP(key *PublicKey, requestID, code string, withMessage bool, subject, 
 	if err != nil {
 		return nil, nil, fmt.Errorf("seal the code for %s: %w", requestID, err)
 	}
-	if withMessage && key.Algorithm() != RSAOAEP256 {
+	if withMessage && !key.Algorithm().IsRSA() {
 		if content, err = key.Seal(requestID, []byte(MessageText(subject, text))); err != nil {
 			return nil, nil, fmt.Errorf("seal the message for %s: %w", requestID, err)
 		}

@@ -137,22 +137,45 @@ func (k *PrivateKey) Format(f fmt.State, verb rune) {
 }
 
 // Open reverses Seal: it decrypts ciphertext, which must have been sealed to
-// this key's public half for the same requestID (requestID is ignored for
-// RSA). Every failure wraps ErrDecryption, and no error includes plaintext or
-// key material.
+// this key's public half for the same requestID, in the key's own form
+// (for an RSA key the plain RSAOAEP256, where requestID is ignored; use
+// OpenAs for the bound form). Every failure wraps ErrDecryption, and no
+// error includes plaintext or key material.
 func (k *PrivateKey) Open(requestID string, ciphertext []byte) ([]byte, error) {
 	if k == nil || k.pub == nil {
 		return nil, decErr("Open called on a nil or zero PrivateKey")
 	}
-	switch k.alg {
-	case RSAOAEP256:
+	return k.OpenAs(k.alg, requestID, ciphertext)
+}
+
+// OpenAs is Open for a ciphertext sealed with alg, which must be the
+// key's algorithm or, for an RSA key, either RSA form. A ciphertext of the
+// other RSA form does not open: a bound one has the request id as its
+// label, a plain one none, so asking for RSAOAEP256Bound refuses a plain
+// ciphertext (one replayed from another request, say).
+func (k *PrivateKey) OpenAs(alg Algorithm, requestID string, ciphertext []byte) ([]byte, error) {
+	if k == nil || k.pub == nil {
+		return nil, decErr("Open called on a nil or zero PrivateKey")
+	}
+	if alg != k.alg && !(alg.IsRSA() && k.alg.IsRSA()) {
+		return nil, decErr(fmt.Sprintf("the ciphertext is %s, the key %s", quoteShort(string(alg)), k.alg))
+	}
+	switch alg {
+	case RSAOAEP256, RSAOAEP256Bound:
 		if n := k.rsa.Size(); len(ciphertext) != n {
 			return nil, decErr(fmt.Sprintf("%s ciphertext is %d bytes; a %d-bit key needs exactly %d",
-				RSAOAEP256, len(ciphertext), k.rsa.N.BitLen(), n))
+				alg, len(ciphertext), k.rsa.N.BitLen(), n))
 		}
-		pt, err := rsa.DecryptOAEP(sha256.New(), nil, k.rsa, ciphertext, nil)
+		if alg == RSAOAEP256Bound && requestID == "" {
+			return nil, decErr("a request id is required for " + string(alg))
+		}
+		label, _ := rsaLabel(alg, requestID)
+		pt, err := rsa.DecryptOAEP(sha256.New(), nil, k.rsa, ciphertext, label)
 		if err != nil {
-			return nil, decErr(string(RSAOAEP256) + " decryption error (wrong key or corrupted ciphertext)")
+			if alg == RSAOAEP256Bound {
+				return nil, decErr(string(alg) + " decryption error (wrong key, wrong request id, a plain RSA-OAEP-256 ciphertext, or corrupted ciphertext)")
+			}
+			return nil, decErr(string(alg) + " decryption error (wrong key or corrupted ciphertext)")
 		}
 		return pt, nil
 	case HPKEX25519, HPKEMLKEM768X25519:

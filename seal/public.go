@@ -58,14 +58,28 @@ func ParsePublicKey(s string) (*PublicKey, error) {
 		return nil, pubErr("PEM is not accepted; send the standard base64 of the DER SubjectPublicKeyInfo (the PEM body without the BEGIN/END lines)")
 	}
 	if prefix, rest, ok := strings.Cut(s, ":"); ok {
-		if !strings.EqualFold(prefix+":", hybridKeyPrefix) {
-			return nil, pubErr("unknown key prefix %s; the only prefix is %q (RSA and X25519 keys have none)", quoteShort(prefix+":"), hybridKeyPrefix)
+		switch {
+		case strings.EqualFold(prefix+":", hybridKeyPrefix):
+			raw, err := decodeBase64(rest)
+			if err != nil {
+				return nil, pubErr("mlkem768x25519 key: %v", err)
+			}
+			return parseHybridPublicKey(raw)
+		case strings.EqualFold(prefix+":", boundRSAPrefix):
+			der, err := decodeBase64(rest)
+			if err != nil {
+				return nil, pubErr("rsa-oaep-256-bound key: %v", err)
+			}
+			k, err := parseSPKI(der)
+			if err != nil {
+				return nil, err
+			}
+			if k.alg != RSAOAEP256 {
+				return nil, pubErr("the %q prefix is for RSA keys, not %s", boundRSAPrefix, k.alg)
+			}
+			return k.Bound(), nil
 		}
-		raw, err := decodeBase64(rest)
-		if err != nil {
-			return nil, pubErr("mlkem768x25519 key: %v", err)
-		}
-		return parseHybridPublicKey(raw)
+		return nil, pubErr("unknown key prefix %s; the prefixes are %q and %q (plain RSA and X25519 keys have none)", quoteShort(prefix+":"), hybridKeyPrefix, boundRSAPrefix)
 	}
 	der, err := decodeBase64(s)
 	if err != nil {
@@ -311,10 +325,50 @@ func (k *PublicKey) String() string {
 		return ""
 	}
 	s := base64.StdEncoding.EncodeToString(k.raw)
-	if k.alg == HPKEMLKEM768X25519 {
+	switch k.alg {
+	case HPKEMLKEM768X25519:
 		return hybridKeyPrefix + s
+	case RSAOAEP256Bound:
+		return boundRSAPrefix + s
 	}
 	return s
+}
+
+// Bound returns the key in its request-bound form: for an RSA key, the
+// same key with algorithm RSAOAEP256Bound (its String is
+// "rsa-oaep-256-bound:" + base64 of the DER); HPKE keys, bound through
+// info already, come back as they are. The fingerprint does not change.
+func (k *PublicKey) Bound() *PublicKey {
+	if k == nil || k.alg != RSAOAEP256 {
+		return k
+	}
+	b := *k
+	b.alg = RSAOAEP256Bound
+	return &b
+}
+
+// Plain returns an RSA key in its plain form (RSAOAEP256: an empty OAEP
+// label, what WebCrypto code written to the integration guide uses);
+// other keys come back as they are.
+func (k *PublicKey) Plain() *PublicKey {
+	if k == nil || k.alg != RSAOAEP256Bound {
+		return k
+	}
+	p := *k
+	p.alg = RSAOAEP256
+	return &p
+}
+
+// rsaLabel is the OAEP label of alg for requestID: none for the plain
+// form, "agentotp/v1:" + requestID for the bound one.
+func rsaLabel(alg Algorithm, requestID string) ([]byte, error) {
+	if alg != RSAOAEP256Bound {
+		return nil, nil
+	}
+	if requestID == "" {
+		return nil, fmt.Errorf("seal: %s needs a request id to bind the ciphertext to", alg)
+	}
+	return []byte(infoPrefix + requestID), nil
 }
 
 // Fingerprint returns "SHA256:" followed by the unpadded standard base64 of
@@ -341,6 +395,8 @@ func rsaMaxPlaintext(k *rsa.PublicKey) int {
 // For RSAOAEP256 it is RSA-OAEP with SHA-256 as the hash and in MGF1 and an
 // empty label (WebCrypto's RSA-OAEP with SHA-256; openssl pkeyutl with
 // rsa_padding_mode:oaep and rsa_oaep_md:sha256). requestID is not used.
+// For RSAOAEP256Bound the label is "agentotp/v1:" + requestID (openssl's
+// rsa_oaep_label, in hex); requestID must not be empty.
 // A plaintext longer than the modulus size minus 66 bytes (190 bytes for
 // 2048 bits) is an error.
 //
@@ -355,14 +411,18 @@ func (k *PublicKey) Seal(requestID string, plaintext []byte) ([]byte, error) {
 		return nil, errors.New("seal: Seal called on a nil or zero PublicKey")
 	}
 	switch k.alg {
-	case RSAOAEP256:
+	case RSAOAEP256, RSAOAEP256Bound:
 		if max := rsaMaxPlaintext(k.rsa); len(plaintext) > max {
 			return nil, fmt.Errorf("seal: plaintext is %d bytes; %s with a %d-bit key holds at most %d",
-				len(plaintext), RSAOAEP256, k.rsa.N.BitLen(), max)
+				len(plaintext), k.alg, k.rsa.N.BitLen(), max)
 		}
-		ct, err := rsa.EncryptOAEP(sha256.New(), rand.Reader, k.rsa, plaintext, nil)
+		label, err := rsaLabel(k.alg, requestID)
 		if err != nil {
-			return nil, fmt.Errorf("seal: %s: %v", RSAOAEP256, err)
+			return nil, err
+		}
+		ct, err := rsa.EncryptOAEP(sha256.New(), rand.Reader, k.rsa, plaintext, label)
+		if err != nil {
+			return nil, fmt.Errorf("seal: %s: %v", k.alg, err)
 		}
 		return ct, nil
 	case HPKEX25519, HPKEMLKEM768X25519:

@@ -16,6 +16,11 @@ const (
 	// RSAOAEP256 is RSA-OAEP with SHA-256 for the hash and MGF1 and an empty
 	// label, for RSA keys of 2048–4096 bits.
 	RSAOAEP256 Algorithm = "RSA-OAEP-256"
+	// RSAOAEP256Bound is RSAOAEP256 with the OAEP label "agentotp/v1:" +
+	// the request id, so that a ciphertext opens only for the request it
+	// was sealed for. It is the same RSA key, sent in the public_key form
+	// "rsa-oaep-256-bound:" + base64 of its DER SubjectPublicKeyInfo.
+	RSAOAEP256Bound Algorithm = "RSA-OAEP-256-BOUND"
 	// HPKEX25519 is RFC 9180 HPKE, base mode, with DHKEM(X25519,
 	// HKDF-SHA256), HKDF-SHA256 and ChaCha20Poly1305.
 	HPKEX25519 Algorithm = "HPKE-X25519-SHA256-CHACHA20POLY1305"
@@ -42,6 +47,7 @@ var (
 const (
 	infoPrefix      = "agentotp/v1:"
 	hybridKeyPrefix = "mlkem768x25519:"
+	boundRSAPrefix  = "rsa-oaep-256-bound:"
 
 	maxPublicKeyLen  = 8 << 10  // bytes of ParsePublicKey input
 	maxPrivateKeyLen = 64 << 10 // bytes of ParsePrivateKeyPEM input
@@ -75,11 +81,17 @@ func ParseAlgorithm(s string) (Algorithm, error) {
 		s, RSAOAEP256, HPKEX25519, HPKEMLKEM768X25519)
 }
 
+// IsRSA reports whether a is one of the RSA-OAEP forms (plain or bound):
+// both seal only a code, never the message text.
+func (a Algorithm) IsRSA() bool { return a == RSAOAEP256 || a == RSAOAEP256Bound }
+
 // shortName is the short name of a known algorithm, or "" for any other.
 func shortName(a Algorithm) string {
 	switch a {
 	case RSAOAEP256:
 		return "rsa"
+	case RSAOAEP256Bound:
+		return "rsa-bound"
 	case HPKEX25519:
 		return "x25519"
 	case HPKEMLKEM768X25519:

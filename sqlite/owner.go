@@ -98,10 +98,15 @@ func (db *DB) ListAgents(ctx context.Context, ownerID string) ([]*agentotp.Agent
 
 // RotateAgentKey stores the agent's new key prefix and webhook secret and
 // its new credential, and makes every unrevoked older credential of the
-// agent end at oldKeyEnds, unless it ends earlier already. An unknown
+// agent end at oldKeyEnds, unless it ends earlier already. The webhook
+// secret it had is kept until oldKeyEnds too (PreviousWebhookSecret), so
+// that webhooks are signed with both during the grace period. An unknown
 // agent, or another owner's, is agentotp.ErrNotFound.
 func (db *DB) RotateAgentKey(ctx context.Context, a *agentotp.Agent, cred *agentotp.Credential, oldKeyEnds time.Time, audit ...agentotp.AuditEntry) error {
 	err := db.tx(ctx, func(tx *sql.Tx) error {
+		if err := keepPrevWebhookSecret(ctx, tx, a.ID, a.OwnerID, oldKeyEnds); err != nil {
+			return err
+		}
 		if err := changed(tx.ExecContext(ctx, `UPDATE agents SET key_prefix = ?, webhook_secret = ? WHERE id = ? AND owner_id = ?`,
 			a.KeyPrefix, db.sealSecret(a.ID, a.WebhookSecret), a.ID, a.OwnerID)); err != nil {
 			return err

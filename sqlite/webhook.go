@@ -98,7 +98,9 @@ func scanWebhook(s rowScanner) (*agentotp.WebhookDelivery, error) {
 }
 
 // ClaimWebhooks returns up to limit due deliveries, each the oldest pending
-// delivery to its URL, oldest first, and leases them until leaseUntil.
+// delivery of its request, oldest first, and leases them until leaseUntil.
+// Order is kept per request, not per URL: one failing delivery holds back
+// only the later events of its own request.
 func (db *DB) ClaimWebhooks(ctx context.Context, now, leaseUntil time.Time, limit int) ([]*agentotp.WebhookDelivery, error) {
 	if limit <= 0 {
 		limit = 16
@@ -108,7 +110,7 @@ func (db *DB) ClaimWebhooks(ctx context.Context, now, leaseUntil time.Time, limi
 		rows, err := tx.QueryContext(ctx, `SELECT `+webhookColumns+` FROM webhook_outbox AS o
 			WHERE o.state = 'pending' AND o.next_attempt_at <= ?
 			AND NOT EXISTS (SELECT 1 FROM webhook_outbox AS p
-				WHERE p.state = 'pending' AND p.url = o.url AND p.seq < o.seq)
+				WHERE p.state = 'pending' AND p.request_id = o.request_id AND p.seq < o.seq)
 			ORDER BY o.seq LIMIT ?`, micros(now), limit)
 		if err != nil {
 			return err
@@ -276,19 +278,21 @@ func (db *DB) SetAgentWebhookURL(ctx context.Context, ownerID, agentID, url stri
 
 // RotateWebhookSecret stores the agent's new webhook secret, sealed. An
 // unknown agent, or another owner's, is agentotp.ErrNotFound.
+// A secret kept from a key rotation's grace period is dropped: the owner
+// asked for this one alone.
 func (db *DB) RotateWebhookSecret(ctx context.Context, ownerID, agentID, secret string, audit ...agentotp.AuditEntry) error {
-	if err := db.updateAgent(ctx, ownerID, agentID, `webhook_secret = ?`, db.sealSecret(agentID, secret), audit); err != nil {
-		return fmt.Errorf("sqlite: rotate webhook secret of agent %s: %w", agentID, err)
-	}
-	return nil
-}
-
-// updateAgent sets one column of an agent and appends audit.
-func (db *DB) updateAgent(ctx context.Context, ownerID, agentID, set string, value any, audit []agentotp.AuditEntry) error {
-	return db.tx(ctx, func(tx *sql.Tx) error {
-		if err := changed(tx.ExecContext(ctx, `UPDATE agents SET `+set+` WHERE id = ? AND owner_id = ?`, value, agentID, ownerID)); err != nil {
+	err := db.tx(ctx, func(tx *sql.Tx) error {
+		if err := changed(tx.ExecContext(ctx, `UPDATE agents SET webhook_secret = ? WHERE id = ? AND owner_id = ?`,
+			db.sealSecret(agentID, secret), agentID, ownerID)); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM agent_prev_webhook_secrets WHERE agent_id = ?`, agentID); err != nil {
 			return err
 		}
 		return db.appendAudit(ctx, tx, audit)
 	})
+	if err != nil {
+		return fmt.Errorf("sqlite: rotate webhook secret of agent %s: %w", agentID, err)
+	}
+	return nil
 }

@@ -3,8 +3,8 @@
 // Standard Webhooks specification (webhook-id, webhook-timestamp,
 // webhook-signature, and the same signature in X-OTP-Signature), retries
 // with exponential backoff and jitter on timeouts, 5xx and 429 (honouring
-// Retry-After) for up to a day, stops on 410, and keeps the order of the
-// events sent to one URL.
+// Retry-After) for up to a day, stops on 410, and keeps the order of each
+// request's events (not of all the events sent to one URL).
 //
 // Targets are dialled through a guard that checks the address actually
 // connected to (in the dialer's Control function, so a DNS answer that
@@ -60,6 +60,24 @@ func Sign(secret, id string, ts time.Time, body []byte) (string, error) {
 		return "", err
 	}
 	return "v1," + base64.StdEncoding.EncodeToString(mac(key, id, ts.Unix(), body)), nil
+}
+
+// SignAll returns the webhook-signature value of a message signed with
+// each of secrets: their "v1,…" signatures separated by spaces (Standard
+// Webhooks), in the order given. A receiver accepts any that matches.
+func SignAll(secrets []string, id string, ts time.Time, body []byte) (string, error) {
+	if len(secrets) == 0 {
+		return "", errors.New("webhook: no secret to sign with")
+	}
+	sigs := make([]string, 0, len(secrets))
+	for _, s := range secrets {
+		sig, err := Sign(s, id, ts, body)
+		if err != nil {
+			return "", err
+		}
+		sigs = append(sigs, sig)
+	}
+	return strings.Join(sigs, " "), nil
 }
 
 func mac(key []byte, id string, ts int64, body []byte) []byte {

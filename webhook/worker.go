@@ -21,6 +21,10 @@ import (
 type Store interface {
 	agentotp.WebhookStore
 	GetAgent(ctx context.Context, ownerID, id string) (*agentotp.Agent, error)
+	// PreviousWebhookSecret is the secret the agent had before its key
+	// was rotated, while the rotation's grace period lasts at now ("" when
+	// there is none): deliveries are signed with it too.
+	PreviousWebhookSecret(ctx context.Context, ownerID, agentID string, now time.Time) (string, error)
 }
 
 // Config tunes the worker. Zero values take the defaults.
@@ -37,8 +41,11 @@ type Config struct {
 	RetryMax time.Duration
 	// MaxAge is how long one delivery is tried (default 24 h).
 	MaxAge time.Duration
-	// Concurrency bounds the attempts in flight (default 8); those to one
-	// URL are never concurrent.
+	// Concurrency bounds the attempts in flight (default 8); those of one
+	// request are never concurrent, and go out in order. Order is not kept
+	// across requests, so one failing delivery to a URL holds back only
+	// its own request's later events while a backlog drains as fast as
+	// the receiver accepts.
 	Concurrency int
 	// PollInterval is how often the outbox is checked when nothing woke
 	// the worker (default 1 s).
@@ -182,8 +189,16 @@ type Outcome struct {
 // 429 may be retried; a refused address, redirect, 410 or other 4xx may
 // not.
 func (w *Worker) Send(ctx context.Context, d *agentotp.WebhookDelivery, secret string, now time.Time) Outcome {
+	return w.SendSigned(ctx, d, []string{secret}, now)
+}
+
+// SendSigned is Send with a signature for each of secrets (the agent's
+// secret and, during a key rotation's grace period, the one it had), space
+// separated in webhook-signature as Standard Webhooks allows: a receiver
+// that knows either secret verifies the delivery.
+func (w *Worker) SendSigned(ctx context.Context, d *agentotp.WebhookDelivery, secrets []string, now time.Time) Outcome {
 	body := d.Body()
-	sig, err := Sign(secret, d.ID, now, body)
+	sig, err := SignAll(secrets, d.ID, now, body)
 	if err != nil {
 		return Outcome{Err: errors.New("the agent has no usable webhook secret; rotate it")}
 	}
@@ -270,7 +285,13 @@ func (w *Worker) deliver(ctx context.Context, d *agentotp.WebhookDelivery) {
 	case !a.Active():
 		o = Outcome{Err: errors.New("the agent is revoked")}
 	default:
-		o = w.Send(ctx, d, a.WebhookSecret, now)
+		secrets := []string{a.WebhookSecret}
+		if prev, err := w.store.PreviousWebhookSecret(ctx, d.OwnerID, d.AgentID, now); err != nil {
+			w.log.WarnContext(ctx, "webhook: the previous secret of a rotated key", "agent_id", d.AgentID, "err", err)
+		} else if prev != "" && prev != a.WebhookSecret {
+			secrets = append(secrets, prev)
+		}
+		o = w.SendSigned(ctx, d, secrets, now)
 	}
 	save := context.WithoutCancel(ctx)
 	save, cancel := context.WithTimeout(save, 10*time.Second)

@@ -39,15 +39,6 @@ type killRelay struct {
 	smsSource          string
 }
 
-func freeAddr(t *testing.T) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
 func (k *killRelay) start() {
 	k.t.Helper()
 	k.stderr = &relaytest.Buffer{}

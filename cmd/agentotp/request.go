@@ -126,40 +126,9 @@ func agentRequest(ctx context.Context, a *app, o requestOptions) error {
 	if o.timeout > 0 && time.Now().Add(o.timeout).Before(deadline) {
 		deadline = time.Now().Add(o.timeout)
 	}
-	last := client.Status("")
-	for req.Status.Waiting() {
-		left := time.Until(deadline)
-		if left <= 0 {
-			if _, err := c.CancelOTPRequest(context.WithoutCancel(ctx), req.ID); err != nil && !errors.Is(err, client.ErrExpired) {
-				progress("cancel after timeout failed: %v", err)
-			}
-			return &exitErr{exitTimeout, fmt.Errorf("timed out; request %s was still %s", req.ID, req.Status)}
-		}
-		if req.Status != last {
-			switch req.Status {
-			case client.StatusPendingApproval:
-				progress("waiting for the owner's approval (%s left): %s", left.Round(time.Second), req.ApprovalURL)
-			case client.StatusApproved:
-				progress("approved; waiting for the message (%s left)", left.Round(time.Second))
-			}
-			last = req.Status
-		}
-		wait := min(left, 15*time.Second)
-		id := req.ID
-		if req, err = c.WaitOTPStatus(ctx, id, max(wait, time.Second)); err != nil {
-			if ctx.Err() != nil {
-				// Interrupted: leave no request waiting for the owner.
-				cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-				defer cancel()
-				if _, cerr := c.CancelOTPRequest(cctx, id); cerr != nil {
-					progress("cancel after interrupt failed: %v", cerr)
-				}
-				return &exitErr{exitCancelled, fmt.Errorf("interrupted; request %s cancelled", id)}
-			}
+	if req.Status.Waiting() {
+		if req, err = waitForCode(ctx, c, req, deadline, progress); err != nil {
 			return err
-		}
-		if req.Status == last && req.Status.Waiting() {
-			progress("  still %s, %s left", req.Status, time.Until(deadline).Round(time.Second))
 		}
 	}
 	switch req.Status {
@@ -186,4 +155,65 @@ func agentRequest(ctx context.Context, a *app, o requestOptions) error {
 	}
 	fmt.Fprintln(a.stdout, res.Code)
 	return nil
+}
+
+// waitForCode long-polls until the request stops waiting or deadline,
+// saying on stderr what it waits for. It waits across a relay restart (the
+// SDK retries a refused connection, a 502/503/504 or a cut-short answer
+// until the deadline). At the deadline, or when interrupted, it cancels
+// the request, so that none is left waiting for the owner.
+func waitForCode(ctx context.Context, c *client.Client, req *client.OTPRequest, deadline time.Time, progress func(string, ...any)) (*client.OTPRequest, error) {
+	seen, last, down := req, client.Status(""), false
+	onWait := func(r *client.OTPRequest, retrying error) {
+		if r != nil {
+			seen = r
+		}
+		left := max(time.Until(deadline), 0).Round(time.Second)
+		switch {
+		case retrying != nil:
+			if !down {
+				progress("the relay is not answering (%v); still trying (%s left)", retrying, left)
+				down = true
+			}
+			return
+		case down:
+			progress("the relay answers again")
+			down = false
+		}
+		if seen.Status == last {
+			progress("  still %s, %s left", seen.Status, left)
+			return
+		}
+		switch seen.Status {
+		case client.StatusPendingApproval:
+			progress("waiting for the owner's approval (%s left): %s", left, seen.ApprovalURL)
+		case client.StatusApproved:
+			progress("approved; waiting for the message (%s left)", left)
+		}
+		last = seen.Status
+	}
+	got, err := c.WaitForOTPWith(ctx, req.ID, client.WaitOptions{Timeout: time.Until(deadline), Poll: 15 * time.Second, OnWait: onWait})
+	switch {
+	case err == nil:
+		return got, nil
+	case ctx.Err() != nil:
+		// Interrupted: leave no request waiting for the owner.
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		if _, cerr := c.CancelOTPRequest(cctx, req.ID); cerr != nil {
+			progress("cancel after interrupt failed: %v", cerr)
+		}
+		return nil, &exitErr{exitCancelled, fmt.Errorf("interrupted; request %s cancelled", req.ID)}
+	case errors.Is(err, client.ErrTimeout):
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		if _, cerr := c.CancelOTPRequest(cctx, req.ID); cerr != nil && !errors.Is(cerr, client.ErrExpired) {
+			progress("cancel after timeout failed: %v", cerr)
+		}
+		if got != nil {
+			seen = got
+		}
+		return nil, &exitErr{exitTimeout, fmt.Errorf("timed out; request %s was still %s", req.ID, seen.Status)}
+	}
+	return nil, err
 }

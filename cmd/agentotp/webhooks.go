@@ -17,7 +17,6 @@ type webhookServeOptions struct {
 	allowPrivate bool
 	retryBase    time.Duration
 	timeout      time.Duration
-	onAttempt    func(outcome string) // metrics; set by serve, not a flag
 }
 
 func (o *webhookServeOptions) flags(f *pflag.FlagSet) {

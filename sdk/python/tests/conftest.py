@@ -129,18 +129,19 @@ def relay_binary(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
-def start_relay(binary: Path, base: Path, *extra: str) -> Relay:
-    """Start `agentotp serve` on a free loopback port and wait until it answers."""
+def start_relay(binary: Path, base: Path, *extra: str, port: int | None = None) -> Relay:
+    """Start `agentotp serve` on a free loopback port (or ``port``: a restart
+    on the same data) and wait until it answers."""
     data = base / "data"
     log = base / "relay.log"
-    port = free_port()
+    port = port or free_port()
     args = [
         str(binary), "serve", "--addr", f"127.0.0.1:{port}", "--data", str(data),
         "--log-format", "json", "--sweep-interval", "1s",
         "--allow-private-webhooks", "--webhook-retry-base", "1s", *extra,
     ]
     env = {k: v for k, v in os.environ.items() if not k.startswith("AGENTOTP_")}
-    logf = open(log, "wb")
+    logf = open(log, "ab")
     proc = subprocess.Popen(args, stdout=logf, stderr=subprocess.STDOUT, env=env)
     logf.close()
     url = f"http://127.0.0.1:{port}"

@@ -271,3 +271,22 @@ async def test_server_error_retried_only_where_safe(clients: Clients, broken_rel
     with pytest.raises(ServerError):
         await run(otp.request_otp(reason="x", public_key=KEYS["rsa"][0]))
     assert calls == ["POST /v1/otp/request"]
+
+
+async def test_ingest_result_carries_the_reason(clients: Clients, relay: Relay) -> None:
+    agent = relay.create_agent(f"reason-{clients.kind}", test=True)
+    otp = clients.make(agent.api_key)
+    pub, _ = KEYS["x25519"]
+    req = await run(otp.request_otp(
+        reason="ingest reason", public_key=export_public_key(pub),
+        filter={"sources": ["sms"], "sender_pattern": "+15550199"},
+    ))
+    cases = [
+        ({"source": "sms", "sender": "+15550100", "text": "Your code is 482913"}, False, "no_match"),
+        ({"source": "sms", "sender": "+15550199", "text": "Welcome aboard, see you soon"}, False, "no_code"),
+        ({"source": "sms", "sender": "+15550199", "text": "Your code is 482913"}, True, None),
+    ]
+    for msg, matched, reason in cases:
+        res = await run(otp.send_test_message(**msg))
+        assert (res.matched, res.reason) == (matched, reason), res
+    await run(otp.cancel_otp_request(req.id))

@@ -27,4 +27,5 @@ def test_example_with_a_live_key_approved_while_it_waits(relay: Relay, source_to
     assert res.stdout == "Received OTP: 314159\n", res.stderr
     [req] = relay.requests_of(agent.id)
     assert req["status"] == "consumed" and req["decided_by"] == "owner"
-    assert req["encryption"] == "RSA-OAEP-256"
+    # The guide's code, unchanged, asks for the request-bound RSA form.
+    assert req["encryption"] == "RSA-OAEP-256-BOUND"

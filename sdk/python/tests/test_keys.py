@@ -125,7 +125,8 @@ def test_openssl_made_keys_and_ciphertexts(tmp_path: Path) -> None:
     run("genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out", str(rsa_pem))
     key = import_private_key(rsa_pem.read_bytes())
     der = run("pkey", "-in", str(rsa_pem), "-pubout", "-outform", "DER")
-    assert export_public_key(key.public_key()) == base64.b64encode(der).decode()
+    assert export_public_key(key.public_key(), bound=False) == base64.b64encode(der).decode()
+    assert export_public_key(key.public_key()) == "rsa-oaep-256-bound:" + base64.b64encode(der).decode()
     fp = base64.b64encode(hashlib.sha256(der).digest()).decode().rstrip("=")
     assert key.fingerprint == "SHA256:" + fp
     pub_pem = tmp_path / "rsa.pub"
@@ -135,6 +136,19 @@ def test_openssl_made_keys_and_ciphertexts(tmp_path: Path) -> None:
         "-pkeyopt", "rsa_oaep_md:sha256", "-pkeyopt", "rsa_mgf1_md:sha256", data=b"739201",
     )
     assert decrypt_otp_payload(key, "otp_x", base64.b64encode(ct).decode()) == "739201"
+    # The bound form: openssl's rsa_oaep_label is the hex of b"agentotp/v1:" + request id.
+    label = b"agentotp/v1:otp_3kQ9zX2mB7".hex()
+    bound = run(
+        "pkeyutl", "-encrypt", "-pubin", "-inkey", str(pub_pem), "-pkeyopt", "rsa_padding_mode:oaep",
+        "-pkeyopt", "rsa_oaep_md:sha256", "-pkeyopt", "rsa_mgf1_md:sha256", "-pkeyopt", f"rsa_oaep_label:{label}",
+        data=b"739202",
+    )
+    b64 = base64.b64encode(bound).decode()
+    assert decrypt_otp_payload(key, "otp_3kQ9zX2mB7", b64, agent_otp.RSA_OAEP_256_BOUND) == "739202"
+    with pytest.raises(DecryptionError):
+        decrypt_otp_payload(key, "otp_other", b64, agent_otp.RSA_OAEP_256_BOUND)
+    with pytest.raises(DecryptionError):  # a plain payload does not open as the bound form
+        decrypt_otp_payload(key, "otp_x", base64.b64encode(ct).decode(), agent_otp.RSA_OAEP_256_BOUND)
 
     x_pem = tmp_path / "x.pem"
     run("genpkey", "-algorithm", "X25519", "-out", str(x_pem))
@@ -172,6 +186,9 @@ def test_bad_private_keys_and_algorithms() -> None:
     with pytest.raises(ValueError, match="2048–4096"):
         generate_key_pair("rsa", rsa_bits=1024)
     pub, _ = generate_key_pair("RSA-OAEP-256")
-    assert pub.algorithm == agent_otp.RSA_OAEP_256
+    assert pub.algorithm == agent_otp.RSA_OAEP_256_BOUND and pub.plain().algorithm == agent_otp.RSA_OAEP_256
+    assert import_public_key(str(pub)) == pub and import_public_key(str(pub.plain())) == pub.plain()
+    with pytest.raises(InvalidKeyError, match="for RSA keys"):
+        import_public_key("rsa-oaep-256-bound:" + str(generate_key_pair("x25519")[0]))
     with pytest.raises(DecryptionError, match="base64"):
         decrypt_otp_payload(generate_key_pair("x25519")[1], "otp_1", "%%%")

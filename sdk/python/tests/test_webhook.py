@@ -138,3 +138,26 @@ def test_real_deliveries_verify_and_forgeries_do_not(relay: Relay, hook_agent: A
     with pytest.raises(WebhookVerificationError, match="missing"):
         verify_webhook(body, {"webhook-id": "x"}, hook_agent.webhook_secret)
     assert json.loads(body)["status"] == "otp_received"
+
+
+def test_a_key_rotation_with_grace_signs_with_both_secrets(relay: Relay) -> None:
+    """During a key rotation's grace period each delivery carries one signature
+    per secret; a receiver still holding the old secret verifies it, and so
+    does one with the new."""
+    old = relay.create_agent("webhooks-rotated", test=True)
+    rot = relay.owner("POST", f"/v1/owner/agents/{old.id}/rotate", {"grace_period_seconds": 3600})
+    new_secret = rot["webhook_secret"]
+    assert new_secret != old.webhook_secret
+    receiver = Receiver(old.webhook_secret)  # a receiver not yet told of the new secret
+    try:
+        pub, _ = agent_otp.generate_key_pair("x25519")
+        with agent_otp.AgentOTPClient(api_key=rot["api_key"], base_url=relay.url) as otp:
+            otp.request_otp(reason="rotated", public_key=pub, webhook_url=receiver.url)
+            _, body, headers = receiver.next_event("otp_received")
+        assert receiver.rejected == []
+        assert len(headers["webhook-signature"].split()) == 2
+        assert verify_webhook(body, headers, new_secret).status == "otp_received"
+        assert verify_webhook(body, headers, old.webhook_secret).status == "otp_received"
+        assert standardwebhooks.Webhook(old.webhook_secret).verify(body, headers)["status"] == "otp_received"
+    finally:
+        receiver.close()

@@ -7,7 +7,9 @@ import {
   AuthenticationError,
   DecryptionError,
   errorFromProblem,
+  isTransient,
   NetworkError,
+  ServerError,
   TimeoutError,
   ValidationError,
   type Problem,
@@ -53,8 +55,40 @@ export interface CallOptions {
 
 /** Options of waitForOTP. */
 export interface WaitOptions extends CallOptions {
-  /** Milliseconds to wait in all (default 120000). */
+  /**
+   * Milliseconds to wait in all (default 120000). Long-polls last whole
+   * seconds, so the wait ends once less than a second is left; under a
+   * second the status is read once.
+   */
   timeout?: number;
+  /** Seconds one long-poll may last (1–55, default 55), so that onWait is called at least that often. */
+  pollSeconds?: number;
+  /**
+   * Called before each long-poll with the request as last seen (undefined
+   * before the relay first answered) and, when the previous try failed
+   * transiently and is being retried, its error.
+   */
+  onWait?: (last: OTPRequest | undefined, retrying: AgentOTPError | undefined) => void;
+}
+
+/** The longest pause between tries of a wait of our own choosing, in ms. */
+const WAIT_BACKOFF_MAX = 5_000;
+/** The longest Retry-After honoured, in ms. */
+const RETRY_AFTER_LIMIT = 30_000;
+
+/** Resolves after ms, or at once when signal aborts. */
+function pause(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise<void>((resolve) => {
+    if (signal?.aborted) return resolve();
+    const t = setTimeout(resolve, ms);
+    signal?.addEventListener('abort', () => { clearTimeout(t); resolve(); }, { once: true });
+  });
+}
+
+/** The Retry-After of an error, in ms, capped; 0 when none. */
+function retryAfterMs(e: unknown): number {
+  const s = e instanceof ServerError ? e.retryAfter : undefined;
+  return typeof s === 'number' && s > 0 ? Math.min(s * 1000, RETRY_AFTER_LIMIT) : 0;
 }
 
 /** The longest ?wait= the relay accepts, in seconds. */
@@ -189,7 +223,9 @@ export class AgentOTPClient {
     try {
       return await this.waitForOTP(request.id, { timeout: options.timeout ?? 120_000, signal: options.signal });
     } catch (e) {
-      if (e instanceof TimeoutError && e.request) return e.request as OTPRequest;
+      // The wait ran out: the request as it stands (as created, if the
+      // relay never answered meanwhile).
+      if (e instanceof TimeoutError && e.requestId === request.id) return (e.request as OTPRequest | undefined) ?? request;
       throw e;
     }
   }
@@ -214,19 +250,66 @@ export class AgentOTPClient {
    * Waits until the request is no longer pending or approved and returns
    * it. Throws TimeoutError, with the request as it stands in `request`, if
    * `timeout` ms pass first.
+   *
+   * It waits across a relay restart: an error for which isTransient holds
+   * (the connection refused, reset or cut short, 502/503/504, an empty or
+   * truncated answer) is retried with backoff (from retryBackoff, doubling,
+   * at most 5 s; Retry-After honoured up to 30 s) until the timeout, and
+   * the TimeoutError then carries that error as its `cause`. Any other
+   * error is thrown at once.
    */
   async waitForOTP(id: string, options: WaitOptions = {}): Promise<OTPRequest> {
+    const poll = Math.max(1, Math.min(MAX_WAIT_SECONDS, Math.round(options.pollSeconds ?? MAX_WAIT_SECONDS)));
     const deadline = Date.now() + (options.timeout ?? 120_000);
+    const base = this.#backoff > 0 ? this.#backoff : 250;
+    let delay = base;
     let last: OTPRequest | undefined;
+    let retrying: AgentOTPError | undefined;
     for (;;) {
       const left = deadline - Date.now();
-      if (left < 1000) {
-        last ??= await this.getOTPStatus(id, options);
-        if (!waiting(last.status)) return last;
-        throw new TimeoutError(`request ${id} still ${last.status} after waiting`, { requestId: id, request: last });
+      if ((left < 1000 && last) || (left <= 0 && retrying)) {
+        throw new TimeoutError(
+          `request ${id} still ${last?.status ?? 'waiting'}${retrying ? '; the relay was not answering' : ''} after waiting`,
+          { requestId: id, request: last, cause: retrying },
+        );
       }
-      last = await this.waitOTPStatus(id, Math.min(MAX_WAIT_SECONDS, Math.floor(left / 1000)), options);
-      if (!waiting(last.status)) return last;
+      options.onWait?.(last, retrying);
+      const started = Date.now();
+      let secs = 0;
+      let got: OTPRequest | undefined;
+      let error: AgentOTPError | undefined;
+      const path = `/v1/otp/${encodeURIComponent(id)}`;
+      if (left < 1000 && !last) {
+        ({ value: got, error } = await this.#attempt<OTPRequest>({ method: 'GET', path, signal: options.signal, requestId: id }));
+      } else {
+        secs = Math.max(1, Math.min(MAX_WAIT_SECONDS, Math.floor(Math.min(left, poll * 1000) / 1000)));
+        ({ value: got, error } = await this.#attempt<OTPRequest>({
+          method: 'GET', path: `${path}?wait=${secs}`, signal: options.signal, holdSeconds: secs, requestId: id,
+        }));
+      }
+      if (!error && (!got || typeof got.status !== 'string' || (got.status as string) === '')) {
+        error = new NetworkError("the relay's answer was cut short: it holds no status", { requestId: id });
+      }
+      if (!error && got) {
+        // A long-poll answered early with nothing new (a relay ending its
+        // waits as it shuts down) pauses, so as not to spin.
+        const early = secs > 0 && last !== undefined && got.status === last.status && Date.now() - started < (secs * 1000) / 2;
+        last = got;
+        retrying = undefined;
+        if (!waiting(got.status)) return got;
+        if (!early) {
+          delay = base;
+          continue;
+        }
+      } else {
+        if (options.signal?.aborted) throw error;
+        if (!isTransient(error)) throw error;
+        retrying = error;
+      }
+      const wait = Math.min(Math.max(delay + Math.random() * (delay / 2), retryAfterMs(error)), Math.max(0, deadline - Date.now()));
+      delay = Math.min(delay * 2, WAIT_BACKOFF_MAX);
+      await pause(wait, options.signal);
+      if (options.signal?.aborted) throw new NetworkError('the call was aborted', { cause: options.signal.reason, requestId: id, aborted: true });
     }
   }
 
@@ -267,11 +350,20 @@ export class AgentOTPClient {
       id: string; encryption: string; encryptedPayload: string; encryptedContent?: string; metadata: OTPMetadata | null;
     }>({ method: 'POST', path: `/v1/otp/${encodeURIComponent(id)}/consume`, signal: options.signal, requestId: id });
     const kept = { encryptedPayload: body.encryptedPayload, encryptedContent: body.encryptedContent, encryption: body.encryption };
+    // The payload must be in the form the request asked for: a request made
+    // with a bound RSA key never takes a plain one (which any earlier request
+    // with the same key could have produced).
+    if (body.encryption !== request.encryption || body.id !== id) {
+      throw new DecryptionError(
+        `the payload is ${body.encryption} for ${body.id}; the request ${id} asked for ${request.encryption} (the code was consumed; the error keeps its ciphertext)`,
+        { requestId: id, ...kept },
+      );
+    }
     try {
-      const code = await decryptOTPPayload(body.encryptedPayload, privateKey, body.id);
+      const code = await decryptOTPPayload(body.encryptedPayload, privateKey, id, request.encryption);
       const result: ConsumeOTPResult = { code, metadata: body.metadata ?? null, ...kept };
       if (result.encryptedContent === undefined) delete result.encryptedContent;
-      if (body.encryptedContent) result.fullMessage = await decryptOTPPayload(body.encryptedContent, privateKey, body.id);
+      if (body.encryptedContent) result.fullMessage = await decryptOTPPayload(body.encryptedContent, privateKey, id, request.encryption);
       return result;
     } catch (e) {
       throw new DecryptionError(`${(e as Error).message} (the code was consumed; the error keeps its ciphertext)`, { cause: e, requestId: id, ...kept });
@@ -306,13 +398,16 @@ export class AgentOTPClient {
       const { error, retryable, value } = await this.#once(call, payload);
       if (!error) return camelize(value) as T;
       if (!retryable || attempt >= this.#maxRetries || call.signal?.aborted) throw error;
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, delay + Math.random() * (delay / 2));
-        call.signal?.addEventListener('abort', () => { clearTimeout(t); resolve(); }, { once: true });
-      });
-      if (call.signal?.aborted) throw new NetworkError('the call was aborted', { cause: call.signal.reason, requestId: call.requestId });
+      await pause(Math.max(delay + Math.random() * (delay / 2), retryAfterMs(error)), call.signal);
+      if (call.signal?.aborted) throw new NetworkError('the call was aborted', { cause: call.signal.reason, requestId: call.requestId, aborted: true });
       delay *= 2;
     }
+  }
+
+  /** One try of a call, not retried: the wait loop retries on its own terms. */
+  async #attempt<T>(call: Call): Promise<{ value?: T; error?: AgentOTPError }> {
+    const { error, value } = await this.#once(call, undefined);
+    return error ? { error } : { value: camelize(value) as T };
   }
 
   async #once(call: Call, payload: string | undefined): Promise<{ error?: AgentOTPError; retryable?: boolean; value?: unknown }> {
@@ -332,7 +427,7 @@ export class AgentOTPClient {
           method: call.method, headers, body: payload, signal: timer.signal, credentials: 'omit',
         });
       } catch (e) {
-        if (call.signal?.aborted) return { error: new NetworkError('the call was aborted', { cause: call.signal.reason, requestId }) };
+        if (call.signal?.aborted) return { error: new NetworkError('the call was aborted', { cause: call.signal.reason, requestId, aborted: true }) };
         if (timer.signal.aborted) {
           return { error: new TimeoutError(`${call.method} ${call.path.split('?')[0]} took longer than ${limit} ms`, { cause: e, requestId }) };
         }
@@ -356,8 +451,18 @@ export class AgentOTPClient {
       }
       if (resp.ok) {
         try {
-          return { value: text === '' ? {} : JSON.parse(text) };
+          if (text.trim() === '') throw new SyntaxError('empty answer');
+          return { value: JSON.parse(text) };
         } catch (e) {
+          // An empty or cut-short answer (a relay shutting down mid-answer)
+          // is like a dropped connection; anything else is not JSON at all.
+          const t = text.trim();
+          if (t === '' || t.startsWith('{') || t.startsWith('[')) {
+            return {
+              error: new NetworkError(`the relay's answer was cut short (HTTP ${resp.status}, ${text.length} bytes)`, { status: resp.status, cause: e, requestId }),
+              retryable: call.method !== 'POST',
+            };
+          }
           return { error: new AgentOTPError(`the relay's answer is not JSON (HTTP ${resp.status})`, { status: resp.status, cause: e, requestId }) };
         }
       }

@@ -117,11 +117,37 @@ export class TimeoutError extends AgentOTPError {
   }
 }
 
-/** The relay could not be reached, or the connection failed. */
-export class NetworkError extends AgentOTPError {}
+/** The relay could not be reached, the connection failed, or its answer was cut short. */
+export class NetworkError extends AgentOTPError {
+  /** The caller aborted the call (its signal): not worth retrying. */
+  readonly aborted: boolean;
+  constructor(message: string, details: ErrorDetails & { aborted?: boolean } = {}) {
+    super(message, details);
+    this.aborted = details.aborted ?? false;
+  }
+}
 
 /** The relay failed (5xx). */
-export class ServerError extends AgentOTPError {}
+export class ServerError extends AgentOTPError {
+  /** Seconds the relay (or a proxy before it) asked to wait (Retry-After), when it did. */
+  readonly retryAfter?: number;
+  constructor(message: string, details: ErrorDetails & { retryAfter?: number } = {}) {
+    super(message, details);
+    this.retryAfter = details.retryAfter;
+  }
+}
+
+/**
+ * Whether an error is one a restarting relay causes and a later try may
+ * not: the connection refused, reset or cut short (not an abort), a 502,
+ * 503 or 504, or an empty or truncated answer. Waits (waitForOTP, and
+ * requestOTP with waitForOTP) retry these until their timeout.
+ */
+export function isTransient(e: unknown): boolean {
+  if (e instanceof NetworkError) return !e.aborted;
+  if (e instanceof ServerError) return e.status === 502 || e.status === 503 || e.status === 504;
+  return false;
+}
 
 /** A webhook's signature or timestamp is not valid. */
 export class WebhookVerificationError extends AgentOTPError {}
@@ -175,7 +201,7 @@ export function errorFromProblem(
   if (status === 429) return new RateLimitError(message, retryAfterOf(problem, retryAfterHeader), details);
   if (status === 404) return new OTPNotFoundError(message, details);
   if (status === 400 || status === 422) return new ValidationError(message, problem.errors ?? [], details);
-  if (status >= 500) return new ServerError(message, details);
+  if (status >= 500) return new ServerError(message, { ...details, retryAfter: retryAfterOf(problem, retryAfterHeader) });
   return new AgentOTPError(message, details);
 }
 

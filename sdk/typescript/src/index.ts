@@ -32,6 +32,7 @@ export {
   TimeoutError,
   ValidationError,
   WebhookVerificationError,
+  isTransient,
 } from './errors.js';
 export type { ErrorDetails, FieldError } from './errors.js';
 export {
@@ -44,7 +45,7 @@ export {
   importPrivateKey,
   importPublicKey,
 } from './keys.js';
-export type { GenerateKeyPairOptions, ImportPrivateKeyOptions, KeyAlgorithm, KeyPair } from './keys.js';
+export type { ExportPublicKeyOptions, GenerateKeyPairOptions, ImportPrivateKeyOptions, KeyAlgorithm, KeyPair } from './keys.js';
 export { OTPRequestStatus } from './types.js';
 export type {
   ConsumeOTPResult,

@@ -22,6 +22,8 @@ import {
 /** The encryption algorithms, named as in the API's `encryption` field. */
 export const Encryption = {
   RSA_OAEP_256: 'RSA-OAEP-256',
+  /** RSA-OAEP-256 with the OAEP label "agentotp/v1:" + request id: what exportPublicKey asks for with an RSA key. */
+  RSA_OAEP_256_BOUND: 'RSA-OAEP-256-BOUND',
   HPKE_X25519: 'HPKE-X25519-SHA256-CHACHA20POLY1305',
   HPKE_MLKEM768X25519: 'HPKE-MLKEM768X25519-SHA256-CHACHA20POLY1305',
 } as const;
@@ -53,6 +55,7 @@ export interface GenerateKeyPairOptions {
 }
 
 const HYBRID_PREFIX = 'mlkem768x25519:';
+const BOUND_RSA_PREFIX = 'rsa-oaep-256-bound:';
 const INFO_PREFIX = 'agentotp/v1:';
 const XWING_NAME = 'X-Wing';
 const RSA_PARAMS = { name: 'RSA-OAEP', hash: 'SHA-256' } as const;
@@ -76,6 +79,7 @@ function normalizeAlgorithm(alg: KeyAlgorithm | undefined): Encryption {
     case 'rsa':
     case 'rsa-oaep':
     case 'rsa-oaep-256':
+    case 'rsa-oaep-256-bound':
       return Encryption.RSA_OAEP_256;
     case 'x25519':
     case Encryption.HPKE_X25519.toLowerCase():
@@ -108,7 +112,8 @@ export async function generateKeyPair(alg?: KeyAlgorithm, options: GenerateKeyPa
   const extractable = options.extractable ?? true;
   let pair: KeyPair;
   switch (enc) {
-    case Encryption.RSA_OAEP_256: {
+    case Encryption.RSA_OAEP_256:
+    case Encryption.RSA_OAEP_256_BOUND: {
       const bits = options.modulusLength ?? 2048;
       if (!Number.isInteger(bits) || bits < 2048 || bits > 4096) {
         throw new ValidationError('modulusLength: the relay takes RSA keys of 2048 to 4096 bits');
@@ -136,6 +141,7 @@ async function publicKeyBytes(key: CryptoKey): Promise<Uint8Array> {
   if (key.type !== 'public') throw new ValidationError('exportPublicKey: this is not a public key');
   switch (keyEncryption(key)) {
     case Encryption.RSA_OAEP_256:
+    case Encryption.RSA_OAEP_256_BOUND:
     case Encryption.HPKE_X25519:
       return new Uint8Array(await subtle().exportKey('spki', key));
     case Encryption.HPKE_MLKEM768X25519:
@@ -143,14 +149,35 @@ async function publicKeyBytes(key: CryptoKey): Promise<Uint8Array> {
   }
 }
 
+/** Options of exportPublicKey. */
+export interface ExportPublicKeyOptions {
+  /**
+   * For an RSA key: ask for the request-bound form (default true), where
+   * the relay seals with the OAEP label "agentotp/v1:" + request id so
+   * that a ciphertext of one request cannot be passed off as another's.
+   * `false` gives the integration guide's plain form (empty label), for a
+   * consumer that decrypts with plain WebCrypto RSA-OAEP.
+   */
+  bound?: boolean;
+}
+
 /**
- * The public key in the form the relay's `public_key` field takes: base64
- * of the DER SubjectPublicKeyInfo (RSA, X25519), or `mlkem768x25519:` and
- * base64 of the raw 1216-byte hybrid key.
+ * The public key in the form the relay's `public_key` field takes: for
+ * RSA `rsa-oaep-256-bound:` and base64 of the DER SubjectPublicKeyInfo
+ * (encryption RSA-OAEP-256-BOUND; `{ bound: false }`: the plain base64,
+ * RSA-OAEP-256), for X25519 base64 of the DER, for ML-KEM-768+X25519
+ * `mlkem768x25519:` and base64 of the raw 1216-byte hybrid key.
  */
-export async function exportPublicKey(key: CryptoKey): Promise<string> {
+export async function exportPublicKey(key: CryptoKey, options: ExportPublicKeyOptions = {}): Promise<string> {
   const bytes = await publicKeyBytes(key);
-  return keyEncryption(key) === Encryption.HPKE_MLKEM768X25519 ? HYBRID_PREFIX + toBase64(bytes) : toBase64(bytes);
+  switch (keyEncryption(key)) {
+    case Encryption.HPKE_MLKEM768X25519:
+      return HYBRID_PREFIX + toBase64(bytes);
+    case Encryption.RSA_OAEP_256:
+      return options.bound === false ? toBase64(bytes) : BOUND_RSA_PREFIX + toBase64(bytes);
+    default:
+      return toBase64(bytes);
+  }
 }
 
 /** Reads a public key in the `public_key` form (what exportPublicKey writes). */
@@ -162,8 +189,10 @@ export async function importPublicKey(text: string): Promise<CryptoKey> {
       if (raw.length !== 1216) throw new Error(`a hybrid key is 1216 bytes, not ${raw.length}`);
       return await xwingKEM().deserializePublicKey(raw.buffer);
     }
-    const der = fromBase64(s);
+    const bound = s.toLowerCase().startsWith(BOUND_RSA_PREFIX);
+    const der = fromBase64(bound ? s.slice(BOUND_RSA_PREFIX.length) : s);
     const oid = derAlgorithmOID(der, false);
+    if (bound && oid !== OID_RSA) throw new Error(`the "${BOUND_RSA_PREFIX}" prefix is for RSA keys`);
     if (oid === OID_RSA) return await subtle().importKey('spki', der, RSA_PARAMS, true, ['encrypt']);
     if (oid === OID_X25519) return await subtle().importKey('spki', der, { name: 'X25519' }, true, []);
     throw new Error(oid ? `unsupported key type (OID ${oid})` : 'not a DER SubjectPublicKeyInfo');
@@ -184,6 +213,7 @@ export async function exportPrivateKey(key: CryptoKey): Promise<string> {
   if (!key.extractable) throw new ValidationError('exportPrivateKey: the key was made non-extractable');
   switch (keyEncryption(key)) {
     case Encryption.RSA_OAEP_256:
+    case Encryption.RSA_OAEP_256_BOUND:
     case Encryption.HPKE_X25519:
       return toPEM('PRIVATE KEY', new Uint8Array(await subtle().exportKey('pkcs8', key)));
     case Encryption.HPKE_MLKEM768X25519:
@@ -297,10 +327,12 @@ const ENC_SIZE = { [Encryption.HPKE_X25519]: 32, [Encryption.HPKE_MLKEM768X25519
 /**
  * Opens a base64 `encrypted_payload` (or `encrypted_content`) with the
  * agent's private key. HPKE payloads are bound to their request, so
- * `requestId` is required for them (RSA ignores it). Throws
- * DecryptionError.
+ * `requestId` is required for them. An RSA payload is opened in the form
+ * `encryption` names (the request's `encryption`): RSA-OAEP-256-BOUND
+ * with the label "agentotp/v1:" + `requestId`, which a plain payload does
+ * not pass; RSA-OAEP-256 (the default) with none. Throws DecryptionError.
  */
-export async function decryptOTPPayload(encryptedPayload: string, privateKey: CryptoKey, requestId?: string): Promise<string> {
+export async function decryptOTPPayload(encryptedPayload: string, privateKey: CryptoKey, requestId?: string, encryption?: string): Promise<string> {
   let enc: Encryption;
   try {
     enc = keyEncryption(privateKey);
@@ -316,10 +348,19 @@ export async function decryptOTPPayload(encryptedPayload: string, privateKey: Cr
   }
   try {
     if (enc === Encryption.RSA_OAEP_256) {
+      if (encryption !== undefined && encryption !== Encryption.RSA_OAEP_256 && encryption !== Encryption.RSA_OAEP_256_BOUND) {
+        throw new Error(`an RSA key does not open ${encryption}`);
+      }
+      if (encryption === Encryption.RSA_OAEP_256_BOUND) {
+        if (!requestId) throw new Error('an RSA-OAEP-256-BOUND payload opens only with the id of its request');
+        const label = new TextEncoder().encode(INFO_PREFIX + requestId);
+        return new TextDecoder('utf-8', { fatal: true }).decode(await subtle().decrypt({ name: 'RSA-OAEP', label }, privateKey, ct));
+      }
       return new TextDecoder('utf-8', { fatal: true }).decode(await subtle().decrypt({ name: 'RSA-OAEP' }, privateKey, ct));
     }
+    if (encryption !== undefined && encryption !== enc) throw new Error(`a ${enc} key does not open ${encryption}`);
     if (!requestId) throw new Error('an HPKE payload opens only with the id of its request');
-    const size = ENC_SIZE[enc];
+    const size = ENC_SIZE[enc as keyof typeof ENC_SIZE];
     if (ct.length < size + 16) throw new Error(`the payload is ${ct.length} bytes, too short for ${enc}`);
     const pub = await publicKeyOf(privateKey);
     const recipientKey = pub ? { privateKey, publicKey: pub } : privateKey;

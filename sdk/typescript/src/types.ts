@@ -132,5 +132,11 @@ export interface TestMessage {
 export interface IngestResult {
   messageId: string;
   matched: boolean;
+  /**
+   * Why the message fed no request, when `matched` is false and it is no
+   * duplicate: `'no_match'` (no waiting request's filter takes it) or
+   * `'no_code'` (a filter takes it, but no code could be read in it).
+   */
+  reason?: 'no_match' | 'no_code';
   duplicate?: boolean;
 }

@@ -23,7 +23,7 @@ import {
 import { skipReason, startRelay } from './relay.mjs';
 
 const kinds = [
-  { alg: 'rsa', encryption: Encryption.RSA_OAEP_256, includeMessage: false },
+  { alg: 'rsa', encryption: Encryption.RSA_OAEP_256_BOUND, includeMessage: false },
   { alg: 'x25519', encryption: Encryption.HPKE_X25519, includeMessage: true },
   { alg: 'mlkem768x25519', encryption: Encryption.HPKE_MLKEM768X25519, includeMessage: true },
 ];
@@ -69,19 +69,31 @@ describe('key kinds against the relay', { skip: skipReason }, () => {
     });
   }
 
-  for (const k of kinds.filter((x) => x.alg !== 'rsa')) {
+  for (const k of kinds) {
     it(`${k.alg}: a payload sealed for request A does not open as request B`, async () => {
       const { publicKey, privateKey } = await generateKeyPair(k.alg);
       const pk = await exportPublicKey(publicKey);
-      const a = await otp.requestOTP({ reason: 'binding A', publicKey: pk, includeMessage: true });
+      const a = await otp.requestOTP({ reason: 'binding A', publicKey: pk, includeMessage: k.includeMessage });
       const b = await otp.requestOTP({ reason: 'binding B', publicKey: pk });
       const res = await otp.consumeOTP(a.id, privateKey);
-      assert.equal(await decryptOTPPayload(res.encryptedPayload, privateKey, a.id), res.code);
-      await assert.rejects(decryptOTPPayload(res.encryptedPayload, privateKey, b.id), DecryptionError);
-      await assert.rejects(decryptOTPPayload(res.encryptedContent, privateKey, b.id), DecryptionError);
-      await assert.rejects(decryptOTPPayload(res.encryptedPayload, privateKey), DecryptionError);
+      assert.equal(await decryptOTPPayload(res.encryptedPayload, privateKey, a.id, a.encryption), res.code);
+      await assert.rejects(decryptOTPPayload(res.encryptedPayload, privateKey, b.id, b.encryption), DecryptionError);
+      if (k.includeMessage) await assert.rejects(decryptOTPPayload(res.encryptedContent, privateKey, b.id, b.encryption), DecryptionError);
+      await assert.rejects(decryptOTPPayload(res.encryptedPayload, privateKey, undefined, a.encryption), DecryptionError);
+      await otp.cancelOTPRequest(b.id);
     });
   }
+
+  it('rsa with { bound: false }: the guide\'s plain RSA-OAEP-256 still works', async () => {
+    const { publicKey, privateKey } = await generateKeyPair('rsa');
+    const pk = await exportPublicKey(publicKey, { bound: false });
+    assert.doesNotMatch(pk, /:/);
+    const request = await otp.requestOTP({ reason: 'plain rsa', publicKey: pk });
+    assert.equal(request.encryption, Encryption.RSA_OAEP_256);
+    const res = await otp.consumeOTP(request.id, privateKey);
+    assert.match(res.code, /^\d{6}$/);
+    assert.equal(await decryptOTPPayload(res.encryptedPayload, privateKey), res.code);
+  });
 
   for (const k of kinds) {
     it(`${k.alg}: export and import keep the key working`, async () => {
@@ -134,7 +146,7 @@ describe('keys without a relay', () => {
   it('RSA payloads from openssl pkeyutl decrypt', async () => {
     const { publicKey, privateKey } = await generateKeyPair();
     const dir = mkdtempSync(join(tmpdir(), 'ossl-'));
-    const pubPem = `-----BEGIN PUBLIC KEY-----\n${(await exportPublicKey(publicKey)).replace(/.{1,64}/g, '$&\n')}-----END PUBLIC KEY-----\n`;
+    const pubPem = `-----BEGIN PUBLIC KEY-----\n${(await exportPublicKey(publicKey, { bound: false })).replace(/.{1,64}/g, '$&\n')}-----END PUBLIC KEY-----\n`;
     let ct;
     try {
       const { writeFileSync } = await import('node:fs');
@@ -147,6 +159,14 @@ describe('keys without a relay', () => {
       return;
     }
     assert.equal(await decryptOTPPayload(ct.toString('base64'), privateKey), '551233');
+    // The bound form: openssl's rsa_oaep_label is the hex of "agentotp/v1:" + request id.
+    const label = Buffer.from('agentotp/v1:otp_3kQ9zX2mB7').toString('hex');
+    const bound = execFileSync('openssl', ['pkeyutl', '-encrypt', '-pubin', '-inkey', join(dir, 'pub.pem'), '-in', join(dir, 'msg'),
+      '-pkeyopt', 'rsa_padding_mode:oaep', '-pkeyopt', 'rsa_oaep_md:sha256', '-pkeyopt', 'rsa_mgf1_md:sha256', '-pkeyopt', `rsa_oaep_label:${label}`]);
+    assert.equal(await decryptOTPPayload(bound.toString('base64'), privateKey, 'otp_3kQ9zX2mB7', Encryption.RSA_OAEP_256_BOUND), '551233');
+    await assert.rejects(decryptOTPPayload(bound.toString('base64'), privateKey, 'otp_other', Encryption.RSA_OAEP_256_BOUND), DecryptionError);
+    // A plain payload does not open as the bound form.
+    await assert.rejects(decryptOTPPayload(ct.toString('base64'), privateKey, 'otp_3kQ9zX2mB7', Encryption.RSA_OAEP_256_BOUND), DecryptionError);
   });
 
   it('refuses junk with clear errors', async () => {

@@ -32,12 +32,14 @@ export function freePort() {
 
 /**
  * Starts a relay. extraArgs go to `agentotp serve` (e.g. --cors-origin).
- * Returns { url, ownerToken, owner(method, path, body), createAgent(test), close() }.
+ * `at` reuses a data directory and port ({ dir, port }: a restart).
+ * Returns { url, ownerToken, owner(method, path, body), createAgent(test),
+ * kill(signal), close() }.
  */
-export async function startRelay(extraArgs = []) {
+export async function startRelay(extraArgs = [], at = {}) {
   if (skipReason) throw new Error(skipReason);
-  const dir = mkdtempSync(join(tmpdir(), 'agentotp-ts-'));
-  const port = await freePort();
+  const dir = at.dir ?? mkdtempSync(join(tmpdir(), 'agentotp-ts-'));
+  const port = at.port ?? await freePort();
   const url = `http://127.0.0.1:${port}`;
   const child = spawn(
     process.env.AGENTOTP_BIN,
@@ -109,8 +111,16 @@ export async function startRelay(extraArgs = []) {
       return (await owner('GET', `/v1/owner/requests?agent_id=${agentId}`)).data;
     },
     stderr: () => stderr,
+    port,
+    /** Stops the relay with signal (SIGTERM, SIGKILL) and waits for it to exit; the data stays. */
+    async kill(signal) {
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill(signal);
+        await exited;
+      }
+    },
     async close() {
-      if (child.exitCode === null) {
+      if (child.exitCode === null && child.signalCode === null) {
         child.kill('SIGTERM');
         const t = setTimeout(() => child.kill('SIGKILL'), 5000);
         await exited;

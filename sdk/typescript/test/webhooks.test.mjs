@@ -106,4 +106,24 @@ describe('webhooks from a real relay', { skip: skipReason }, () => {
       assert.ok(!g.raw.toString().includes(code), 'a webhook carried the code');
     }
   });
+
+  it('during a key rotation\'s grace period deliveries verify with the old secret and the new', async () => {
+    const agent = await relay.createAgent(true);
+    const rot = await relay.owner('POST', `/v1/owner/agents/${agent.id}/rotate`, { grace_period_seconds: 3600 });
+    assert.notEqual(rot.webhook_secret, agent.webhookSecret);
+    got.length = 0;
+    const otp = new AgentOTPClient({ apiKey: rot.api_key, baseUrl: relay.url });
+    const { publicKey } = await generateKeyPair('x25519');
+    const arrived = new Promise((r) => { notify = () => { if (got.some((g) => JSON.parse(g.raw).status === 'otp_received')) r(); }; });
+    await otp.requestOTP({ reason: 'rotated', publicKey: await exportPublicKey(publicKey), webhookUrl: `http://127.0.0.1:${receiver.address().port}/webhooks/otp` });
+    await arrived;
+    for (const g of got) {
+      assert.equal(g.headers['webhook-signature'].split(' ').length, 2);
+      for (const s of [agent.webhookSecret, rot.webhook_secret]) {
+        assert.equal((await verifyWebhook(g.raw, g.headers, s)).status, JSON.parse(g.raw).status);
+        assert.equal(await verifySignature(g.raw, g.headers, s), true);
+        new Webhook(s).verify(g.raw, g.headers);
+      }
+    }
+  });
 });

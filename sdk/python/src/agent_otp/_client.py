@@ -10,7 +10,7 @@ from typing import Any, Awaitable, Callable, Mapping, Union
 
 import httpx
 
-from ._core import DEFAULT_TIMEOUT, DEFAULT_WAIT_TIMEOUT, Call, Core
+from ._core import DEFAULT_TIMEOUT, DEFAULT_WAIT_TIMEOUT, MAX_LONG_POLL, Call, Core
 from ._errors import AgentOTPError, TimeoutError
 from ._keys import PrivateKey, PublicKey
 from ._models import ConsumeResult, IngestResult, OTPFilter, OTPRequest
@@ -20,6 +20,7 @@ __all__ = ["AgentOTPClient", "AsyncAgentOTPClient"]
 PendingCallback = Callable[[OTPRequest], None]
 AsyncPendingCallback = Callable[[OTPRequest], Union[None, Awaitable[None]]]
 FilterArg = Union[OTPFilter, Mapping[str, Any], None]
+WaitCallback = Callable[[Union[OTPRequest, None], Union[AgentOTPError, None]], None]
 
 
 class AgentOTPClient:
@@ -79,10 +80,17 @@ class AgentOTPClient:
                     continue
                 raise self._core.network_error(call, exc) from exc
             if attempt < self._core.max_retries and self._core.retryable_status(call, resp.status_code):
-                time.sleep(self._core.delay(attempt))
+                time.sleep(self._core.retry_delay(attempt, resp))
                 attempt += 1
                 continue
-            return self._core.answer(resp)
+            try:
+                return self._core.answer(resp)
+            except AgentOTPError as e:
+                if attempt < self._core.max_retries and self._core.retryable_answer(call, e):
+                    time.sleep(self._core.delay(attempt))
+                    attempt += 1
+                    continue
+                raise
 
     def request_otp(
         self,
@@ -135,25 +143,45 @@ class AgentOTPClient:
         """The request now; with ``wait`` (1–55 s), once it changes or the time passes."""
         return self._core.request_of(self._do(self._core.status_call(request_id, wait)))
 
-    def wait_for_otp(self, request_id: str, timeout: float = DEFAULT_WAIT_TIMEOUT) -> OTPRequest:
+    def wait_for_otp(
+        self,
+        request_id: str,
+        timeout: float = DEFAULT_WAIT_TIMEOUT,
+        *,
+        poll: int = MAX_LONG_POLL,
+        on_wait: WaitCallback | None = None,
+    ) -> OTPRequest:
         """Wait until the request is no longer pending or approved.
 
         Raises :class:`TimeoutError` (its ``request`` as it stands) when
-        ``timeout`` seconds pass first.
+        ``timeout`` seconds pass first. It waits across a relay restart: an
+        error for which :func:`is_transient` holds (the connection refused,
+        reset or cut short, 502/503/504, an empty or truncated answer) is
+        retried with backoff (from ``backoff``, doubling, at most 5 s;
+        Retry-After honoured up to 30 s) until the timeout, and is then the
+        TimeoutError's ``__cause__``. Any other error is raised at once.
+        ``poll`` bounds one long-poll (1–55 s); ``on_wait(last, retrying)`` is
+        called before each with the request as last seen (None before the
+        relay first answered) and the transient error being retried, if any.
         """
-        deadline = self._core.deadline(timeout)
-        last: OTPRequest | None = None
+        st = self._core.wait_start(request_id, timeout, poll)
         while True:
-            wait = self._core.next_wait(deadline)
-            if wait == 0:
-                if last is None:
-                    last = self.get_otp_status(request_id)
-                if not last.is_waiting:
-                    return last
-                raise self._core.timeout_error(last)
-            last = self.get_otp_status(request_id, wait=wait)
-            if not last.is_waiting:
-                return last
+            call = self._core.wait_call(st)
+            if call is None:
+                raise self._core.wait_timeout(st)
+            if on_wait is not None:
+                on_wait(st.last, st.retrying)
+            resp: httpx.Response | None = None
+            exc: httpx.TransportError | None = None
+            try:
+                resp = self._http.send(self._core.httpx_request(self._http, call))
+            except httpx.TransportError as e:
+                exc = e
+            done, pause = self._core.wait_result(st, resp, exc, call)
+            if done is not None:
+                return done
+            if pause > 0:
+                time.sleep(pause)
 
     def consume_otp(self, request_id: str, private_key: PrivateKey) -> ConsumeResult:
         """Read the sealed code once and decrypt it: ``result.code``.
@@ -165,7 +193,7 @@ class AgentOTPClient:
         req = self.get_otp_status(request_id)
         self._core.check_key(private_key, req)
         data = self._do(self._core.consume_call(request_id))
-        return self._core.open_result(private_key, data)
+        return self._core.open_result(private_key, data, req)
 
     def cancel_otp_request(self, request_id: str) -> OTPRequest:
         """Cancel a live request."""
@@ -240,10 +268,17 @@ class AsyncAgentOTPClient:
                     continue
                 raise self._core.network_error(call, exc) from exc
             if attempt < self._core.max_retries and self._core.retryable_status(call, resp.status_code):
-                await asyncio.sleep(self._core.delay(attempt))
+                await asyncio.sleep(self._core.retry_delay(attempt, resp))
                 attempt += 1
                 continue
-            return self._core.answer(resp)
+            try:
+                return self._core.answer(resp)
+            except AgentOTPError as e:
+                if attempt < self._core.max_retries and self._core.retryable_answer(call, e):
+                    await asyncio.sleep(self._core.delay(attempt))
+                    attempt += 1
+                    continue
+                raise
 
     async def request_otp(
         self,
@@ -288,28 +323,40 @@ class AsyncAgentOTPClient:
         """See :meth:`AgentOTPClient.get_otp_status`."""
         return self._core.request_of(await self._do(self._core.status_call(request_id, wait)))
 
-    async def wait_for_otp(self, request_id: str, timeout: float = DEFAULT_WAIT_TIMEOUT) -> OTPRequest:
+    async def wait_for_otp(
+        self,
+        request_id: str,
+        timeout: float = DEFAULT_WAIT_TIMEOUT,
+        *,
+        poll: int = MAX_LONG_POLL,
+        on_wait: WaitCallback | None = None,
+    ) -> OTPRequest:
         """See :meth:`AgentOTPClient.wait_for_otp`."""
-        deadline = self._core.deadline(timeout)
-        last: OTPRequest | None = None
+        st = self._core.wait_start(request_id, timeout, poll)
         while True:
-            wait = self._core.next_wait(deadline)
-            if wait == 0:
-                if last is None:
-                    last = await self.get_otp_status(request_id)
-                if not last.is_waiting:
-                    return last
-                raise self._core.timeout_error(last)
-            last = await self.get_otp_status(request_id, wait=wait)
-            if not last.is_waiting:
-                return last
+            call = self._core.wait_call(st)
+            if call is None:
+                raise self._core.wait_timeout(st)
+            if on_wait is not None:
+                on_wait(st.last, st.retrying)
+            resp: httpx.Response | None = None
+            exc: httpx.TransportError | None = None
+            try:
+                resp = await self._http.send(self._core.httpx_request(self._http, call))
+            except httpx.TransportError as e:
+                exc = e
+            done, pause = self._core.wait_result(st, resp, exc, call)
+            if done is not None:
+                return done
+            if pause > 0:
+                await asyncio.sleep(pause)
 
     async def consume_otp(self, request_id: str, private_key: PrivateKey) -> ConsumeResult:
         """See :meth:`AgentOTPClient.consume_otp`."""
         req = await self.get_otp_status(request_id)
         self._core.check_key(private_key, req)
         data = await self._do(self._core.consume_call(request_id))
-        return self._core.open_result(private_key, data)
+        return self._core.open_result(private_key, data, req)
 
     async def cancel_otp_request(self, request_id: str) -> OTPRequest:
         """Cancel a live request."""

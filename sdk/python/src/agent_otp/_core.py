@@ -18,8 +18,10 @@ from ._errors import (
     AuthenticationError,
     DecryptionError,
     NetworkError,
+    ServerError,
     TimeoutError,
     error_from_problem,
+    is_transient,
 )
 from ._keys import PrivateKey, PublicKey, decrypt_otp_payload
 from ._models import ConsumeResult, IngestResult, OTPFilter, OTPRequest, _metadata, filter_to_json, format_time
@@ -28,6 +30,10 @@ DEFAULT_BASE_URL: Final = "http://127.0.0.1:8787"
 DEFAULT_TIMEOUT: Final = 30.0
 DEFAULT_WAIT_TIMEOUT: Final = 120.0
 MAX_LONG_POLL: Final = 55
+#: The longest pause between tries of a wait of our own choosing, in seconds.
+WAIT_BACKOFF_MAX: Final = 5.0
+#: The longest Retry-After honoured, in seconds.
+RETRY_AFTER_LIMIT: Final = 30.0
 _MAX_ANSWER: Final = 4 << 20
 
 __version__ = "0.1.0"
@@ -42,6 +48,22 @@ class Call:
     body: bytes | None = None
     #: Extra seconds the relay may hold the answer (a long-poll).
     hold: float = 0.0
+
+
+@dataclass
+class WaitState:
+    """Where a wait stands (Core.wait_*)."""
+
+    request_id: str
+    timeout: float
+    poll: int
+    deadline: float
+    base: float
+    delay: float
+    last: OTPRequest | None = None
+    retrying: AgentOTPError | None = None
+    started: float = 0.0
+    secs: int = 0
 
 
 class Core:
@@ -168,6 +190,15 @@ class Core:
             except ValueError:
                 data = None
         if 200 <= resp.status_code < 300:
+            body = resp.content.strip()
+            if data is None and (not body or body[:1] in (b"{", b"[")):
+                # An empty or cut-short answer (a relay shutting down
+                # mid-answer) is like a dropped connection.
+                raise NetworkError(
+                    f"the relay's answer to {resp.request.method} {resp.request.url.path} was cut short "
+                    f"(HTTP {resp.status_code}, {len(resp.content)} bytes)",
+                    status_code=resp.status_code,
+                )
             if not isinstance(data, dict):
                 raise AgentOTPError(
                     f"the relay's answer to {resp.request.method} {resp.request.url.path} is not a JSON object",
@@ -204,6 +235,19 @@ class Core:
         d: float = self.backoff * float(2**attempt)
         return d + random.uniform(0, d / 2)
 
+    def retry_delay(self, attempt: int, resp: httpx.Response | None) -> float:
+        """delay(attempt), or the answer's Retry-After (up to 30 s) when longer."""
+        d = self.delay(attempt)
+        ra = resp.headers.get("Retry-After", "").strip() if resp is not None else ""
+        if ra.isdigit():
+            d = max(d, min(float(ra), RETRY_AFTER_LIMIT))
+        return d
+
+    @staticmethod
+    def retryable_answer(call: Call, e: AgentOTPError) -> bool:
+        """A cut-short 2xx answer is retried like a dropped connection, where that is safe."""
+        return isinstance(e, NetworkError) and call.method != "POST"
+
     @staticmethod
     def network_error(call: Call, exc: Exception) -> NetworkError:
         kind = type(exc).__name__
@@ -227,6 +271,76 @@ class Core:
     def timeout_error(req: OTPRequest) -> TimeoutError:
         return TimeoutError(f"timed out waiting: request {req.id} is still {req.status}", request=req)
 
+    def wait_start(self, request_id: str, timeout: float, poll: int) -> WaitState:
+        base = self.backoff if self.backoff > 0 else 0.25
+        t = max(0.0, float(timeout))
+        return WaitState(request_id, t, max(1, min(MAX_LONG_POLL, int(poll))), time.monotonic() + t, base, base)
+
+    def wait_call(self, st: WaitState) -> Call | None:
+        """The next call of a wait, or None when its time is up (raise wait_timeout)."""
+        left = st.deadline - time.monotonic()
+        if (left < 1 and st.last is not None) or (left <= 0 and st.retrying is not None):
+            return None
+        st.started, st.secs = time.monotonic(), 0
+        if left < 1 and st.last is None:
+            # Too little time for one long-poll: read the status once.
+            return self.status_call(st.request_id)
+        st.secs = max(1, min(MAX_LONG_POLL, st.poll, int(left)))
+        return self.status_call(st.request_id, st.secs)
+
+    def wait_result(
+        self, st: WaitState, resp: httpx.Response | None, exc: httpx.TransportError | None, call: Call
+    ) -> tuple[OTPRequest | None, float]:
+        """Take one answer of a wait: (the request, 0) when it no longer
+        waits, else (None, seconds to pause before the next call). An error
+        that is not transient is raised."""
+        err: AgentOTPError | None = None
+        got: OTPRequest | None = None
+        if exc is not None:
+            err = self.network_error(call, exc)
+        else:
+            assert resp is not None
+            try:
+                data = self.answer(resp)
+                if not data.get("status"):
+                    raise NetworkError("the relay's answer was cut short: it holds no status", status_code=resp.status_code)
+                got = self.request_of(data)
+            except AgentOTPError as e:
+                err, got = e, None
+        if err is None and got is not None:
+            # A long-poll answered early with nothing new (a relay ending its
+            # waits as it shuts down) pauses, so as not to spin.
+            early = (
+                st.secs > 0 and st.last is not None and got.status == st.last.status
+                and time.monotonic() - st.started < st.secs / 2
+            )
+            st.last, st.retrying = got, None
+            if not got.is_waiting:
+                return got, 0.0
+            if not early:
+                st.delay = st.base
+                return None, 0.0
+        else:
+            if not is_transient(err):
+                assert err is not None
+                raise err
+            st.retrying = err
+        pause = st.delay + random.uniform(0, st.delay / 2)
+        if isinstance(err, ServerError) and err.retry_after:
+            pause = max(pause, min(err.retry_after, RETRY_AFTER_LIMIT))
+        st.delay = min(st.delay * 2, WAIT_BACKOFF_MAX)
+        return None, max(0.0, min(pause, st.deadline - time.monotonic()))
+
+    @staticmethod
+    def wait_timeout(st: WaitState) -> TimeoutError:
+        status = st.last.status if st.last is not None else "waiting"
+        msg = f"timed out waiting: request {st.request_id} is still {status}"
+        if st.retrying is not None:
+            msg += f"; the relay was not answering ({st.retrying})"
+        e = TimeoutError(msg, request=st.last)
+        e.__cause__ = st.retrying
+        return e
+
     # --- consuming --------------------------------------------------------
 
     @staticmethod
@@ -247,7 +361,7 @@ class Core:
             )
 
     @staticmethod
-    def open_result(private_key: PrivateKey, data: Mapping[str, Any]) -> ConsumeResult:
+    def open_result(private_key: PrivateKey, data: Mapping[str, Any], req: OTPRequest) -> ConsumeResult:
         rid = str(data.get("id", ""))
         enc = str(data.get("encryption", ""))
         payload = data.get("encrypted_payload")
@@ -255,8 +369,13 @@ class Core:
         if not isinstance(payload, str):
             raise AgentOTPError("the relay's consume answer has no encrypted_payload")
         try:
-            code = decrypt_otp_payload(private_key, rid, payload)
-            full = decrypt_otp_payload(private_key, rid, content) if isinstance(content, str) else None
+            # The payload must be in the form the request asked for: a
+            # request made with a bound RSA key never takes a plain one
+            # (which any earlier request with the same key could have made).
+            if enc != req.encryption or rid != req.id:
+                raise DecryptionError(f"the payload is {enc[:64]} for {rid[:64]}; the request {req.id} asked for {req.encryption}")
+            code = decrypt_otp_payload(private_key, req.id, payload, req.encryption)
+            full = decrypt_otp_payload(private_key, req.id, content, req.encryption) if isinstance(content, str) else None
         except DecryptionError as e:
             # The relay has deleted its copy: hand the ciphertext back.
             raise DecryptionError(
@@ -282,4 +401,5 @@ class Core:
             message_id=str(data.get("message_id", "")),
             matched=bool(data.get("matched", False)),
             duplicate=bool(data.get("duplicate", False)),
+            reason=str(data["reason"]) if isinstance(data.get("reason"), str) else None,
         )

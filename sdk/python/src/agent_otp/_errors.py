@@ -165,7 +165,23 @@ class NetworkError(AgentOTPError):
 
 
 class ServerError(AgentOTPError):
-    """The relay failed (5xx)."""
+    """The relay failed (5xx). ``retry_after`` is the Retry-After it sent (seconds), if any."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **kw: Any) -> None:
+        super().__init__(message, **kw)
+        self.retry_after = retry_after
+
+
+def is_transient(e: BaseException | None) -> bool:
+    """Whether ``e`` is an error a restarting relay causes and a later try may
+    not: the connection refused, reset or cut short, a 502, 503 or 504, or an
+    empty or truncated answer. Waits (``wait_for_otp``, and ``request_otp``
+    with ``wait_for_otp``) retry these until their timeout."""
+    if isinstance(e, NetworkError):
+        return True
+    if isinstance(e, ServerError):
+        return e.status_code in (502, 503, 504)
+    return False
 
 
 class InvalidKeyError(AgentOTPError, ValueError):
@@ -192,13 +208,15 @@ def error_from_problem(status: int, problem: dict[str, Any], retry_after_header:
             if isinstance(e, dict)
         ]
         return ValidationError(message, fields=fields, **kw)
-    if cls is RateLimitError:
+    if cls is RateLimitError or cls is ServerError:
         retry: float | None = None
         ra = problem.get("retry_after")
         if isinstance(ra, (int, float)) and not isinstance(ra, bool) and ra > 0:
             retry = float(ra)
         elif retry_after_header and retry_after_header.strip().isdigit():
             retry = float(retry_after_header.strip())
+        if cls is ServerError:
+            return ServerError(message, retry_after=retry, **kw)
         return RateLimitError(message, retry_after=retry, **kw)
     if cls is OTPApprovalDeniedError:
         reason = problem.get("deny_reason")

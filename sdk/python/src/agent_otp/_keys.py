@@ -7,6 +7,12 @@ algorithms, named as in the API's ``encryption`` field (the repository's
 ``RSA-OAEP-256``
     RSA-OAEP, SHA-256 for the hash and in MGF1, empty label. The public key
     is base64 of its DER SubjectPublicKeyInfo (2048–4096 bits).
+``RSA-OAEP-256-BOUND``
+    The same with the OAEP label ``b"agentotp/v1:" + request id``, so that a
+    ciphertext opens only for its own request. The public key is
+    ``"rsa-oaep-256-bound:"`` + the same base64. An RSA key made or read by
+    this SDK asks for this form; ``export_public_key(key, bound=False)`` (or
+    ``key.plain()``) gives the guide's plain form.
 ``HPKE-X25519-SHA256-CHACHA20POLY1305``
     RFC 9180 base mode, KEM 0x0020, KDF 0x0001, AEAD 0x0003. The public key
     is base64 of its DER SubjectPublicKeyInfo.
@@ -52,11 +58,13 @@ __all__ = [
 ]
 
 RSA_OAEP_256: Final = "RSA-OAEP-256"
+RSA_OAEP_256_BOUND: Final = "RSA-OAEP-256-BOUND"
 HPKE_X25519: Final = "HPKE-X25519-SHA256-CHACHA20POLY1305"
 HPKE_MLKEM768_X25519: Final = "HPKE-MLKEM768X25519-SHA256-CHACHA20POLY1305"
 
 Algorithm = Literal[
     "RSA-OAEP-256",
+    "RSA-OAEP-256-BOUND",
     "HPKE-X25519-SHA256-CHACHA20POLY1305",
     "HPKE-MLKEM768X25519-SHA256-CHACHA20POLY1305",
 ]
@@ -70,6 +78,7 @@ _SHORT_NAMES: Final[dict[str, Algorithm]] = {
 
 _INFO_PREFIX: Final = b"agentotp/v1:"
 _HYBRID_PREFIX: Final = "mlkem768x25519:"
+_BOUND_RSA_PREFIX: Final = "rsa-oaep-256-bound:"
 _HYBRID_PEM_TYPE: Final = "AGENTOTP MLKEM768X25519 PRIVATE KEY"
 _MLKEM768_PUBLIC_SIZE: Final = 1184
 _HYBRID_PUBLIC_SIZE: Final = _MLKEM768_PUBLIC_SIZE + 32
@@ -93,6 +102,8 @@ def parse_algorithm(name: str) -> Algorithm:
     n = name.strip().lower()
     if n in _SHORT_NAMES:
         return _SHORT_NAMES[n]
+    if n == RSA_OAEP_256_BOUND.lower():
+        return RSA_OAEP_256  # the same key; binding is the public key's form
     for a in (RSA_OAEP_256, HPKE_X25519, HPKE_MLKEM768_X25519):
         if n == a.lower():
             return a
@@ -158,7 +169,19 @@ class PublicKey:
 
     def __str__(self) -> str:
         b64 = base64.b64encode(self._raw).decode("ascii")
-        return _HYBRID_PREFIX + b64 if self._alg == HPKE_MLKEM768_X25519 else b64
+        if self._alg == HPKE_MLKEM768_X25519:
+            return _HYBRID_PREFIX + b64
+        if self._alg == RSA_OAEP_256_BOUND:
+            return _BOUND_RSA_PREFIX + b64
+        return b64
+
+    def bound(self) -> PublicKey:
+        """The key in its request-bound form (RSA: ``RSA-OAEP-256-BOUND``; HPKE keys are bound already)."""
+        return PublicKey(RSA_OAEP_256_BOUND, self._raw, self._key) if self._alg == RSA_OAEP_256 else self
+
+    def plain(self) -> PublicKey:
+        """An RSA key in the guide's plain form (``RSA-OAEP-256``, empty label); other keys as they are."""
+        return PublicKey(RSA_OAEP_256, self._raw, self._key) if self._alg == RSA_OAEP_256_BOUND else self
 
     def __repr__(self) -> str:
         return f"PublicKey({self._alg}, {self.fingerprint})"
@@ -190,7 +213,7 @@ class PrivateKey:
         if isinstance(k, rsa.RSAPrivateKey):
             pub = k.public_key()
             der = pub.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
-            return PublicKey(RSA_OAEP_256, der, pub)
+            return PublicKey(RSA_OAEP_256_BOUND, der, pub)
         if isinstance(k, x25519.X25519PrivateKey):
             xpub = k.public_key()
             der = xpub.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
@@ -211,11 +234,28 @@ class PrivateKey:
         """The public half."""
         return self._public
 
-    def open(self, request_id: str, ciphertext: bytes) -> bytes:
-        """Decrypt a sealed payload of request ``request_id``. Raises DecryptionError."""
+    def open(self, request_id: str, ciphertext: bytes, encryption: str | None = None) -> bytes:
+        """Decrypt a sealed payload of request ``request_id``. Raises DecryptionError.
+
+        ``encryption`` is the request's: for an RSA key ``RSA-OAEP-256-BOUND``
+        opens with the label ``b"agentotp/v1:" + request_id`` (a plain payload
+        does not pass), anything else RSA with none (the default)."""
+        alg = encryption or self._alg
         try:
             if isinstance(self._key, rsa.RSAPrivateKey):
+                if alg not in (RSA_OAEP_256, RSA_OAEP_256_BOUND):
+                    raise DecryptionError(f"an RSA key does not open {alg[:64]}", request_id=request_id)
+                if alg == RSA_OAEP_256_BOUND:
+                    if not request_id:
+                        raise DecryptionError("RSA-OAEP-256-BOUND needs the request id the payload is bound to")
+                    label = padding.OAEP(
+                        mgf=padding.MGF1(algorithm=hashes.SHA256()), algorithm=hashes.SHA256(),
+                        label=_INFO_PREFIX + request_id.encode("utf-8"),
+                    )
+                    return self._key.decrypt(ciphertext, label)
                 return self._key.decrypt(ciphertext, _OAEP)
+            if alg != self._alg:
+                raise DecryptionError(f"a {self._alg} key does not open {alg[:64]}", request_id=request_id)
             if not request_id:
                 raise DecryptionError("HPKE needs the request id the payload is bound to")
             return _suite(self._alg).decrypt(ciphertext, self._key, info=_INFO_PREFIX + request_id.encode("utf-8"))
@@ -223,10 +263,10 @@ class PrivateKey:
             raise
         except (ValueError, InvalidTag) as e:
             raise DecryptionError(
-                f"cannot decrypt the {self._alg} payload of {request_id}: {type(e).__name__}; "
+                f"cannot decrypt the {alg} payload of {request_id}: {type(e).__name__}; "
                 "check that the private key matches the public key of the request",
                 request_id=request_id,
-                encryption=self._alg,
+                encryption=alg,
             ) from None
 
     def __repr__(self) -> str:
@@ -252,11 +292,18 @@ def generate_key_pair(alg: str = "rsa", *, rsa_bits: int = 2048) -> tuple[Public
     return priv.public_key(), priv
 
 
-def export_public_key(public_key: PublicKey) -> str:
-    """The public key in the API's ``public_key`` form."""
+def export_public_key(public_key: PublicKey, *, bound: bool = True) -> str:
+    """The public key in the API's ``public_key`` form.
+
+    An RSA key is sent in its request-bound form (``"rsa-oaep-256-bound:"`` +
+    base64 of the DER: the relay seals with the OAEP label
+    ``b"agentotp/v1:" + request id``, so that a ciphertext of one request
+    cannot be passed off as another's); ``bound=False`` gives the guide's
+    plain form, for a consumer that decrypts with plain RSA-OAEP.
+    """
     if not isinstance(public_key, PublicKey):
         raise InvalidKeyError(f"export_public_key wants a PublicKey, not {type(public_key).__name__}")
-    return str(public_key)
+    return str(public_key.bound() if bound else public_key.plain())
 
 
 def _b64decode_strict(s: str, what: str) -> bytes:
@@ -275,10 +322,17 @@ def import_public_key(value: str) -> PublicKey:
     s = value.strip()
     if s.startswith("-----BEGIN"):
         raise InvalidKeyError("public_key: PEM is not accepted; use base64 of the DER SubjectPublicKeyInfo")
+    if s.lower().startswith(_BOUND_RSA_PREFIX):
+        k = import_public_key(s[len(_BOUND_RSA_PREFIX):])
+        if k.algorithm != RSA_OAEP_256:
+            raise InvalidKeyError(f"public_key: the {_BOUND_RSA_PREFIX!r} prefix is for RSA keys")
+        return k.bound()
     if ":" in s:
         prefix, _, rest = s.partition(":")
         if (prefix + ":").lower() != _HYBRID_PREFIX:
-            raise InvalidKeyError(f"public_key: unknown key prefix {prefix[:32]!r}; the only prefix is {_HYBRID_PREFIX!r}")
+            raise InvalidKeyError(
+                f"public_key: unknown key prefix {prefix[:32]!r}; the prefixes are {_HYBRID_PREFIX!r} and {_BOUND_RSA_PREFIX!r}"
+            )
         raw = _b64decode_strict(rest, "public_key")
         if len(raw) != _HYBRID_PUBLIC_SIZE:
             raise InvalidKeyError(f"public_key: mlkem768x25519 key is {len(raw)} bytes; want {_HYBRID_PUBLIC_SIZE}")
@@ -358,15 +412,16 @@ def import_private_key(pem: str | bytes) -> PrivateKey:
     raise InvalidKeyError(f"private key: no private key PEM block found (found {kinds})")
 
 
-def decrypt_otp_payload(private_key: PrivateKey, request_id: str, encrypted: str) -> str:
-    """Open a base64 ``encrypted_payload`` (or ``encrypted_content``) of ``request_id``."""
+def decrypt_otp_payload(private_key: PrivateKey, request_id: str, encrypted: str, encryption: str | None = None) -> str:
+    """Open a base64 ``encrypted_payload`` (or ``encrypted_content``) of ``request_id``,
+    sealed with ``encryption`` (the request's; RSA keys default to the plain form)."""
     if not isinstance(private_key, PrivateKey):
         raise DecryptionError(f"decrypt_otp_payload wants a PrivateKey, not {type(private_key).__name__}")
     try:
         ct = base64.b64decode(encrypted, validate=True)
     except (binascii.Error, ValueError):
         raise DecryptionError("the encrypted payload is not valid base64", request_id=request_id) from None
-    pt = private_key.open(request_id, ct)
+    pt = private_key.open(request_id, ct, encryption)
     try:
         return pt.decode("utf-8")
     except UnicodeDecodeError:

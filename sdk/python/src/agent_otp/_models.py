@@ -248,6 +248,10 @@ class IngestResult:
     message_id: str
     matched: bool
     duplicate: bool = False
+    #: Why the message fed no request, when ``matched`` is false and it is
+    #: no duplicate: ``"no_match"`` (no waiting request's filter takes it)
+    #: or ``"no_code"`` (a filter takes it, but no code could be read in it).
+    reason: str | None = None
 
 
 @dataclass(frozen=True)
