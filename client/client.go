@@ -39,7 +39,8 @@ import (
 	"time"
 )
 
-// DefaultBaseURL is used when neither WithBaseURL nor AGENTOTP_URL is set.
+// DefaultBaseURL is used when neither WithBaseURL nor AGENT_OTP_BASE_URL
+// nor AGENTOTP_URL is set.
 const DefaultBaseURL = "http://127.0.0.1:8787"
 
 // Client talks to the agent API of one relay with one API key.
@@ -69,11 +70,16 @@ func WithMaxRetries(n int) Option { return func(c *Client) { c.maxRetries = n } 
 func WithBackoff(d time.Duration) Option { return func(c *Client) { c.backoff = d } }
 
 // New returns a client for apiKey (ak_live_… or ak_test_…). The relay's
-// URL is WithBaseURL, else $AGENTOTP_URL, else DefaultBaseURL.
+// URL is WithBaseURL, else $AGENT_OTP_BASE_URL (the integration guide's
+// name, as the TypeScript and Python SDKs read it), else $AGENTOTP_URL,
+// else DefaultBaseURL.
 func New(apiKey string, opts ...Option) *Client {
 	c := &Client{apiKey: apiKey, baseURL: DefaultBaseURL, http: &http.Client{}, maxRetries: 3, backoff: 250 * time.Millisecond, userAgent: "agentotp-go"}
-	if u := os.Getenv("AGENTOTP_URL"); u != "" {
-		c.baseURL = strings.TrimRight(u, "/")
+	for _, name := range []string{"AGENT_OTP_BASE_URL", "AGENTOTP_URL"} {
+		if u := os.Getenv(name); u != "" {
+			c.baseURL = strings.TrimRight(u, "/")
+			break
+		}
 	}
 	for _, o := range opts {
 		o(c)

@@ -427,13 +427,6 @@ func (s *Server) dropKey(id string) {
 	delete(s.keys, id)
 }
 
-// Pending returns how many private keys the server holds.
-func (s *Server) Pending() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return len(s.keys)
-}
-
 func (s *Server) requestCode(ctx context.Context, _ *mcpsdk.CallToolRequest, in RequestInput) (*mcpsdk.CallToolResult, RequestOutput, error) {
 	pub, priv, err := client.GenerateKeyPair(client.HPKEX25519)
 	if err != nil {

@@ -184,18 +184,13 @@ type Outcome struct {
 	RetryAfter time.Duration // the receiver's Retry-After, 0 when none
 }
 
-// Send makes one signed attempt to deliver d with secret at now, and
-// classifies the result: 2xx succeeds; a timeout, network error, 5xx or
-// 429 may be retried; a refused address, redirect, 410 or other 4xx may
-// not.
-func (w *Worker) Send(ctx context.Context, d *agentotp.WebhookDelivery, secret string, now time.Time) Outcome {
-	return w.SendSigned(ctx, d, []string{secret}, now)
-}
-
-// SendSigned is Send with a signature for each of secrets (the agent's
-// secret and, during a key rotation's grace period, the one it had), space
-// separated in webhook-signature as Standard Webhooks allows: a receiver
-// that knows either secret verifies the delivery.
+// SendSigned makes one attempt to deliver d at now, signed with each of
+// secrets (the agent's secret and, during a key rotation's grace period,
+// the one it had), space separated in webhook-signature as Standard
+// Webhooks allows, so a receiver that knows either secret verifies the
+// delivery. It classifies the result: 2xx succeeds; a timeout, network
+// error, 5xx or 429 may be retried; a refused address, redirect, 410 or
+// other 4xx may not.
 func (w *Worker) SendSigned(ctx context.Context, d *agentotp.WebhookDelivery, secrets []string, now time.Time) Outcome {
 	body := d.Body()
 	sig, err := SignAll(secrets, d.ID, now, body)

@@ -1,3 +1,4 @@
+import type { SignedApproval } from './approval.js';
 // The shapes of the API, in the SDK's camelCase. The wire is snake_case;
 // client.ts maps between the two.
 
@@ -68,6 +69,13 @@ export interface OTPRequest {
   denyReason: string | null;
   metadata: OTPMetadata | null;
   consumedAt: string | null;
+  /** The relay's id of the owner. */
+  ownerId?: string;
+  /**
+   * The decision's statement and how it was signed, once decided (null
+   * before); check it with verifyApproval against the owner's pinned keys.
+   */
+  approval?: SignedApproval | null;
 }
 
 /** What onPendingApproval is told. */

@@ -6,7 +6,7 @@ agent's public key, and the agent reads it exactly once::
 
     from agent_otp import AgentOTPClient, generate_key_pair, export_public_key
 
-    otp = AgentOTPClient()                      # $AGENT_OTP_API_KEY, $AGENTOTP_URL
+    otp = AgentOTPClient()                      # $AGENT_OTP_API_KEY, $AGENT_OTP_BASE_URL (or $AGENTOTP_URL)
     public_key, private_key = generate_key_pair()
     request = otp.request_otp(
         reason="Sign up for Acme",

@@ -27,7 +27,8 @@ class AgentOTPClient:
     """Client of the relay's agent API.
 
     ``api_key`` falls back to ``$AGENT_OTP_API_KEY``; ``base_url`` to
-    ``$AGENTOTP_URL``, then ``http://127.0.0.1:8787``. ``timeout`` bounds each
+    ``$AGENT_OTP_BASE_URL``, then ``$AGENTOTP_URL``, then
+    ``http://127.0.0.1:8787``. ``timeout`` bounds each
     HTTP call in seconds (a long-poll gets its wait on top). Calls are retried
     ``max_retries`` times, with backoff from ``backoff`` seconds, only where a
     retry cannot repeat an effect. Use it as a context manager, or ``close()``.

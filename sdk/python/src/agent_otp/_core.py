@@ -81,7 +81,7 @@ class Core:
         key = key.strip()
         if not key:
             raise AuthenticationError("no API key: pass api_key= or set AGENT_OTP_API_KEY")
-        url = base_url or os.environ.get("AGENTOTP_URL") or DEFAULT_BASE_URL
+        url = base_url or os.environ.get("AGENT_OTP_BASE_URL") or os.environ.get("AGENTOTP_URL") or DEFAULT_BASE_URL
         if not url.startswith(("http://", "https://")):
             raise AgentOTPError(f"base_url must start with http:// or https://, not {url[:40]!r}")
         if timeout <= 0:
