@@ -35,7 +35,7 @@ func TestDKIMVouches(t *testing.T) {
 func TestMatchRequireDKIM(t *testing.T) {
 	now := time.Now()
 	withPattern, _ := Filter{SenderPattern: "*@acme.com"}.Compile()
-	noPattern, _ := Filter{Sources: []string{SourceEmail}}.Compile()
+	noPattern, _ := Filter{Sources: []Channel{ChannelEmail}}.Compile()
 	pass := &DKIMResult{Result: DKIMPass, Domains: []string{"acme.com"}, Aligned: true}
 	other := &DKIMResult{Result: DKIMPass, Domains: []string{"evil.example"}}
 	failed := &DKIMResult{Result: DKIMFail, Domains: []string{"acme.com"}}
@@ -54,7 +54,7 @@ func TestMatchRequireDKIM(t *testing.T) {
 		{"required, no pattern", noPattern, nil, true, true},
 	}
 	for _, tt := range tests {
-		msg := &Message{Source: SourceEmail, Sender: "Acme <noreply@acme.com>", ReceivedAt: now, DKIM: tt.dkim, RequireDKIM: tt.require}
+		msg := &Message{Channel: ChannelEmail, Sender: "Acme <noreply@acme.com>", ReceivedAt: now, DKIM: tt.dkim, RequireDKIM: tt.require}
 		if got := tt.m.Match(msg, now.Add(-time.Second)); got != tt.want {
 			t.Errorf("%s: Match = %v; want %v", tt.name, got, tt.want)
 		}

@@ -12,12 +12,18 @@ import (
 	"unicode/utf8"
 )
 
-// Message sources.
+// Channel is how a message reached the relay: by SMS or by email. It is
+// not the kind of a capture source (SourceKind), which says which channels
+// a source may deliver; a request's filter names channels ("sources" on the
+// wire, for the agent's view: where the message comes from).
+type Channel string
+
+// Channels.
 const (
-	SourceSMS   = "sms"
-	SourceEmail = "email"
-	// SourceTest marks the synthetic code of a test key.
-	SourceTest = "test"
+	ChannelSMS   Channel = "sms"
+	ChannelEmail Channel = "email"
+	// ChannelTest marks the synthetic code of a test key.
+	ChannelTest Channel = "test"
 )
 
 // MaxContentPatternLen bounds a content pattern, in bytes.
@@ -109,7 +115,7 @@ func HasControl(s string) bool {
 // Filter narrows which captured message may feed a request.
 type Filter struct {
 	// Sources limits the message kinds ("sms", "email"); empty means both.
-	Sources []string `json:"sources,omitempty"`
+	Sources []Channel `json:"sources,omitempty"`
 	// SenderPattern is a glob over the sender's address or number.
 	SenderPattern string `json:"sender_pattern,omitempty"`
 	// ContentPattern is an RE2 expression over the subject and text.
@@ -123,9 +129,9 @@ func (f Filter) IsZero() bool {
 	return len(f.Sources) == 0 && f.SenderPattern == "" && f.ContentPattern == "" && f.ReceivedAfter.IsZero()
 }
 
-// WantsSource reports whether messages of the given source can match.
-func (f Filter) WantsSource(source string) bool {
-	return len(f.Sources) == 0 || slices.Contains(f.Sources, source)
+// WantsChannel reports whether messages of channel c can match.
+func (f Filter) WantsChannel(c Channel) bool {
+	return len(f.Sources) == 0 || slices.Contains(f.Sources, c)
 }
 
 // Matcher is a compiled filter.
@@ -141,10 +147,10 @@ type Matcher struct {
 func (f Filter) Compile() (*Matcher, error) {
 	var verr ValidationErrors
 	m := &Matcher{f: f}
-	seen := map[string]bool{}
+	seen := map[Channel]bool{}
 	for i, s := range f.Sources {
-		if s != SourceSMS && s != SourceEmail {
-			verr.Add(fmt.Sprintf("filter.sources[%d]", i), "must be %q or %q", SourceSMS, SourceEmail)
+		if s != ChannelSMS && s != ChannelEmail {
+			verr.Add(fmt.Sprintf("filter.sources[%d]", i), "must be %q or %q", ChannelSMS, ChannelEmail)
 		}
 		if seen[s] {
 			verr.Add(fmt.Sprintf("filter.sources[%d]", i), "%q is listed twice", s)
@@ -177,7 +183,7 @@ type Message struct {
 	ID         string
 	OwnerID    string
 	SourceID   string
-	Source     string // SourceSMS or SourceEmail
+	Channel    Channel // ChannelSMS or ChannelEmail
 	Sender     string
 	Subject    string
 	Text       string // decoded plain text (HTML already converted)
@@ -209,7 +215,7 @@ func (m *Matcher) Match(msg *Message, createdAt time.Time) bool {
 	if !m.f.ReceivedAfter.IsZero() && msg.ReceivedAt.Before(m.f.ReceivedAfter) {
 		return false
 	}
-	if !m.f.WantsSource(msg.Source) {
+	if !m.f.WantsChannel(msg.Channel) {
 		return false
 	}
 	if m.sender != nil && (!msg.senderVouched() || !m.sender.Match(SenderAddress(msg.Sender))) {
@@ -249,7 +255,7 @@ func (f Filter) Describe() string {
 	if len(f.Sources) == 0 {
 		parts = append(parts, "SMS or email")
 	} else {
-		parts = append(parts, strings.Join(f.Sources, " or "))
+		parts = append(parts, strings.Join(ChannelNames(f.Sources), " or "))
 	}
 	if f.SenderPattern != "" {
 		parts = append(parts, "from "+f.SenderPattern)
@@ -282,4 +288,26 @@ func contentOf(msg *Message) string {
 		}
 	}
 	return s
+}
+
+// ChannelNames returns the channels as strings.
+func ChannelNames(cs []Channel) []string {
+	out := make([]string, len(cs))
+	for i, c := range cs {
+		out[i] = string(c)
+	}
+	return out
+}
+
+// Channels reads channel names (as a client sends them); it does not
+// check them (Filter.Compile does).
+func Channels(names []string) []Channel {
+	if names == nil {
+		return nil
+	}
+	out := make([]Channel, len(names))
+	for i, n := range names {
+		out[i] = Channel(n)
+	}
+	return out
 }

@@ -13,8 +13,8 @@ func TestFilterCompileRejects(t *testing.T) {
 		f     Filter
 		field string
 	}{
-		{"bad source", Filter{Sources: []string{"fax"}}, "filter.sources[0]"},
-		{"twice", Filter{Sources: []string{"sms", "sms"}}, "filter.sources[1]"},
+		{"bad source", Filter{Sources: []Channel{"fax"}}, "filter.sources[0]"},
+		{"twice", Filter{Sources: []Channel{"sms", "sms"}}, "filter.sources[1]"},
 		{"long glob", Filter{SenderPattern: strings.Repeat("a", 256)}, "filter.sender_pattern"},
 		{"glob with bidi override", Filter{SenderPattern: "*@\u202emoc.emca"}, "filter.sender_pattern"},
 		{"glob with zero-width space", Filter{SenderPattern: "ACME\u200b"}, "filter.sender_pattern"},
@@ -35,7 +35,7 @@ func TestFilterCompileRejects(t *testing.T) {
 func TestFilterMatch(t *testing.T) {
 	created := time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC)
 	msg := func(source, sender, text string, at time.Time) *Message {
-		return &Message{Source: source, Sender: sender, Text: text, Subject: "Welcome", ReceivedAt: at}
+		return &Message{Channel: Channel(source), Sender: sender, Text: text, Subject: "Welcome", ReceivedAt: at}
 	}
 	after := created.Add(time.Second)
 	tests := []struct {
@@ -49,8 +49,8 @@ func TestFilterMatch(t *testing.T) {
 		{"at creation", Filter{}, msg("sms", "ACME", "code", created), true},
 		{"received_after", Filter{ReceivedAfter: created.Add(time.Minute)}, msg("sms", "ACME", "x", after), false},
 		{"received_after passed", Filter{ReceivedAfter: created.Add(time.Minute)}, msg("sms", "ACME", "x", created.Add(2*time.Minute)), true},
-		{"source ok", Filter{Sources: []string{"email"}}, msg("email", "a@b.c", "x", after), true},
-		{"source no", Filter{Sources: []string{"email"}}, msg("sms", "ACME", "x", after), false},
+		{"source ok", Filter{Sources: []Channel{"email"}}, msg("email", "a@b.c", "x", after), true},
+		{"source no", Filter{Sources: []Channel{"email"}}, msg("sms", "ACME", "x", after), false},
 		{"sender address", Filter{SenderPattern: "*@acme.com"}, msg("email", "Acme <noreply@acme.com>", "x", after), true},
 		{"display name ignored", Filter{SenderPattern: "*@acme.com"}, msg("email", `"x@acme.com" <evil@phish.io>`, "x", after), false},
 		{"content", Filter{ContentPattern: `(?i)acme`}, msg("sms", "X", "Your ACME code", after), true},
@@ -69,7 +69,7 @@ func TestFilterMatch(t *testing.T) {
 }
 
 func TestDescribe(t *testing.T) {
-	got := Filter{Sources: []string{"email"}, SenderPattern: "*@acme.com"}.Describe()
+	got := Filter{Sources: []Channel{"email"}, SenderPattern: "*@acme.com"}.Describe()
 	if got != "email, from *@acme.com" {
 		t.Errorf("Describe = %q", got)
 	}
@@ -99,11 +99,11 @@ func TestContentMatchBounded(t *testing.T) {
 		t.Fatal(err)
 	}
 	now := time.Now()
-	long := &Message{Source: SourceSMS, Sender: "X", Text: strings.Repeat("é", MaxContentMatchLen) + "TAIL", ReceivedAt: now}
+	long := &Message{Channel: ChannelSMS, Sender: "X", Text: strings.Repeat("é", MaxContentMatchLen) + "TAIL", ReceivedAt: now}
 	if m.Match(long, now) {
 		t.Error("a pattern saw text past MaxContentMatchLen")
 	}
-	short := &Message{Source: SourceSMS, Sender: "X", Text: "code TAIL", ReceivedAt: now}
+	short := &Message{Channel: ChannelSMS, Sender: "X", Text: "code TAIL", ReceivedAt: now}
 	if !m.Match(short, now) {
 		t.Error("short text not matched")
 	}
@@ -138,7 +138,7 @@ func TestContentPatternCost(t *testing.T) {
 		t.Fatal(err)
 	}
 	now := time.Now()
-	msg := &Message{Source: SourceSMS, Sender: "X", Text: "x" + strings.Repeat("lorem ipsum ", 8000), ReceivedAt: now}
+	msg := &Message{Channel: ChannelSMS, Sender: "X", Text: "x" + strings.Repeat("lorem ipsum ", 8000), ReceivedAt: now}
 	per := int64(m.insts) * int64(len(contentOf(msg)))
 	if per > MaxContentWork || len(contentOf(msg)) != MaxContentMatchLen {
 		t.Fatalf("one pattern costs %d of %d over %d bytes", per, MaxContentWork, len(contentOf(msg)))

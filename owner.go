@@ -35,11 +35,15 @@ type Agent struct {
 // Active reports whether the agent has not been revoked.
 func (a *Agent) Active() bool { return a.RevokedAt.IsZero() }
 
+// SourceKind is what a capture source is: an SMS gateway, an inbox, or a
+// generic source that may deliver both channels.
+type SourceKind = string
+
 // Source kinds.
 const (
-	SourceKindSMS     = "sms"
-	SourceKindEmail   = "email"
-	SourceKindGeneric = "generic"
+	SourceKindSMS     SourceKind = "sms"
+	SourceKindEmail   SourceKind = "email"
+	SourceKindGeneric SourceKind = "generic"
 )
 
 // Source is a capture source: a phone, an inbox, a gateway. Its token may
@@ -48,7 +52,7 @@ type Source struct {
 	ID        string
 	OwnerID   string
 	Name      string
-	Kind      string
+	Kind      SourceKind // SourceKindSMS, SourceKindEmail or SourceKindGeneric
 	KeyPrefix string
 	CreatedAt time.Time
 	RevokedAt time.Time
@@ -57,10 +61,10 @@ type Source struct {
 // Active reports whether the source has not been revoked.
 func (s *Source) Active() bool { return s.RevokedAt.IsZero() }
 
-// Allows reports whether this source may deliver messages of the given
-// kind ("sms" or "email"): a generic source may deliver both.
-func (s *Source) Allows(kind string) bool {
-	return s.Kind == SourceKindGeneric || s.Kind == kind
+// Allows reports whether this source may deliver messages of channel c:
+// an SMS source SMS, an email source email, a generic source both.
+func (s *Source) Allows(c Channel) bool {
+	return s.Kind == SourceKindGeneric || s.Kind == SourceKind(c)
 }
 
 // CredentialKind says what a bearer token stands for.

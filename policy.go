@@ -63,7 +63,7 @@ type PolicyConditions struct {
 	// Sources lists the message kinds ("sms", "email") the policy trusts:
 	// every source a request's filter allows must be listed (a filter
 	// without sources allows both).
-	Sources []string `json:"sources,omitempty"`
+	Sources []Channel `json:"sources,omitempty"`
 	// SenderPattern is a glob that must cover the request's own
 	// filter.sender_pattern, read as a string, and its expected_sender
 	// when it has one. A request without a sender pattern never matches.
@@ -181,10 +181,10 @@ func (p *Policy) Validate() error {
 	if c.AgentID != "" && (!strings.HasPrefix(c.AgentID, "agt_") || len(c.AgentID) > maxAgentIDLen || !isIDChars(c.AgentID)) {
 		v.Add("conditions.agent_id", "must be an agent id (agt_…)")
 	}
-	seen := map[string]bool{}
+	seen := map[Channel]bool{}
 	for i, s := range c.Sources {
-		if s != SourceSMS && s != SourceEmail {
-			v.Add(fmt.Sprintf("conditions.sources[%d]", i), "must be %q or %q", SourceSMS, SourceEmail)
+		if s != ChannelSMS && s != ChannelEmail {
+			v.Add(fmt.Sprintf("conditions.sources[%d]", i), "must be %q or %q", ChannelSMS, ChannelEmail)
 		} else if seen[s] {
 			v.Add(fmt.Sprintf("conditions.sources[%d]", i), "%q is listed twice", s)
 		}
@@ -362,7 +362,7 @@ func plainConditionsHold(c *PolicyConditions, r *Request) bool {
 	if len(c.Sources) > 0 {
 		wants := r.Filter.Sources
 		if len(wants) == 0 {
-			wants = []string{SourceSMS, SourceEmail}
+			wants = []Channel{ChannelSMS, ChannelEmail}
 		}
 		for _, s := range wants {
 			if !slices.Contains(c.Sources, s) {

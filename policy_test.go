@@ -18,7 +18,7 @@ func TestPolicyValidate(t *testing.T) {
 		{"minimal", func(p *Policy) {}, ""},
 		{"everything", func(p *Policy) {
 			p.Action, p.MaxPerHour, p.Position = PolicyAutoApprove, intp(10), 3
-			p.Conditions = PolicyConditions{AgentID: "agt_abc123", Sources: []string{"sms"}, SenderPattern: "*@acme.com",
+			p.Conditions = PolicyConditions{AgentID: "agt_abc123", Sources: []Channel{"sms"}, SenderPattern: "*@acme.com",
 				ReasonPattern: `(?i)^sign up`, Hours: "22:00-06:00"}
 		}, ""},
 		{"hours until midnight", func(p *Policy) { p.Conditions.Hours = "18:00-24:00" }, ""},
@@ -34,8 +34,8 @@ func TestPolicyValidate(t *testing.T) {
 		{"huge cap", func(p *Policy) { p.Action, p.MaxPerHour = PolicyAutoApprove, intp(1001) }, "max_per_hour"},
 		{"agent id", func(p *Policy) { p.Conditions.AgentID = "otp_x" }, "conditions.agent_id"},
 		{"agent id chars", func(p *Policy) { p.Conditions.AgentID = "agt_x'--" }, "conditions.agent_id"},
-		{"source", func(p *Policy) { p.Conditions.Sources = []string{"fax"} }, "conditions.sources[0]"},
-		{"source twice", func(p *Policy) { p.Conditions.Sources = []string{"sms", "sms"} }, "conditions.sources[1]"},
+		{"source", func(p *Policy) { p.Conditions.Sources = []Channel{"fax"} }, "conditions.sources[0]"},
+		{"source twice", func(p *Policy) { p.Conditions.Sources = []Channel{"sms", "sms"} }, "conditions.sources[1]"},
 		{"sender pattern too long", func(p *Policy) { p.Conditions.SenderPattern = strings.Repeat("a", 256) }, "conditions.sender_pattern"},
 		{"sender pattern control", func(p *Policy) { p.Conditions.SenderPattern = "a\x00b" }, "conditions.sender_pattern"},
 		{"sender pattern format character", func(p *Policy) { p.Conditions.SenderPattern = "*@\u202emoc.emca" }, "conditions.sender_pattern"},
@@ -192,7 +192,7 @@ func TestHoursWindow(t *testing.T) {
 func TestPolicyConditions(t *testing.T) {
 	req := func(edit func(r *Request)) *Request {
 		r := &Request{AgentID: "agt_a", Reason: "Sign up for Acme", ExpectedSender: "Acme <noreply@acme.com>",
-			Filter: Filter{Sources: []string{"email"}, SenderPattern: "*@acme.com"}}
+			Filter: Filter{Sources: []Channel{"email"}, SenderPattern: "*@acme.com"}}
 		if edit != nil {
 			edit(r)
 		}
@@ -207,12 +207,12 @@ func TestPolicyConditions(t *testing.T) {
 		{"no conditions", PolicyConditions{}, req(nil), true},
 		{"agent", PolicyConditions{AgentID: "agt_a"}, req(nil), true},
 		{"other agent", PolicyConditions{AgentID: "agt_b"}, req(nil), false},
-		{"sources cover", PolicyConditions{Sources: []string{"email"}}, req(nil), true},
-		{"sources both", PolicyConditions{Sources: []string{"sms", "email"}}, req(nil), true},
-		{"sources miss", PolicyConditions{Sources: []string{"sms"}}, req(nil), false},
-		{"request wants any source", PolicyConditions{Sources: []string{"email"}}, req(func(r *Request) { r.Filter.Sources = nil }), false},
-		{"request wants any source, policy both", PolicyConditions{Sources: []string{"email", "sms"}}, req(func(r *Request) { r.Filter.Sources = nil }), true},
-		{"request wants sms and email", PolicyConditions{Sources: []string{"email"}}, req(func(r *Request) { r.Filter.Sources = []string{"email", "sms"} }), false},
+		{"sources cover", PolicyConditions{Sources: []Channel{"email"}}, req(nil), true},
+		{"sources both", PolicyConditions{Sources: []Channel{"sms", "email"}}, req(nil), true},
+		{"sources miss", PolicyConditions{Sources: []Channel{"sms"}}, req(nil), false},
+		{"request wants any source", PolicyConditions{Sources: []Channel{"email"}}, req(func(r *Request) { r.Filter.Sources = nil }), false},
+		{"request wants any source, policy both", PolicyConditions{Sources: []Channel{"email", "sms"}}, req(func(r *Request) { r.Filter.Sources = nil }), true},
+		{"request wants sms and email", PolicyConditions{Sources: []Channel{"email"}}, req(func(r *Request) { r.Filter.Sources = []Channel{"email", "sms"} }), false},
 		{"sender", PolicyConditions{SenderPattern: "*@acme.com"}, req(nil), true},
 		{"sender narrower request", PolicyConditions{SenderPattern: "*@acme.com"}, req(func(r *Request) { r.Filter.SenderPattern = "noreply@acme.com" }), true},
 		{"sender wider request", PolicyConditions{SenderPattern: "*@acme.com"}, req(func(r *Request) { r.Filter.SenderPattern = "*" }), false},
@@ -222,8 +222,8 @@ func TestPolicyConditions(t *testing.T) {
 		{"no expected sender", PolicyConditions{SenderPattern: "*@acme.com"}, req(func(r *Request) { r.ExpectedSender = "" }), true},
 		{"reason", PolicyConditions{ReasonPattern: `(?i)\bacme\b`}, req(nil), true},
 		{"reason miss", PolicyConditions{ReasonPattern: `^Log in`}, req(nil), false},
-		{"all", PolicyConditions{AgentID: "agt_a", Sources: []string{"email"}, SenderPattern: "*@acme.com", ReasonPattern: "Acme", Hours: "00:00-24:00"}, req(nil), true},
-		{"all but one", PolicyConditions{AgentID: "agt_a", Sources: []string{"email"}, SenderPattern: "*@acme.com", ReasonPattern: "Bank", Hours: "00:00-24:00"}, req(nil), false},
+		{"all", PolicyConditions{AgentID: "agt_a", Sources: []Channel{"email"}, SenderPattern: "*@acme.com", ReasonPattern: "Acme", Hours: "00:00-24:00"}, req(nil), true},
+		{"all but one", PolicyConditions{AgentID: "agt_a", Sources: []Channel{"email"}, SenderPattern: "*@acme.com", ReasonPattern: "Bank", Hours: "00:00-24:00"}, req(nil), false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -162,7 +162,7 @@ func DecidedByPolicy(policyID string) string { return decidedByPolicy + policyID
 // the message text or the code.
 type MessageMetadata struct {
 	MessageID  string    `json:"message_id,omitempty"`
-	Source     string    `json:"source"`
+	Source     Channel   `json:"source"`
 	Sender     string    `json:"sender"`
 	Subject    string    `json:"subject,omitempty"`
 	ReceivedAt time.Time `json:"received_at"`

@@ -78,7 +78,7 @@ func TestEveryPairIsDecided(t *testing.T) {
 func TestRequestLifecycle(t *testing.T) {
 	now := time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC)
 	r := &Request{ID: "otp_1", Status: StatusPending, CreatedAt: now, ExpiresAt: now.Add(5 * time.Minute)}
-	md := MessageMetadata{Source: SourceSMS, Sender: "ACME", ReceivedAt: now}
+	md := MessageMetadata{Source: ChannelSMS, Sender: "ACME", ReceivedAt: now}
 	if err := r.Match([]byte("ct"), nil, md, now); err != nil {
 		t.Fatal(err)
 	}

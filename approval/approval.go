@@ -85,11 +85,11 @@ func stamp(t time.Time) string {
 func FilterOf(f agentotp.Filter) Filter {
 	src := slices.Clone(f.Sources)
 	if len(src) == 0 {
-		src = []string{agentotp.SourceEmail, agentotp.SourceSMS}
+		src = []agentotp.Channel{agentotp.ChannelEmail, agentotp.ChannelSMS}
 	}
 	slices.Sort(src)
 	src = slices.Compact(src)
-	return Filter{Sources: src, SenderPattern: f.SenderPattern, ContentPattern: f.ContentPattern, ReceivedAfter: stamp(f.ReceivedAfter)}
+	return Filter{Sources: agentotp.ChannelNames(src), SenderPattern: f.SenderPattern, ContentPattern: f.ContentPattern, ReceivedAfter: stamp(f.ReceivedAfter)}
 }
 
 // For states decision (Approve or Deny) on r, made at decidedAt.

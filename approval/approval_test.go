@@ -86,13 +86,13 @@ func TestMismatch(t *testing.T) {
 		{"agent_id", func(r *agentotp.Request) { r.AgentID = "agt_02" }},
 		{"key_fingerprint", func(r *agentotp.Request) { r.KeyFingerprint = "SHA256:evil" }},
 		{"encryption", func(r *agentotp.Request) { r.Encryption = "RSA-OAEP-256" }},
-		{"filter.sources", func(r *agentotp.Request) { r.Filter.Sources = []string{"sms"} }},
+		{"filter.sources", func(r *agentotp.Request) { r.Filter.Sources = []agentotp.Channel{"sms"} }},
 		{"filter.sender_pattern", func(r *agentotp.Request) { r.Filter.SenderPattern = "*" }},
 		{"filter.content_pattern", func(r *agentotp.Request) { r.Filter.ContentPattern = "" }},
 		{"filter.received_after", func(r *agentotp.Request) { r.Filter.ReceivedAfter = time.Time{} }},
 		{"include_message", func(r *agentotp.Request) { r.IncludeMessage = true }},
 		{"expires_at", func(r *agentotp.Request) { r.ExpiresAt = r.ExpiresAt.Add(time.Hour) }},
-		{"", func(r *agentotp.Request) { r.Filter.Sources = []string{"sms", "email", "sms"} }},           // the same set, stated once
+		{"", func(r *agentotp.Request) { r.Filter.Sources = []agentotp.Channel{"sms", "email", "sms"} }}, // the same set, stated once
 		{"", func(r *agentotp.Request) { r.Status = agentotp.StatusApproved; r.Reason = "other words" }}, // not part of the statement
 	}
 	for _, tt := range tests {

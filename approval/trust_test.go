@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -70,7 +71,7 @@ func TestCheck(t *testing.T) {
 		{"a denial", o.sign(honest, Deny), honest, fp, alg, t0, true, "says deny"},
 		{"unsigned, strict", unsigned(honest), honest, fp, alg, t0, true, "without an owner signature"},
 		{"unsigned, permissive", unsigned(honest), honest, fp, alg, t0, false, ""},
-		{"unsigned but widened, permissive", unsigned(honest), with(honest, func(r *agentotp.Request) { r.Filter.Sources = []string{"sms"} }), fp, alg, t0, false, "filter.sources"},
+		{"unsigned but widened, permissive", unsigned(honest), with(honest, func(r *agentotp.Request) { r.Filter.Sources = []agentotp.Channel{"sms"} }), fp, alg, t0, false, "filter.sources"},
 		{"no approval, permissive", nil, honest, fp, alg, t0, false, ""},
 		{"signature of another statement", &Signed{Statement: For(honest, Approve, t0).Canonical(), Method: MethodEd25519, KeyID: KeyID(o.pub), Signature: o.sign(other, Approve).Signature}, honest, fp, alg, t0, true, "does not verify"},
 		{"unknown method", &Signed{Statement: For(honest, Approve, t0).Canonical(), Method: "hmac"}, honest, fp, alg, t0, false, "not one this checker knows"},
@@ -123,7 +124,7 @@ func TestParseTrust(t *testing.T) {
 
 func with(r *agentotp.Request, edit func(*agentotp.Request)) *agentotp.Request {
 	c := *r
-	c.Filter.Sources = append([]string(nil), r.Filter.Sources...)
+	c.Filter.Sources = slices.Clone(r.Filter.Sources)
 	edit(&c)
 	return &c
 }

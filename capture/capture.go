@@ -33,8 +33,8 @@ import (
 // Message is a message seen at the edge. It never leaves the edge: only
 // its metadata does.
 type Message struct {
-	Source  string // agentotp.SourceSMS or agentotp.SourceEmail
-	Sender  string // SMS number or name; an email's From header
+	Source  agentotp.Channel // ChannelSMS or ChannelEmail
+	Sender  string           // SMS number or name; an email's From header
 	Subject string
 	Text    string
 	HTML    string
@@ -54,7 +54,7 @@ func FromEmail(raw []byte) (Message, error) {
 	if err != nil {
 		return Message{}, fmt.Errorf("capture: %w", err)
 	}
-	m := Message{Source: agentotp.SourceEmail, Sender: em.Sender, Subject: em.Subject, Text: em.Text, HTML: em.HTML}
+	m := Message{Source: agentotp.ChannelEmail, Sender: em.Sender, Subject: em.Subject, Text: em.Text, HTML: em.HTML}
 	if em.MessageID != "" {
 		// The relay gets a hash of the Message-ID only, to ignore a resend.
 		sum := sha256.Sum256([]byte(em.MessageID))
@@ -133,14 +133,14 @@ func (c *Capturer) Requests(ctx context.Context) ([]client.CaptureRequest, error
 // is sealed to that request and delivered. A request that changed in the
 // meantime is skipped for the next one.
 func (c *Capturer) Capture(ctx context.Context, m Message) (*Result, error) {
-	if m.Source != agentotp.SourceSMS && m.Source != agentotp.SourceEmail {
-		return nil, fmt.Errorf("capture: source must be %q or %q", agentotp.SourceSMS, agentotp.SourceEmail)
+	if m.Source != agentotp.ChannelSMS && m.Source != agentotp.ChannelEmail {
+		return nil, fmt.Errorf("capture: source must be %q or %q", agentotp.ChannelSMS, agentotp.ChannelEmail)
 	}
 	text := m.Text
 	if text == "" && m.HTML != "" {
 		text = extract.HTMLToText(m.HTML)
 	}
-	res, err := extract.Extract(extract.Message{Source: m.Source, Sender: m.Sender, Subject: m.Subject, Text: m.Text, HTML: m.HTML})
+	res, err := extract.Extract(extract.Message{Source: string(m.Source), Sender: m.Sender, Subject: m.Subject, Text: m.Text, HTML: m.HTML})
 	if err != nil {
 		return nil, fmt.Errorf("capture: read the message: %w", err)
 	}
@@ -162,13 +162,13 @@ func (c *Capturer) Capture(ctx context.Context, m Message) (*Result, error) {
 				received = r.CreatedAt // a live message: after the request by definition
 			}
 		}
-		f := agentotp.Filter{Sources: r.Filter.Sources, SenderPattern: r.Filter.SenderPattern,
+		f := agentotp.Filter{Sources: agentotp.Channels(r.Filter.Sources), SenderPattern: r.Filter.SenderPattern,
 			ContentPattern: r.Filter.ContentPattern, ReceivedAfter: r.Filter.ReceivedAfter}
 		matcher, err := f.Compile()
 		if err != nil {
 			continue
 		}
-		msg := &agentotp.Message{Source: m.Source, Sender: m.Sender, Subject: m.Subject, Text: text, ReceivedAt: received}
+		msg := &agentotp.Message{Channel: m.Source, Sender: m.Sender, Subject: m.Subject, Text: text, ReceivedAt: received}
 		if !matcher.Match(msg, r.CreatedAt) {
 			continue
 		}
@@ -216,7 +216,7 @@ func (c *Capturer) approved(r client.CaptureRequest, key *seal.PublicKey, now ti
 	req := &agentotp.Request{
 		ID: r.ID, OwnerID: r.OwnerID, AgentID: r.AgentID,
 		KeyFingerprint: r.PublicKeyFingerprint, Encryption: string(r.Encryption),
-		Filter: agentotp.Filter{Sources: r.Filter.Sources, SenderPattern: r.Filter.SenderPattern,
+		Filter: agentotp.Filter{Sources: agentotp.Channels(r.Filter.Sources), SenderPattern: r.Filter.SenderPattern,
 			ContentPattern: r.Filter.ContentPattern, ReceivedAfter: r.Filter.ReceivedAfter},
 		IncludeMessage: r.IncludeMessage, ExpiresAt: r.ExpiresAt,
 	}
@@ -237,7 +237,7 @@ func sealFor(r client.CaptureRequest, key *seal.PublicKey, res extract.Result, m
 	d := &client.Delivery{
 		RequestID: r.ID, EncryptedPayload: payload, ExternalID: m.ExternalID,
 		Metadata: client.DeliveryMetadata{
-			Source: m.Source, Sender: m.Sender, Subject: extract.RedactSubject(m.Subject, res),
+			Source: string(m.Source), Sender: m.Sender, Subject: extract.RedactSubject(m.Subject, res),
 			ReceivedAt: m.ReceivedAt, Confidence: res.Confidence, Domain: res.Domain,
 		},
 	}

@@ -184,7 +184,7 @@ func (h *imapReader) refresh(ctx context.Context) error {
 	for _, r := range reqs {
 		wantsEmail := len(r.Filter.Sources) == 0
 		for _, s := range r.Filter.Sources {
-			wantsEmail = wantsEmail || s == agentotp.SourceEmail
+			wantsEmail = wantsEmail || s == string(agentotp.ChannelEmail)
 		}
 		if wantsEmail && r.Status.Waiting() {
 			d.Add(r.CreatedAt, r.Filter.ReceivedAfter)

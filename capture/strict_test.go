@@ -73,7 +73,7 @@ func (s signer) sign(r client.CaptureRequest) *client.Approval {
 func asRequest(r client.CaptureRequest) *agentotp.Request {
 	return &agentotp.Request{ID: r.ID, OwnerID: r.OwnerID, AgentID: r.AgentID, KeyFingerprint: r.PublicKeyFingerprint,
 		Encryption: string(r.Encryption), IncludeMessage: r.IncludeMessage, ExpiresAt: r.ExpiresAt,
-		Filter: agentotp.Filter{Sources: r.Filter.Sources, SenderPattern: r.Filter.SenderPattern, ContentPattern: r.Filter.ContentPattern, ReceivedAfter: r.Filter.ReceivedAfter}}
+		Filter: agentotp.Filter{Sources: agentotp.Channels(r.Filter.Sources), SenderPattern: r.Filter.SenderPattern, ContentPattern: r.Filter.ContentPattern, ReceivedAfter: r.Filter.ReceivedAfter}}
 }
 
 func liveRequest(t *testing.T, id string, key *seal.PrivateKey) client.CaptureRequest {

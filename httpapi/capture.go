@@ -63,12 +63,12 @@ type deliveryBody struct {
 	EncryptedPayload []byte `json:"encrypted_payload"`
 	EncryptedContent []byte `json:"encrypted_content"`
 	Metadata         struct {
-		Source     string    `json:"source"`
-		Sender     string    `json:"sender"`
-		Subject    string    `json:"subject"`
-		ReceivedAt time.Time `json:"received_at"`
-		Confidence float64   `json:"confidence"`
-		Domain     string    `json:"domain"`
+		Source     agentotp.Channel `json:"source"`
+		Sender     string           `json:"sender"`
+		Subject    string           `json:"subject"`
+		ReceivedAt time.Time        `json:"received_at"`
+		Confidence float64          `json:"confidence"`
+		Domain     string           `json:"domain"`
 	} `json:"metadata"`
 	ExternalID string `json:"external_id"`
 }

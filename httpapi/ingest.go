@@ -10,13 +10,13 @@ import (
 
 // messageBody is the JSON form of POST /v1/messages.
 type messageBody struct {
-	Source     string    `json:"source"`
-	Sender     string    `json:"sender"`
-	Subject    string    `json:"subject"`
-	Text       string    `json:"text"`
-	HTML       string    `json:"html"`
-	ReceivedAt time.Time `json:"received_at"`
-	ExternalID string    `json:"external_id"`
+	Source     agentotp.Channel `json:"source"`
+	Sender     string           `json:"sender"`
+	Subject    string           `json:"subject"`
+	Text       string           `json:"text"`
+	HTML       string           `json:"html"`
+	ReceivedAt time.Time        `json:"received_at"`
+	ExternalID string           `json:"external_id"`
 }
 
 // ingestMessage serves POST /v1/messages (source tokens) and POST
@@ -36,7 +36,7 @@ func (s *Server) ingestMessage(w http.ResponseWriter, r *http.Request, p *relay.
 			return
 		}
 		res, err := s.svc.IngestMail(r.Context(), p, agentotp.Mail{Raw: raw, FeederID: r.Header.Get("X-External-ID")})
-		s.answerIngest(w, r, agentotp.SourceEmail, res, err)
+		s.answerIngest(w, r, agentotp.ChannelEmail, res, err)
 		return
 	case "application/json", "":
 		b, err := readBody(w, r, maxMessageBody)
@@ -61,7 +61,7 @@ func (s *Server) ingestMessage(w http.ResponseWriter, r *http.Request, p *relay.
 
 // answerIngest answers a message handed to the relay: 202 with what
 // became of it, or the problem.
-func (s *Server) answerIngest(w http.ResponseWriter, r *http.Request, source string, res *agentotp.IngestResult, err error) {
+func (s *Server) answerIngest(w http.ResponseWriter, r *http.Request, source agentotp.Channel, res *agentotp.IngestResult, err error) {
 	if err != nil {
 		s.writeError(w, r, err, 0)
 		return

@@ -248,7 +248,7 @@ func (m *Metrics) observe(r *http.Request, status int, d time.Duration) {
 	m.httpDuration.WithLabelValues(method, route).Observe(d.Seconds())
 }
 
-func (m *Metrics) ingested(source string, matched, duplicate bool) {
+func (m *Metrics) ingested(source agentotp.Channel, matched, duplicate bool) {
 	outcome := "unmatched"
 	switch {
 	case duplicate:
@@ -259,5 +259,5 @@ func (m *Metrics) ingested(source string, matched, duplicate bool) {
 	if source == "" {
 		source = "email"
 	}
-	m.messages.WithLabelValues(source, outcome).Inc()
+	m.messages.WithLabelValues(string(source), outcome).Inc()
 }

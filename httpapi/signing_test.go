@@ -20,7 +20,7 @@ func statementOf(r *client.OTPRequest, decision string) approval.Statement {
 	req := &agentotp.Request{ID: r.ID, OwnerID: r.OwnerID, AgentID: r.AgentID, KeyFingerprint: r.PublicKeyFingerprint,
 		Encryption: string(r.Encryption), IncludeMessage: r.IncludeMessage, ExpiresAt: r.ExpiresAt}
 	if r.Filter != nil {
-		req.Filter = agentotp.Filter{Sources: r.Filter.Sources, SenderPattern: r.Filter.SenderPattern, ContentPattern: r.Filter.ContentPattern, ReceivedAfter: r.Filter.ReceivedAfter}
+		req.Filter = agentotp.Filter{Sources: agentotp.Channels(r.Filter.Sources), SenderPattern: r.Filter.SenderPattern, ContentPattern: r.Filter.ContentPattern, ReceivedAfter: r.Filter.ReceivedAfter}
 	}
 	return approval.For(req, decision, time.Now())
 }

@@ -66,14 +66,14 @@ func (s *Server) ingestSMSGate(w http.ResponseWriter, r *http.Request) {
 		received = sms.ReceivedAt
 	}
 	res, err := s.svc.Ingest(r.Context(), p, relay.IncomingMessage{
-		Source: agentotp.SourceSMS, Sender: sms.PhoneNumber, Text: sms.Message,
+		Source: agentotp.ChannelSMS, Sender: sms.PhoneNumber, Text: sms.Message,
 		ReceivedAt: received, ExternalID: "sms-gate:" + hook.ID,
 	})
 	if err != nil {
 		s.writeError(w, r, err, 0)
 		return
 	}
-	s.metrics.ingested(agentotp.SourceSMS, res.Matched, res.Duplicate)
+	s.metrics.ingested(agentotp.ChannelSMS, res.Matched, res.Duplicate)
 	writeJSON(w, s.log, http.StatusAccepted, res)
 }
 

@@ -48,8 +48,8 @@ func (s *Service) CaptureRequests(ctx context.Context, p *Principal) ([]*agentot
 		if e.held || r.ExpiredAt(now) || r.Test {
 			return false
 		}
-		return (src.Allows(agentotp.SourceSMS) && r.Filter.WantsSource(agentotp.SourceSMS)) ||
-			(src.Allows(agentotp.SourceEmail) && r.Filter.WantsSource(agentotp.SourceEmail))
+		return (src.Allows(agentotp.ChannelSMS) && r.Filter.WantsChannel(agentotp.ChannelSMS)) ||
+			(src.Allows(agentotp.ChannelEmail) && r.Filter.WantsChannel(agentotp.ChannelEmail))
 	})
 	if err != nil {
 		return nil, fmt.Errorf("capture requests: %w", err)
@@ -66,7 +66,7 @@ type Delivery struct {
 	Content   []byte // the sealed message text, only for include_message requests
 	// Metadata of the message: Source, Sender, Subject (with the code
 	// masked, see extract.RedactSubject), ReceivedAt, Confidence, Domain.
-	Source     string
+	Source     agentotp.Channel
 	Sender     string
 	Subject    string
 	ReceivedAt time.Time
@@ -101,7 +101,7 @@ func (d *Delivery) validate() error {
 	if len(d.Content) > maxDeliveryContent {
 		v.Add("encrypted_content", "is %d bytes; at most %d allowed", len(d.Content), maxDeliveryContent)
 	}
-	if d.Source != agentotp.SourceSMS && d.Source != agentotp.SourceEmail {
+	if d.Source != agentotp.ChannelSMS && d.Source != agentotp.ChannelEmail {
 		v.Add("metadata.source", `must be "sms" or "email"`)
 	}
 	check := func(field, val string, max int) {
@@ -191,7 +191,7 @@ func (s *Service) Deliver(ctx context.Context, p *Principal, d Delivery) (*Deliv
 			return agentotp.AuditEntry{}, err
 		}
 		return s.requestAudit(r, actor, receivedAction(r), now, map[string]string{
-			"message_id": md.MessageID, "source": d.Source, "sender": agentotp.SenderAddress(d.Sender), "capture": "edge",
+			"message_id": md.MessageID, "source": string(d.Source), "sender": agentotp.SenderAddress(d.Sender), "capture": "edge",
 		}), nil
 	})
 	if errors.Is(err, agentotp.ErrDuplicateMessage) {
@@ -227,7 +227,7 @@ func (s *Service) deliverable(r *agentotp.Request, d *Delivery, received time.Ti
 	if m == nil {
 		return agentotp.Errorf(agentotp.EConflict, "the request's filter no longer compiles")
 	}
-	msg := &agentotp.Message{Source: d.Source, Sender: d.Sender, ReceivedAt: received}
+	msg := &agentotp.Message{Channel: d.Source, Sender: d.Sender, ReceivedAt: received}
 	if !m.Match(msg, r.CreatedAt) {
 		return agentotp.FieldErr("metadata", "does not pass the request's filter")
 	}

@@ -65,7 +65,7 @@ func requestContext(r *agentotp.Request) extract.Context {
 	var c extract.Context
 	c.SenderMatched = r.Filter.SenderPattern != ""
 	if len(r.Filter.Sources) == 1 {
-		c.Source = r.Filter.Sources[0]
+		c.Source = string(r.Filter.Sources[0])
 	}
 	c.Domain = extract.PatternDomain(r.Filter.SenderPattern)
 	if c.Domain == "" {

@@ -23,7 +23,7 @@ func TestRequestContext(t *testing.T) {
 		{"*@*", "shop.example", nil, extract.Context{SenderMatched: true, Domain: "shop.example"}},
 		{"+1415*", "", nil, extract.Context{SenderMatched: true}},
 	} {
-		r := &agentotp.Request{ExpectedSender: tc.expected, Filter: agentotp.Filter{SenderPattern: tc.pattern, Sources: tc.sources}}
+		r := &agentotp.Request{ExpectedSender: tc.expected, Filter: agentotp.Filter{SenderPattern: tc.pattern, Sources: agentotp.Channels(tc.sources)}}
 		if got := requestContext(r); got != tc.want {
 			t.Errorf("pattern %q expected %q sources %v: %+v, want %+v", tc.pattern, tc.expected, tc.sources, got, tc.want)
 		}
@@ -34,8 +34,8 @@ func TestRequestContext(t *testing.T) {
 // extraction; a request without a sender pattern gets no help from context.
 func TestCodeExtractorOncePerContext(t *testing.T) {
 	e := newCodeExtractor(extract.Message{Source: "sms", Sender: "ACME", Text: "482193"})
-	named := &agentotp.Request{Filter: agentotp.Filter{SenderPattern: "ACME*", Sources: []string{"sms"}}}
-	again := &agentotp.Request{Filter: agentotp.Filter{SenderPattern: "AC*", Sources: []string{"sms"}}}
+	named := &agentotp.Request{Filter: agentotp.Filter{SenderPattern: "ACME*", Sources: []agentotp.Channel{"sms"}}}
+	again := &agentotp.Request{Filter: agentotp.Filter{SenderPattern: "AC*", Sources: []agentotp.Channel{"sms"}}}
 	anyone := &agentotp.Request{}
 	for _, r := range []*agentotp.Request{named, again} {
 		res, err := e.forRequest(r)

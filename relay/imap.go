@@ -22,7 +22,7 @@ func (s *Service) imapCapableSource(ctx context.Context, ownerID, sourceID strin
 	if !src.Active() {
 		return nil, agentotp.Errorf(agentotp.EConflict, "the source is revoked")
 	}
-	if !src.Allows(agentotp.SourceKindEmail) {
+	if !src.Allows(agentotp.ChannelEmail) {
 		return nil, agentotp.FieldErr("source", "is a %s source", src.Kind)
 	}
 	return src, nil
@@ -155,7 +155,7 @@ func (s *Service) EmailDemand(ctx context.Context, ownerID string) (agentotp.Ema
 	now := s.Now()
 	live, err := s.index.all(ctx, ownerID, func(e *indexEntry) bool {
 		r := e.req
-		return !r.Test && !e.held && !r.ExpiredAt(now) && r.Filter.WantsSource(agentotp.SourceEmail)
+		return !r.Test && !e.held && !r.ExpiredAt(now) && r.Filter.WantsChannel(agentotp.ChannelEmail)
 	})
 	if err != nil {
 		return agentotp.EmailDemand{}, fmt.Errorf("email demand: %w", err)

@@ -106,8 +106,8 @@ func lowerRunes(s string) string {
 	return strings.Map(unicode.ToLower, s)
 }
 
-func channelOf(source string) int {
-	if source == agentotp.SourceEmail {
+func channelOf(source agentotp.Channel) int {
+	if source == agentotp.ChannelEmail {
 		return 1
 	}
 	return 0
@@ -331,8 +331,8 @@ func (oi *ownerIndex) put(r *agentotp.Request, now time.Time) {
 	ids[r.ID] = true
 	g := oi.group(r, true)
 	kind, lit := senderKey(r.Filter.SenderPattern)
-	for c, src := range []string{agentotp.SourceSMS, agentotp.SourceEmail} {
-		if r.Filter.WantsSource(src) {
+	for c, src := range []agentotp.Channel{agentotp.ChannelSMS, agentotp.ChannelEmail} {
+		if r.Filter.WantsChannel(src) {
 			g.ch[c].bucket(kind, lit, true)[r.ID] = e
 		}
 	}
@@ -381,7 +381,7 @@ func (x *liveIndex) candidates(ctx context.Context, msg *agentotp.Message, ok fu
 	var out []*agentotp.Request
 	if g := oi.groups[msg.TestAgentID]; g != nil {
 		addr := lowerRunes(agentotp.SenderAddress(msg.Sender))
-		g.ch[channelOf(msg.Source)].meet(addr, func(e *indexEntry) {
+		g.ch[channelOf(msg.Channel)].meet(addr, func(e *indexEntry) {
 			if ok(e) {
 				cp := *e.req
 				out = append(out, &cp)

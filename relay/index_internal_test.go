@@ -29,9 +29,9 @@ func TestIndexMeetsEveryMatch(t *testing.T) {
 		f := agentotp.Filter{SenderPattern: word(rng.IntN(4))}
 		switch i % 3 {
 		case 1:
-			f.Sources = []string{agentotp.SourceSMS}
+			f.Sources = []agentotp.Channel{agentotp.ChannelSMS}
 		case 2:
-			f.Sources = []string{agentotp.SourceEmail}
+			f.Sources = []agentotp.Channel{agentotp.ChannelEmail}
 		}
 		reqs = append(reqs, &agentotp.Request{ID: fmt.Sprintf("otp_%04d", i), OwnerID: "o", AgentID: "a",
 			Status: agentotp.StatusApproved, Filter: f, CreatedAt: now, ExpiresAt: now.Add(time.Hour)})
@@ -45,15 +45,15 @@ func TestIndexMeetsEveryMatch(t *testing.T) {
 		x.apply(r, now)
 	}
 	for range 3000 {
-		msg := &agentotp.Message{OwnerID: "o", Sender: word(1 + rng.IntN(4)), Source: []string{agentotp.SourceSMS, agentotp.SourceEmail}[rng.IntN(2)]}
+		msg := &agentotp.Message{OwnerID: "o", Sender: word(1 + rng.IntN(4)), Channel: []agentotp.Channel{agentotp.ChannelSMS, agentotp.ChannelEmail}[rng.IntN(2)]}
 		met := map[string]bool{}
 		if _, err := x.candidates(ctx, msg, func(e *indexEntry) bool { met[e.req.ID] = true; return true }); err != nil {
 			t.Fatal(err)
 		}
 		for _, r := range reqs {
-			if !r.Filter.WantsSource(msg.Source) {
+			if !r.Filter.WantsChannel(msg.Channel) {
 				if met[r.ID] {
-					t.Fatalf("%s (sources %v) met a %s message", r.ID, r.Filter.Sources, msg.Source)
+					t.Fatalf("%s (sources %v) met a %s message", r.ID, r.Filter.Sources, msg.Channel)
 				}
 				continue
 			}

@@ -25,7 +25,7 @@ const (
 // source (an SMS gateway, POST /v1/messages with JSON, a test key). Raw
 // email comes in through IngestMail, which decodes it into one.
 type IncomingMessage struct {
-	Source     string // "sms" or "email"
+	Source     agentotp.Channel // ChannelSMS or ChannelEmail
 	Sender     string
 	Subject    string
 	Text       string
@@ -49,7 +49,7 @@ func (s *Service) IngestMail(ctx context.Context, p *Principal, m agentotp.Mail)
 		return nil, agentotp.FieldErr("body", "is not a readable RFC 5322 email: %v", err)
 	}
 	return s.Ingest(ctx, p, IncomingMessage{
-		Source: agentotp.SourceEmail, Sender: em.Sender, Subject: em.Subject, Text: em.Text, HTML: em.HTML,
+		Source: agentotp.ChannelEmail, Sender: em.Sender, Subject: em.Subject, Text: em.Text, HTML: em.HTML,
 		ReceivedAt: m.ReceivedAt, ExternalID: agentotp.MailExternalID(em.MessageID, m.FeederID),
 		DKIM: m.DKIM, RequireDKIM: m.RequireDKIM,
 	})
@@ -76,7 +76,7 @@ func (s *Service) mailSource(ctx context.Context, ownerID, sourceID string) (*ag
 	if err != nil {
 		return nil, fmt.Errorf("mail source: %w", err)
 	}
-	if !src.Active() || !src.Allows(agentotp.SourceEmail) {
+	if !src.Active() || !src.Allows(agentotp.ChannelEmail) {
 		return nil, errAuth
 	}
 	return src, nil
@@ -97,7 +97,7 @@ func (s *Service) AuthenticateMailSource(ctx context.Context, token string) (*ag
 
 func (in *IncomingMessage) decode() error {
 	var v agentotp.ValidationErrors
-	if in.Source != agentotp.SourceSMS && in.Source != agentotp.SourceEmail {
+	if in.Source != agentotp.ChannelSMS && in.Source != agentotp.ChannelEmail {
 		v.Add("source", `must be "sms" or "email"`)
 	}
 	if strings.TrimSpace(in.Sender) == "" {
@@ -173,7 +173,7 @@ func (s *Service) Ingest(ctx context.Context, p *Principal, in IncomingMessage) 
 	}
 	body := extract.NewBody(in.Text, in.HTML) // the HTML is converted once
 	msg := &agentotp.Message{
-		ID: res.MessageID, OwnerID: p.OwnerID, SourceID: p.SourceID, Source: in.Source,
+		ID: res.MessageID, OwnerID: p.OwnerID, SourceID: p.SourceID, Channel: in.Source,
 		Sender: in.Sender, Subject: in.Subject, Text: body.Plain(), ReceivedAt: received,
 		ExternalID: in.ExternalID, TestAgentID: testAgent,
 		DKIM: in.DKIM, RequireDKIM: in.RequireDKIM,
@@ -181,7 +181,7 @@ func (s *Service) Ingest(ctx context.Context, p *Principal, in IncomingMessage) 
 	// Extract once without context (a message unreadable in any context is
 	// refused), then once per distinct context of the live requests whose
 	// filter matches, as deliver reaches them.
-	codes := newCodeExtractor(body.Message(in.Source, in.Sender, in.Subject))
+	codes := newCodeExtractor(body.Message(string(in.Source), in.Sender, in.Subject))
 	if _, err := codes.run(extract.Context{}); err != nil {
 		return nil, agentotp.Errorf(agentotp.EValidation, "the message could not be read: %v", err)
 	}
@@ -295,7 +295,7 @@ func (s *Service) deliver(ctx context.Context, msg *agentotp.Message, actor stri
 				return agentotp.AuditEntry{}, errSkip
 			}
 			return s.requestAudit(r, actor, receivedAction(r), now, map[string]string{
-				"message_id": msg.ID, "source": msg.Source, "sender": agentotp.SenderAddress(msg.Sender),
+				"message_id": msg.ID, "source": string(msg.Channel), "sender": agentotp.SenderAddress(msg.Sender),
 			}), nil
 		})
 		switch {

@@ -2,6 +2,7 @@ package relay
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"time"
 
@@ -80,7 +81,7 @@ func (s *Service) emit(ctx context.Context, r *agentotp.Request, action, actor s
 		md := *snap.Metadata
 		snap.Metadata = &md
 	}
-	snap.Filter.Sources = append([]string(nil), r.Filter.Sources...)
+	snap.Filter.Sources = slices.Clone(r.Filter.Sources)
 	ev := agentotp.RequestChange{Action: action, Actor: actor, At: at, Request: snap}
 	for _, sl := range slots {
 		select {

@@ -65,7 +65,7 @@ func policyDetails(op string, p *agentotp.Policy) map[string]string {
 		d["agent_id"] = c.AgentID
 	}
 	if len(c.Sources) > 0 {
-		d["sources"] = strings.Join(c.Sources, ",")
+		d["sources"] = strings.Join(agentotp.ChannelNames(c.Sources), ",")
 	}
 	if c.SenderPattern != "" {
 		d["sender_pattern"] = c.SenderPattern
@@ -103,7 +103,7 @@ func (s *Service) CreatePolicy(ctx context.Context, ownerID string, p agentotp.P
 	}
 	now := s.Now()
 	p.ID, p.OwnerID, p.CreatedAt, p.UpdatedAt = agentotp.NewID("pol_"), ownerID, now, now
-	p.Conditions.Sources = append([]string(nil), p.Conditions.Sources...)
+	p.Conditions.Sources = slices.Clone(p.Conditions.Sources)
 	if p.Position <= 0 || p.Position > len(existing)+1 {
 		p.Position = len(existing) + 1
 	}
@@ -126,7 +126,7 @@ func (s *Service) UpdatePolicy(ctx context.Context, ownerID, id string, p agento
 	}
 	now := s.Now()
 	p.ID, p.OwnerID, p.CreatedAt, p.UpdatedAt = id, ownerID, old.CreatedAt, now
-	p.Conditions.Sources = append([]string(nil), p.Conditions.Sources...)
+	p.Conditions.Sources = slices.Clone(p.Conditions.Sources)
 	audited := p
 	if audited.Position == 0 {
 		audited.Position = old.Position

@@ -112,7 +112,7 @@ func (e *policyEnv) request(r req) *agentotp.Request {
 	}
 	var f *agentotp.Filter
 	if r.sources != nil || r.sender != "" {
-		f = &agentotp.Filter{Sources: r.sources, SenderPattern: r.sender}
+		f = &agentotp.Filter{Sources: agentotp.Channels(r.sources), SenderPattern: r.sender}
 	}
 	got, err := e.svc.CreateRequest(e.ctx, r.agent, relay.CreateRequestInput{Reason: r.reason, ExpectedSender: r.expected, Filter: f, PublicKey: e.key})
 	if err != nil {
@@ -146,8 +146,8 @@ func TestPolicyConditionsDecide(t *testing.T) {
 	}{
 		{"agent hit", agentotp.PolicyConditions{}, func(e *policyEnv) req { return req{} }, true},
 		{"agent miss", agentotp.PolicyConditions{AgentID: "OTHER"}, func(e *policyEnv) req { return req{} }, false},
-		{"sources hit", agentotp.PolicyConditions{Sources: []string{"sms"}}, func(e *policyEnv) req { return req{sources: []string{"sms"}} }, true},
-		{"sources miss (request allows both)", agentotp.PolicyConditions{Sources: []string{"sms"}}, func(e *policyEnv) req { return req{} }, false},
+		{"sources hit", agentotp.PolicyConditions{Sources: []agentotp.Channel{"sms"}}, func(e *policyEnv) req { return req{sources: []string{"sms"}} }, true},
+		{"sources miss (request allows both)", agentotp.PolicyConditions{Sources: []agentotp.Channel{"sms"}}, func(e *policyEnv) req { return req{} }, false},
 		{"sender hit", agentotp.PolicyConditions{SenderPattern: "*@acme.com"}, func(e *policyEnv) req {
 			return req{sender: "noreply@acme.com", expected: "noreply@acme.com"}
 		}, true},

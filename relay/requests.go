@@ -148,11 +148,11 @@ func (s *Service) CreateRequest(ctx context.Context, p *Principal, in CreateRequ
 			if err != nil {
 				return nil, fmt.Errorf("seal synthetic code: %w", err)
 			}
-			md := agentotp.MessageMetadata{MessageID: agentotp.NewID("msg_"), Source: agentotp.SourceTest, Sender: "agentotp", ReceivedAt: now, Confidence: 1}
+			md := agentotp.MessageMetadata{MessageID: agentotp.NewID("msg_"), Source: agentotp.ChannelTest, Sender: "agentotp", ReceivedAt: now, Confidence: 1}
 			if err := r.Match(payload, nil, md, now); err != nil {
 				return nil, err
 			}
-			audit = append(audit, s.requestAudit(r, agentotp.ActorSystem, agentotp.AuditOTPReceived, now, map[string]string{"source": agentotp.SourceTest}))
+			audit = append(audit, s.requestAudit(r, agentotp.ActorSystem, agentotp.AuditOTPReceived, now, map[string]string{"source": string(agentotp.ChannelTest)}))
 		}
 	}
 	// Policies decide a non-test request (relay/policy.go).

@@ -67,7 +67,7 @@ func newScaleFixture(tb testing.TB, n int) *scaleFixture {
 		r := &agentotp.Request{
 			ID: agentotp.NewID("otp_"), OwnerID: o.ID, AgentID: agentID, Status: agentotp.StatusPending,
 			Reason: "seed", Encryption: string(pub.Algorithm()), PublicKey: pub.String(), KeyFingerprint: pub.Fingerprint(),
-			Filter:    agentotp.Filter{Sources: []string{agentotp.SourceSMS}, SenderPattern: sender},
+			Filter:    agentotp.Filter{Sources: []agentotp.Channel{agentotp.ChannelSMS}, SenderPattern: sender},
 			CreatedAt: now, ExpiresAt: now.Add(time.Hour), UpdatedAt: now,
 		}
 		if err := r.Approve(agentotp.DecidedByOwner, now); err != nil {
@@ -83,7 +83,7 @@ func newScaleFixture(tb testing.TB, n int) *scaleFixture {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	ns, err := boot.CreateSource(ctx, o.ID, "sms", agentotp.SourceSMS)
+	ns, err := boot.CreateSource(ctx, o.ID, "sms", string(agentotp.ChannelSMS))
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -113,7 +113,7 @@ func BenchmarkIngestNoMatch(b *testing.B) {
 			ctx := context.Background()
 			b.ResetTimer()
 			for i := range b.N {
-				res, err := f.svc.Ingest(ctx, f.source, relay.IncomingMessage{Source: agentotp.SourceSMS, Sender: "NOMATCH",
+				res, err := f.svc.Ingest(ctx, f.source, relay.IncomingMessage{Source: agentotp.ChannelSMS, Sender: "NOMATCH",
 					Text: "Your verification code is 424242", ExternalID: fmt.Sprintf("nm-%d", i)})
 				if err != nil || res.Matched {
 					b.Fatalf("ingest: %+v %v", res, err)
@@ -133,7 +133,7 @@ func BenchmarkCreateCancel(b *testing.B) {
 			b.ResetTimer()
 			for range b.N {
 				r, err := f.svc.CreateRequest(ctx, f.agent, relay.CreateRequestInput{Reason: "bench", PublicKey: f.key,
-					Filter: &agentotp.Filter{Sources: []string{agentotp.SourceSMS}, SenderPattern: "PROBE"}})
+					Filter: &agentotp.Filter{Sources: []agentotp.Channel{agentotp.ChannelSMS}, SenderPattern: "PROBE"}})
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -163,7 +163,7 @@ func BenchmarkHeavyContentPatterns(b *testing.B) {
 	text := strings.Repeat("lorem ipsum dolor sit amet 12345 ", 2000)[:60<<10]
 	b.ResetTimer()
 	for i := range b.N {
-		res, err := f.svc.Ingest(ctx, f.source, relay.IncomingMessage{Source: agentotp.SourceSMS, Sender: "ANY",
+		res, err := f.svc.Ingest(ctx, f.source, relay.IncomingMessage{Source: agentotp.ChannelSMS, Sender: "ANY",
 			Text: text, ExternalID: fmt.Sprintf("heavy-%d", i)})
 		if err != nil || res.Matched {
 			b.Fatalf("ingest: %+v %v", res, err)

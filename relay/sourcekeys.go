@@ -18,7 +18,7 @@ func sourceKeyPurpose(sourceID string) string { return "source-token:" + sourceI
 // source, when the service has a secret box: a phone gateway signs its
 // webhooks with that token (see SourceSigned).
 func (s *Service) keepSourceKey(ctx context.Context, src *agentotp.Source, token string) error {
-	if s.secrets == nil || !src.Allows(agentotp.SourceSMS) {
+	if s.secrets == nil || !src.Allows(agentotp.ChannelSMS) {
 		return nil
 	}
 	k := &agentotp.SourceKey{SourceID: src.ID, OwnerID: src.OwnerID, Kind: src.Kind,
@@ -51,7 +51,7 @@ func (s *Service) SourceSigned(ctx context.Context, sourceID string, valid func(
 		return nil, fmt.Errorf("signed webhook: %w", err)
 	}
 	for _, k := range keys {
-		if src := (&agentotp.Source{Kind: k.Kind}); !src.Allows(agentotp.SourceSMS) {
+		if src := (&agentotp.Source{Kind: k.Kind}); !src.Allows(agentotp.ChannelSMS) {
 			continue
 		}
 		token, err := s.secrets.Open(k.Sealed, sourceKeyPurpose(k.SourceID))

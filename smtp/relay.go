@@ -85,7 +85,7 @@ func NewRelay(svc Relay, opts RelayOptions) (Handler, error) {
 		if err != nil {
 			return nil, fmt.Errorf("smtp: MX mode: domain %s: %w", domain, err)
 		}
-		if !src.Allows(agentotp.SourceEmail) || !src.Active() {
+		if !src.Allows(agentotp.ChannelEmail) || !src.Active() {
 			return nil, fmt.Errorf("smtp: MX mode: domain %s: source %s is not an active email or generic source", domain, sourceID)
 		}
 		m.domains[domain] = &mxTarget{ownerID: src.OwnerID, sourceID: src.ID, requireDKIM: !opts.DKIMOptional[src.ID]}

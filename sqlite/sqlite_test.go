@@ -324,7 +324,7 @@ func TestPayloadErased(t *testing.T) {
 	content := bytes.Repeat([]byte("CONTENT-CIPHERTEXT-MARKER."), 1000)
 	markers := [][]byte{payload, content[:25]}
 	match := func(r *agentotp.Request) error {
-		return r.Match(payload, content, agentotp.MessageMetadata{Source: agentotp.SourceSMS, Sender: "+100"}, time.Now())
+		return r.Match(payload, content, agentotp.MessageMetadata{Source: agentotp.ChannelSMS, Sender: "+100"}, time.Now())
 	}
 	approve := func(r *agentotp.Request) error { return r.Approve(agentotp.DecidedByOwner, time.Now()) }
 	consume := func(r *agentotp.Request) error {

@@ -60,7 +60,7 @@ func testPolicyRoundTrip(t *testing.T, e *env) {
 	p := newPolicy(o.ID, "Acme sign-ups ✓", 0, at(0))
 	p.Action = agentotp.PolicyAutoApprove
 	p.MaxPerHour = &n
-	p.Conditions = agentotp.PolicyConditions{AgentID: a.ID, Sources: []string{"email", "sms"}, SenderPattern: "*@acme.com",
+	p.Conditions = agentotp.PolicyConditions{AgentID: a.ID, Sources: []agentotp.Channel{"email", "sms"}, SenderPattern: "*@acme.com",
 		ReasonPattern: `(?i)^sign (up|in)\b`, Hours: "22:00-06:00"}
 	audit := entry(o.ID, agentotp.AuditPolicyChanged, at(0))
 	e.must(e.s.CreatePolicy(e.ctx, p, audit), "CreatePolicy")

@@ -39,7 +39,7 @@ func testRequestRoundTrip(t *testing.T, e *env) {
 		{"every field", test, func(r *agentotp.Request) error {
 			r.Reason = "Anmeldung bei Ącme — 登録 ✓"
 			r.Filter = agentotp.Filter{
-				Sources:        []string{agentotp.SourceSMS, agentotp.SourceEmail},
+				Sources:        []agentotp.Channel{agentotp.ChannelSMS, agentotp.ChannelEmail},
 				SenderPattern:  "*@*.acme.com",
 				ContentPattern: `(?i)code[:\s]+\d{6}`,
 				ReceivedAfter:  at(-time.Minute),

@@ -180,7 +180,7 @@ func newRequest(a *agentotp.Agent, when time.Time) *agentotp.Request {
 		Status:         agentotp.StatusPending,
 		Reason:         "sign up at acme.com",
 		ExpectedSender: "noreply@acme.com",
-		Filter:         agentotp.Filter{Sources: []string{agentotp.SourceEmail}, SenderPattern: "*@acme.com"},
+		Filter:         agentotp.Filter{Sources: []agentotp.Channel{agentotp.ChannelEmail}, SenderPattern: "*@acme.com"},
 		Encryption:     "RSA-OAEP-256",
 		PublicKey:      "MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEA",
 		KeyFingerprint: "SHA256:3q2+7w",
@@ -192,7 +192,7 @@ func newRequest(a *agentotp.Agent, when time.Time) *agentotp.Request {
 
 // metadata returns the description of a message received at when.
 func metadata(when time.Time) agentotp.MessageMetadata {
-	return agentotp.MessageMetadata{MessageID: newID("msg"), Source: agentotp.SourceEmail, Sender: "Acme <noreply@acme.com>",
+	return agentotp.MessageMetadata{MessageID: newID("msg"), Source: agentotp.ChannelEmail, Sender: "Acme <noreply@acme.com>",
 		Subject: "Your code", ReceivedAt: when, Confidence: 0.97, Domain: "acme.com"}
 }
 

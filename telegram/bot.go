@@ -717,7 +717,7 @@ func decider(by string) string {
 	return by
 }
 
-func sourcesWords(sources []string) string {
+func sourcesWords(sources []agentotp.Channel) string {
 	if len(sources) == 0 {
 		return "SMS or email"
 	}
@@ -729,11 +729,11 @@ func sourcesWords(sources []string) string {
 }
 
 // sourceWord names one message source.
-func sourceWord(s string) string {
-	if s == agentotp.SourceSMS {
+func sourceWord(s agentotp.Channel) string {
+	if s == agentotp.ChannelSMS {
 		return "SMS"
 	}
-	return s
+	return string(s)
 }
 
 // oneLine keeps agent- or sender-supplied text on one line, so it cannot

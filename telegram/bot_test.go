@@ -252,7 +252,7 @@ func TestPromptApproveAndRefusals(t *testing.T) {
 	e := newEnv(t, envOptions{})
 	e.link(ownerChat, ownerUser)
 
-	r := e.request(reqOpts{expected: "Acme <noreply@acme.com>", filter: &agentotp.Filter{Sources: []string{"email"}, SenderPattern: "*@acme.com"}})
+	r := e.request(reqOpts{expected: "Acme <noreply@acme.com>", filter: &agentotp.Filter{Sources: []agentotp.Channel{"email"}, SenderPattern: "*@acme.com"}})
 	c := e.calls.Take(t, 1)[0]
 	approve, deny := e.prompt(c, r)
 	wantText := "🔐 Verification code request\n\n" +
@@ -732,7 +732,7 @@ func buttons(t *testing.T, kb *telegram.InlineKeyboardMarkup) (approve, deny str
 // ingest posts a message through a new capture source of its kind.
 func (e *env) ingest(in relay.IncomingMessage) {
 	e.t.Helper()
-	src, err := e.svc.CreateSource(e.ctx, e.ownerID, "src-"+in.Source, in.Source)
+	src, err := e.svc.CreateSource(e.ctx, e.ownerID, "src-"+string(in.Source), string(in.Source))
 	if err != nil {
 		e.t.Fatal(err)
 	}

@@ -171,7 +171,7 @@ func TestBrowser(t *testing.T) {
 	}
 	n := 5
 	if _, err := h.svc.CreatePolicy(bg, h.ownerID, agentotp.Policy{Name: "Acme sign-ups", Action: agentotp.PolicyAutoApprove, Enabled: false, MaxPerHour: &n,
-		Conditions: agentotp.PolicyConditions{SenderPattern: "*@acme.example", Sources: []string{"email"}}}); err != nil {
+		Conditions: agentotp.PolicyConditions{SenderPattern: "*@acme.example", Sources: []agentotp.Channel{"email"}}}); err != nil {
 		t.Fatal(err)
 	}
 

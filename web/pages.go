@@ -157,7 +157,7 @@ func (s *Server) loadRequest(ctx context.Context, ownerID, id string) (*requestV
 	if len(req.Filter.Sources) == 0 {
 		v.Kinds = "SMS or email"
 	} else {
-		v.Kinds = strings.ToUpper(strings.Join(req.Filter.Sources, " or "))
+		v.Kinds = strings.ToUpper(strings.Join(agentotp.ChannelNames(req.Filter.Sources), " or "))
 		v.Kinds = strings.ReplaceAll(v.Kinds, "EMAIL", "email")
 	}
 	srcs, err := s.svc.ListSources(ctx, ownerID)

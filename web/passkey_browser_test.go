@@ -124,7 +124,7 @@ func TestPasskeyBrowser(t *testing.T) {
 		t.Fatal(err)
 	}
 	edge := capture.New(capture.Config{Server: r.URL, Token: src.Token, Trust: trust, Strict: true})
-	res, err := edge.Capture(bg, capture.Message{Source: agentotp.SourceEmail, Sender: "Acme <login@acme.example>",
+	res, err := edge.Capture(bg, capture.Message{Source: agentotp.ChannelEmail, Sender: "Acme <login@acme.example>",
 		Subject: "Your Acme code", Text: "Your Acme verification code is 604318."})
 	if err != nil || !res.Matched || res.RequestID != req.ID {
 		t.Fatalf("the strict edge did not deliver: %+v %v", res, err)

@@ -49,7 +49,7 @@ func describePolicy(p *agentotp.Policy, agents map[string]*agentotp.Agent) strin
 		parts = append(parts, "any agent")
 	}
 	if len(c.Sources) > 0 {
-		parts = append(parts, "only "+strings.Join(c.Sources, " or "))
+		parts = append(parts, "only "+strings.Join(agentotp.ChannelNames(c.Sources), " or "))
 	}
 	if c.SenderPattern != "" {
 		parts = append(parts, "sender pattern within "+c.SenderPattern)
@@ -109,8 +109,8 @@ type policyForm struct {
 
 func formOf(p *agentotp.Policy) policyForm {
 	f := policyForm{ID: p.ID, Name: p.Name, Action: p.Action, AgentID: p.Conditions.AgentID,
-		SMS:    slices.Contains(p.Conditions.Sources, agentotp.SourceSMS),
-		Email:  slices.Contains(p.Conditions.Sources, agentotp.SourceEmail),
+		SMS:    slices.Contains(p.Conditions.Sources, agentotp.ChannelSMS),
+		Email:  slices.Contains(p.Conditions.Sources, agentotp.ChannelEmail),
 		Sender: p.Conditions.SenderPattern, Reason: p.Conditions.ReasonPattern, Hours: p.Conditions.Hours,
 		Position: strconv.Itoa(p.Position), Enabled: p.Enabled}
 	if p.MaxPerHour != nil {
@@ -135,10 +135,10 @@ func parsePolicyForm(r *http.Request) (policyForm, agentotp.Policy, map[string]s
 	p := agentotp.Policy{Name: f.Name, Action: f.Action, Enabled: f.Enabled,
 		Conditions: agentotp.PolicyConditions{AgentID: f.AgentID, SenderPattern: f.Sender, ReasonPattern: f.Reason, Hours: f.Hours}}
 	if f.SMS {
-		p.Conditions.Sources = append(p.Conditions.Sources, agentotp.SourceSMS)
+		p.Conditions.Sources = append(p.Conditions.Sources, agentotp.ChannelSMS)
 	}
 	if f.Email {
-		p.Conditions.Sources = append(p.Conditions.Sources, agentotp.SourceEmail)
+		p.Conditions.Sources = append(p.Conditions.Sources, agentotp.ChannelEmail)
 	}
 	bad := map[string]string{}
 	if f.MaxPerHour != "" {

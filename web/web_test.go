@@ -711,7 +711,7 @@ func TestPolicies(t *testing.T) {
 		t.Errorf("invalid policy: %d", r.status)
 	}
 	ps, err := h.svc.ListPolicies(ctxT(t), h.ownerID)
-	if err != nil || len(ps) != 2 || ps[0].Name != "acme" || *ps[0].MaxPerHour != 5 || !slices.Equal(ps[0].Conditions.Sources, []string{"email"}) {
+	if err != nil || len(ps) != 2 || ps[0].Name != "acme" || *ps[0].MaxPerHour != 5 || !slices.Equal(ps[0].Conditions.Sources, []agentotp.Channel{"email"}) {
 		t.Fatalf("policies: %+v %v", ps, err)
 	}
 	page := b.get("/policies").body

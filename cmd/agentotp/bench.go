@@ -229,7 +229,7 @@ func seedLive(ctx context.Context, svc *relay.Service, store domain.Store, owner
 		r := &domain.Request{
 			ID: domain.NewID("otp_"), OwnerID: ownerID, AgentID: na.Agent.ID, Status: domain.StatusPending,
 			Reason: "bench seed", Encryption: string(pub.Algorithm()), PublicKey: pub.String(), KeyFingerprint: pub.Fingerprint(),
-			Filter:    domain.Filter{Sources: []string{domain.SourceSMS}, SenderPattern: fmt.Sprintf("SEED%06d", i)},
+			Filter:    domain.Filter{Sources: []domain.Channel{domain.ChannelSMS}, SenderPattern: fmt.Sprintf("SEED%06d", i)},
 			CreatedAt: now, ExpiresAt: now.Add(time.Hour), UpdatedAt: now,
 		}
 		if err := r.Approve(domain.DecidedByOwner, now); err != nil {

@@ -162,16 +162,16 @@ func captureStdin(ctx context.Context, a *app, c *capture.Capturer, o *captureOp
 		return &exitErr{exitUsage, fmt.Errorf("the message on stdin is over %d bytes", maxStdinMessage)}
 	}
 	var m capture.Message
-	switch o.source {
-	case domain.SourceEmail:
+	switch domain.Channel(o.source) {
+	case domain.ChannelEmail:
 		if m, err = capture.FromEmail(data); err != nil {
 			return &exitErr{exitUsage, fmt.Errorf("stdin: %w", err)}
 		}
-	case domain.SourceSMS:
+	case domain.ChannelSMS:
 		if o.sender == "" {
 			return &exitErr{exitUsage, errors.New("--sender is required for SMS")}
 		}
-		m = capture.Message{Source: domain.SourceSMS, Sender: o.sender, Subject: o.subject, Text: strings.TrimRight(string(data), "\r\n")}
+		m = capture.Message{Source: domain.ChannelSMS, Sender: o.sender, Subject: o.subject, Text: strings.TrimRight(string(data), "\r\n")}
 	default:
 		return &exitErr{exitUsage, fmt.Errorf("--source must be email or sms, not %q", o.source)}
 	}

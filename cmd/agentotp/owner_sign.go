@@ -197,7 +197,7 @@ func (a *app) signDecision(ctx context.Context, oc *client.OwnerClient, id, deci
 	req := &domain.Request{ID: r.ID, OwnerID: r.OwnerID, AgentID: r.AgentID, KeyFingerprint: r.PublicKeyFingerprint,
 		Encryption: string(r.Encryption), IncludeMessage: r.IncludeMessage, ExpiresAt: r.ExpiresAt}
 	if r.Filter != nil {
-		req.Filter = domain.Filter{Sources: r.Filter.Sources, SenderPattern: r.Filter.SenderPattern,
+		req.Filter = domain.Filter{Sources: domain.Channels(r.Filter.Sources), SenderPattern: r.Filter.SenderPattern,
 			ContentPattern: r.Filter.ContentPattern, ReceivedAfter: r.Filter.ReceivedAfter}
 	}
 	st := approval.For(req, decision, time.Now())

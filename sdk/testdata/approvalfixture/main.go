@@ -124,7 +124,7 @@ func run(out string) error {
 		r := &agentotp.Request{
 			ID: fmt.Sprintf("otp_fixture%016d", n), OwnerID: ownerID, AgentID: agentID,
 			KeyFingerprint: pub.Fingerprint(), Encryption: string(pub.Algorithm()),
-			Filter:    agentotp.Filter{Sources: []string{agentotp.SourceEmail}, SenderPattern: "*@acme.example"},
+			Filter:    agentotp.Filter{Sources: []agentotp.Channel{agentotp.ChannelEmail}, SenderPattern: "*@acme.example"},
 			ExpiresAt: now.Add(10 * 365 * 24 * time.Hour),
 		}
 		st := approval.For(r, approval.Approve, now).Canonical()
