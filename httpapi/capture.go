@@ -89,7 +89,7 @@ func (s *Server) captureDeliver(w http.ResponseWriter, r *http.Request, p *relay
 		s.writeError(w, r, err, 0)
 		return
 	}
-	res, err := s.svc.Deliver(r.Context(), p, relay.Delivery{
+	res, err := s.svc.DeliverSealed(r.Context(), p, relay.Delivery{
 		RequestID: b.RequestID, Payload: b.EncryptedPayload, Content: b.EncryptedContent,
 		Source: b.Metadata.Source, Sender: b.Metadata.Sender, Subject: b.Metadata.Subject,
 		ReceivedAt: b.Metadata.ReceivedAt, Confidence: b.Metadata.Confidence, Domain: b.Metadata.Domain,

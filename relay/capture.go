@@ -16,7 +16,7 @@ import (
 // Edge capture: `agentotp capture` runs on the owner's machine, next to the
 // inbox or the phone gateway. It asks the relay for the owner's live
 // requests (CaptureRequests), matches, extracts and seals there, and hands
-// the relay only the ciphertext and the metadata (Deliver). The relay never
+// the relay only the ciphertext and the metadata (DeliverSealed). The relay never
 // sees the code.
 
 // Limits on a delivery from an edge capture.
@@ -42,7 +42,7 @@ func (s *Service) CaptureRequests(ctx context.Context, p *Principal) ([]*agentot
 		return nil, fmt.Errorf("capture requests: %w", err)
 	}
 	now := s.Now()
-	// In the order the edge feeds the first match, as deliver does.
+	// In the order the edge feeds the first match, as feedMessage does.
 	out, err := s.index.all(ctx, p.OwnerID, func(e *indexEntry) bool {
 		r := e.req
 		if e.held || r.ExpiredAt(now) || r.Test {
@@ -124,13 +124,13 @@ func (d *Delivery) validate() error {
 	return v.Err()
 }
 
-// Deliver attaches an edge capture's sealed code to one request of the
-// source's owner, exactly as an in-process match would (deliver): the
+// DeliverSealed attaches an edge capture's sealed code to one request of the
+// source's owner, exactly as an in-process match would (feedMessage): the
 // request must be live, hold no code, not be a test request, and its filter
 // must admit the message as far as the metadata tells (source, sender,
 // receipt time; a content pattern was checked at the edge, which alone saw
 // the text). A request of another owner is not found.
-func (s *Service) Deliver(ctx context.Context, p *Principal, d Delivery) (*DeliveryResult, error) {
+func (s *Service) DeliverSealed(ctx context.Context, p *Principal, d Delivery) (*DeliveryResult, error) {
 	if !p.IsSource() {
 		return nil, errAuth
 	}
@@ -139,7 +139,7 @@ func (s *Service) Deliver(ctx context.Context, p *Principal, d Delivery) (*Deliv
 	}
 	src, err := s.store.GetSource(ctx, p.OwnerID, p.SourceID)
 	if err != nil {
-		return nil, fmt.Errorf("deliver: %w", err)
+		return nil, fmt.Errorf("deliver sealed: %w", err)
 	}
 	if !src.Allows(d.Source) {
 		return nil, agentotp.FieldErr("metadata.source", "does not match the kind of the token's source")
@@ -165,7 +165,7 @@ func (s *Service) Deliver(ctx context.Context, p *Principal, d Delivery) (*Deliv
 		dedupe = "edge:" + d.ExternalID
 		seen, err := s.store.MessageSeen(ctx, p.SourceID, dedupe)
 		if err != nil {
-			return nil, fmt.Errorf("deliver: %w", err)
+			return nil, fmt.Errorf("deliver sealed: %w", err)
 		}
 		if seen {
 			res.Duplicate, res.Status = true, r.Status
@@ -240,11 +240,11 @@ func (s *Service) deliverable(r *agentotp.Request, d *Delivery, received time.Ti
 func checkCiphertext(r *agentotp.Request, lc *liveEntry, d *Delivery) error {
 	key, err := lc.sealKey()
 	if err != nil {
-		return fmt.Errorf("deliver: %w", err)
+		return fmt.Errorf("deliver sealed: %w", err)
 	}
 	empty, err := key.Seal(r.ID, nil)
 	if err != nil {
-		return fmt.Errorf("deliver: %w", err)
+		return fmt.Errorf("deliver sealed: %w", err)
 	}
 	overhead := len(empty)
 	bad := func(field, why string) error {

@@ -10,7 +10,7 @@ import (
 
 // errNoCodeForRequest says that a message holds no code for one request: in
 // that request's extraction context the extractor found none, or found an
-// origin-bound code for another site. deliver then tries the next request.
+// origin-bound code for another site. feedMessage then tries the next request.
 var errNoCodeForRequest = errors.New("relay: the message holds no code for this request")
 
 // codeExtractor extracts the code of one message for the live requests its

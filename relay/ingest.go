@@ -180,12 +180,12 @@ func (s *Service) Ingest(ctx context.Context, p *Principal, in IncomingMessage) 
 	}
 	// Extract once without context (a message unreadable in any context is
 	// refused), then once per distinct context of the live requests whose
-	// filter matches, as deliver reaches them.
+	// filter matches, as feedMessage reaches them.
 	codes := newCodeExtractor(body.Message(string(in.Source), in.Sender, in.Subject))
 	if _, err := codes.run(extract.Context{}); err != nil {
 		return nil, agentotp.Errorf(agentotp.EValidation, "the message could not be read: %v", err)
 	}
-	matched, wanted, err := s.deliver(ctx, msg, actor, seen, func(r *agentotp.Request) (string, agentotp.MessageMetadata, error) {
+	matched, wanted, err := s.feedMessage(ctx, msg, actor, seen, func(r *agentotp.Request) (string, agentotp.MessageMetadata, error) {
 		result, err := codes.forRequest(r)
 		if err != nil {
 			return "", agentotp.MessageMetadata{}, err
@@ -244,7 +244,7 @@ func (s *Service) candidates(ctx context.Context, msg *agentotp.Message) ([]*age
 		return !e.held && s.matchesEntry(e.req, e.live, msg, now)
 	})
 	if err != nil {
-		return nil, fmt.Errorf("deliver: %w", err)
+		return nil, fmt.Errorf("feed message: %w", err)
 	}
 	active := map[string]bool{} // agent id → not revoked, looked up once per message
 	out := cands[:0]
@@ -260,13 +260,13 @@ func (s *Service) candidates(ctx context.Context, msg *agentotp.Message) ([]*age
 	return out, nil
 }
 
-// deliver seals the code (and, when asked for, the message text) to the
+// feedMessage seals the code (and, when asked for, the message text) to the
 // first candidate request that still takes msg when the change commits,
 // bound to that request's id. codeFor gives the code and metadata for one
 // request (extraction depends on the request's context); when it returns
 // errNoCodeForRequest the message holds no code for that request and the
 // next candidate is tried.
-func (s *Service) deliver(ctx context.Context, msg *agentotp.Message, actor string, seen *agentotp.MessageRecord, codeFor func(*agentotp.Request) (string, agentotp.MessageMetadata, error)) (matched bool, wanted int, err error) {
+func (s *Service) feedMessage(ctx context.Context, msg *agentotp.Message, actor string, seen *agentotp.MessageRecord, codeFor func(*agentotp.Request) (string, agentotp.MessageMetadata, error)) (matched bool, wanted int, err error) {
 	cands, err := s.candidates(ctx, msg)
 	if err != nil {
 		return false, 0, err
