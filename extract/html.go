@@ -222,41 +222,8 @@ func mayHideTag(raw []byte) bool {
 		return true
 	}
 	for i := 0; i < len(raw); i++ {
-		if !hideFirst[raw[i]] {
-			continue
-		}
-		t := raw[i:]
-		switch raw[i] | 0x20 {
-		case 'h':
-			if hasPrefixASCIIFold(t, "hidden") || hasPrefixASCIIFold(t, "height") {
-				return true
-			}
-		case 'd':
-			if hasPrefixASCIIFold(t, "display") {
-				return true
-			}
-		case 'v':
-			if hasPrefixASCIIFold(t, "visibility") {
-				return true
-			}
-		case 'm':
-			if hasPrefixASCIIFold(t, "mso-hide") {
-				return true
-			}
-		case 'f':
-			if hasPrefixASCIIFold(t, "font-size") {
-				return true
-			}
-		case 'o':
-			if hasPrefixASCIIFold(t, "opacity") {
-				return true
-			}
-		case 'w':
-			if hasPrefixASCIIFold(t, "width") {
-				return true
-			}
-		case 'p':
-			if hasPrefixASCIIFold(t, "preheader") || hasPrefixASCIIFold(t, "pre-header") || hasPrefixASCIIFold(t, "preview") {
+		for _, w := range hideWords[raw[i]] {
+			if hasPrefixASCIIFold(raw[i:], w) {
 				return true
 			}
 		}
@@ -264,10 +231,12 @@ func mayHideTag(raw []byte) bool {
 	return false
 }
 
-// hideFirst marks the first letters (either case) of mayHideTag's words.
-var hideFirst = func() (t [256]bool) {
-	for _, c := range "hdvmfowp" {
-		t[c], t[c-'a'+'A'] = true, true
+// hideWords are mayHideTag's words by their first byte, in either case.
+var hideWords = func() (t [256][]string) {
+	for _, w := range []string{"hidden", "height", "display", "visibility", "mso-hide", "font-size",
+		"opacity", "width", "preheader", "pre-header", "preview"} {
+		t[w[0]] = append(t[w[0]], w)
+		t[w[0]-'a'+'A'] = t[w[0]]
 	}
 	return t
 }()
