@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -321,7 +322,21 @@ func (m *relayMain) setup(ctx context.Context) ([]component, error) {
 // connections, the drain signal (registered with srv) answers long-polls
 // and ends event streams, and the other requests in flight finish (within
 // shutdownTimeout).
+//
+// An HTTP/2 connection whose client reset its last stream after the
+// server's GOAWAY can stay open until its idle timeout (net/http's HTTP/2
+// server starts its close timer only after a frame it writes), which would
+// hold Shutdown for that long with nothing left to do. So once no request
+// is in flight, Shutdown gets idleGrace more to finish by itself, and then
+// the remaining idle connections are closed.
 func serveHTTP(ctx context.Context, srv *http.Server, ln net.Listener, log *slog.Logger) error {
+	var active atomic.Int64
+	next := srv.Handler
+	srv.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		active.Add(1)
+		defer active.Add(-1)
+		next.ServeHTTP(w, r)
+	})
 	errc := make(chan error, 1)
 	go func() {
 		if srv.TLSConfig != nil {
@@ -338,7 +353,32 @@ func serveHTTP(ctx context.Context, srv *http.Server, ln net.Listener, log *slog
 	log.Info("shutting down")
 	shutCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownTimeout)
 	defer cancel()
-	err := srv.Shutdown(shutCtx)
+	shut := make(chan error, 1)
+	go func() { shut <- srv.Shutdown(shutCtx) }()
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	var idleSince time.Time
+	var err error
+wait:
+	for {
+		select {
+		case err = <-shut:
+			break wait
+		case <-tick.C:
+			if active.Load() > 0 {
+				idleSince = time.Time{}
+				continue
+			}
+			if idleSince.IsZero() {
+				idleSince = time.Now()
+			} else if time.Since(idleSince) > idleGrace {
+				log.Info("closing idle connections left after the shutdown")
+				srv.Close()
+				<-shut
+				break wait
+			}
+		}
+	}
 	if err != nil {
 		srv.Close()
 		err = fmt.Errorf("shutdown: %w", err)
@@ -346,3 +386,7 @@ func serveHTTP(ctx context.Context, srv *http.Server, ln net.Listener, log *slog
 	<-errc // http.ErrServerClosed
 	return err
 }
+
+// idleGrace is how long Shutdown may take once no request is in flight
+// (HTTP/2's own GOAWAY close takes 1 s).
+const idleGrace = 2 * time.Second
