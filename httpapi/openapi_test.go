@@ -319,52 +319,7 @@ func TestOpenAPIOperations(t *testing.T) {
 // TestOpenAPIErrorCodes checks that the Problem code enum lists exactly
 // the error codes of the agentotp package (errors.go).
 func TestOpenAPIErrorCodes(t *testing.T) {
-	doc := openAPIDoc(t)
-	enum, ok := resolvePointer(doc, "#/components/schemas/ErrorCode/enum")
-	if !ok {
-		t.Fatal("no #/components/schemas/ErrorCode/enum")
-	}
-	documented := map[string]bool{}
-	for _, c := range enum.([]any) {
-		documented[c.(string)] = true
-	}
-	fset := token.NewFileSet()
-	f, err := parser.ParseFile(fset, filepath.Join("..", "errors.go"), nil, parser.SkipObjectResolution)
-	if err != nil {
-		t.Fatalf("parse ../errors.go: %v", err)
-	}
-	defined := map[string]bool{}
-	for _, decl := range f.Decls {
-		gd, ok := decl.(*ast.GenDecl)
-		if !ok || gd.Tok != token.CONST {
-			continue
-		}
-		for _, spec := range gd.Specs {
-			vs := spec.(*ast.ValueSpec)
-			for i, name := range vs.Names {
-				if !strings.HasPrefix(name.Name, "E") || i >= len(vs.Values) {
-					continue
-				}
-				if lit, ok := vs.Values[i].(*ast.BasicLit); ok && lit.Kind == token.STRING {
-					v, _ := strconv.Unquote(lit.Value)
-					defined[v] = true
-				}
-			}
-		}
-	}
-	if len(defined) == 0 {
-		t.Fatal("no error code found in ../errors.go")
-	}
-	for _, c := range sortedKeys(defined) {
-		if !documented[c] {
-			t.Errorf("error code %s is missing from the ErrorCode enum", c)
-		}
-	}
-	for _, c := range sortedKeys(documented) {
-		if !defined[c] {
-			t.Errorf("ErrorCode enum lists %s, which errors.go does not define", c)
-		}
-	}
+	checkEnumIsConsts(t, "#/components/schemas/ErrorCode/enum", []string{filepath.Join("..", "errors.go")}, "E", "error code")
 }
 
 // TestOpenAPIBounds checks that every number in the document, in a
@@ -444,25 +399,29 @@ func TestOpenAPIMethodNotAllowed(t *testing.T) {
 // TestOpenAPIAuditActions checks that the AuditAction enum lists exactly
 // the Audit… constants of the agentotp package.
 func TestOpenAPIAuditActions(t *testing.T) {
-	doc := openAPIDoc(t)
-	enum, ok := resolvePointer(doc, "#/components/schemas/AuditAction/enum")
+	files, err := filepath.Glob(filepath.Join("..", "*.go"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	files = slices.DeleteFunc(files, func(f string) bool { return strings.HasSuffix(f, "_test.go") })
+	checkEnumIsConsts(t, "#/components/schemas/AuditAction/enum", files, "Audit", "audit action")
+}
+
+// checkEnumIsConsts checks that the OpenAPI enum at pointer lists exactly
+// the string constants whose names start with prefix in the Go files.
+func checkEnumIsConsts(t *testing.T, pointer string, files []string, prefix, what string) {
+	t.Helper()
+	enum, ok := resolvePointer(openAPIDoc(t), pointer)
 	if !ok {
-		t.Fatal("no #/components/schemas/AuditAction/enum")
+		t.Fatalf("no %s", pointer)
 	}
 	documented := map[string]bool{}
 	for _, c := range enum.([]any) {
 		documented[c.(string)] = true
 	}
-	files, err := filepath.Glob(filepath.Join("..", "*.go"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	defined := map[string]bool{}
 	fset := token.NewFileSet()
 	for _, name := range files {
-		if strings.HasSuffix(name, "_test.go") {
-			continue
-		}
 		f, err := parser.ParseFile(fset, name, nil, parser.SkipObjectResolution)
 		if err != nil {
 			t.Fatalf("parse %s: %v", name, err)
@@ -475,7 +434,7 @@ func TestOpenAPIAuditActions(t *testing.T) {
 			for _, spec := range gd.Specs {
 				vs := spec.(*ast.ValueSpec)
 				for i, n := range vs.Names {
-					if !strings.HasPrefix(n.Name, "Audit") || i >= len(vs.Values) {
+					if !strings.HasPrefix(n.Name, prefix) || i >= len(vs.Values) {
 						continue
 					}
 					if lit, ok := vs.Values[i].(*ast.BasicLit); ok && lit.Kind == token.STRING {
@@ -487,16 +446,16 @@ func TestOpenAPIAuditActions(t *testing.T) {
 		}
 	}
 	if len(defined) == 0 {
-		t.Fatal("no Audit… constant found in the agentotp package")
+		t.Fatalf("no %s… constant found in %v", prefix, files)
 	}
 	for _, c := range sortedKeys(defined) {
 		if !documented[c] {
-			t.Errorf("audit action %s is missing from the AuditAction enum", c)
+			t.Errorf("%s %s is missing from %s", what, c, pointer)
 		}
 	}
 	for _, c := range sortedKeys(documented) {
 		if !defined[c] {
-			t.Errorf("AuditAction lists %s, which the agentotp package does not define", c)
+			t.Errorf("%s lists %s, which the Go code does not define", pointer, c)
 		}
 	}
 }
