@@ -94,7 +94,7 @@ func hasControl(s string) bool { return agentotp.HasControl(s) }
 // MaxLiveRequestsPerAgent bounds an agent's requests that are waiting
 // (pending approval, approved, or holding a code). A new request beyond
 // it is refused with RATE_LIMIT_ERROR until one ends.
-const MaxLiveRequestsPerAgent = 20
+const MaxLiveRequestsPerAgent = agentotp.MaxLiveRequestsPerAgent
 
 // checkLiveCap refuses a request beyond MaxLiveRequestsPerAgent.
 func (s *Service) checkLiveCap(ctx context.Context, p *Principal) error {
