@@ -3,7 +3,9 @@ package relay
 import "sync"
 
 // Broker wakes callers waiting on a request when it changes. It is an
-// in-process fan-out: only changes made by this process wake its waiters.
+// in-process fan-out: the changes this process makes wake its waiters,
+// and, when the store is shared by several relays, so do the changes the
+// others make, as the store tells of them (Service.RunCluster).
 type Broker struct {
 	mu      sync.Mutex
 	waiters map[string]map[chan struct{}]struct{}
@@ -95,4 +97,28 @@ func (b *Broker) Waiters() int {
 		n += len(set)
 	}
 	return n
+}
+
+// WakeAll wakes every waiter of every request (and of every enrollment),
+// and sends "" to every owner subscriber, which names no request: each of
+// them re-reads what it waits on. The relay calls it when it may have
+// missed changes that other relays made (a store listener that
+// reconnected).
+func (b *Broker) WakeAll() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for id, set := range b.waiters {
+		for ch := range set {
+			close(ch)
+		}
+		delete(b.waiters, id)
+	}
+	for _, set := range b.owners {
+		for ch := range set {
+			select {
+			case ch <- "":
+			default:
+			}
+		}
+	}
 }

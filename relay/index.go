@@ -17,9 +17,9 @@ import (
 // source of truth: an owner's part of the index is loaded from
 // ListLiveRequests on first use (after a restart, say), and from then on
 // kept current by apply, which the service calls with every request it
-// creates or changes (Service.published). It is shaped so that a store
-// written by several relays could feed the same apply from its change
-// notifications and load through the same load; no such store exists yet.
+// creates or changes (Service.published), and, when several relays share
+// the store, with every change the others commit (Service.RunCluster,
+// which also reads every loaded part again after its listener reconnects).
 //
 // It is indexed so that a message meets only the requests it could match:
 // by owner, then by test agent (a test message feeds only its own agent's

@@ -98,13 +98,31 @@ func (s *Service) Run(ctx context.Context, sweepInterval time.Duration) {
 	if sweepInterval <= 0 {
 		sweepInterval = time.Second
 	}
+	s.startNotifiers(ctx)
+	s.RunSweeper(ctx, sweepInterval)
+	s.stopNotifiers()
+}
+
+// RunNotifiers runs the notifiers, without the sweeper, until ctx ends,
+// and returns when they have stopped: a relay that shares its store with
+// others runs them on every relay, and the sweeper on one at a time.
+func (s *Service) RunNotifiers(ctx context.Context) {
+	s.startNotifiers(ctx)
+	<-ctx.Done()
+	s.stopNotifiers()
+}
+
+func (s *Service) startNotifiers(ctx context.Context) {
 	s.hub.mu.Lock()
+	defer s.hub.mu.Unlock()
 	s.hub.runCtx = ctx
 	for _, sl := range s.hub.slots {
 		s.startNotifier(ctx, sl)
 	}
-	s.hub.mu.Unlock()
-	s.RunSweeper(ctx, sweepInterval)
+}
+
+// stopNotifiers waits for the notifiers once the ctx they run under ended.
+func (s *Service) stopNotifiers() {
 	s.hub.mu.Lock()
 	s.hub.runCtx = nil
 	s.hub.mu.Unlock()

@@ -104,8 +104,7 @@ func (s *Service) checkLiveCap(ctx context.Context, p *Principal) error {
 		return fmt.Errorf("create request: %w", err)
 	}
 	if n >= MaxLiveRequestsPerAgent {
-		return &agentotp.Error{Code: agentotp.ERateLimit, RetryAfter: 10,
-			Message: fmt.Sprintf("this agent already has %d requests waiting; consume, cancel or let one expire first", n)}
+		return liveCapError(n) // relay/cluster.go
 	}
 	return nil
 }
@@ -156,7 +155,9 @@ func (s *Service) CreateRequest(ctx context.Context, p *Principal, in CreateRequ
 		}
 	}
 	// Policies decide a non-test request (relay/policy.go).
-	if err := s.storeNewRequest(ctx, r, audit, now); err != nil {
+	if err := s.storeNewRequest(ctx, r, audit, now); errors.Is(err, agentotp.ErrLiveCap) {
+		return nil, liveCapError(0) // a store shared by several relays counts for the whole cluster
+	} else if err != nil {
 		return nil, fmt.Errorf("create request: %w", err)
 	}
 	s.log.InfoContext(ctx, "request created", "request_id", r.ID, "agent_id", r.AgentID, "status", r.Status, "encryption", r.Encryption, "ttl_s", int(in.TTL.Seconds()))
