@@ -22,6 +22,10 @@ type Config struct {
 	AgentRate, AgentBurst   int
 	OwnerRate, OwnerBurst   int
 	SourceRate, SourceBurst int
+	// SharedLimits, when set, counts the per-credential rates above for
+	// the whole cluster of relays that share the store, instead of in
+	// this process (limiter.go).
+	SharedLimits SharedLimits
 	// FailedAuthRate limits failed authentications per client address, a
 	// minute: only failures are counted, and a valid credential is never
 	// refused for them.
@@ -90,9 +94,9 @@ type Server struct {
 	log      *slog.Logger
 	cfg      Config
 	mux      *http.ServeMux
-	agentRL  *ratelimit.Limiter
-	ownerRL  *ratelimit.Limiter
-	sourceRL *ratelimit.Limiter
+	agentRL  limiter // limiter.go
+	ownerRL  limiter
+	sourceRL limiter
 	failRL   *ratelimit.Limiter
 	waits    *ratelimit.Slots // open long-polls and event streams
 	metrics  *Metrics
@@ -118,9 +122,9 @@ func New(svc *relay.Service, log *slog.Logger, cfg Config) *Server {
 	}
 	s := &Server{
 		svc: svc, log: log, cfg: cfg, mux: http.NewServeMux(),
-		agentRL:  ratelimit.New(cfg.AgentRate, cfg.AgentBurst),
-		ownerRL:  ratelimit.New(cfg.OwnerRate, cfg.OwnerBurst),
-		sourceRL: ratelimit.New(cfg.SourceRate, cfg.SourceBurst),
+		agentRL:  newLimiter(cfg.SharedLimits, "agent", cfg.AgentRate, cfg.AgentBurst),
+		ownerRL:  newLimiter(cfg.SharedLimits, "owner", cfg.OwnerRate, cfg.OwnerBurst),
+		sourceRL: newLimiter(cfg.SharedLimits, "source", cfg.SourceRate, cfg.SourceBurst),
 		failRL:   ratelimit.New(cfg.FailedAuthRate, cfg.FailedAuthRate),
 		waits:    ratelimit.NewSlots(cfg.MaxWaitsPerKey, cfg.MaxWaits),
 		metrics:  cfg.Metrics,
@@ -295,7 +299,7 @@ func bearer(r *http.Request) string {
 // refused for failures of other clients on its address. Only a failure
 // is charged to the client's address, and one over its limit of failures
 // is answered 429 instead of 401.
-func (s *Server) auth(kind agentotp.CredentialKind, rl *ratelimit.Limiter, h authedHandler) http.Handler {
+func (s *Server) auth(kind agentotp.CredentialKind, rl limiter, h authedHandler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		now := time.Now()
 		token := bearer(r)
@@ -307,8 +311,7 @@ func (s *Server) auth(kind agentotp.CredentialKind, rl *ratelimit.Limiter, h aut
 			s.authFailed(w, r, err)
 			return
 		}
-		if ok, retry := rl.Allow(p.KeyHash, now); !ok {
-			s.writeError(w, r, &agentotp.Error{Code: agentotp.ERateLimit, Message: "rate limit exceeded; retry later", RetryAfter: retry}, 0)
+		if !s.checkLimit(w, r, rl, p.KeyHash, now) {
 			return
 		}
 		h(w, r, p)

@@ -39,8 +39,7 @@ func (s *Server) ingestSMSGate(w http.ResponseWriter, r *http.Request) {
 		s.authFailed(w, r, err)
 		return
 	}
-	if ok, retry := s.sourceRL.Allow(p.KeyHash, time.Now()); !ok {
-		s.writeError(w, r, &agentotp.Error{Code: agentotp.ERateLimit, Message: "rate limit exceeded; retry later", RetryAfter: retry}, 0)
+	if !s.checkLimit(w, r, s.sourceRL, p.KeyHash, time.Now()) { // limiter.go
 		return
 	}
 	hook, err := smsgate.Parse(body)
