@@ -24,6 +24,7 @@ type serveOptions struct {
 	logFormat string
 	logLevel  string
 	sweep     time.Duration
+	leaseTTL  time.Duration       // serve_cluster.go
 	webhooks  webhookServeOptions // webhooks.go
 	smtp      smtpServeOptions    // serve_smtp.go
 	cors      corsServeOptions    // serve_cors.go
@@ -39,7 +40,7 @@ func newServeCmd(a *app) *cobra.Command {
 	var o serveOptions
 	cmd := &cobra.Command{
 		Use:   "serve",
-		Short: "Run the relay (embedded SQLite in the data directory)",
+		Short: "Run the relay (embedded SQLite in the data directory, or PostgreSQL shared by several relays)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return serve(cmd.Context(), a, o)
@@ -66,6 +67,7 @@ func (o *serveOptions) flags(f *pflag.FlagSet) {
 	o.telegram.flags(f)
 	o.metrics.flags(f)
 	f.DurationVar(&o.sweep, "sweep-interval", 5*time.Second, "how often expired requests are swept (env AGENTOTP_SWEEP_INTERVAL)")
+	f.DurationVar(&o.leaseTTL, "cluster-lease-ttl", defaultLeaseTTL, "with a PostgreSQL --database: how long the lease of what runs on one relay at a time (sweepers, IMAP, Telegram) outlives its holder; renewed every third of it, 1s to 5m (env AGENTOTP_CLUSTER_LEASE_TTL)")
 }
 
 // newLogger builds the slog logger: text on a terminal, JSON otherwise;
@@ -111,7 +113,7 @@ func sqlitePath(database, dataDir string) (string, error) {
 		return rest, nil
 	}
 	scheme, _, _ := strings.Cut(database, ":")
-	return "", fmt.Errorf("--database: unsupported scheme %q; this build stores data in SQLite (sqlite:PATH)", scheme)
+	return "", unsupportedScheme(scheme) // database.go
 }
 
 func serve(ctx context.Context, a *app, o serveOptions) (err error) {

@@ -20,7 +20,8 @@ const (
 // owner.token, secret.key) 0600; the database files get 0600 also when
 // --database puts them elsewhere. It creates a missing database file
 // 0600 so that SQLite, which gives -wal and -shm the database's mode,
-// never makes one readable by others. Links are not followed.
+// never makes one readable by others (dbPath "": no file, PostgreSQL).
+// Links are not followed.
 func secureDataDir(dir, dbPath string) error {
 	if err := os.MkdirAll(dir, dataDirMode); err != nil {
 		return fmt.Errorf("create data directory: %w", err)
@@ -38,6 +39,9 @@ func secureDataDir(dir, dbPath string) error {
 				return err
 			}
 		}
+	}
+	if dbPath == "" {
+		return nil // the database is not a file (PostgreSQL)
 	}
 	f, err := os.OpenFile(dbPath, os.O_RDWR|os.O_CREATE, dataFileMode)
 	if err != nil {

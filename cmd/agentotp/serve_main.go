@@ -16,12 +16,12 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	domain "github.com/agentotp/agentotp"
 	"github.com/agentotp/agentotp/httpapi"
 	"github.com/agentotp/agentotp/imap"
 	"github.com/agentotp/agentotp/internal/connlimit"
 	"github.com/agentotp/agentotp/internal/drain"
 	"github.com/agentotp/agentotp/relay"
-	"github.com/agentotp/agentotp/sqlite"
 	"github.com/agentotp/agentotp/web"
 	"github.com/agentotp/agentotp/webhook"
 )
@@ -49,7 +49,7 @@ type relayMain struct {
 	closed  bool
 
 	// store is set by Run; Close reads it only after Run has returned.
-	store *sqlite.DB
+	store relayStore // database.go
 }
 
 // component is one part of the running relay.
@@ -133,11 +133,14 @@ func (m *relayMain) Close() error {
 // it leaves nothing open but the store, which Close closes.
 func (m *relayMain) setup(ctx context.Context) ([]component, error) {
 	o, log := m.o, m.log
-	dbPath, err := sqlitePath(o.database, o.dataDir)
+	db, err := parseDatabase(o.database, o.dataDir) // database.go
 	if err != nil {
 		return nil, &exitErr{exitUsage, err}
 	}
 	// Flags are checked before anything opens.
+	if o.leaseTTL < time.Second || o.leaseTTL > 5*time.Minute {
+		return nil, &exitErr{exitUsage, fmt.Errorf("--cluster-lease-ttl must be between 1s and 5m, not %s", o.leaseTTL)}
+	}
 	corsOrigins, err := o.cors.parse()
 	if err != nil {
 		return nil, err
@@ -153,24 +156,32 @@ func (m *relayMain) setup(ctx context.Context) ([]component, error) {
 	if err := o.conns.check(); err != nil { // serve_conns.go
 		return nil, err
 	}
-	if err := secureDataDir(o.dataDir, dbPath); err != nil { // serve_files.go
+	if err := secureDataDir(o.dataDir, db.sqlitePath); err != nil { // serve_files.go
 		return nil, err
 	}
 	if m.unlock, err = lockDataDir(o.dataDir); err != nil { // datadir_lock.go: one relay per data directory
 		return nil, err
 	}
-	box, err := loadSecretBox(o.dataDir) // webhooks.go: seals the webhook secrets at rest
+	// The secret box seals the webhook and source secrets at rest and
+	// keys the audit chain: relays that share a database share its key.
+	box, err := loadSecretBox(o.dataDir) // webhooks.go
 	if err != nil {
 		return nil, err
 	}
-	store, err := sqlite.Open(ctx, dbPath, log, sqlite.WithSecretBox(box))
+	store, err := openStore(ctx, db, log, box) // database.go
 	if err != nil {
-		return nil, fmt.Errorf("open store: %w", err)
+		return nil, err
 	}
 	m.store = store
-	if err := restrictDBFiles(dbPath); err != nil { // the -wal and -shm Open made
-		return nil, err
+	if db.sqlitePath != "" {
+		if err := restrictDBFiles(db.sqlitePath); err != nil { // the -wal and -shm Open made
+			return nil, err
+		}
 	}
+	// A store that several relays share: what must run once runs under a
+	// lease, limits count for the cluster (serve_cluster.go).
+	cluster, _ := store.(domain.Cluster)
+	leases := &leaseRunner{c: cluster, ttl: o.leaseTTL, log: log}
 
 	tcp, err := net.Listen("tcp", o.addr)
 	if err != nil {
@@ -198,7 +209,17 @@ func (m *relayMain) setup(ctx context.Context) ([]component, error) {
 
 	tokenPath := filepath.Join(o.dataDir, "owner.token")
 	_, statErr := os.Stat(tokenPath)
-	owner, token, err := svc.EnsureOwner(ctx, "owner", errors.Is(statErr, os.ErrNotExist))
+	var owner *domain.Owner
+	var token string
+	ensure := func(ctx context.Context) (err error) {
+		owner, token, err = svc.EnsureOwner(ctx, "owner", errors.Is(statErr, os.ErrNotExist))
+		return err
+	}
+	if cluster != nil {
+		err = cluster.Exclusive(ctx, "ensure-owner", ensure) // two relays starting at once make one owner
+	} else {
+		err = ensure(ctx)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -210,6 +231,9 @@ func (m *relayMain) setup(ctx context.Context) ([]component, error) {
 
 	apiCfg := httpapi.DefaultConfig()
 	apiCfg.CORSOrigins = corsOrigins
+	if cluster != nil {
+		apiCfg.SharedLimits = cluster // the per-credential limits hold for the whole cluster
+	}
 	metrics := httpapi.NewMetrics(svc) // fed by the webhook worker, the bot and the store (serve_metrics.go)
 	apiCfg.Metrics, apiCfg.NoMetricsRoute = metrics, o.metrics.addr != ""
 	apiCfg.TelegramKnown = true // newTelegram has metrics watch the bot, when there is one
@@ -233,15 +257,28 @@ func (m *relayMain) setup(ctx context.Context) ([]component, error) {
 	if o.webhooks.allowPrivate {
 		log.Warn("webhooks may reach private and loopback addresses (--allow-private-webhooks)")
 	}
+	var botGate, mailGate *leaseGate // held while this relay runs the bot, the connectors
+	if cluster != nil {
+		botGate, mailGate = &leaseGate{}, &leaseGate{}
+		o.telegram.gate = botGate
+	}
 	bot, err := newTelegram(ctx, svc, store, log, o.telegram) // serve_telegram.go; nil without a token
 	if err != nil {
 		return nil, err
 	}
 	if bot != nil {
-		svc.AddNotifier(bot)
+		if botGate != nil {
+			svc.AddNotifier(gatedNotifier{botGate, bot}) // only the relay that polls sends messages
+		} else {
+			svc.AddNotifier(bot)
+		}
 	}
 	mail := imap.New(svc, store, imap.Config{Logger: log})
-	svc.AddNotifier(mail)
+	if mailGate != nil {
+		svc.AddNotifier(gatedNotifier{mailGate, mail})
+	} else {
+		svc.AddNotifier(mail)
+	}
 
 	srv := &http.Server{
 		Handler:           httpapi.New(svc, log, apiCfg).Handler(),
@@ -266,24 +303,54 @@ func (m *relayMain) setup(ctx context.Context) ([]component, error) {
 	srv.BaseContext = func(net.Listener) context.Context { return drain.With(baseCtx, draining) }
 	srv.RegisterOnShutdown(draining.Start)
 
-	comps := []component{
-		{"relay", func(ctx context.Context) error { svc.Run(ctx, o.sweep); return nil }},                        // sweeper and notifiers
-		{"enrollments", func(ctx context.Context) error { svc.RunEnrollmentSweeper(ctx, o.sweep); return nil }}, // they expire like requests (relay/enroll.go)
-		{"webhooks", func(ctx context.Context) error { hooks.Run(ctx); return nil }},
-		{"imap", func(ctx context.Context) error { mail.Run(ctx); return nil }},
-		{"http", func(ctx context.Context) error {
+	sweeper := func(ctx context.Context) error {
+		iv := o.sweep
+		if iv <= 0 {
+			iv = time.Second // as Service.Run has it
+		}
+		svc.RunSweeper(ctx, iv)
+		return nil
+	}
+	enrollments := func(ctx context.Context) error { svc.RunEnrollmentSweeper(ctx, o.sweep); return nil } // they expire like requests (relay/enroll.go)
+	connectors := func(ctx context.Context) error { mail.Run(ctx); return nil }
+	poller := func(ctx context.Context) error {
+		if err := bot.Run(ctx); err != nil && ctx.Err() == nil {
+			return err
+		}
+		return nil
+	}
+	var comps []component
+	if cluster == nil {
+		comps = []component{
+			{"relay", func(ctx context.Context) error { svc.Run(ctx, o.sweep); return nil }}, // sweeper and notifiers
+			{"enrollments", enrollments},
+			{"imap", connectors},
+		}
+		if bot != nil {
+			comps = append(comps, component{"telegram", poller})
+		}
+	} else {
+		// Notifiers, webhook workers (the outbox's claim is cluster-safe),
+		// the listener and the HTTP server run on every relay; the rest on
+		// one relay at a time (serve_cluster.go).
+		comps = []component{
+			{"notifiers", func(ctx context.Context) error { svc.RunNotifiers(ctx); return nil }},
+			{"cluster", func(ctx context.Context) error { return svc.RunCluster(ctx, cluster) }},
+			leases.component("sweeper", nil, sweeper),
+			leases.component("enrollments", nil, enrollments),
+			leases.component("imap", mailGate, connectors),
+		}
+		if bot != nil {
+			comps = append(comps, leases.component("telegram", botGate, poller))
+		}
+	}
+	comps = append(comps,
+		component{"webhooks", func(ctx context.Context) error { hooks.Run(ctx); return nil }},
+		component{"http", func(ctx context.Context) error {
 			defer cancelBase() // ends any request left after the shutdown
 			return serveHTTP(ctx, srv, ln, log)
 		}},
-	}
-	if bot != nil {
-		comps = append(comps, component{"telegram", func(ctx context.Context) error {
-			if err := bot.Run(ctx); err != nil && ctx.Err() == nil {
-				return err
-			}
-			return nil
-		}})
-	}
+	)
 	if smtpPlan != nil {
 		c, err := smtpPlan.component(m.banner, svc, log) // serve_smtp.go
 		if err != nil {
@@ -294,6 +361,10 @@ func (m *relayMain) setup(ctx context.Context) ([]component, error) {
 
 	fmt.Fprintf(m.banner, "agentotp relay listening on %s\n", publicURL)
 	fmt.Fprintf(m.banner, "  data:        %s\n", o.dataDir)
+	fmt.Fprintf(m.banner, "  database:    %s\n", db) // never its password (database.go)
+	if cluster != nil {
+		fmt.Fprintf(m.banner, "  cluster:     shared with the relays on the same database; instance %s; sweepers, IMAP and Telegram run on one relay at a time (lease %s)\n", cluster.Instance(), leases.ttl)
+	}
 	fmt.Fprintf(m.banner, "  owner:       %s (token in %s, mode 0600)\n", owner.ID, tokenPath)
 	fmt.Fprintf(m.banner, "  dashboard:   %s/ (log in after `agentotp owner passwd` or `agentotp owner login-link`)\n", publicURL)
 	if bot != nil {
@@ -313,7 +384,7 @@ func (m *relayMain) setup(ctx context.Context) ([]component, error) {
 		}})
 	}
 	fmt.Fprintf(m.banner, "next, in another shell:\n  agentotp agents create --name my-agent --server %s --data %s\n", publicURL, o.dataDir)
-	log.Info("relay listening", "addr", ln.Addr().String(), "public_url", publicURL, "owner_id", owner.ID)
+	log.Info("relay listening", "addr", ln.Addr().String(), "public_url", publicURL, "owner_id", owner.ID, "database", db.String())
 	ok = true
 	return comps, nil
 }

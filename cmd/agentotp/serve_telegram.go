@@ -18,6 +18,7 @@ type telegramServeOptions struct {
 	apiURL      string
 	passkeyOnly bool
 	metrics     *httpapi.Metrics // set by serve, not a flag: follows the poller
+	gate        *leaseGate       // set by serve on a shared store: held while this relay polls (serve_cluster.go)
 }
 
 func (o *telegramServeOptions) flags(f *pflag.FlagSet) {
@@ -42,7 +43,11 @@ func newTelegram(ctx context.Context, svc *relay.Service, prompts telegram.Promp
 	}
 	if ep, ok := prompts.(telegram.EnrollPrompts); ok { // agents that enroll themselves (telegram/enroll.go)
 		bot.EnableEnrollments(svc, ep)
-		svc.AddEnrollmentNotifier(ctx, bot)
+		if o.gate != nil {
+			svc.AddEnrollmentNotifier(ctx, gatedEnrollmentNotifier{o.gate, bot}) // only the relay that polls sends
+		} else {
+			svc.AddEnrollmentNotifier(ctx, bot)
+		}
 	}
 	return bot, nil
 }
