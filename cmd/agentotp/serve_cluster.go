@@ -36,10 +36,11 @@ func (g *leaseGate) Held() bool { return g != nil && g.held.Load() }
 
 // component returns a component that runs fn, under the lease name, on
 // one relay at a time: it takes the lease (or tries again every ttl/3),
-// runs fn while it holds it, renews it every ttl/3, and cancels fn's ctx
-// as soon as a renewal fails or is refused, or takes longer than ttl/3,
-// so that fn has stopped before the lease can pass to another relay. At
-// shutdown it releases the lease. gate, when not nil, is held exactly
+// runs fn while it holds it and renews it every ttl/3. It cancels fn's
+// ctx as soon as a renewal is refused, or when renewals have failed until
+// only ttl/3 of the lease is left, so that fn has stopped before the
+// lease can pass to another relay. When fn stops, and at shutdown, it
+// releases the lease. gate, when not nil, is held exactly
 // while fn runs. An error of fn (not of its ctx ending) stops the relay.
 func (l *leaseRunner) component(name string, gate *leaseGate, fn func(context.Context) error) component {
 	if gate == nil {
@@ -69,13 +70,19 @@ func (l *leaseRunner) run(ctx context.Context, name string, gate *leaseGate, fn 
 
 // take takes or renews the lease, within ttl/3.
 func (l *leaseRunner) take(ctx context.Context, name string) bool {
-	lctx, cancel := context.WithTimeout(ctx, l.every())
+	ok, err := l.lease(ctx, name, time.Now().Add(l.every()))
+	return ok && err == nil
+}
+
+// lease calls Lease, bounded by deadline; an error is logged.
+func (l *leaseRunner) lease(ctx context.Context, name string, deadline time.Time) (bool, error) {
+	lctx, cancel := context.WithDeadline(ctx, deadline)
 	defer cancel()
 	ok, err := l.c.Lease(lctx, "component:"+name, l.ttl)
 	if err != nil && ctx.Err() == nil {
 		l.log.WarnContext(ctx, "cluster: lease not taken or renewed", "lease", name, "err", err)
 	}
-	return ok && err == nil
+	return ok, err
 }
 
 // hold runs fn while the lease is renewed at every tick.
@@ -86,6 +93,11 @@ func (l *leaseRunner) hold(ctx context.Context, name string, gate *leaseGate, fn
 	gate.held.Store(true)
 	l.log.InfoContext(ctx, "cluster: lease taken; running here", "lease", name)
 	go func() { done <- fn(runCtx) }()
+	// The lease was last renewed no earlier than renewed; fn must have
+	// stopped by the time it could run out, so it is told to stop a third
+	// of the ttl before: a renewal that fails is tried again at the next
+	// tick while there is time, and one that is refused stops fn at once.
+	renewed := time.Now().Add(-l.every())
 	var err error
 	stopped := false
 wait:
@@ -97,7 +109,15 @@ wait:
 			stopped = true
 			break wait
 		case <-tick:
-			if !l.take(ctx, name) {
+			stopBy := renewed.Add(l.ttl - l.every())
+			start := time.Now()
+			ok, lerr := l.lease(ctx, name, stopBy)
+			switch {
+			case ok && lerr == nil:
+				renewed = start
+			case lerr != nil && time.Now().Add(l.every()/2).Before(stopBy):
+				// not renewed, but held for a while yet: try again
+			default:
 				if ctx.Err() == nil {
 					l.log.WarnContext(ctx, "cluster: lease lost; stopping here", "lease", name)
 				}
