@@ -8,6 +8,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/agentotp/agentotp/internal/pgtest"
 )
 
 func bucketRows(t *testing.T, s *Store) int {
@@ -193,5 +195,16 @@ func TestAllowBadKey(t *testing.T) {
 	}
 	if n := bucketRows(t, a); n != 0 {
 		t.Fatalf("bad keys stored %d buckets", n)
+	}
+}
+
+// BenchmarkAllow measures one Allow call (one upsert) on a hot key.
+func BenchmarkAllow(b *testing.B) {
+	s := openStore(b, pgtest.URL(b), testBox(b))
+	ctx := context.Background()
+	for b.Loop() {
+		if _, _, err := s.Allow(ctx, "bench", 1<<30, 1<<30); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
