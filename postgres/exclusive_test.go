@@ -8,6 +8,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/agentotp/agentotp/internal/pgtest"
 )
 
 // advisoryLocks counts the advisory locks held (granted) in s's database.
@@ -220,6 +222,54 @@ func TestExclusiveBadName(t *testing.T) {
 		ran := false
 		if err := a.Exclusive(context.Background(), name, func(context.Context) error { ran = true; return nil }); err == nil || ran {
 			t.Errorf("Exclusive(%.10q): %v (ran %v); want an error", name, err, ran)
+		}
+	}
+}
+
+// TestExclusiveLeavesThePoolToFn: calls waiting for the lock hold none of
+// the pool's connections, so that the holder's fn can still query
+// through a small pool.
+func TestExclusiveLeavesThePoolToFn(t *testing.T) {
+	url := pgtest.URL(t)
+	s, err := Open(context.Background(), url, nil, WithSecretBox(testBox(t)), WithMaxConns(2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	var wg sync.WaitGroup
+	var runs atomic.Int32
+	for range 4 {
+		wg.Go(func() {
+			err := s.Exclusive(ctx, "job", func(ctx context.Context) error {
+				time.Sleep(20 * time.Millisecond) // let the others queue up
+				var one int
+				if err := s.pool.QueryRow(ctx, `SELECT 1`).Scan(&one); err != nil {
+					return err
+				}
+				runs.Add(1)
+				return nil
+			})
+			if err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	if n := runs.Load(); n != 4 {
+		t.Fatalf("%d of 4 fns ran", n)
+	}
+}
+
+// BenchmarkExclusive measures an uncontended Exclusive call with an fn
+// that does nothing: a connection of its own, lock, unlock, close.
+func BenchmarkExclusive(b *testing.B) {
+	s := openStore(b, pgtest.URL(b), testBox(b))
+	ctx := context.Background()
+	for b.Loop() {
+		if err := s.Exclusive(ctx, "bench", func(context.Context) error { return nil }); err != nil {
+			b.Fatal(err)
 		}
 	}
 }

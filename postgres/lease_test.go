@@ -7,6 +7,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/agentotp/agentotp/internal/pgtest"
 )
 
 // leaseHeld returns the holder of the lease name and whether its expiry
@@ -155,5 +157,16 @@ func TestLeaseBadInput(t *testing.T) {
 	var n int
 	if err := a.pool.QueryRow(ctx, `SELECT count(*) FROM leases`).Scan(&n); err != nil || n != 0 {
 		t.Fatalf("leases after bad input: %d rows, %v", n, err)
+	}
+}
+
+// BenchmarkLease measures one renewal of a held lease.
+func BenchmarkLease(b *testing.B) {
+	s := openStore(b, pgtest.URL(b), testBox(b))
+	ctx := context.Background()
+	for b.Loop() {
+		if ok, err := s.Lease(ctx, "bench", time.Minute); err != nil || !ok {
+			b.Fatal(ok, err)
+		}
 	}
 }

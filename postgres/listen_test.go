@@ -458,3 +458,48 @@ func TestListenConnSurvivesIdleCheck(t *testing.T) {
 		t.Fatalf("note after the idle waits: %+v, %v", c, err)
 	}
 }
+
+// TestListenHearsStoreWrites: a request that the store creates on one
+// handle reaches the other handle's listener as the change the store's
+// transaction recorded.
+func TestListenHearsStoreWrites(t *testing.T) {
+	a, b := pair(t)
+	ctx := context.Background()
+	rb := newRecorder()
+	listen(t, b, rb)
+	rb.wait(t, "the first resync", func(r *recorder) bool { return r.resyncs == 1 })
+
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	owner := &agentotp.Owner{ID: "own_listen", Name: "listen", CreatedAt: now}
+	ownerToken := agentotp.PrefixOwnerToken + "listen-owner-token-0123456789"
+	if err := a.CreateOwner(ctx, owner, &agentotp.Credential{Hash: agentotp.HashToken(ownerToken), Kind: agentotp.CredentialOwner,
+		OwnerID: owner.ID, Prefix: agentotp.TokenPrefix(ownerToken), CreatedAt: now},
+		agentotp.AuditEntry{ID: "aud_1", OwnerID: owner.ID, At: now, Actor: agentotp.ActorOwner, Action: agentotp.AuditOwnerCreated}); err != nil {
+		t.Fatal(err)
+	}
+	key := agentotp.PrefixLiveKey + "listen-agent-key-0123456789"
+	agent := &agentotp.Agent{ID: "agt_listen", OwnerID: owner.ID, Name: "agent", KeyPrefix: agentotp.TokenPrefix(key),
+		WebhookSecret: agentotp.PrefixWebhook + "listen-webhook-secret", CreatedAt: now}
+	if err := a.CreateAgent(ctx, agent, &agentotp.Credential{Hash: agentotp.HashToken(key), Kind: agentotp.CredentialAgent,
+		OwnerID: owner.ID, AgentID: agent.ID, Prefix: agent.KeyPrefix, CreatedAt: now},
+		agentotp.AuditEntry{ID: "aud_2", OwnerID: owner.ID, AgentID: agent.ID, At: now, Actor: agentotp.ActorOwner, Action: agentotp.AuditAgentCreated}); err != nil {
+		t.Fatal(err)
+	}
+	req := &agentotp.Request{ID: "otp_listen", OwnerID: owner.ID, AgentID: agent.ID, Status: agentotp.StatusPending,
+		Reason: "sign up", Filter: agentotp.Filter{Sources: []agentotp.Channel{agentotp.ChannelEmail}},
+		Encryption: "RSA-OAEP-256", PublicKey: "MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEA", KeyFingerprint: "SHA256:3q2+7w",
+		CreatedAt: now, ExpiresAt: now.Add(agentotp.DefaultTTL), UpdatedAt: now}
+	actor := agentotp.ActorAgent(agent.ID)
+	if err := a.CreateRequest(ctx, req, agentotp.AuditEntry{ID: "aud_3", OwnerID: owner.ID, AgentID: agent.ID, RequestID: req.ID,
+		At: now, Actor: actor, Action: agentotp.AuditRequestCreated}); err != nil {
+		t.Fatal(err)
+	}
+	want := agentotp.Change{Kind: agentotp.ChangeRequest, OwnerID: owner.ID, ID: req.ID,
+		Action: agentotp.AuditRequestCreated, Actor: actor, At: now, Origin: a.Instance()}
+	rb.wait(t, "the request's change", func(r *recorder) bool { return len(r.changes) >= 1 })
+	rb.mu.Lock()
+	defer rb.mu.Unlock()
+	if len(rb.changes) != 1 || rb.changes[0] != want {
+		t.Fatalf("b heard %+v; want %+v", rb.changes, want)
+	}
+}
