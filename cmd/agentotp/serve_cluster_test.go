@@ -6,12 +6,14 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/agentotp/agentotp/client"
 	"github.com/agentotp/agentotp/internal/pgtest"
 	"github.com/agentotp/agentotp/internal/relaytest"
+	"github.com/agentotp/agentotp/postgres"
 	"github.com/agentotp/agentotp/secretbox"
 	"github.com/agentotp/agentotp/telegram/telegramtest"
 )
@@ -225,5 +227,102 @@ func TestClusterTelegramLeaseMoves(t *testing.T) {
 	prompted("made after the takeover")
 	if n := fake.CallCount(); n != 4 {
 		t.Fatalf("%d Bot API calls besides getUpdates; want 4 (the link reply, two prompts, the /pending reply): something went out twice", n)
+	}
+}
+
+// leaseRelay is one relay's lease runner over its own store handle.
+type leaseRelay struct {
+	store  *postgres.Store
+	gate   *leaseGate
+	cancel context.CancelFunc
+	done   chan error
+}
+
+// Two relays' lease runners over one database never run the component
+// at once; when the lease is taken from the holder (its row given to
+// another holder, as when it ran out) the holder's component is stopped,
+// and when the holder stops, the other runs it.
+func TestLeaseRunsOnceInTheCluster(t *testing.T) {
+	url := pgtest.URL(t)
+	key, err := secretbox.LoadKey(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	box, err := secretbox.New(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var running, most, starts atomic.Int32
+	fn := func(ctx context.Context) error {
+		starts.Add(1)
+		n := running.Add(1)
+		for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
+		}
+		<-ctx.Done()
+		running.Add(-1)
+		return nil
+	}
+	logs := &relaytest.Buffer{}
+	log := slog.New(slog.NewJSONHandler(logs, nil))
+	relays := make([]*leaseRelay, 2)
+	for i := range relays {
+		st, err := postgres.Open(context.Background(), url, log, postgres.WithSecretBox(box))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		r := &leaseRelay{store: st, gate: &leaseGate{}, cancel: cancel, done: make(chan error, 1)}
+		c := (&leaseRunner{c: st, ttl: time.Second, log: log}).component("work", r.gate, fn)
+		go func() { r.done <- c.run(ctx) }()
+		relays[i] = r
+		t.Cleanup(func() { cancel(); <-r.done; st.Close() })
+	}
+	holder := func() (*leaseRelay, *leaseRelay) {
+		t.Helper()
+		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+			switch {
+			case relays[0].gate.Held() && !relays[1].gate.Held():
+				return relays[0], relays[1]
+			case relays[1].gate.Held() && !relays[0].gate.Held():
+				return relays[1], relays[0]
+			}
+		}
+		t.Fatal("no one relay holds the lease")
+		return nil, nil
+	}
+	h, o := holder()
+	time.Sleep(2 * time.Second) // several renewals
+	if h2, _ := holder(); h2 != h {
+		t.Fatal("the lease moved while its holder renewed it")
+	}
+
+	// The lease taken away: the holder stops at its next renewal, and
+	// the other takes it once the stolen lease runs out.
+	if _, err := h.store.Pool().Exec(context.Background(), `UPDATE leases SET holder = 'someone-else' WHERE name = 'component:work'`); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); h.gate.Held(); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the holder went on running after its lease was taken")
+		}
+	}
+	h, o = holder()
+
+	// The holder stops: the other runs the component.
+	h.cancel()
+	if err := <-h.done; err != nil {
+		t.Fatal(err)
+	}
+	h.done <- nil // for the cleanup
+	for deadline := time.Now().Add(10 * time.Second); !o.gate.Held(); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the other relay did not take the lease after the holder stopped")
+		}
+	}
+	if m := most.Load(); m != 1 {
+		t.Fatalf("the component ran on %d relays at once", m)
+	}
+	if s := starts.Load(); s < 3 {
+		t.Fatalf("the component started %d times; want 3 (first holder, after the theft, after the stop)", s)
 	}
 }
