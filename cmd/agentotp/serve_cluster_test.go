@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/agentotp/agentotp/client"
+	"github.com/agentotp/agentotp/imap/imaptest"
 	"github.com/agentotp/agentotp/internal/pgtest"
 	"github.com/agentotp/agentotp/internal/relaytest"
 	"github.com/agentotp/agentotp/postgres"
@@ -325,4 +326,95 @@ func TestLeaseRunsOnceInTheCluster(t *testing.T) {
 	if s := starts.Load(); s < 3 {
 		t.Fatalf("the component started %d times; want 3 (first holder, after the theft, after the stop)", s)
 	}
+}
+
+// The IMAP connectors run on the relay that holds their lease; when it
+// stops, the other relay starts the connector a waiting request needs,
+// and the next mail reaches the agent. Real Dovecot, real PostgreSQL.
+func TestClusterIMAPLeaseMoves(t *testing.T) {
+	d := imaptest.Start(t, imaptest.Options{})
+	url := pgtest.URL(t)
+	dirA, dirB := filepath.Join(t.TempDir(), "a"), filepath.Join(t.TempDir(), "b")
+	for _, dir := range []string{dirA, dirB} {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := secretbox.LoadKey(dirA); err != nil {
+		t.Fatal(err)
+	}
+	key, err := os.ReadFile(filepath.Join(dirA, secretbox.KeyFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dirB, secretbox.KeyFile), key, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"--database", url, "--cluster-lease-ttl", "2s"}
+	relays := []*clusterRelay{startClusterRelay(t, dirA, args...), startClusterRelay(t, dirB, args...)}
+	for _, r := range relays {
+		waitFor(t, r.out, "relay started")
+		waitFor(t, r.out, "cluster: listening")
+	}
+	var holder, other *clusterRelay
+	for deadline := time.Now().Add(10 * time.Second); holder == nil; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("no relay took the IMAP lease")
+		}
+		switch {
+		case relays[0].holds("imap"):
+			holder, other = relays[0], relays[1]
+		case relays[1].holds("imap"):
+			holder, other = relays[1], relays[0]
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	owner := client.NewOwnerClient(other.ownerToken(t), client.WithBaseURL(other.url()), client.WithMaxRetries(0))
+	n, err := owner.CreateSource(ctx, "inbox", "email")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := owner.SetSourceIMAP(ctx, n.Source.ID, client.IMAPSettings{Host: "127.0.0.1", Port: d.Port, TLSMode: "plain", Username: d.User, Password: d.Password}); err != nil {
+		t.Fatal(err)
+	}
+	na, err := owner.CreateAgent(ctx, "signup-bot", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	agent := client.New(na.APIKey, client.WithBaseURL(other.url()), client.WithMaxRetries(0))
+	receive := func(code, msgID string) {
+		t.Helper()
+		pub, priv, err := client.GenerateKeyPair("")
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := agent.RequestOTP(ctx, client.RequestOptions{Reason: "sign up", PublicKey: client.ExportPublicKey(pub),
+			Filter: &client.Filter{Sources: []string{"email"}, SenderPattern: "*@acme.test"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := owner.Approve(ctx, r.ID); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(1100 * time.Millisecond) // INTERNALDATE has whole seconds: the mail comes after the request
+		d.Deliver("INBOX", imaptest.Email("Acme <noreply@acme.test>", "Your Acme code", "Your Acme verification code is "+code+".", msgID))
+		got, err := agent.WaitForOTP(ctx, r.ID, 60*time.Second)
+		if err != nil || got.Status != client.StatusOTPReceived {
+			t.Fatalf("the mail with %s: %v, %v; want otp_received", code, got, err)
+		}
+		res, err := agent.ConsumeOTP(ctx, r.ID, priv)
+		if err != nil || res.Code != code {
+			t.Fatalf("consume = %+v, %v; want %s", res, err, code)
+		}
+	}
+	receive("424242", "first@acme.test")
+
+	holder.stop(t)
+	for deadline := time.Now().Add(10 * time.Second); !other.holds("imap"); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the other relay did not take the IMAP lease")
+		}
+	}
+	receive("515151", "second@acme.test")
 }
