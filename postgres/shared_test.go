@@ -705,3 +705,61 @@ func TestNoPlaintextInDump(t *testing.T) {
 		}
 	}
 }
+
+// TestOrderIgnoresLocale: on a database whose default collation is not
+// bytewise (ICU en-US puts "a" before "B"), listings still order equal
+// creation times by id bytewise, as SQLite and the relay's index do, and
+// the cursor of ListRequests still continues where the page ended.
+func TestOrderIgnoresLocale(t *testing.T) {
+	url := pgtest.URLICU(t, "en-US")
+	s := openStore(t, url, testBox(t))
+	ctx := t.Context()
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	o := &agentotp.Owner{ID: "own_1", Name: "Ada", CreatedAt: now}
+	a := &agentotp.Agent{ID: "agt_1", OwnerID: o.ID, Name: "bot", CreatedAt: now}
+	if err := s.CreateOwner(ctx, o, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CreateAgent(ctx, a, nil); err != nil {
+		t.Fatal(err)
+	}
+	ids := []string{"otp_B", "otp_a", "otp_C", "otp_b"} // bytewise: B C a b
+	for _, id := range ids {
+		r := &agentotp.Request{ID: id, OwnerID: o.ID, AgentID: a.ID, Status: agentotp.StatusPending, Encryption: "RSA-OAEP-256",
+			CreatedAt: now, ExpiresAt: now.Add(time.Hour), UpdatedAt: now}
+		if err := s.CreateRequest(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := slices.Sorted(slices.Values(ids))
+	live, err := s.ListLiveRequests(ctx, o.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, r := range live {
+		got = append(got, r.ID)
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("ListLiveRequests order %v; want %v", got, want)
+	}
+	got = nil
+	cursor := ""
+	for {
+		page, next, err := s.ListRequests(ctx, agentotp.RequestQuery{OwnerID: o.ID, Limit: 1, Cursor: cursor})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range page {
+			got = append(got, r.ID)
+		}
+		if next == "" {
+			break
+		}
+		cursor = next
+	}
+	slices.Reverse(want)
+	if !slices.Equal(got, want) {
+		t.Errorf("ListRequests pages %v; want %v", got, want)
+	}
+}
