@@ -12,12 +12,17 @@ import (
 	"github.com/agentotp/agentotp/internal/pgtest"
 )
 
+// thisDB limits a query of pg_locks to the test's own database: the
+// server is shared with other tests, whose locks are not ours to count or
+// end.
+const thisDB = `database = (SELECT oid FROM pg_database WHERE datname = current_database())`
+
 // advisoryLocks counts the advisory locks held (granted) in s's database.
 func advisoryLocks(t *testing.T, s *Store) int {
 	t.Helper()
 	var n int
 	if err := s.pool.QueryRow(context.Background(), `SELECT count(*) FROM pg_locks
-		WHERE locktype = 'advisory' AND granted AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`).Scan(&n); err != nil {
+		WHERE locktype = 'advisory' AND granted AND `+thisDB).Scan(&n); err != nil {
 		t.Fatal(err)
 	}
 	return n
@@ -136,7 +141,7 @@ func TestExclusiveWaitCanceled(t *testing.T) {
 		// Cancel once b's call is waiting for the lock.
 		for {
 			var waiting int
-			_ = a.pool.QueryRow(context.Background(), `SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted`).Scan(&waiting)
+			_ = a.pool.QueryRow(context.Background(), `SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted AND `+thisDB).Scan(&waiting)
 			if waiting > 0 {
 				cancel()
 				return
@@ -155,7 +160,7 @@ func TestExclusiveWaitCanceled(t *testing.T) {
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		var waiting int
-		if err := a.pool.QueryRow(context.Background(), `SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted`).Scan(&waiting); err != nil {
+		if err := a.pool.QueryRow(context.Background(), `SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted AND `+thisDB).Scan(&waiting); err != nil {
 			t.Fatal(err)
 		}
 		if waiting == 0 {
@@ -198,7 +203,9 @@ func TestExclusiveLostConnection(t *testing.T) {
 	}()
 	<-held
 	var pid int
-	if err := b.pool.QueryRow(ctx, `SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted`).Scan(&pid); err != nil {
+	if err := b.pool.QueryRow(ctx, `SELECT l.pid FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+		WHERE l.locktype = 'advisory' AND l.granted AND l.`+thisDB+` AND a.application_name = $1`,
+		lockApplicationName+a.Instance()).Scan(&pid); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := b.pool.Exec(ctx, `SELECT pg_terminate_backend($1)`, pid); err != nil {

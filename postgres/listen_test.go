@@ -269,6 +269,7 @@ func TestListenReconnectLosesNothing(t *testing.T) {
 		}
 	})
 	pids := map[int]bool{}
+	var gaps []time.Duration // from each terminate to the resync after it, for the log
 	for k := 1; k <= drops; k++ {
 		// Let a share of the changes go by, then cut the listener.
 		for i := range committed {
@@ -282,10 +283,12 @@ func TestListenReconnectLosesNothing(t *testing.T) {
 		}
 		pids[pid] = true
 		var ok bool
+		cut := time.Now()
 		if err := a.pool.QueryRow(ctx, `SELECT pg_terminate_backend($1)`, pid).Scan(&ok); err != nil || !ok {
 			t.Fatalf("terminate backend %d: %v, %v", pid, ok, err)
 		}
 		rb.wait(t, "the resync after drop "+strconv.Itoa(k), func(r *recorder) bool { return r.resyncs == k+1 })
+		gaps = append(gaps, time.Since(cut).Round(time.Millisecond))
 	}
 	for range committed {
 	}
@@ -323,7 +326,7 @@ func TestListenReconnectLosesNothing(t *testing.T) {
 			byFn++
 		}
 	}
-	t.Logf("%d changes: %d delivered to fn first, %d read by a resync first, over %d drops", n, byFn, n-byFn, drops)
+	t.Logf("%d changes: %d delivered to fn first, %d read by a resync first, over %d drops; terminate to resync: %v", n, byFn, n-byFn, drops, gaps)
 	if byFn == 0 {
 		t.Error("no change was delivered to fn")
 	}

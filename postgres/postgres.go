@@ -155,10 +155,6 @@ func newInstance() string {
 // (agentotp.Cluster).
 func (s *Store) Instance() string { return s.instance }
 
-// Pool returns the store's connection pool, for the other parts of this
-// package and for tests; callers must not close it.
-func (s *Store) Pool() *pgxpool.Pool { return s.pool }
-
 // SecretBox returns the box the store seals secrets with.
 func (s *Store) SecretBox() *secretbox.Box { return s.box }
 
