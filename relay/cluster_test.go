@@ -27,6 +27,7 @@ import (
 // server on loopback, and the store's listener feeding the service.
 type clusterNode struct {
 	name  string
+	url   string // of the shared database
 	store *postgres.Store
 	svc   *relay.Service
 	srv   *httptest.Server
@@ -52,7 +53,7 @@ func newCluster(t *testing.T, n int, cfg httpapi.Config) ([]*clusterNode, []stri
 	var tokens []string
 	var ownerID string
 	for i := range n {
-		nd := &clusterNode{name: string(rune('A' + i)), logs: &relaytest.Buffer{}}
+		nd := &clusterNode{name: string(rune('A' + i)), url: url, logs: &relaytest.Buffer{}}
 		log := slog.New(slog.NewJSONHandler(nd.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 		ctx := context.Background()
 		if nd.store, err = postgres.Open(ctx, url, log, postgres.WithSecretBox(box)); err != nil {
@@ -303,7 +304,7 @@ func TestClusterDroppedListenerLosesNoWakeup(t *testing.T) {
 	}()
 	time.Sleep(100 * time.Millisecond)
 
-	admin, err := pgx.Connect(ctx, a.store.Pool().Config().ConnConfig.ConnString())
+	admin, err := pgx.Connect(ctx, a.url)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -425,7 +426,12 @@ func TestClusterRateLimit(t *testing.T) {
 	}
 
 	// The buckets' table gone, the count fails: closed, not open.
-	if _, err := nodes[0].store.Pool().Exec(ctx, `DROP TABLE rate_buckets`); err != nil {
+	admin, err := pgx.Connect(ctx, nodes[0].url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close(ctx)
+	if _, err := admin.Exec(ctx, `DROP TABLE rate_buckets`); err != nil {
 		t.Fatal(err)
 	}
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, nodes[1].srv.URL+"/v1/owner/agents", nil)

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/agentotp/agentotp/client"
 	"github.com/agentotp/agentotp/imap/imaptest"
 	"github.com/agentotp/agentotp/internal/pgtest"
@@ -299,7 +301,12 @@ func TestLeaseRunsOnceInTheCluster(t *testing.T) {
 
 	// The lease taken away: the holder stops at its next renewal, and
 	// the other takes it once the stolen lease runs out.
-	if _, err := h.store.Pool().Exec(context.Background(), `UPDATE leases SET holder = 'someone-else' WHERE name = 'component:work'`); err != nil {
+	admin, err := pgx.Connect(context.Background(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close(context.Background())
+	if _, err := admin.Exec(context.Background(), `UPDATE leases SET holder = 'someone-else' WHERE name = 'component:work'`); err != nil {
 		t.Fatal(err)
 	}
 	for deadline := time.Now().Add(10 * time.Second); h.gate.Held(); time.Sleep(10 * time.Millisecond) {
