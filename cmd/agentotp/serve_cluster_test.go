@@ -293,7 +293,7 @@ func TestLeaseRunsOnceInTheCluster(t *testing.T) {
 		t.Fatal("no one relay holds the lease")
 		return nil, nil
 	}
-	h, o := holder()
+	h, _ := holder()
 	time.Sleep(2 * time.Second) // several renewals
 	if h2, _ := holder(); h2 != h {
 		t.Fatal("the lease moved while its holder renewed it")
@@ -314,7 +314,7 @@ func TestLeaseRunsOnceInTheCluster(t *testing.T) {
 			t.Fatal("the holder went on running after its lease was taken")
 		}
 	}
-	h, o = holder()
+	h, o := holder()
 
 	// The holder stops: the other runs the component.
 	h.cancel()
