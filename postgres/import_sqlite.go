@@ -240,11 +240,9 @@ func (s *sqliteSource) count(ctx context.Context, table, where string, args ...a
 	return n, nil
 }
 
-// each calls fn with every row of table that matches where ("" for all),
-// its values in the order of cols, in the order of order. The values are
-// as the driver returns them (int64, float64, string, []byte or nil) and
-// valid only during the call.
-func (s *sqliteSource) each(ctx context.Context, table string, cols []string, where, order string, args []any, fn func(vals []any) error) error {
+// query reads the columns cols of the rows of table that match where (""
+// for all), in the order of order.
+func (s *sqliteSource) query(ctx context.Context, table string, cols []string, where, order string, args []any) (*sql.Rows, error) {
 	quoted := make([]string, len(cols))
 	for i, c := range cols {
 		quoted[i] = `"` + c + `"`
@@ -258,7 +256,18 @@ func (s *sqliteSource) each(ctx context.Context, table string, cols []string, wh
 	}
 	rows, err := s.tx.QueryContext(ctx, q, args...)
 	if err != nil {
-		return fmt.Errorf("read %s: %w", table, err)
+		return nil, fmt.Errorf("read %s: %w", table, err)
+	}
+	return rows, nil
+}
+
+// each calls fn with every row that query returns, its values in the
+// order of cols as the driver returns them (int64, float64, string,
+// []byte or nil), valid only during the call.
+func (s *sqliteSource) each(ctx context.Context, table string, cols []string, where, order string, args []any, fn func(vals []any) error) error {
+	rows, err := s.query(ctx, table, cols, where, order, args)
+	if err != nil {
+		return err
 	}
 	defer rows.Close()
 	vals := make([]any, len(cols))
@@ -280,17 +289,17 @@ func (s *sqliteSource) each(ctx context.Context, table string, cols []string, wh
 	return nil
 }
 
-// sqliteAudit is the audit log of a SQLite database: every entry in Seq
+// importAuditLog is the audit log of a SQLite database: every entry in Seq
 // order and the seal of its legacy (unkeyed) rows.
-type sqliteAudit struct {
+type importAuditLog struct {
 	entries  []agentotp.AuditEntry
 	verifier agentotp.AuditVerifier
 	sealed   bool // audit_legacy holds a seal that verifies under the key
 }
 
 // audit reads the audit log and its legacy seal, checked with key.
-func (s *sqliteSource) audit(ctx context.Context, key []byte) (*sqliteAudit, error) {
-	a := &sqliteAudit{verifier: agentotp.AuditVerifier{Key: key}}
+func (s *sqliteSource) audit(ctx context.Context, key []byte) (*importAuditLog, error) {
+	a := &importAuditLog{verifier: agentotp.AuditVerifier{Key: key}}
 	var heads, mac string
 	err := s.tx.QueryRowContext(ctx, `SELECT max_seq, heads, mac FROM audit_legacy WHERE id = 1`).Scan(&a.verifier.LegacyMaxSeq, &heads, &mac)
 	switch {
@@ -298,10 +307,7 @@ func (s *sqliteSource) audit(ctx context.Context, key []byte) (*sqliteAudit, err
 	case err != nil:
 		return nil, fmt.Errorf("read audit_legacy: %w", err)
 	default:
-		if hmac.Equal([]byte(mac), []byte(sqliteLegacyMAC(key, a.verifier.LegacyMaxSeq, heads))) &&
-			json.Unmarshal([]byte(heads), &a.verifier.LegacyHeads) == nil {
-			a.sealed = true
-		}
+		a.sealed = a.openSeal(key, heads, mac)
 	}
 	cols := []string{"seq", "id", "owner_id", "at", "actor", "action", "request_id", "agent_id", "source_id", "details", "prev_hash", "hash", "chain"}
 	err = s.each(ctx, "audit", cols, "", "seq", nil, func(v []any) error {
@@ -318,9 +324,18 @@ func (s *sqliteSource) audit(ctx context.Context, key []byte) (*sqliteAudit, err
 	return a, nil
 }
 
+// openSeal checks the seal of the legacy rows (an audit_legacy row) with
+// key, and takes the heads it holds when it verifies.
+func (a *importAuditLog) openSeal(key []byte, heads, mac string) bool {
+	if !hmac.Equal([]byte(mac), []byte(sqliteLegacyMAC(key, a.verifier.LegacyMaxSeq, heads))) {
+		return false
+	}
+	return json.Unmarshal([]byte(heads), &a.verifier.LegacyHeads) == nil
+}
+
 // verify checks every owner's chain; it returns the owners' count, or an
 // error naming the first break.
-func (a *sqliteAudit) verify() (int, error) {
+func (a *importAuditLog) verify() (int, error) {
 	if !a.sealed {
 		return 0, errors.New("the seal of the audit rows older than the keyed chain (audit_legacy) is missing or does not verify under this secret key")
 	}
