@@ -33,7 +33,8 @@ type ImportReport struct {
 // ImportedTable is one table ImportSQLite copied.
 type ImportedTable struct {
 	Table string `json:"table"`
-	Kind  string `json:"kind"`
+	// Note says what the rows hold, where the name does not.
+	Note string `json:"note,omitempty"`
 	// Copied is the rows copied; the target holds exactly these.
 	Copied int64 `json:"copied"`
 	// Skipped is the rows left behind, for SkipReason.
@@ -174,6 +175,18 @@ func importReadAudit(ctx context.Context, tx pgx.Tx, key []byte) (*importAuditLo
 	return a, nil
 }
 
+// CheckSQLite checks, without writing to it, that the file at path is a
+// relay's SQLite database that ImportSQLite can copy: a SQLite database
+// at exactly the schema SQLiteSchema names. The error says what it is
+// instead.
+func CheckSQLite(ctx context.Context, path string) error {
+	src, err := openSQLiteSource(ctx, path)
+	if err != nil {
+		return err
+	}
+	return src.Close()
+}
+
 // importCheckEmpty refuses a target that holds any row of a table the
 // import fills, naming what is there.
 func importCheckEmpty(ctx context.Context, tx pgx.Tx) error {
@@ -224,7 +237,7 @@ func importTargetColumns(ctx context.Context, tx pgx.Tx, table string) (map[stri
 // importTableRows copies the rows of one table that it.keep keeps, with
 // COPY, streaming them from SQLite.
 func importTableRows(ctx context.Context, src *sqliteSource, tx pgx.Tx, it importTable, now int64) (ImportedTable, error) {
-	t := ImportedTable{Table: it.name, Kind: it.kind}
+	t := ImportedTable{Table: it.name, Note: it.note}
 	target, err := importTargetColumns(ctx, tx, it.name)
 	if err != nil {
 		return t, err

@@ -201,6 +201,11 @@ func (a *app) migrateRun(ctx context.Context, src migrateSource, to string) erro
 		return fmt.Errorf("the source relay must be stopped before it is migrated: %w", err)
 	}
 	defer unlock()
+	// The source is checked before the key is looked for and the target
+	// is opened, so that a wrong --from is named as such.
+	if err := postgres.CheckSQLite(ctx, src.dbPath); err != nil {
+		return err
+	}
 	box, err := migrateKey(src.dataDir)
 	if err != nil {
 		return err
@@ -233,11 +238,15 @@ func (a *app) printMigrateReport(src migrateSource, target string, rep *postgres
 	fmt.Fprintf(w, "copied sqlite:%s (schema %s) into %s, in one transaction:\n", src.dbPath, rep.SchemaVersion, target)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	for _, t := range rep.Tables {
-		left := ""
+		note := t.Note
 		if t.Skipped > 0 {
-			left = fmt.Sprintf("(%d left out: %s)", t.Skipped, t.SkipReason)
+			note = strings.TrimPrefix(note+fmt.Sprintf("; %d left out: %s", t.Skipped, t.SkipReason), "; ")
 		}
-		fmt.Fprintf(tw, "  %d\t%s\t%s\t%s\n", t.Copied, t.Table, t.Kind, left)
+		if note == "" {
+			fmt.Fprintf(tw, "  %s\t%d\n", t.Table, t.Copied)
+		} else {
+			fmt.Fprintf(tw, "  %s\t%d\t%s\n", t.Table, t.Copied, note)
+		}
 	}
 	tw.Flush()
 	for _, t := range rep.NotCopied {
@@ -251,10 +260,12 @@ func (a *app) printMigrateReport(src migrateSource, target string, rep *postgres
 	}
 	fmt.Fprintf(w, `
 next:
-  - every PostgreSQL relay must use this relay's secret key (%s): put it in each
-    relay's --data directory as %s, or set %s to it; the sealed secrets
-    (webhook secrets, source tokens, IMAP passwords) and the audit chain's key depend on it
+  - every PostgreSQL relay must use this relay's secret key (%s):
+    put it in each relay's --data directory as %s, or set %s to it;
+    the sealed secrets (webhook secrets, source tokens, IMAP passwords) and
+    the audit chain's key depend on it
   - the owner token (%s), the agents' API keys and the source tokens work unchanged
-  - start the relays with --database %s; keep %s, stopped, as a backup
+  - start the relays with --database set to %s;
+    keep %s, stopped, as a backup
 `, keyFrom, secretbox.KeyFile, secretbox.EnvKey, filepath.Join(src.dataDir, "owner.token"), target, src.dataDir)
 }
