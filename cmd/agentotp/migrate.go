@@ -118,21 +118,30 @@ func redactURL(raw string) string {
 		return "(an unparsable URL)"
 	}
 	if q := u.Query(); q.Has("password") {
-		q.Set("password", "xxxxx")
+		q.Set("password", redactedMask)
 		u.RawQuery = q.Encode()
 	}
 	return u.Redacted()
 }
 
-// urlPasswords returns the passwords a database URL carries.
+// urlPasswords returns the passwords a database URL carries, each as it
+// is and in every escaped form a URL or a message may spell it.
 func urlPasswords(raw string) []string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return nil
+	}
+	var pws []string
+	if p, ok := u.User.Password(); ok {
+		pws = append(pws, p)
+	}
+	if p := u.Query().Get("password"); p != "" {
+		pws = append(pws, p)
+	}
 	var out []string
-	if u, err := url.Parse(raw); err == nil {
-		if p, ok := u.User.Password(); ok && p != "" {
-			out = append(out, p, strings.TrimPrefix(url.UserPassword("", p).String(), ":"))
-		}
-		if p := u.Query().Get("password"); p != "" {
-			out = append(out, p, url.QueryEscape(p))
+	for _, p := range pws {
+		if p != "" {
+			out = append(out, p, url.QueryEscape(p), url.PathEscape(p), strings.TrimPrefix(url.UserPassword("", p).String(), ":"))
 		}
 	}
 	return out
@@ -147,8 +156,13 @@ func redactErr(err error, raw string) error {
 	msg := err.Error()
 	clean := msg
 	for _, p := range urlPasswords(raw) {
-		if p != "" {
-			clean = strings.ReplaceAll(clean, p, "xxxxx")
+		if p == "" || strings.Contains(redactedMask, p) {
+			continue
+		}
+		// Again while the mask and its neighbours spell the password
+		// anew; each round takes one of its other characters away.
+		for i := 0; i < 64 && strings.Contains(clean, p); i++ {
+			clean = strings.ReplaceAll(clean, p, redactedMask)
 		}
 	}
 	if clean == msg {
@@ -156,6 +170,10 @@ func redactErr(err error, raw string) error {
 	}
 	return &redactedError{msg: clean, err: err}
 }
+
+// redactedMask stands for a password taken out of a message, as
+// url.URL.Redacted writes it.
+const redactedMask = "xxxxx"
 
 // redactedError is an error whose message had a password taken out.
 type redactedError struct {
