@@ -7,8 +7,9 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/agentotp/agentotp"
 	"github.com/jackc/pgx/v5"
+
+	"github.com/agentotp/agentotp"
 )
 
 // ChangesChannel is the channel of the notes (pg_notify) that every

@@ -1,13 +1,16 @@
 package postgres
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
-	"github.com/agentotp/agentotp"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/agentotp/agentotp"
 )
 
 // micros is the stored form of t: unix microseconds, 0 for the zero time.
@@ -79,4 +82,46 @@ func changed(tag pgconn.CommandTag, err error) error {
 		return agentotp.ErrNotFound
 	}
 	return nil
+}
+
+// rowScanner is a pgx.Row or pgx.Rows.
+type rowScanner interface {
+	Scan(dest ...any) error
+}
+
+// collect scans every row of rows with scan, and closes rows.
+func collect[T any](rows pgx.Rows, scan func(rowScanner) (T, error)) ([]T, error) {
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}
+
+// list runs query on the pool and scans its rows with scan; errors read
+// "postgres: <what>: …".
+func list[T any](ctx context.Context, db *Store, what string, scan func(rowScanner) (T, error), query string, args ...any) ([]T, error) {
+	rows, err := db.pool.Query(ctx, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: %s: %w", what, err)
+	}
+	out, err := collect(rows, scan)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: %s: %w", what, err)
+	}
+	return out, nil
+}
+
+// params collects the arguments of a query built piece by piece.
+type params []any
+
+// add appends v and returns its placeholder ($n).
+func (p *params) add(v any) string {
+	*p = append(*p, v)
+	return "$" + strconv.Itoa(len(*p))
 }
