@@ -135,8 +135,48 @@ func (s *Store) ImportSQLite(ctx context.Context, path string) (*ImportReport, e
 	if err := tx.Commit(ctx); err != nil {
 		return nil, fmt.Errorf("postgres: import: commit: %w", err)
 	}
-	rep.Owners, rep.AuditEntries = n, int64(len(copied.entries))
+	// And once more through the store, as the relays will read it.
+	n2, entries, err := s.verifyImportedAudit(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: import: the data was copied, but %w; drop this database before you use it", err)
+	}
+	if n2 != n || entries != int64(len(copied.entries)) {
+		return nil, fmt.Errorf("postgres: import: the data was copied, but the store reads %d owners' chains of %d entries where %d of %d were copied; drop this database before you use it",
+			n2, entries, n, len(copied.entries))
+	}
+	rep.Owners, rep.AuditEntries = n, entries
 	return rep, nil
+}
+
+// verifyImportedAudit verifies every owner's whole audit chain through
+// the store's own methods (ListAudit, VerifyAuditChain); it returns the
+// owners with a chain and their entries.
+func (s *Store) verifyImportedAudit(ctx context.Context) (int, int64, error) {
+	owners, err := s.ListOwners(ctx)
+	if err != nil {
+		return 0, 0, fmt.Errorf("the owners do not read back: %w", err)
+	}
+	var total int64
+	n := 0
+	for _, o := range owners {
+		entries, err := s.ListAudit(ctx, agentotp.AuditQuery{OwnerID: o.ID})
+		if err != nil {
+			return 0, 0, fmt.Errorf("the audit of owner %s does not read back: %w", o.ID, err)
+		}
+		if len(entries) == 0 {
+			continue
+		}
+		b, err := s.VerifyAuditChain(ctx, o.ID, "", entries)
+		if err != nil {
+			return 0, 0, fmt.Errorf("the audit chain of owner %s cannot be verified: %w", o.ID, err)
+		}
+		if b != nil {
+			return 0, 0, fmt.Errorf("the audit chain of owner %s does not verify on the target: at seq %d (%s): %s", o.ID, b.Seq, b.ID, b.Reason)
+		}
+		n++
+		total += int64(len(entries))
+	}
+	return n, total, nil
 }
 
 // importReadAudit reads the audit log and its legacy seal from the

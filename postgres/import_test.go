@@ -182,9 +182,11 @@ func pgCounts(t *testing.T, s *postgres.Store, tables []string) map[string]int64
 	return out
 }
 
-// TestImportSQLite: every table of a relay's SQLite data is in
-// PostgreSQL after the import, row for row, and the report says what was
-// copied and verified. A second import into the same database is refused
+// TestImportSQLite: a relay's SQLite data moved to PostgreSQL is there row
+// for row and works as it did: the agents' keys and the owner token
+// authenticate, the audit chain verifies, the request that held its code
+// hands it over once, the approved one is fed and consumed, the pending
+// one can be approved. A second import into the same database is refused
 // and changes nothing.
 func TestImportSQLite(t *testing.T) {
 	ctx := context.Background()
@@ -228,6 +230,71 @@ func TestImportSQLite(t *testing.T) {
 		t.Errorf("report: %d owners, %d entries verified; want 1, %d", rep.Owners, rep.AuditEntries, before["audit"])
 	}
 
+	// The relay on PostgreSQL.
+	svc := relay.New(store, relay.NewBroker(), relay.Config{PublicURL: "http://relay.test", Secrets: fx.box})
+	for id, key := range fx.agentKeys {
+		p, err := svc.Authenticate(ctx, key)
+		if err != nil || p.AgentID != id {
+			t.Errorf("agent %s's key after the move: %+v, %v", id, p, err)
+		}
+	}
+	if p, err := svc.Authenticate(ctx, fx.ownerToken); err != nil || p.OwnerID != fx.ownerID {
+		t.Errorf("the owner token after the move: %+v, %v", p, err)
+	}
+	if _, err := svc.Authenticate(ctx, "ak_live_not_a_key_that_was_ever_made"); err == nil {
+		t.Error("a made-up key authenticates")
+	}
+	checkAudit := func(when string) {
+		t.Helper()
+		ar, err := svc.VerifyAudit(ctx, fx.ownerID)
+		if err != nil || !ar.OK {
+			t.Fatalf("audit %s: %+v, %v", when, ar, err)
+		}
+	}
+	checkAudit("after the move")
+
+	agent, err := svc.Authenticate(ctx, fx.agentKeys[fx.agentA])
+	must(t, err)
+	source, err := svc.Authenticate(ctx, fx.sourceToken)
+	must(t, err)
+	// The code sealed on SQLite opens once.
+	c, err := svc.Consume(ctx, agent, fx.received)
+	must(t, err)
+	if got, err := fx.receivedKey.Open(fx.received, c.Payload); err != nil || string(got) != "271828" {
+		t.Errorf("the code sealed before the move: %q, %v", got, err)
+	}
+	if _, err := svc.Consume(ctx, agent, fx.received); agentotp.ErrorCode(err) != agentotp.EOTPAlreadyConsumed {
+		t.Errorf("second consume: %v", err)
+	}
+	// The approved request is fed on PostgreSQL and read.
+	res, err := svc.Ingest(ctx, source, relay.IncomingMessage{Source: agentotp.ChannelSMS, Sender: "SHOP", Text: "Your SHOP code is 314159"})
+	if err != nil || !res.Matched {
+		t.Fatalf("feeding the approved request after the move: %+v, %v", res, err)
+	}
+	c, err = svc.Consume(ctx, agent, fx.approved)
+	must(t, err)
+	if got, err := fx.approvedKey.Open(fx.approved, c.Payload); err != nil || string(got) != "314159" {
+		t.Errorf("the code fed after the move: %q, %v", got, err)
+	}
+	// The pending one is the owner's to decide.
+	if r, err := svc.Decide(ctx, fx.ownerID, fx.pending, relay.Decision{Approve: true}); err != nil || r.Status != agentotp.StatusApproved {
+		t.Errorf("approving the pending request after the move: %+v, %v", r, err)
+	}
+	if r, err := svc.OwnerRequest(ctx, fx.ownerID, fx.consumed); err != nil || r.Status != agentotp.StatusConsumed {
+		t.Errorf("the consumed request after the move: %+v, %v", r, err)
+	}
+	if a, err := svc.OwnerAgent(ctx, fx.ownerID, fx.agentA); err != nil || a.WebhookURL != "https://agent.example/hook" || a.WebhookSecret == "" {
+		t.Errorf("agent A's webhook after the move: url %q, secret set %v, %v", a.WebhookURL, a.WebhookSecret != "", err)
+	}
+	if ps, err := svc.ListPolicies(ctx, fx.ownerID); err != nil || len(ps) != 1 || ps[0].Name != "ask acme" {
+		t.Errorf("policies after the move: %+v, %v", ps, err)
+	}
+	if st, err := svc.OwnerSettings(ctx, fx.ownerID); err != nil || st.TimeZone != "Europe/Berlin" {
+		t.Errorf("settings after the move: %+v, %v", st, err)
+	}
+	// New entries chain onto the copied ones.
+	checkAudit("after new entries on PostgreSQL")
+
 	// A second import is refused and writes nothing.
 	heads := pgCounts(t, store, tables)
 	_, err = store.ImportSQLite(ctx, fx.dbPath)
@@ -237,6 +304,7 @@ func TestImportSQLite(t *testing.T) {
 	if again := pgCounts(t, store, tables); !equalCounts(again, heads) {
 		t.Errorf("the refused import changed the target: %v, then %v", heads, again)
 	}
+	checkAudit("after the refused import")
 	for _, code := range append(fx.codes, "314159") {
 		if strings.Contains(err.Error(), code) {
 			t.Errorf("the refusal holds a code")
