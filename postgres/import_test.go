@@ -230,6 +230,32 @@ func TestImportSQLite(t *testing.T) {
 		t.Errorf("report: %d owners, %d entries verified; want 1, %d", rep.Owners, rep.AuditEntries, before["audit"])
 	}
 
+	// No code, key or token is anywhere in the target in the clear.
+	secrets := append([]string{fx.ownerToken, fx.sourceToken}, fx.codes...)
+	for _, k := range fx.agentKeys {
+		secrets = append(secrets, k)
+	}
+	sawAgent := false // the scan reads the rows it looks through
+	for _, n := range tables {
+		rows, err := store.Pool().Query(ctx, `SELECT t::text FROM `+pgx.Identifier{n}.Sanitize()+` AS t`)
+		must(t, err)
+		for rows.Next() {
+			var text string
+			must(t, rows.Scan(&text))
+			sawAgent = sawAgent || strings.Contains(text, fx.agentA)
+			for _, sec := range secrets {
+				if strings.Contains(text, sec) {
+					t.Errorf("a row of %s holds a code, key or token in the clear", n)
+				}
+			}
+		}
+		must(t, rows.Err())
+		rows.Close()
+	}
+	if !sawAgent {
+		t.Error("the scan for secrets in the clear read no row naming agent A")
+	}
+
 	// The relay on PostgreSQL.
 	svc := relay.New(store, relay.NewBroker(), relay.Config{PublicURL: "http://relay.test", Secrets: fx.box})
 	for id, key := range fx.agentKeys {
@@ -464,5 +490,48 @@ func TestImportSQLiteLegacyAudit(t *testing.T) {
 	must(t, store.Pool().QueryRow(ctx, `SELECT count(*) FILTER (WHERE chain = 0), count(*) FILTER (WHERE chain = 1) FROM audit`).Scan(&legacy, &keyed))
 	if legacy != 3 || keyed != 1 {
 		t.Errorf("the target holds %d unkeyed and %d keyed rows; want 3 and 1", legacy, keyed)
+	}
+}
+
+// TestImportSQLiteConcurrent: two imports into one database at once: one
+// copies, the other finds it filled and writes nothing.
+func TestImportSQLiteConcurrent(t *testing.T) {
+	ctx := context.Background()
+	fx := buildSQLiteRelay(t)
+	url := pgtest.URL(t)
+	var stores [2]*postgres.Store
+	for i := range stores {
+		s, err := postgres.Open(ctx, url, nil, postgres.WithSecretBox(fx.box))
+		must(t, err)
+		defer s.Close()
+		stores[i] = s
+	}
+	errs := make(chan error, 2)
+	for _, s := range stores {
+		go func() {
+			_, err := s.ImportSQLite(ctx, fx.dbPath)
+			errs <- err
+		}()
+	}
+	var ok, refused int
+	for range stores {
+		switch err := <-errs; {
+		case err == nil:
+			ok++
+		case strings.Contains(err.Error(), "not empty"):
+			refused++
+		default:
+			t.Errorf("import: %v", err)
+		}
+	}
+	if ok != 1 || refused != 1 {
+		t.Fatalf("%d imports copied, %d were refused; want 1 and 1", ok, refused)
+	}
+	before := sqliteCounts(t, fx.dbPath)
+	after := pgCounts(t, stores[0], []string{"owners", "agents", "requests", "audit"})
+	for n, c := range after {
+		if c != before[n] {
+			t.Errorf("%s: %d rows in SQLite, %d in PostgreSQL", n, before[n], c)
+		}
 	}
 }
