@@ -272,18 +272,20 @@ func (a *app) printMigrateReport(src migrateSource, target string, rep *postgres
 	}
 	fmt.Fprintf(w, "verified on the target: every table's row count matches; the audit chain of each of %d owner(s) verifies (%d entries)\n",
 		rep.Owners, rep.AuditEntries)
-	keyFrom := filepath.Join(src.dataDir, secretbox.KeyFile)
+	keyFile := filepath.Join(src.dataDir, secretbox.KeyFile)
+	key := "copy " + keyFile + " into each relay's --data directory (or set " + secretbox.EnvKey + " to its contents)"
 	if strings.TrimSpace(os.Getenv(secretbox.EnvKey)) != "" {
-		keyFrom = "the " + secretbox.EnvKey + " it ran with"
+		key = "set " + secretbox.EnvKey + " to the key this migration was given"
 	}
 	fmt.Fprintf(w, `
 next:
-  - every PostgreSQL relay must use this relay's secret key (%s):
-    put it in each relay's --data directory as %s, or set %s to it;
+  - every PostgreSQL relay must run with this relay's secret key: %s;
     the sealed secrets (webhook secrets, source tokens, IMAP passwords) and
     the audit chain's key depend on it
-  - the owner token (%s), the agents' API keys and the source tokens work unchanged
+  - the owner token, the agents' API keys and the source tokens work unchanged;
+    copy %s into each relay's --data directory too (a relay without
+    it mints another owner token)
   - start the relays with --database set to %s;
     keep %s, stopped, as a backup
-`, keyFrom, secretbox.KeyFile, secretbox.EnvKey, filepath.Join(src.dataDir, "owner.token"), target, src.dataDir)
+`, key, filepath.Join(src.dataDir, "owner.token"), target, src.dataDir)
 }

@@ -98,7 +98,8 @@ func TestMigrate(t *testing.T) {
 		"in one transaction",
 		"xxxxx@",
 		"verified on the target",
-		"secret key (" + filepath.Join(r.data, "secret.key") + ")",
+		"copy " + filepath.Join(r.data, "secret.key") + " into each relay's --data directory",
+		"copy " + filepath.Join(r.data, "owner.token") + " into each relay's --data directory too",
 		"--database set to postgres://",
 	} {
 		if !strings.Contains(res.stdout, want) {
