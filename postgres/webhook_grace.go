@@ -1,0 +1,37 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// keepPrevWebhookSecret keeps the agent's current webhook secret (still
+// sealed) until until, in the transaction that is about to replace it.
+func keepPrevWebhookSecret(ctx context.Context, tx pgx.Tx, agentID, ownerID string, until time.Time) error {
+	_, err := tx.Exec(ctx, `INSERT INTO agent_prev_webhook_secrets (agent_id, webhook_secret, until)
+		SELECT id, webhook_secret, $1 FROM agents WHERE id = $2 AND owner_id = $3
+		ON CONFLICT (agent_id) DO UPDATE SET webhook_secret = excluded.webhook_secret, until = excluded.until`,
+		micros(until), agentID, ownerID)
+	return err
+}
+
+// PreviousWebhookSecret returns the webhook secret the agent had before
+// its key was last rotated, while that rotation's grace period lasts at
+// now; "" when there is none.
+func (db *Store) PreviousWebhookSecret(ctx context.Context, ownerID, agentID string, now time.Time) (string, error) {
+	var sealed string
+	err := db.pool.QueryRow(ctx, `SELECT p.webhook_secret FROM agent_prev_webhook_secrets AS p
+		JOIN agents AS a ON a.id = p.agent_id
+		WHERE p.agent_id = $1 AND a.owner_id = $2 AND p.until > $3`, agentID, ownerID, micros(now)).Scan(&sealed)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("postgres: previous webhook secret of agent %s: %w", agentID, err)
+	}
+	return db.openSecret(agentID, sealed), nil
+}
