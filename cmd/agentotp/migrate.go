@@ -99,34 +99,39 @@ func parseMigrateFrom(v string) (migrateSource, error) {
 func parseMigrateTo(v string) error {
 	u, err := url.Parse(v)
 	if err != nil {
-		return usage(fmt.Errorf("--to: not a URL: %w", redactErr(err, v)))
+		return usage(fmt.Errorf("--to: not a URL: %w", migrateRedactErr(err, v)))
 	}
 	if u.Scheme != "postgres" && u.Scheme != "postgresql" {
-		return usage(fmt.Errorf("--to: want a postgres:// URL, not %q", redactURL(v)))
+		return usage(fmt.Errorf("--to: want a postgres:// URL, not %q", migrateRedactURL(v)))
 	}
 	if u.Host == "" && u.Query().Get("host") == "" {
-		return usage(fmt.Errorf("--to %s: the URL names no host", redactURL(v)))
+		return usage(fmt.Errorf("--to %s: the URL names no host", migrateRedactURL(v)))
 	}
 	return nil
 }
 
-// redactURL is the database URL with its password, in the user part or
-// in a password parameter, replaced by xxxxx.
-func redactURL(raw string) string {
+// migrateRedactURL is the database URL with its password, in the user
+// part or in a password or sslpassword parameter, replaced by xxxxx.
+func migrateRedactURL(raw string) string {
 	u, err := url.Parse(raw)
 	if err != nil {
 		return "(an unparsable URL)"
 	}
-	if q := u.Query(); q.Has("password") {
-		q.Set("password", redactedMask)
+	q := u.Query()
+	for k := range q {
+		if strings.EqualFold(k, "password") || strings.EqualFold(k, "sslpassword") {
+			q.Set(k, migrateMask)
+		}
+	}
+	if len(q) > 0 {
 		u.RawQuery = q.Encode()
 	}
 	return u.Redacted()
 }
 
-// urlPasswords returns the passwords a database URL carries, each as it
+// migrateURLPasswords returns the passwords a database URL carries, each as it
 // is and in every escaped form a URL or a message may spell it.
-func urlPasswords(raw string) []string {
+func migrateURLPasswords(raw string) []string {
 	u, err := url.Parse(raw)
 	if err != nil {
 		return nil
@@ -135,8 +140,10 @@ func urlPasswords(raw string) []string {
 	if p, ok := u.User.Password(); ok {
 		pws = append(pws, p)
 	}
-	if p := u.Query().Get("password"); p != "" {
-		pws = append(pws, p)
+	for k, vs := range u.Query() {
+		if strings.EqualFold(k, "password") || strings.EqualFold(k, "sslpassword") {
+			pws = append(pws, vs...)
+		}
 	}
 	var out []string
 	for _, p := range pws {
@@ -147,42 +154,42 @@ func urlPasswords(raw string) []string {
 	return out
 }
 
-// redactErr is err with every form of the password of the database URL
+// migrateRedactErr is err with every form of the password of the database URL
 // raw replaced by xxxxx (nil stays nil); what it wraps is kept.
-func redactErr(err error, raw string) error {
+func migrateRedactErr(err error, raw string) error {
 	if err == nil {
 		return nil
 	}
 	msg := err.Error()
 	clean := msg
-	for _, p := range urlPasswords(raw) {
-		if p == "" || strings.Contains(redactedMask, p) {
+	for _, p := range migrateURLPasswords(raw) {
+		if p == "" || strings.Contains(migrateMask, p) {
 			continue
 		}
 		// Again while the mask and its neighbours spell the password
 		// anew; each round takes one of its other characters away.
 		for i := 0; i < 64 && strings.Contains(clean, p); i++ {
-			clean = strings.ReplaceAll(clean, p, redactedMask)
+			clean = strings.ReplaceAll(clean, p, migrateMask)
 		}
 	}
 	if clean == msg {
 		return err
 	}
-	return &redactedError{msg: clean, err: err}
+	return &migrateRedactedError{msg: clean, err: err}
 }
 
-// redactedMask stands for a password taken out of a message, as
+// migrateMask stands for a password taken out of a message, as
 // url.URL.Redacted writes it.
-const redactedMask = "xxxxx"
+const migrateMask = "xxxxx"
 
-// redactedError is an error whose message had a password taken out.
-type redactedError struct {
+// migrateRedactedError is an error whose message had a password taken out.
+type migrateRedactedError struct {
 	msg string
 	err error
 }
 
-func (e *redactedError) Error() string { return e.msg }
-func (e *redactedError) Unwrap() error { return e.err }
+func (e *migrateRedactedError) Error() string { return e.msg }
+func (e *migrateRedactedError) Unwrap() error { return e.err }
 
 // migrateKey loads the source's secret key: AGENTOTP_SECRET_KEY, else the
 // data directory's secret.key, which must exist (it is never created
@@ -207,13 +214,13 @@ func (a *app) migrate(ctx context.Context, o migrateOptions) error {
 		return err
 	}
 	err = a.migrateRun(ctx, src, o.to)
-	return redactErr(err, o.to)
+	return migrateRedactErr(err, o.to)
 }
 
 // migrateRun copies src into the PostgreSQL database at to and prints the
 // report.
 func (a *app) migrateRun(ctx context.Context, src migrateSource, to string) error {
-	target := redactURL(to)
+	target := migrateRedactURL(to)
 	unlock, err := lockDataDir(src.dataDir) // datadir_lock.go: the relay must be stopped
 	if err != nil {
 		return fmt.Errorf("the source relay must be stopped before it is migrated: %w", err)

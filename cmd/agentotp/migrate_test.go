@@ -44,8 +44,8 @@ func TestMigrateUsage(t *testing.T) {
 	}
 }
 
-// withPassword returns the database URL u with its password replaced.
-func withPassword(t *testing.T, u, password string) string {
+// migrateWithPassword returns the database URL u with its password replaced.
+func migrateWithPassword(t *testing.T, u, password string) string {
 	t.Helper()
 	p, err := url.Parse(u)
 	if err != nil {
@@ -124,7 +124,7 @@ func TestMigrate(t *testing.T) {
 	noPassword(t, res)
 
 	// A wrong password: refused, the password never shown in any form.
-	wrong := withPassword(t, target, "Wr0ng/pässword")
+	wrong := migrateWithPassword(t, target, "Wr0ng/pässword")
 	res = agentotp(t, "", nil, "migrate", "--from", from, "--to", wrong)
 	if res.code != exitError {
 		t.Fatalf("wrong password: %+v", res)
@@ -184,46 +184,53 @@ func TestMigrateJSON(t *testing.T) {
 	}
 }
 
-// FuzzRedact: whatever the database URL, its password is in no message
-// that went through redactErr, in any of the forms a URL spells it, and
-// redactURL keeps none of it; neither panics.
-func FuzzRedact(f *testing.F) {
+// FuzzMigrateRedact: whatever the database URL, its password is in no message
+// that went through migrateRedactErr, in any of the forms a URL spells it, and
+// migrateRedactURL keeps none of it; neither panics.
+func FuzzMigrateRedact(f *testing.F) {
 	for _, s := range []string{
 		"postgres://agentotp:agentotp@127.0.0.1:5432/db?sslmode=disable",
 		"postgres://u:p%40ss@h/db?password=second",
 		"postgresql://u:xb@h/db",
 		"postgres://u@h/db?password=a%20b",
+		"postgres://u@h/db?PASSWORD=one&password=two&sslpassword=three",
 		"postgres://:@h",
 		"not a url %zz",
 	} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, raw string) {
-		red := redactURL(raw)
+		red := migrateRedactURL(raw)
 		u, err := url.Parse(raw)
 		if err != nil {
 			return
 		}
 		if ru, err := url.Parse(red); err == nil {
-			if p, ok := ru.User.Password(); ok && p != redactedMask {
-				t.Errorf("redactURL(%q) = %q keeps a password", raw, red)
+			if p, ok := ru.User.Password(); ok && p != migrateMask {
+				t.Errorf("migrateRedactURL(%q) = %q keeps a password", raw, red)
 			}
-			if q := ru.Query().Get("password"); q != "" && q != redactedMask {
-				t.Errorf("redactURL(%q) = %q keeps the password parameter", raw, red)
+			for k, vs := range ru.Query() {
+				for _, v := range vs {
+					if (strings.EqualFold(k, "password") || strings.EqualFold(k, "sslpassword")) && v != migrateMask {
+						t.Errorf("migrateRedactURL(%q) = %q keeps the %s parameter", raw, red, k)
+					}
+				}
 			}
 		}
 		var pws []string
 		if p, ok := u.User.Password(); ok {
 			pws = append(pws, p)
 		}
-		if q := u.Query().Get("password"); q != "" {
-			pws = append(pws, q)
+		for k, vs := range u.Query() {
+			if strings.EqualFold(k, "password") || strings.EqualFold(k, "sslpassword") {
+				pws = append(pws, vs...)
+			}
 		}
 		for _, p := range pws {
-			if p == "" || strings.Contains(redactedMask, p) {
+			if p == "" || strings.Contains(migrateMask, p) {
 				continue
 			}
-			msg := redactErr(errors.New("connect "+raw+" as "+p+" ("+url.QueryEscape(p)+")"), raw).Error()
+			msg := migrateRedactErr(errors.New("connect "+raw+" as "+p+" ("+url.QueryEscape(p)+")"), raw).Error()
 			if strings.Contains(msg, p) {
 				t.Errorf("password %q left in %q", p, msg)
 			}
