@@ -286,7 +286,8 @@ func (a *app) printMigrateReport(src migrateSource, target string, rep *postgres
 	}
 	fmt.Fprintf(w, `
 next:
-  - every PostgreSQL relay must run with this relay's secret key: %s;
+  - every PostgreSQL relay must run with this relay's secret key:
+    %s;
     the sealed secrets (webhook secrets, source tokens, IMAP passwords) and
     the audit chain's key depend on it
   - the owner token, the agents' API keys and the source tokens work unchanged;
