@@ -136,6 +136,10 @@ func Open(ctx context.Context, url string, logger *slog.Logger, opts ...Option) 
 		pool.Close()
 		return nil, err
 	}
+	if err := s.checkSecretKey(ctx); err != nil { // keycheck.go
+		pool.Close()
+		return nil, err
+	}
 	return s, nil
 }
 
