@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"net/url"
@@ -11,6 +13,8 @@ import (
 	"testing"
 
 	"github.com/agentotp/agentotp/internal/pgtest"
+	"github.com/agentotp/agentotp/postgres"
+	"github.com/agentotp/agentotp/secretbox"
 )
 
 // TestMigrateUsage: a migrate command line that cannot run exits 2 and
@@ -133,6 +137,22 @@ func TestMigrate(t *testing.T) {
 		if strings.Contains(res.stdout+res.stderr, form) {
 			t.Errorf("the wrong password is in the message: %q", res.stderr)
 		}
+	}
+
+	// A database that relays with another secret key use already.
+	other := pgtest.URL(t)
+	box, err := secretbox.New(bytes.Repeat([]byte{3}, secretbox.KeySize))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ps, err := postgres.Open(context.Background(), other, nil, postgres.WithSecretBox(box))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ps.Close()
+	res = agentotp(t, "", nil, "migrate", "--from", from, "--to", other)
+	if res.code != exitError || !strings.Contains(res.stderr, "another secret key") {
+		t.Errorf("migrate into a database of another secret key: %+v", res)
 	}
 
 	// Sources that are not a relay's.
