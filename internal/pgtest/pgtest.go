@@ -70,9 +70,18 @@ func URL(t testing.TB) string {
 		t.Fatalf("pgtest: create database %s: %v", name, err)
 	}
 	t.Cleanup(func() {
-		if err := exec(admin, "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)"); err != nil {
-			t.Errorf("pgtest: drop database %s: %v", name, err)
+		// FORCE ends the test's own sessions, but not a backend of another
+		// role that may be in the database for a moment (an autovacuum
+		// worker): that drop fails, and the next one, a little later,
+		// does not.
+		var err error
+		for range 20 {
+			if err = exec(admin, "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)"); err == nil {
+				return
+			}
+			time.Sleep(100 * time.Millisecond)
 		}
+		t.Errorf("pgtest: drop database %s: %v", name, err)
 	})
 	u.Path = "/" + name
 	return u.String()
