@@ -10,6 +10,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"net/url"
 	"os"
@@ -18,6 +19,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // EnvURL names the environment variable that holds the admin URL.
@@ -57,6 +59,25 @@ func AdminURL(t testing.TB) string {
 // or fails t as AdminURL does.
 func URL(t testing.TB) string {
 	t.Helper()
+	return newDatabase(t, "")
+}
+
+// URLICU is URL for a database whose default collation is the ICU locale
+// icuLocale ("en-US", say), which orders text unlike a byte comparison:
+// for tests that a store's ordering does not depend on the server's
+// locale.
+func URLICU(t testing.TB, icuLocale string) string {
+	t.Helper()
+	return newDatabase(t, " LOCALE_PROVIDER icu ICU_LOCALE "+quote(icuLocale)+" TEMPLATE template0")
+}
+
+// quote is s as an SQL string literal.
+func quote(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
+
+// newDatabase creates the database of URL with the CREATE DATABASE
+// options opts.
+func newDatabase(t testing.TB, opts string) string {
+	t.Helper()
 	admin := AdminURL(t)
 	u, err := url.Parse(admin)
 	if err != nil {
@@ -66,25 +87,37 @@ func URL(t testing.TB) string {
 	rand.Read(b[:])
 	name := dbPrefix + hex.EncodeToString(b[:])
 
-	if err := exec(admin, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()); err != nil {
+	if err := exec(admin, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()+opts); err != nil {
 		t.Fatalf("pgtest: create database %s: %v", name, err)
 	}
 	t.Cleanup(func() {
-		// FORCE ends the test's own sessions, but not a backend of another
-		// role that may be in the database for a moment (an autovacuum
-		// worker): that drop fails, and the next one, a little later,
-		// does not.
-		var err error
-		for range 20 {
-			if err = exec(admin, "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)"); err == nil {
-				return
-			}
-			time.Sleep(100 * time.Millisecond)
+		if err := drop(admin, name); err != nil {
+			t.Errorf("pgtest: drop database %s: %v", name, err)
 		}
-		t.Errorf("pgtest: drop database %s: %v", name, err)
 	})
 	u.Path = "/" + name
 	return u.String()
+}
+
+// dropTries bounds the attempts to drop a test database.
+const dropTries = 20
+
+// drop drops the database name, ending the connections still open to it.
+// The server's own autovacuum worker may be at work on it, which a role
+// that is not a superuser cannot end (SQLSTATE 42501), nor drop the
+// database meanwhile (55006): drop then tries again, as the worker ends
+// soon.
+func drop(admin, name string) error {
+	var err error
+	for try := range dropTries {
+		err = exec(admin, "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)")
+		var pe *pgconn.PgError
+		if err == nil || !errors.As(err, &pe) || (pe.Code != "42501" && pe.Code != "55006") {
+			return err
+		}
+		time.Sleep(time.Duration(try+1) * 50 * time.Millisecond)
+	}
+	return err
 }
 
 // exec runs one statement on a connection of its own to the admin URL.
