@@ -136,6 +136,10 @@ func Open(ctx context.Context, url string, logger *slog.Logger, opts ...Option) 
 		pool.Close()
 		return nil, err
 	}
+	if err := s.checkSecretKey(ctx); err != nil { // keycheck.go
+		pool.Close()
+		return nil, err
+	}
 	return s, nil
 }
 
@@ -154,6 +158,10 @@ func newInstance() string {
 // Instance names this store handle: the Origin of the changes it commits
 // (agentotp.Cluster).
 func (s *Store) Instance() string { return s.instance }
+
+// Pool returns the store's connection pool, for the other parts of this
+// package and for tests; callers must not close it.
+func (s *Store) Pool() *pgxpool.Pool { return s.pool }
 
 // SecretBox returns the box the store seals secrets with.
 func (s *Store) SecretBox() *secretbox.Box { return s.box }

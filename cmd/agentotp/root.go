@@ -118,6 +118,7 @@ func newRootCmd(a *app) *cobra.Command {
 		newVersionCmd(a),  // version.go
 		newDecryptCmd(a),  // decrypt.go
 		newBenchCmd(a),    // bench.go
+		newMigrateCmd(a),  // migrate.go
 	)
 	// Add cobra's help and completion commands now, not at Execute, so
 	// that finishTree reaches them too.
