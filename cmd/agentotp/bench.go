@@ -1174,6 +1174,10 @@ func writeHeapProfile(path string) error {
 		return err
 	}
 	runtime.GC()
+	if g, err := os.Create(path + ".goroutines"); err == nil {
+		_ = pprof.Lookup("goroutine").WriteTo(g, 1)
+		g.Close()
+	}
 	if err := pprof.Lookup("heap").WriteTo(f, 0); err != nil {
 		f.Close()
 		return fmt.Errorf("heap profile: %w", err)
