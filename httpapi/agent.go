@@ -58,42 +58,63 @@ func (s *Server) createRequest(w http.ResponseWriter, r *http.Request, p *relay.
 
 func (s *Server) getRequest(w http.ResponseWriter, r *http.Request, p *relay.Principal) {
 	id := r.PathValue("id")
-	var (
-		req *agentotp.Request
-		err error
-	)
 	if ws := r.URL.Query().Get("wait"); ws != "" {
-		n, perr := strconv.Atoi(ws)
-		max := int(s.cfg.MaxWait.Seconds())
-		if perr != nil || n < 1 || n > max {
-			s.writeError(w, r, agentotp.FieldErr("wait", "must be an integer between 1 and %d", max), 0)
-			return
-		}
-		releaseSlot, ok := s.holdWait(w, r, p)
-		if !ok {
-			return
-		}
-		defer releaseSlot()
-		// Long-polls outlive the server's write timeout.
-		_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(time.Duration(n+10) * time.Second))
-		// A shutdown ends the wait at once (drain.Context) and the
-		// answer is the request as it stands, as when the wait runs out.
-		waitCtx, stopWait := drain.Context(r.Context())
-		req, err = s.svc.WaitRequest(waitCtx, p, id, time.Duration(n)*time.Second)
-		drained := err != nil && waitCtx.Err() != nil && r.Context().Err() == nil
-		stopWait()
-		if drained {
-			// Close this connection after the answer (over HTTP/2, a
-			// GOAWAY): the client's next call goes to the next relay.
-			w.Header().Set("Connection", "close")
-			if req, err = s.svc.GetRequest(r.Context(), p, id); err != nil && !isDomainError(err) {
-				s.log.WarnContext(r.Context(), "shutting down: a long-poll's request could not be read", "err", err)
-				err = shuttingDown()
-			}
-		}
-	} else {
-		req, err = s.svc.GetRequest(r.Context(), p, id)
+		s.longPoll(w, r, p, id, ws)
+		return
 	}
+	req, err := s.svc.GetRequest(r.Context(), p, id)
+	s.answerRequest(w, r, req, err)
+}
+
+// longPoll answers GET /v1/otp/{id}?wait=N. It is the frame a waiting
+// long-poll sleeps in (under net/http's and the middlewares'), so it
+// keeps little on the stack: the answer is built in answerRequest, after
+// the wait.
+func (s *Server) longPoll(w http.ResponseWriter, r *http.Request, p *relay.Principal, id, ws string) {
+	n, ok := s.startLongPoll(w, r, ws)
+	if !ok {
+		return
+	}
+	releaseSlot, ok := s.holdWait(w, r, p)
+	if !ok {
+		return
+	}
+	defer releaseSlot()
+	// A shutdown ends the wait at once (the drain signal) and the
+	// answer is the request as it stands, as when the wait runs out.
+	req, err := s.svc.WaitRequest(r.Context(), p, id, n, drain.Done(r.Context()))
+	if errors.Is(err, relay.ErrWaitStopped) {
+		// Close this connection after the answer (over HTTP/2, a
+		// GOAWAY): the client's next call goes to the next relay.
+		w.Header().Set("Connection", "close")
+		if req, err = s.svc.GetRequest(r.Context(), p, id); err != nil && !isDomainError(err) {
+			s.log.WarnContext(r.Context(), "shutting down: a long-poll's request could not be read", "err", err)
+			err = shuttingDown()
+		}
+	}
+	s.answerRequest(w, r, req, err)
+}
+
+// startLongPoll checks ?wait= (answering 422 when it is out of range) and
+// moves the connection's write deadline past the wait: long-polls outlive
+// the server's write timeout.
+//
+//go:noinline
+func (s *Server) startLongPoll(w http.ResponseWriter, r *http.Request, ws string) (time.Duration, bool) {
+	n, err := strconv.Atoi(ws)
+	max := int(s.cfg.MaxWait.Seconds())
+	if err != nil || n < 1 || n > max {
+		s.writeError(w, r, agentotp.FieldErr("wait", "must be an integer between 1 and %d", max), 0)
+		return 0, false
+	}
+	_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(time.Duration(n+10) * time.Second))
+	return time.Duration(n) * time.Second, true
+}
+
+// answerRequest writes the agent's view of req, or err.
+//
+//go:noinline
+func (s *Server) answerRequest(w http.ResponseWriter, r *http.Request, req *agentotp.Request, err error) {
 	if err != nil {
 		s.writeError(w, r, err, 0)
 		return
@@ -186,8 +207,7 @@ func (s *Server) requestEvents(w http.ResponseWriter, r *http.Request, p *relay.
 	_ = rc.Flush() // the headers now, not at the first change
 	token := bearer(r)
 	draining := drain.Done(ctx)
-	heartbeat := time.NewTicker(s.cfg.SSEHeartbeat)
-	defer heartbeat.Stop()
+	nextBeat := time.Now().Add(s.cfg.SSEHeartbeat)
 	for {
 		changed, release := s.svc.WatchRequest(id)
 		req, err = s.svc.GetRequest(ctx, p, id)
@@ -208,43 +228,46 @@ func (s *Server) requestEvents(w http.ResponseWriter, r *http.Request, p *relay.
 			release()
 			return
 		}
-		expiry := time.NewTimer(time.Until(req.ExpiresAt))
+		expiry := req.ExpiresAt
 	wait:
 		for {
-			select {
-			case <-changed:
+			switch s.parkStream(ctx, changed, earliest(expiry, nextBeat), draining) {
+			case streamChanged:
 				break wait
-			case <-expiry.C:
-				break wait
-			case <-heartbeat.C:
+			case streamDeadline:
+				if !time.Now().Before(expiry) {
+					break wait
+				}
+				if time.Now().Before(nextBeat) {
+					continue // woken for a deadline that moved
+				}
+				nextBeat = nextBeat.Add(s.cfg.SSEHeartbeat)
+				if now := time.Now(); nextBeat.Before(now) { // a beat late: none owed
+					nextBeat = now.Add(s.cfg.SSEHeartbeat)
+				}
 				// A revoked or rotated-out key loses its stream.
 				if _, err := s.svc.Authenticate(ctx, token); err != nil {
-					expiry.Stop()
 					release()
 					return
 				}
 				if _, err := fmt.Fprint(w, ": heartbeat\n\n"); err != nil {
-					expiry.Stop()
 					release()
 					return
 				}
 				_ = rc.Flush()
-			case <-draining:
+			case streamDraining:
 				// The relay is stopping: end the stream cleanly, with
 				// a hint to reconnect soon; the client resumes with
 				// Last-Event-ID once the relay is back.
 				fmt.Fprintf(w, "retry: %d\n\n", drainReconnectMillis)
 				_ = rc.Flush()
-				expiry.Stop()
 				release()
 				return
-			case <-ctx.Done():
-				expiry.Stop()
+			default: // the client went away
 				release()
 				return
 			}
 		}
-		expiry.Stop()
 		release()
 	}
 }

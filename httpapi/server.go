@@ -389,8 +389,7 @@ func (s *Server) logRequests(next http.Handler) http.Handler {
 		sw := &statusWriter{ResponseWriter: w}
 		next.ServeHTTP(sw, r)
 		s.metrics.observe(r, sw.status, time.Since(start))
-		s.log.InfoContext(r.Context(), "http", "method", r.Method, "path", r.URL.Path, "route", routeOf(r), "status", sw.status,
-			"bytes", sw.bytes, "ms", time.Since(start).Milliseconds(), "remote", ratelimit.ClientIP(r), "user_agent", clip(r.UserAgent(), 256))
+		s.logRequest(r, sw, start) // waitlog.go
 	})
 }
 

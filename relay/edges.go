@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/agentotp/agentotp"
 )
@@ -18,6 +19,11 @@ import (
 // reading the request, so that a change between the read and the wait is
 // not missed.
 func (s *Service) WatchRequest(id string) (<-chan struct{}, func()) { return s.broker.Subscribe(id) }
+
+// WaitUntil returns a channel that is closed at at, from the service's
+// one clock of deadlines (no timer per waiter), and a function that
+// releases the entry: call it when the wait ends, whichever way.
+func (s *Service) WaitUntil(at time.Time) (<-chan struct{}, func()) { return s.waits.add(at) }
 
 // WatchOwner returns a channel that receives the id of every request of
 // the owner that changes (slow readers miss ids rather than block), and a

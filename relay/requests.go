@@ -227,15 +227,17 @@ func (s *Service) GetRequest(ctx context.Context, p *Principal, id string) (*age
 	return s.agentRequest(ctx, p, id)
 }
 
+// ErrWaitStopped is WaitRequest's answer when its stop channel closed
+// (the relay is shutting down): the caller reads the request as it stands.
+var ErrWaitStopped = errors.New("relay: wait stopped")
+
 // WaitRequest returns the agent's request once its status is no longer
 // pending_approval or approved, or when wait has passed, whichever comes
-// first. It sleeps on the broker, never in a polling loop.
-func (s *Service) WaitRequest(ctx context.Context, p *Principal, id string, wait time.Duration) (*agentotp.Request, error) {
-	deadline := time.Now().Add(wait)
-	// One timer per waiter, set to whichever comes first: the end of the
-	// wait or the request's expiry.
-	timer := time.NewTimer(wait)
-	defer timer.Stop()
+// first; ErrWaitStopped once stop is closed (nil: never). It sleeps on the
+// broker and on the service's one clock of deadlines, never in a polling
+// loop and with no timer of its own.
+func (s *Service) WaitRequest(ctx context.Context, p *Principal, id string, wait time.Duration, stop <-chan struct{}) (*agentotp.Request, error) {
+	end := time.Now().Add(wait)
 	for {
 		// Subscribe before reading, so a change between the read and the
 		// wait is not missed.
@@ -245,31 +247,63 @@ func (s *Service) WaitRequest(ctx context.Context, p *Principal, id string, wait
 			release()
 			return r, err
 		}
-		left := time.Until(deadline)
-		expiring := false
-		if untilExpiry := r.ExpiresAt.Sub(s.Now()); untilExpiry < left {
-			left, expiring = untilExpiry, true
+		// Wake at whichever comes first: the end of the wait or the
+		// request's expiry (s.Now may be a test clock: count from it).
+		at, expiring := end, false
+		if untilExpiry := r.ExpiresAt.Sub(s.Now()); time.Now().Add(untilExpiry).Before(at) {
+			at, expiring = time.Now().Add(untilExpiry), true
 		}
-		timer.Reset(max(left, 0))
-		select {
-		case <-changed:
-			release()
+		// Only the status is kept while parked, not the request read.
+		status := r.Status
+		r = nil
+		woke := s.park(ctx, changed, at, stop)
+		release()
+		switch woke {
+		case wokeChanged:
 			r2, err := s.agentRequest(ctx, p, id)
-			if err != nil || r2.Status != r.Status {
+			if err != nil || r2.Status != status {
 				return r2, err
 			}
 			// A held message changes no status; keep waiting.
-		case <-timer.C:
-			release()
+		case wokeDeadline:
 			if !expiring {
 				return s.agentRequest(ctx, p, id)
 			}
 			// The request's TTL passed: the next load ends it.
-		case <-ctx.Done():
-			release()
+		case wokeStopped:
+			return nil, ErrWaitStopped
+		default:
 			return nil, ctx.Err()
 		}
 	}
+}
+
+// What ended a park.
+const (
+	wokeDone = iota
+	wokeChanged
+	wokeDeadline
+	wokeStopped
+)
+
+// park sleeps until changed is closed, at passes, stop is closed or ctx
+// ends, and says which. It is a frame of its own, with nothing on the
+// stack below it but the caller's, so that a parked waiter's stack stays
+// small (it is what a waiting goroutine keeps, times 10,000).
+func (s *Service) park(ctx context.Context, changed <-chan struct{}, at time.Time, stop <-chan struct{}) int {
+	due, cancel := s.waits.add(at)
+	woke := wokeDone
+	select {
+	case <-changed:
+		woke = wokeChanged
+	case <-due:
+		woke = wokeDeadline
+	case <-stop:
+		woke = wokeStopped
+	case <-ctx.Done():
+	}
+	cancel()
+	return woke
 }
 
 // Consumed is what a consume hands the agent: ciphertext only.

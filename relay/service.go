@@ -39,6 +39,7 @@ type Service struct {
 	index     liveIndex
 	passkeys  ceremonies  // begun passkey ceremonies (passkey.go)
 	enroll    enrollState // agents' self-enrollment (enroll.go)
+	waits     waitClock   // deadlines of long-polls and event streams (waitclock.go)
 }
 
 // New returns a service over store.

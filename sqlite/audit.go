@@ -79,6 +79,12 @@ func (db *DB) AppendAudit(ctx context.Context, audit ...agentotp.AuditEntry) err
 // the other fields of q. An empty q.OwnerID lists the entries of every
 // owner, whose chains interleave: verify each owner's separately.
 func (db *DB) ListAudit(ctx context.Context, q agentotp.AuditQuery) ([]agentotp.AuditEntry, error) {
+	query, args := auditListQuery(q)
+	return list(ctx, db, "list audit", scanAuditEntry, query, args...)
+}
+
+// auditListQuery is the query of ListAudit and its arguments.
+func auditListQuery(q agentotp.AuditQuery) (string, []any) {
 	where := []string{"seq > ?"}
 	args := []any{q.AfterSeq}
 	if q.OwnerID != "" {
@@ -86,7 +92,11 @@ func (db *DB) ListAudit(ctx context.Context, q agentotp.AuditQuery) ([]agentotp.
 		args = append(args, q.OwnerID)
 	}
 	if q.RequestID != "" {
-		where = append(where, "request_id = ?")
+		// The second term lets SQLite use the partial index
+		// audit_request (WHERE request_id <> ''), which a bound
+		// parameter alone does not: without it a request's few entries
+		// are found by walking the owner's whole chain.
+		where = append(where, "request_id = ?", "request_id <> ''")
 		args = append(args, q.RequestID)
 	}
 	if q.Action != "" {
@@ -99,7 +109,7 @@ func (db *DB) ListAudit(ctx context.Context, q agentotp.AuditQuery) ([]agentotp.
 		query += ` LIMIT ?`
 		args = append(args, q.Limit)
 	}
-	return list(ctx, db, "list audit", scanAuditEntry, query, args...)
+	return query, args
 }
 
 func scanAuditEntry(s rowScanner) (agentotp.AuditEntry, error) {

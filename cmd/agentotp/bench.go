@@ -29,6 +29,7 @@ import (
 	domain "github.com/agentotp/agentotp"
 	"github.com/agentotp/agentotp/client"
 	"github.com/agentotp/agentotp/httpapi"
+	"github.com/agentotp/agentotp/internal/drain"
 	"github.com/agentotp/agentotp/relay"
 	"github.com/agentotp/agentotp/seal"
 	"github.com/agentotp/agentotp/sqlite"
@@ -53,6 +54,9 @@ type benchOptions struct {
 	// cpuProfile, when set, is where the relay writes a CPU profile of
 	// the lifecycle run with the most agents.
 	cpuProfile string
+	// heapProfile, when set, is where the relay writes a heap profile
+	// while the waiters of the waiters run wait.
+	heapProfile string
 }
 
 func newBenchCmd(a *app) *cobra.Command {
@@ -101,7 +105,8 @@ It stops by itself; --json prints the figures as one JSON object.`,
 	f.BoolVar(&o.jsonOut, "json", false, "print JSON")
 	f.BoolVar(&o.child, "relay-child", false, "serve bench's own relay (used by bench itself)")
 	f.IntVar(&o.seedLive, "seed-live", 0, "with --relay-child: live requests stored before serving")
-	f.StringVar(&o.cpuProfile, "cpuprofile", "", "write the relay's CPU profile of the lifecycle run with the most agents to this file")
+	f.StringVar(&o.cpuProfile, "cpuprofile", "", "write the relay's CPU profile of the lifecycle run with the most agents (with --clients 0: of the waiters run) to this file")
+	f.StringVar(&o.heapProfile, "heapprofile", "", "write the relay's heap profile, taken while the waiters wait, to this file")
 	_ = f.MarkHidden("relay-child")
 	_ = f.MarkHidden("seed-live")
 	return cmd
@@ -185,13 +190,31 @@ func runBenchChild(ctx context.Context, a *app, o benchOptions) error {
 		runtime.GC()
 		w.WriteHeader(http.StatusNoContent)
 	})
+	if o.heapProfile != "" {
+		// bench asks for the heap profile while its waiters wait.
+		mux.HandleFunc("POST /bench/heapprofile", func(w http.ResponseWriter, r *http.Request) {
+			if err := writeHeapProfile(o.heapProfile); err != nil {
+				http.Error(w, err.Error(), http.StatusInternalServerError)
+				return
+			}
+			w.WriteHeader(http.StatusNoContent)
+		})
+	}
 	mux.Handle("/", api)
+	// The server is set up as serve sets up its own (serve_main.go): the
+	// same timeouts and a drain signal in every connection's context, so
+	// that what a waiter costs here is what it costs there.
+	draining := drain.New()
 	srv := &http.Server{
 		Handler:           mux,
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		BaseContext:       func(net.Listener) context.Context { return ctx },
+		ReadHeaderTimeout: httpReadHeaderTimeout,
+		ReadTimeout:       httpReadTimeout,
+		WriteTimeout:      httpWriteTimeout,
+		IdleTimeout:       httpIdleTimeout,
+		MaxHeaderBytes:    32 << 10,
+		BaseContext:       func(net.Listener) context.Context { return drain.With(ctx, draining) },
 	}
+	srv.RegisterOnShutdown(draining.Start)
 	runCtx, stopRun := context.WithCancel(ctx)
 	runDone := make(chan struct{})
 	go func() { svc.Run(runCtx, 5*time.Second); close(runDone) }()
@@ -243,7 +266,7 @@ func seedLive(ctx context.Context, svc *relay.Service, store domain.Store, owner
 }
 
 // startChild starts a relay child with seed live requests.
-func startChild(ctx context.Context, seed int, profile string) (*benchTarget, error) {
+func startChild(ctx context.Context, seed int, profile, heapProfile string) (*benchTarget, error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return nil, err
@@ -255,6 +278,9 @@ func startChild(ctx context.Context, seed int, profile string) (*benchTarget, er
 	args := []string{"bench", "--relay-child", "--data", filepath.Join(dir, "data"), "--seed-live", strconv.Itoa(seed)}
 	if profile != "" {
 		args = append(args, "--cpuprofile", profile)
+	}
+	if heapProfile != "" {
+		args = append(args, "--heapprofile", heapProfile)
 	}
 	cmd := exec.CommandContext(ctx, exe, args...)
 	cmd.Env = append(os.Environ(), "AGENTOTP_SECRET_KEY=")
@@ -351,11 +377,21 @@ type liveRun struct {
 
 // waitersRun is the waiters scenario.
 type waitersRun struct {
-	Waiters       int      `json:"waiters"`
-	PerWaiterKiB  float64  `json:"memory_per_waiter_kib"`
-	FeedPerSecond float64  `json:"feed_msg_per_s"`
-	IngestToAgent quantile `json:"ingest_to_agent_ms"`
-	Failures      int64    `json:"failures"`
+	Waiters      int     `json:"waiters"`
+	PerWaiterKiB float64 `json:"memory_per_waiter_kib"`
+	// The same memory split into heap and goroutine stacks, and the
+	// relay's goroutines per waiter (net/http's included).
+	HeapPerWaiterKiB    float64 `json:"heap_per_waiter_kib"`
+	StackPerWaiterKiB   float64 `json:"stack_per_waiter_kib"`
+	GoroutinesPerWaiter float64 `json:"goroutines_per_waiter"`
+	// CPUPerMessageMs is the relay's CPU time (user + system, from its
+	// process_cpu_seconds_total) per message fed, ingest and the answer
+	// of the long-poll it wakes: a figure that other load on the machine
+	// disturbs less than the feed rate.
+	CPUPerMessageMs float64  `json:"relay_cpu_per_message_ms"`
+	FeedPerSecond   float64  `json:"feed_msg_per_s"`
+	IngestToAgent   quantile `json:"ingest_to_agent_ms"`
+	Failures        int64    `json:"failures"`
 }
 
 // quantile is a p50/p99 pair in milliseconds.
@@ -423,11 +459,17 @@ func runBench(ctx context.Context, a *app, o benchOptions) error {
 		}
 	}
 	// open returns the relay of one run: a fresh child, or --server.
-	open := func(seed int, profile string) (*benchTarget, error) {
+	open := func(seed int, profile, heapProfile string) (*benchTarget, error) {
 		if o.server != "" {
 			return &benchTarget{url: strings.TrimRight(o.server, "/"), token: o.token, stop: func() error { return nil }}, nil
 		}
-		return startChild(ctx, seed, profile)
+		return startChild(ctx, seed, profile, heapProfile)
+	}
+	abs := func(path string) (string, error) {
+		if path == "" {
+			return "", nil
+		}
+		return filepath.Abs(path)
 	}
 	most := slices.Max(append([]int{0}, o.clients...))
 	tmp, err := os.MkdirTemp("", "agentotp-bench-floor-")
@@ -447,7 +489,7 @@ func runBench(ctx context.Context, a *app, o benchOptions) error {
 				return err
 			}
 		}
-		t, err := open(0, profile)
+		t, err := open(0, profile, "")
 		if err != nil {
 			return err
 		}
@@ -484,7 +526,7 @@ func runBench(ctx context.Context, a *app, o benchOptions) error {
 			continue
 		}
 		progress("cost with %d live requests …", n)
-		t, err := open(n, "")
+		t, err := open(n, "", "")
 		if err != nil {
 			return err
 		}
@@ -497,11 +539,21 @@ func runBench(ctx context.Context, a *app, o benchOptions) error {
 	}
 	if o.waiters > 0 {
 		progress("%d waiters …", o.waiters)
-		t, err := open(0, "")
+		profile := ""
+		if most == 0 { // no lifecycle run: the CPU profile is of this one
+			if profile, err = abs(o.cpuProfile); err != nil {
+				return err
+			}
+		}
+		heapProfile, err := abs(o.heapProfile)
 		if err != nil {
 			return err
 		}
-		wr, err := benchWaiters(ctx, t, o.waiters)
+		t, err := open(0, profile, heapProfile)
+		if err != nil {
+			return err
+		}
+		wr, err := benchWaiters(ctx, t, o.waiters, heapProfile != "" && o.server == "")
 		_ = t.stop()
 		if err != nil {
 			return err
@@ -876,7 +928,7 @@ func fillLive(ctx context.Context, t *benchTarget, f *benchFleet, n int) error {
 // benchWaiters opens w long-polls at once, each a bare connection with its
 // request written, reads the relay's memory from its /metrics before and
 // after, then feeds them all from 8 concurrent senders.
-func benchWaiters(ctx context.Context, t *benchTarget, w int) (*waitersRun, error) {
+func benchWaiters(ctx context.Context, t *benchTarget, w int, heapProfile bool) (*waitersRun, error) {
 	per := relay.MaxLiveRequestsPerAgent
 	f, err := newFleet(ctx, t, (w+per-1)/per, 16)
 	if err != nil {
@@ -916,7 +968,7 @@ func benchWaiters(ctx context.Context, t *benchTarget, w int) (*waitersRun, erro
 	if err := setupErr.get(); err != nil {
 		return nil, fmt.Errorf("waiters: %w", err)
 	}
-	base, baseWaiters, err := relayMemory(ctx, f.h)
+	base, err := relayMemory(ctx, f.h)
 	if err != nil {
 		return nil, err
 	}
@@ -937,21 +989,31 @@ func benchWaiters(ctx context.Context, t *benchTarget, w int) (*waitersRun, erro
 		fmt.Fprintf(c, "GET /v1/otp/%s?wait=55 HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\n\r\n", x.id, addr, x.key)
 	}
 	deadline := time.Now().Add(2 * time.Minute)
-	var mem, waiting float64
+	var held memoryFigures
 	for {
-		mem, waiting, err = relayMemory(ctx, f.h)
-		if err != nil {
+		if held, err = relayMemory(ctx, f.h); err != nil {
 			return nil, err
 		}
-		if waiting-baseWaiters >= float64(w) {
+		if held.waiters-base.waiters >= float64(w) {
 			break
 		}
 		if time.Now().After(deadline) {
-			return nil, fmt.Errorf("waiters: %.0f of %d long-polls are waiting", waiting-baseWaiters, w)
+			return nil, fmt.Errorf("waiters: %.0f of %d long-polls are waiting", held.waiters-base.waiters, w)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	run := &waitersRun{Waiters: w, PerWaiterKiB: (mem - base) / float64(w) / 1024}
+	perWaiter := func(a, b float64) float64 { return (a - b) / float64(w) }
+	run := &waitersRun{Waiters: w,
+		PerWaiterKiB:        perWaiter(held.heap+held.stack, base.heap+base.stack) / 1024,
+		HeapPerWaiterKiB:    perWaiter(held.heap, base.heap) / 1024,
+		StackPerWaiterKiB:   perWaiter(held.stack, base.stack) / 1024,
+		GoroutinesPerWaiter: perWaiter(held.goroutines, base.goroutines),
+	}
+	if heapProfile {
+		if err := benchPost(ctx, f.h, "/bench/heapprofile"); err != nil {
+			return nil, fmt.Errorf("waiters: heap profile: %w", err)
+		}
+	}
 
 	var rg sync.WaitGroup
 	for _, x := range ws {
@@ -994,6 +1056,9 @@ func benchWaiters(ctx context.Context, t *benchTarget, w int) (*waitersRun, erro
 	fg.Wait()
 	rg.Wait()
 	total := time.Since(start)
+	if after, err := relayMemory(ctx, f.h); err == nil {
+		run.CPUPerMessageMs = (after.cpu - held.cpu) * 1000 / float64(w)
+	}
 	var lat []time.Duration
 	for _, x := range ws {
 		if x.err != nil {
@@ -1007,21 +1072,24 @@ func benchWaiters(ctx context.Context, t *benchTarget, w int) (*waitersRun, erro
 	return run, nil
 }
 
-// relayMemory reads the relay's heap and stacks in use and its waiters
-// from /metrics.
-func relayMemory(ctx context.Context, h *benchHTTP) (mem, waiters float64, err error) {
-	if gc, err := http.NewRequestWithContext(ctx, http.MethodPost, h.base+"/bench/gc", nil); err == nil {
-		if resp, err := h.hc.Do(gc); err == nil { // --server: a 404, and memory as it stands
-			resp.Body.Close()
-		}
-	}
+// memoryFigures are the relay's heap and stacks in use, its goroutines
+// and its waiters, from its /metrics.
+type memoryFigures struct {
+	heap, stack, goroutines, waiters, cpu float64
+}
+
+// relayMemory reads the relay's memoryFigures from /metrics, after asking
+// bench's own relay to collect its garbage.
+func relayMemory(ctx context.Context, h *benchHTTP) (memoryFigures, error) {
+	var m memoryFigures
+	_ = benchPost(ctx, h, "/bench/gc") // --server: a 404, and memory as it stands
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, h.base+"/metrics", nil)
 	if err != nil {
-		return 0, 0, err
+		return m, err
 	}
 	resp, err := h.hc.Do(req)
 	if err != nil {
-		return 0, 0, fmt.Errorf("read /metrics: %w", err)
+		return m, fmt.Errorf("read /metrics: %w", err)
 	}
 	defer resp.Body.Close()
 	sc := bufio.NewScanner(resp.Body)
@@ -1036,13 +1104,37 @@ func relayMemory(ctx context.Context, h *benchHTTP) (mem, waiters float64, err e
 			continue
 		}
 		switch name {
-		case "go_memstats_heap_inuse_bytes", "go_memstats_stack_inuse_bytes":
-			mem += v
+		case "go_memstats_heap_inuse_bytes":
+			m.heap = v
+		case "go_memstats_stack_inuse_bytes":
+			m.stack = v
+		case "go_goroutines":
+			m.goroutines = v
 		case "agentotp_waiters":
-			waiters = v
+			m.waiters = v
+		case "process_cpu_seconds_total":
+			m.cpu = v
 		}
 	}
-	return mem, waiters, sc.Err()
+	return m, sc.Err()
+}
+
+// benchPost sends an empty POST to one of bench's own relay routes and
+// wants 204.
+func benchPost(ctx context.Context, h *benchHTTP, path string) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, h.base+path, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := h.hc.Do(req)
+	if err != nil {
+		return err
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNoContent {
+		return fmt.Errorf("POST %s: %s", path, resp.Status)
+	}
+	return nil
 }
 
 // printBench writes the report as a table.
@@ -1079,7 +1171,26 @@ func printBench(w io.Writer, r *benchReport) {
 		}
 	}
 	if x := r.Waiters; x != nil {
-		fmt.Fprintf(w, "\n%d long-polls waiting: %.1f KiB per waiter (relay heap+stacks); all fed at %.0f msg/s; ingest→agent p50 %.1f ms, p99 %.1f ms; failures %d\n",
-			x.Waiters, x.PerWaiterKiB, x.FeedPerSecond, x.IngestToAgent.P50, x.IngestToAgent.P99, x.Failures)
+		fmt.Fprintf(w, "\n%d long-polls waiting: %.1f KiB per waiter (relay heap %.1f + stacks %.1f), %.2f goroutines per waiter; all fed at %.0f msg/s (relay CPU %.2f ms per message); ingest→agent p50 %.1f ms, p99 %.1f ms; failures %d\n",
+			x.Waiters, x.PerWaiterKiB, x.HeapPerWaiterKiB, x.StackPerWaiterKiB, x.GoroutinesPerWaiter, x.FeedPerSecond, x.CPUPerMessageMs, x.IngestToAgent.P50, x.IngestToAgent.P99, x.Failures)
 	}
+}
+
+// writeHeapProfile writes the heap profile of this process to path, after
+// a collection, so that it shows what is held.
+func writeHeapProfile(path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	runtime.GC()
+	if g, err := os.Create(path + ".goroutines"); err == nil {
+		_ = pprof.Lookup("goroutine").WriteTo(g, 1)
+		g.Close()
+	}
+	if err := pprof.Lookup("heap").WriteTo(f, 0); err != nil {
+		f.Close()
+		return fmt.Errorf("heap profile: %w", err)
+	}
+	return f.Close()
 }
