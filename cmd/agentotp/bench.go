@@ -57,6 +57,11 @@ type benchOptions struct {
 	// heapProfile, when set, is where the relay writes a heap profile
 	// while the waiters of the waiters run wait.
 	heapProfile string
+	// database and relays: also run the lifecycle on `serve` relays, one
+	// on embedded SQLite, then each number of relays on this PostgreSQL
+	// database (bench_cluster.go).
+	database string
+	relays   []int
 }
 
 func newBenchCmd(a *app) *cobra.Command {
@@ -107,6 +112,8 @@ It stops by itself; --json prints the figures as one JSON object.`,
 	f.IntVar(&o.seedLive, "seed-live", 0, "with --relay-child: live requests stored before serving")
 	f.StringVar(&o.cpuProfile, "cpuprofile", "", "write the relay's CPU profile of the lifecycle run with the most agents (with --clients 0: of the waiters run) to this file")
 	f.StringVar(&o.heapProfile, "heapprofile", "", "write the relay's heap profile, taken while the waiters wait, to this file")
+	f.StringVar(&o.database, "database", "", "also measure `serve` relays on PostgreSQL through this URL (loopback; its role makes and drops a database per run): one relay on SQLite, then --relays of them")
+	f.IntSliceVar(&o.relays, "relays", []int{1, 2, 3}, "with --database: the numbers of relays to run on it, each with the most --clients")
 	_ = f.MarkHidden("relay-child")
 	_ = f.MarkHidden("seed-live")
 	return cmd
@@ -116,6 +123,9 @@ It stops by itself; --json prints the figures as one JSON object.`,
 type benchTarget struct {
 	url, token string
 	stop       func() error
+	// peers are the other relays on the same database (bench_cluster.go):
+	// a lifecycle then crosses relays step by step.
+	peers []*benchTarget
 }
 
 // childHello is the line a relay child prints once it serves.
@@ -350,6 +360,7 @@ type benchReport struct {
 	Lifecycles []lifecycleRun   `json:"lifecycles"`
 	Live       []liveRun        `json:"live,omitempty"`
 	Waiters    *waitersRun      `json:"waiters,omitempty"`
+	Serve      []clusterRun     `json:"serve,omitempty"` // with --database (bench_cluster.go)
 	Errors     map[string]int64 `json:"errors,omitempty"`
 }
 
@@ -361,6 +372,7 @@ type lifecycleRun struct {
 	Steps         map[string]quantile `json:"steps_ms"`
 	IngestToAgent quantile            `json:"ingest_to_agent_ms"`
 	Failures      int64               `json:"failures"`
+	FirstFailure  string              `json:"first_failure,omitempty"`
 	HTTPFloor     float64             `json:"http_floor_per_s"`
 	SQLiteFloor   float64             `json:"sqlite_floor_per_s"`
 	SQLiteCkpt    float64             `json:"sqlite_floor_checkpoint_each_per_s"`
@@ -434,6 +446,16 @@ func runBench(ctx context.Context, a *app, o benchOptions) error {
 	for _, c := range o.clients {
 		if c < 0 {
 			return &exitErr{exitUsage, errors.New("--clients must not be negative (0 skips the lifecycle runs)")}
+		}
+	}
+	if o.database != "" {
+		if err := checkBenchDatabase(o.database); err != nil {
+			return &exitErr{exitUsage, err}
+		}
+		for _, n := range o.relays {
+			if n < 1 || n > 16 {
+				return &exitErr{exitUsage, errors.New("--relays must be between 1 and 16")}
+			}
 		}
 	}
 	if o.server != "" {
@@ -560,12 +582,18 @@ func runBench(ctx context.Context, a *app, o benchOptions) error {
 		}
 		rep.Waiters = wr
 	}
+	if o.database != "" && most > 0 {
+		if rep.Serve, err = benchServeRuns(ctx, o.database, o.relays, most, o.duration, progress); err != nil {
+			return err
+		}
+	}
 	if o.jsonOut {
 		enc := json.NewEncoder(a.stdout)
 		enc.SetIndent("", "  ")
 		return enc.Encode(rep)
 	}
 	printBench(a.stdout, rep)
+	printServeRuns(a.stdout, rep.Serve)
 	return nil
 }
 
@@ -651,6 +679,7 @@ func (b *benchHTTP) call(ctx context.Context, method, path, token string, in, ou
 // benchFleet is an owner's agents and one SMS source on a target.
 type benchFleet struct {
 	h      *benchHTTP
+	relays []*benchHTTP // with peers: h first, then one per peer
 	owner  string
 	agents []string // API keys
 	source string   // source token
@@ -660,6 +689,12 @@ type benchFleet struct {
 
 func newFleet(ctx context.Context, t *benchTarget, agents, conns int) (*benchFleet, error) {
 	f := &benchFleet{h: newBenchHTTP(t.url, conns), owner: t.token}
+	if len(t.peers) > 0 {
+		f.relays = []*benchHTTP{f.h}
+		for _, p := range t.peers {
+			f.relays = append(f.relays, newBenchHTTP(p.url, conns))
+		}
+	}
 	priv, err := seal.GenerateKey(seal.HPKEX25519)
 	if err != nil {
 		return nil, err
@@ -692,10 +727,26 @@ type otpView struct {
 	EncryptedPayload string `json:"encrypted_payload"`
 }
 
+// on returns the relay that step of agent w's lifecycle goes to. On one
+// relay it is always that relay; on several, the steps of one lifecycle
+// go round them (create and the long-poll on one, the approval and the
+// consume on the next, the ingest on the one after), so that every
+// lifecycle waits on a change another relay committed.
+func (f *benchFleet) on(w, step int) *benchHTTP {
+	if len(f.relays) == 0 {
+		return f.h
+	}
+	return f.relays[(w+step)%len(f.relays)]
+}
+
 // create asks for a request that only a message from sender feeds.
 func (f *benchFleet) create(ctx context.Context, key, sender string) (string, error) {
+	return f.createOn(ctx, f.h, key, sender)
+}
+
+func (f *benchFleet) createOn(ctx context.Context, h *benchHTTP, key, sender string) (string, error) {
 	var r otpView
-	err := f.h.call(ctx, http.MethodPost, "/v1/otp/request", key, map[string]any{
+	err := h.call(ctx, http.MethodPost, "/v1/otp/request", key, map[string]any{
 		"reason": "bench", "public_key": f.pub, "ttl": 600,
 		"filter": map[string]any{"sources": []string{"sms"}, "sender_pattern": sender},
 	}, &r)
@@ -703,31 +754,39 @@ func (f *benchFleet) create(ctx context.Context, key, sender string) (string, er
 }
 
 func (f *benchFleet) approve(ctx context.Context, id string) error {
-	return f.h.call(ctx, http.MethodPost, "/v1/owner/requests/"+id+"/approve", f.owner, struct{}{}, nil)
+	return f.approveOn(ctx, f.h, id)
+}
+
+func (f *benchFleet) approveOn(ctx context.Context, h *benchHTTP, id string) error {
+	return h.call(ctx, http.MethodPost, "/v1/owner/requests/"+id+"/approve", f.owner, struct{}{}, nil)
 }
 
 // ingest posts an SMS from sender holding code; it reports whether it fed
 // a request.
 func (f *benchFleet) ingest(ctx context.Context, sender, code, externalID string) (bool, error) {
+	return f.ingestOn(ctx, f.h, sender, code, externalID)
+}
+
+func (f *benchFleet) ingestOn(ctx context.Context, h *benchHTTP, sender, code, externalID string) (bool, error) {
 	var res struct {
 		Matched bool `json:"matched"`
 	}
-	err := f.h.call(ctx, http.MethodPost, "/v1/messages", f.source, map[string]any{
+	err := h.call(ctx, http.MethodPost, "/v1/messages", f.source, map[string]any{
 		"source": "sms", "sender": sender, "text": "Your verification code is " + code, "external_id": externalID,
 	}, &res)
 	return res.Matched, err
 }
 
 // lifecycle is one full lifecycle, timed step by step.
-func (f *benchFleet) lifecycle(ctx context.Context, key, sender, code string, s *samples) error {
+func (f *benchFleet) lifecycle(ctx context.Context, w int, key, sender, code string, s *samples) error {
 	t0 := time.Now()
-	id, err := f.create(ctx, key, sender)
+	id, err := f.createOn(ctx, f.on(w, 0), key, sender)
 	if err != nil {
 		return err
 	}
 	t1 := time.Now()
 	s.add("create", t1.Sub(t0))
-	if err := f.approve(ctx, id); err != nil {
+	if err := f.approveOn(ctx, f.on(w, 1), id); err != nil {
 		return err
 	}
 	t2 := time.Now()
@@ -738,14 +797,15 @@ func (f *benchFleet) lifecycle(ctx context.Context, key, sender, code string, s 
 		err error
 	}
 	wc := make(chan waited, 1)
+	poll := f.on(w, 0)
 	go func() {
 		var w waited
-		w.err = f.h.call(ctx, http.MethodGet, "/v1/otp/"+id+"?wait=30", key, nil, &w.r)
+		w.err = poll.call(ctx, http.MethodGet, "/v1/otp/"+id+"?wait=30", key, nil, &w.r)
 		w.at = time.Now()
 		wc <- w
 	}()
 	t3 := time.Now()
-	matched, err := f.ingest(ctx, sender, code, "bench-"+id)
+	matched, err := f.ingestOn(ctx, f.on(w, 2), sender, code, "bench-"+id)
 	if err != nil {
 		return err
 	}
@@ -754,28 +814,28 @@ func (f *benchFleet) lifecycle(ctx context.Context, key, sender, code string, s 
 	if !matched {
 		return fmt.Errorf("message for %s matched no request", id)
 	}
-	w := <-wc
-	if w.err != nil {
-		return w.err
+	got := <-wc
+	if got.err != nil {
+		return got.err
 	}
-	if w.r.Status != "otp_received" {
-		return fmt.Errorf("long-poll of %s returned %q", id, w.r.Status)
+	if got.r.Status != "otp_received" {
+		return fmt.Errorf("long-poll of %s returned %q", id, got.r.Status)
 	}
-	s.add("ingest_to_agent", w.at.Sub(t3))
+	s.add("ingest_to_agent", got.at.Sub(t3))
 	t5 := time.Now()
 	var c otpView
-	if err := f.h.call(ctx, http.MethodPost, "/v1/otp/"+id+"/consume", key, struct{}{}, &c); err != nil {
+	if err := f.on(w, 1).call(ctx, http.MethodPost, "/v1/otp/"+id+"/consume", key, struct{}{}, &c); err != nil {
 		return err
 	}
 	t6 := time.Now()
 	s.add("consume", t6.Sub(t5))
-	got, err := client.DecryptOTPPayload(f.priv, id, c.EncryptedPayload)
+	plain, err := client.DecryptOTPPayload(f.priv, id, c.EncryptedPayload)
 	if err != nil {
 		return err
 	}
 	s.add("decrypt", time.Since(t6))
-	if got != code {
-		return fmt.Errorf("request %s: decrypted %q, sent %q", id, got, code)
+	if plain != code {
+		return fmt.Errorf("request %s: decrypted %q, sent %q", id, plain, code)
 	}
 	s.add("lifecycle", time.Since(t0))
 	return nil
@@ -798,7 +858,7 @@ func benchLifecycles(ctx context.Context, t *benchTarget, c int, d time.Duration
 			for i := 0; time.Now().Before(stop); i++ {
 				sender := fmt.Sprintf("BENCH%dX%d", w, i)
 				code := fmt.Sprintf("%06d", (w*7919+i*104729)%1000000)
-				if err := f.lifecycle(ctx, f.agents[w], sender, code, &s); err != nil {
+				if err := f.lifecycle(ctx, w, f.agents[w], sender, code, &s); err != nil {
 					fails.Add(1)
 					firstErr.set(err)
 					if ctx.Err() != nil || fails.Load() > 100 {
@@ -817,6 +877,9 @@ func benchLifecycles(ctx context.Context, t *benchTarget, c int, d time.Duration
 	}
 	run := lifecycleRun{Clients: c, Lifecycles: n.Load(), PerSecond: float64(n.Load()) / elapsed.Seconds(),
 		Steps: map[string]quantile{}, Failures: fails.Load()}
+	if err := firstErr.get(); err != nil {
+		run.FirstFailure = err.Error()
+	}
 	for name, ds := range s.m {
 		if name == "ingest_to_agent" {
 			run.IngestToAgent = quantiles(ds)
