@@ -18,6 +18,7 @@ import (
 // so that no change made while it was not listening is missed. It returns
 // ctx's error, or the listener's if it stops for good.
 func (s *Service) RunCluster(ctx context.Context, c agentotp.Cluster) error {
+	s.shared.Store(true)
 	err := c.Listen(ctx, s.resync, s.heard)
 	if ctx.Err() != nil {
 		return nil
@@ -72,7 +73,24 @@ func (s *Service) heard(ctx context.Context, ch agentotp.Change) {
 // to the owner's subscribers and the notifiers, and every waiter is woken
 // to re-read what it waits on.
 func (s *Service) resync(ctx context.Context) {
-	for _, ch := range s.index.reload(ctx) {
+	s.applyReloaded(ctx, s.index.reload(ctx))
+	s.broker.WakeAll()
+	s.log.InfoContext(ctx, "cluster: listening; live requests read again and waiters woken")
+}
+
+// refreshOwner reads the owner's part of the live index again from the
+// store (when it is loaded), passes on the requests that had changed as
+// resync does, and reports whether any had.
+func (s *Service) refreshOwner(ctx context.Context, ownerID string) bool {
+	changed := s.index.reloadOwner(ctx, ownerID)
+	s.applyReloaded(ctx, changed)
+	return len(changed) > 0
+}
+
+// applyReloaded sends each request that a reload of the live index found
+// changed to its subscribers and to the notifiers.
+func (s *Service) applyReloaded(ctx context.Context, changed []reloaded) {
+	for _, ch := range changed {
 		if ch.err != nil {
 			if ctx.Err() == nil {
 				s.log.ErrorContext(ctx, "cluster: reload the live requests", "owner_id", ch.ownerID, "err", ch.err)
@@ -97,8 +115,6 @@ func (s *Service) resync(ctx context.Context) {
 		}
 		s.emit(ctx, r, action, actor, r.UpdatedAt)
 	}
-	s.broker.WakeAll()
-	s.log.InfoContext(ctx, "cluster: listening; live requests read again and waiters woken")
 }
 
 // reloaded is one request found changed by liveIndex.reload, or an
@@ -109,6 +125,17 @@ type reloaded struct {
 	req     *agentotp.Request // as the store holds it now; nil when it is no longer live
 	added   bool              // it was not in the index before
 	err     error
+}
+
+// reloadOwner is reload for one owner's part.
+func (x *liveIndex) reloadOwner(ctx context.Context, ownerID string) []reloaded {
+	x.mu.Lock()
+	oi := x.owners[ownerID]
+	x.mu.Unlock()
+	if oi == nil {
+		return nil
+	}
+	return oi.reload(ctx, ownerID, x.load)
 }
 
 // reload reads every loaded owner's part of the index again from the

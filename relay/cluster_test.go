@@ -13,6 +13,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/agentotp/agentotp"
 	"github.com/agentotp/agentotp/client"
 	"github.com/agentotp/agentotp/httpapi"
 	"github.com/agentotp/agentotp/internal/pgtest"
@@ -38,7 +39,8 @@ type clusterNode struct {
 // newCluster starts n relays on one fresh PostgreSQL database, sharing
 // one secret key, and waits until each one's listener is connected. The
 // owner is made on the first; each relay gets its own owner token.
-func newCluster(t *testing.T, n int, cfg httpapi.Config) ([]*clusterNode, []string, string) {
+// wrap, when given, stands between relay i and its store's Cluster.
+func newCluster(t *testing.T, n int, cfg httpapi.Config, wrap ...func(i int, c agentotp.Cluster) agentotp.Cluster) ([]*clusterNode, []string, string) {
 	t.Helper()
 	url := pgtest.URL(t)
 	key, err := secretbox.LoadKey(t.TempDir())
@@ -71,7 +73,11 @@ func newCluster(t *testing.T, n int, cfg httpapi.Config) ([]*clusterNode, []stri
 		go func() { defer wg.Done(); nd.svc.Run(runCtx, time.Hour) }()
 		go func() {
 			defer wg.Done()
-			if err := nd.svc.RunCluster(runCtx, nd.store); err != nil {
+			var c agentotp.Cluster = nd.store
+			for _, w := range wrap {
+				c = w(i, c)
+			}
+			if err := nd.svc.RunCluster(runCtx, c); err != nil {
 				t.Errorf("relay %s: RunCluster: %v", nd.name, err)
 			}
 		}()
@@ -446,5 +452,70 @@ func TestClusterRateLimit(t *testing.T) {
 	}
 	if !strings.Contains(nodes[1].logs.String(), "rate limit: count failed") {
 		t.Error("the failed count was not logged")
+	}
+}
+
+// lateNotes is a store's Cluster whose listener holds every change it
+// hears until release is closed: a relay that hears of the others'
+// changes late.
+type lateNotes struct {
+	agentotp.Cluster
+	release chan struct{}
+}
+
+func (l lateNotes) Listen(ctx context.Context, resync func(context.Context), fn func(context.Context, agentotp.Change)) error {
+	return l.Cluster.Listen(ctx, resync, func(ctx context.Context, ch agentotp.Change) {
+		select {
+		case <-l.release:
+			fn(ctx, ch)
+		case <-ctx.Done():
+		}
+	})
+}
+
+// TestClusterMessageBeforeTheNote: an SMS that reaches relay B before B
+// has heard that the request it is for was created and approved on A
+// still feeds that request (B reads its owner's live requests again
+// rather than drop the code), once.
+func TestClusterMessageBeforeTheNote(t *testing.T) {
+	release := make(chan struct{})
+	nodes, tokens, _ := newCluster(t, 2, httpapi.DefaultConfig(), func(i int, c agentotp.Cluster) agentotp.Cluster {
+		if i == 1 {
+			return lateNotes{c, release}
+		}
+		return c
+	})
+	t.Cleanup(func() { close(release) })
+	a, b := nodes[0], nodes[1]
+	ctx := testCtx(t)
+	na, err := a.owner(tokens[0]).CreateAgent(ctx, "shop-agent", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, err := a.owner(tokens[0]).CreateSource(ctx, "phone", "sms")
+	if err != nil {
+		t.Fatal(err)
+	}
+	phone := b.source(src.Token)
+	// B's index of the owner is loaded (a message that feeds nothing).
+	if res, err := phone.Send(ctx, client.Message{Source: "sms", Sender: "+15550009999", Text: "Your code is 100200"}); err != nil || res.Matched {
+		t.Fatalf("first message on B = %+v, %v; want unmatched", res, err)
+	}
+	r, priv := newRequest(t, ctx, a.agent(na.APIKey))
+	if _, err := a.owner(tokens[0]).Approve(ctx, r.ID); err != nil {
+		t.Fatal(err)
+	}
+	// B has heard nothing of r yet; its code arrives at B.
+	res, err := phone.Send(ctx, client.Message{Source: "sms", Sender: "+15550001111", Text: "Your code is 551902"})
+	if err != nil || !res.Matched {
+		t.Fatalf("the message on B before B heard of the request = %+v, %v; want matched", res, err)
+	}
+	got, err := a.agent(na.APIKey).ConsumeOTP(ctx, r.ID, priv)
+	if err != nil || got.Code != "551902" {
+		t.Fatalf("consume on A = %+v, %v; want 551902", got, err)
+	}
+	// A second copy of the message, under another id, feeds nothing.
+	if res, err := phone.Send(ctx, client.Message{Source: "sms", Sender: "+15550001111", Text: "Your code is 551902"}); err != nil || res.Matched {
+		t.Fatalf("the message again = %+v, %v; want unmatched", res, err)
 	}
 }

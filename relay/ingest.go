@@ -271,6 +271,27 @@ func (s *Service) feedMessage(ctx context.Context, msg *agentotp.Message, actor 
 	if err != nil {
 		return false, 0, err
 	}
+	matched, wanted, err = s.feedCandidates(ctx, cands, msg, actor, seen, codeFor)
+	if matched || err != nil || !s.shared.Load() {
+		return matched, wanted, err
+	}
+	// On a store that several relays share, the index hears of another
+	// relay's change a moment after it commits: a message that arrives in
+	// that moment, for a request created or approved elsewhere, would
+	// find nothing. So a message that fed nothing reads its owner's live
+	// requests again from the store, and is offered once more if any of
+	// them had changed (relay/cluster.go).
+	if !s.refreshOwner(ctx, msg.OwnerID) {
+		return false, wanted, nil
+	}
+	if cands, err = s.candidates(ctx, msg); err != nil {
+		return false, wanted, err
+	}
+	return s.feedCandidates(ctx, cands, msg, actor, seen, codeFor)
+}
+
+// feedCandidates is feedMessage's offer of msg to cands, in order.
+func (s *Service) feedCandidates(ctx context.Context, cands []*agentotp.Request, msg *agentotp.Message, actor string, seen *agentotp.MessageRecord, codeFor func(*agentotp.Request) (string, agentotp.MessageMetadata, error)) (matched bool, wanted int, err error) {
 	for _, c := range cands {
 		code, md, err := codeFor(c)
 		if errors.Is(err, errNoCodeForRequest) {

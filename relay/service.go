@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/agentotp/agentotp"
@@ -39,7 +40,10 @@ type Service struct {
 	index     liveIndex
 	passkeys  ceremonies  // begun passkey ceremonies (passkey.go)
 	enroll    enrollState // agents' self-enrollment (enroll.go)
-	waits     waitClock   // deadlines of long-polls and event streams (waitclock.go)
+	// shared is set once RunCluster runs: the store is shared with other
+	// relays, whose changes the index hears of a moment late.
+	shared atomic.Bool
+	waits  waitClock // deadlines of long-polls and event streams (waitclock.go)
 }
 
 // New returns a service over store.
