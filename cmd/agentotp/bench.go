@@ -112,7 +112,7 @@ It stops by itself; --json prints the figures as one JSON object.`,
 	f.IntVar(&o.seedLive, "seed-live", 0, "with --relay-child: live requests stored before serving")
 	f.StringVar(&o.cpuProfile, "cpuprofile", "", "write the relay's CPU profile of the lifecycle run with the most agents (with --clients 0: of the waiters run) to this file")
 	f.StringVar(&o.heapProfile, "heapprofile", "", "write the relay's heap profile, taken while the waiters wait, to this file")
-	f.StringVar(&o.database, "database", "", "also measure `serve` relays on PostgreSQL through this URL (loopback; its role makes and drops a database per run): one relay on SQLite, then --relays of them")
+	f.StringVar(&o.database, "database", "", "also measure serve relays on PostgreSQL through this URL (loopback; its role makes and drops a database per run): one relay on SQLite, then --relays of them")
 	f.IntSliceVar(&o.relays, "relays", []int{1, 2, 3}, "with --database: the numbers of relays to run on it, each with the most --clients")
 	_ = f.MarkHidden("relay-child")
 	_ = f.MarkHidden("seed-live")

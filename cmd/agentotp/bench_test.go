@@ -6,6 +6,8 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
+
+	"github.com/agentotp/agentotp/internal/pgtest"
 )
 
 // TestBench runs `agentotp bench` briefly against its own relay and checks
@@ -60,4 +62,48 @@ func stderrOf(err error) string {
 		return string(ee.Stderr)
 	}
 	return ""
+}
+
+// TestBenchServeRelays runs bench's serve rows briefly: one relay on
+// SQLite and two on PostgreSQL, each lifecycle crossing the relays, and
+// checks that every row has figures, no lifecycle failed, and no
+// database bench made is left behind.
+func TestBenchServeRelays(t *testing.T) {
+	if testing.Short() {
+		t.Skip("bench run; -short skips it")
+	}
+	admin := pgtest.AdminURL(t)
+	out, err := exec.Command(binary, "bench", "--json", "--clients", "4", "--duration", "1s", "--live=-1", "--waiters", "0",
+		"--database", admin, "--relays", "2").Output()
+	if err != nil {
+		t.Fatalf("bench: %v\n%s", err, stderrOf(err))
+	}
+	var rep benchReport
+	if err := json.Unmarshal(out, &rep); err != nil {
+		t.Fatalf("bench --json: %v\n%s", err, out)
+	}
+	if len(rep.Serve) != 2 || rep.Serve[0].Store != "sqlite" || rep.Serve[1].Store != "postgres" || rep.Serve[1].Relays != 2 {
+		t.Fatalf("serve rows: %+v", rep.Serve)
+	}
+	for _, r := range rep.Serve {
+		if r.Lifecycles == 0 || r.Failures != 0 || r.IngestToAgent.N == 0 {
+			t.Errorf("%s × %d: %+v", r.Store, r.Relays, r.lifecycleRun)
+		}
+	}
+	left, err := exec.Command("psql", admin, "-Atc", "SELECT count(*) FROM pg_database WHERE datname LIKE 'agentotp_bench%'").CombinedOutput()
+	if err == nil && strings.TrimSpace(string(left)) != "0" {
+		t.Errorf("bench left %s database(s) behind", left)
+	}
+}
+
+// TestBenchDatabaseLoopbackOnly: bench makes databases only through a
+// server on this machine.
+func TestBenchDatabaseLoopbackOnly(t *testing.T) {
+	for _, db := range []string{"postgres://u:p@192.0.2.1/postgres", "mysql://127.0.0.1/x", "postgres://u@db.example.com/x"} {
+		out, err := exec.Command(binary, "bench", "--database", db).CombinedOutput()
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != exitUsage || !strings.Contains(string(out), "--database") || strings.Contains(string(out), ":p@") {
+			t.Errorf("bench --database %s: %v %s", db, err, out)
+		}
+	}
 }

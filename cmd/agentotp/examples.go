@@ -42,7 +42,8 @@ var examples = map[string]string{
 	"agentotp keygen": "  agentotp keygen --out agent.pem               # x25519; prints the public key\n  agentotp keygen --alg rsa --out agent-rsa.pem --force",
 	"agentotp bench": `  agentotp bench                                    # its own relay process: lifecycles/s, latencies, floors, waiters
   agentotp bench --clients 64 --duration 10s --json > bench.json
-  agentotp bench --server 127.0.0.1:8787 --token ok_…   # load a relay already running on this machine`,
+  agentotp bench --server 127.0.0.1:8787 --token ok_…   # load a relay already running on this machine
+  agentotp bench --clients 64 --live=-1 --waiters 0 --database 'postgres://agentotp:…@127.0.0.1/postgres' --relays 1,2,3   # serve relays: SQLite beside 1, 2, 3 on PostgreSQL`,
 	"agentotp extract": `  echo "Your ACME code is 604918" | agentotp extract --source sms
   agentotp extract < message.eml
   agentotp extract --batch < cases.jsonl`,
