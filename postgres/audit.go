@@ -42,11 +42,14 @@ func (db *Store) appendAudit(ctx context.Context, tx pgx.Tx, entries []agentotp.
 	}
 	slices.Sort(owners)
 	for _, o := range slices.Compact(owners) {
-		if _, err := tx.Exec(ctx, `INSERT INTO audit_heads (owner_id) VALUES ($1) ON CONFLICT (owner_id) DO NOTHING`, o); err != nil {
-			return fmt.Errorf("audit: chain head of %s: %w", o, err)
-		}
-		if _, err := tx.Exec(ctx, `SELECT 1 FROM audit_heads WHERE owner_id = $1 FOR UPDATE`, o); err != nil {
-			return fmt.Errorf("audit: lock chain of %s: %w", o, err)
+		// One round trip makes the owner's chain head if need be and locks
+		// it until the transaction ends: ON CONFLICT DO UPDATE waits for a
+		// concurrent writer of the head and then locks the row, whichever
+		// of them inserted it. The lock is held through the commit, so it
+		// is taken after the rest of the change is written.
+		if _, err := tx.Exec(ctx, `INSERT INTO audit_heads (owner_id) VALUES ($1)
+			ON CONFLICT (owner_id) DO UPDATE SET owner_id = excluded.owner_id`, o); err != nil {
+			return fmt.Errorf("audit: lock the chain of %s: %w", o, err)
 		}
 	}
 	for _, e := range entries {
@@ -62,16 +65,17 @@ func (db *Store) appendAudit(ctx context.Context, tx pgx.Tx, entries []agentotp.
 			}
 			details = string(b)
 		}
-		if err := tx.QueryRow(ctx, `SELECT nextval(pg_get_serial_sequence('audit', 'seq'))`).Scan(&e.Seq); err != nil {
-			return fmt.Errorf("audit %s: next seq: %w", e.Action, err)
+		// The next seq and the owner's last hash in one round trip, read
+		// after the lock (a statement of its own, so it sees the entry of
+		// the writer the lock waited for).
+		var prev *string
+		if err := tx.QueryRow(ctx, `SELECT nextval(pg_get_serial_sequence('audit', 'seq')),
+			(SELECT hash FROM audit WHERE owner_id = $1 ORDER BY seq DESC LIMIT 1)`, e.OwnerID).Scan(&e.Seq, &prev); err != nil {
+			return fmt.Errorf("audit %s: next seq and previous hash: %w", e.Action, err)
 		}
-		err := tx.QueryRow(ctx, `SELECT hash FROM audit WHERE owner_id = $1 ORDER BY seq DESC LIMIT 1`, e.OwnerID).
-			Scan(&e.PrevHash)
-		switch {
-		case errors.Is(err, pgx.ErrNoRows):
-			e.PrevHash = ""
-		case err != nil:
-			return fmt.Errorf("audit %s: previous hash: %w", e.Action, err)
+		e.PrevHash = ""
+		if prev != nil {
+			e.PrevHash = *prev
 		}
 		e.Seal(db.auditKey, e.PrevHash)
 		if _, err := tx.Exec(ctx, `INSERT INTO audit
