@@ -17,6 +17,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/agentotp/agentotp"
+	"github.com/agentotp/agentotp/internal/storerow"
 )
 
 // appendAudit appends entries inside tx. Each gets the next Seq, the Hash of
@@ -81,7 +82,7 @@ func (db *Store) appendAudit(ctx context.Context, tx pgx.Tx, entries []agentotp.
 		if _, err := tx.Exec(ctx, `INSERT INTO audit
 			(seq, id, owner_id, at, actor, action, request_id, agent_id, source_id, details, prev_hash, hash, chain)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
-			e.Seq, e.ID, e.OwnerID, micros(e.At), e.Actor, e.Action, e.RequestID, e.AgentID, e.SourceID,
+			e.Seq, e.ID, e.OwnerID, storerow.Micros(e.At), e.Actor, e.Action, e.RequestID, e.AgentID, e.SourceID,
 			details, e.PrevHash, e.Hash, e.Chain); err != nil {
 			return fmt.Errorf("audit %s: %w", e.Action, err)
 		}
@@ -124,7 +125,7 @@ func (db *Store) ListAudit(ctx context.Context, q agentotp.AuditQuery) ([]agento
 	return list(ctx, db, "list audit", scanAuditEntry, query, p...)
 }
 
-func scanAuditEntry(s rowScanner) (agentotp.AuditEntry, error) {
+func scanAuditEntry(s storerow.Scanner) (agentotp.AuditEntry, error) {
 	var e agentotp.AuditEntry
 	var at int64
 	var details sql.NullString
@@ -132,7 +133,7 @@ func scanAuditEntry(s rowScanner) (agentotp.AuditEntry, error) {
 		&details, &e.PrevHash, &e.Hash, &e.Chain); err != nil {
 		return e, err
 	}
-	e.At = fromMicros(at)
+	e.At = storerow.FromMicros(at)
 	if details.Valid {
 		if err := json.Unmarshal([]byte(details.String), &e.Details); err != nil {
 			// Only an edit of the row can garble its details: hand the

@@ -10,12 +10,13 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/agentotp/agentotp"
+	"github.com/agentotp/agentotp/internal/storerow"
 )
 
 const enrollmentColumns = `id, owner_id, name, description, test, user_code_hash, device_code_hash, client_addr, user_agent,
 	status, created_at, expires_at, decided_at, decided_by, issued_at, agent_id, version`
 
-func scanEnrollment(s rowScanner) (*agentotp.Enrollment, error) {
+func scanEnrollment(s storerow.Scanner) (*agentotp.Enrollment, error) {
 	var e agentotp.Enrollment
 	var test, created, expires, decided, issued int64
 	var status string
@@ -26,7 +27,7 @@ func scanEnrollment(s rowScanner) (*agentotp.Enrollment, error) {
 	}
 	e.Test = test != 0
 	e.Status = agentotp.EnrollmentStatus(status)
-	e.CreatedAt, e.ExpiresAt, e.DecidedAt, e.IssuedAt = fromMicros(created), fromMicros(expires), fromMicros(decided), fromMicros(issued)
+	e.CreatedAt, e.ExpiresAt, e.DecidedAt, e.IssuedAt = storerow.FromMicros(created), storerow.FromMicros(expires), storerow.FromMicros(decided), storerow.FromMicros(issued)
 	e.AgentID = agentID.String
 	return &e, nil
 }
@@ -37,9 +38,9 @@ func scanEnrollment(s rowScanner) (*agentotp.Enrollment, error) {
 func (db *Store) CreateEnrollment(ctx context.Context, e *agentotp.Enrollment, audit ...agentotp.AuditEntry) error {
 	err := db.tx(ctx, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `INSERT INTO enrollments (`+enrollmentColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)`,
-			e.ID, e.OwnerID, e.Name, e.Description, boolInt(e.Test), e.UserCodeHash, e.DeviceCodeHash, e.ClientAddr, e.UserAgent,
-			string(e.Status), micros(e.CreatedAt), micros(e.ExpiresAt), micros(e.DecidedAt), e.DecidedBy, micros(e.IssuedAt),
-			nullString(e.AgentID), e.Version); err != nil {
+			e.ID, e.OwnerID, e.Name, e.Description, storerow.BoolInt(e.Test), e.UserCodeHash, e.DeviceCodeHash, e.ClientAddr, e.UserAgent,
+			string(e.Status), storerow.Micros(e.CreatedAt), storerow.Micros(e.ExpiresAt), storerow.Micros(e.DecidedAt), e.DecidedBy, storerow.Micros(e.IssuedAt),
+			storerow.NullString(e.AgentID), e.Version); err != nil {
 			return conflictOnDuplicate(err)
 		}
 		if err := db.appendAudit(ctx, tx, audit); err != nil {
@@ -99,7 +100,7 @@ func (db *Store) ListEnrollments(ctx context.Context, q agentotp.EnrollmentQuery
 // ListDueEnrollments returns live enrollments whose TTL has passed.
 func (db *Store) ListDueEnrollments(ctx context.Context, now time.Time, limit int) ([]*agentotp.Enrollment, error) {
 	return list(ctx, db, "list due enrollments", scanEnrollment, `SELECT `+enrollmentColumns+` FROM enrollments
-		WHERE status IN ('pending', 'approved') AND expires_at <= $1 ORDER BY expires_at, id LIMIT $2`, micros(now), limit)
+		WHERE status IN ('pending', 'approved') AND expires_at <= $1 ORDER BY expires_at, id LIMIT $2`, storerow.Micros(now), limit)
 }
 
 // updateEnrollment writes e's changeable columns if the row still has
@@ -107,7 +108,7 @@ func (db *Store) ListDueEnrollments(ctx context.Context, now time.Time, limit in
 func updateEnrollment(ctx context.Context, tx pgx.Tx, e *agentotp.Enrollment, prevVersion int64) error {
 	res, err := tx.Exec(ctx, `UPDATE enrollments SET status = $1, decided_at = $2, decided_by = $3, issued_at = $4, agent_id = $5,
 		version = version + 1 WHERE id = $6 AND version = $7`,
-		string(e.Status), micros(e.DecidedAt), e.DecidedBy, micros(e.IssuedAt), nullString(e.AgentID), e.ID, prevVersion)
+		string(e.Status), storerow.Micros(e.DecidedAt), e.DecidedBy, storerow.Micros(e.IssuedAt), storerow.NullString(e.AgentID), e.ID, prevVersion)
 	if err != nil {
 		return err
 	}
@@ -152,8 +153,8 @@ func (db *Store) IssueEnrollment(ctx context.Context, e *agentotp.Enrollment, pr
 	err := db.tx(ctx, func(tx pgx.Tx) error {
 		// The agent first: the enrollment's row refers to it.
 		if _, err := tx.Exec(ctx, `INSERT INTO agents (`+agentColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-			a.ID, a.OwnerID, a.Name, boolInt(a.Test), a.KeyPrefix, db.sealSecret(a.ID, a.WebhookSecret),
-			micros(a.CreatedAt), micros(a.RevokedAt), a.WebhookURL); err != nil {
+			a.ID, a.OwnerID, a.Name, storerow.BoolInt(a.Test), a.KeyPrefix, db.sealSecret(a.ID, a.WebhookSecret),
+			storerow.Micros(a.CreatedAt), storerow.Micros(a.RevokedAt), a.WebhookURL); err != nil {
 			return fmt.Errorf("insert agent: %w", conflictOnDuplicate(err))
 		}
 		if err := insertCredential(ctx, tx, cred); err != nil {
@@ -180,7 +181,7 @@ const enrollmentPromptColumns = `token_hash, enrollment_id, owner_id, chat_id, m
 func (db *Store) CreateEnrollmentPrompt(ctx context.Context, p *agentotp.TelegramPrompt) error {
 	err := db.tx(ctx, func(tx pgx.Tx) error {
 		_, err := tx.Exec(ctx, `INSERT INTO enrollment_prompts (`+enrollmentPromptColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-			p.TokenHash, p.RequestID, p.OwnerID, p.ChatID, p.MessageID, micros(p.CreatedAt), micros(p.ClosedAt))
+			p.TokenHash, p.RequestID, p.OwnerID, p.ChatID, p.MessageID, storerow.Micros(p.CreatedAt), storerow.Micros(p.ClosedAt))
 		return conflictOnDuplicate(err)
 	})
 	if err != nil {
@@ -196,7 +197,7 @@ func (db *Store) SetEnrollmentPromptMessage(ctx context.Context, tokenHash []byt
 
 // CloseEnrollmentPrompt marks a prompt closed.
 func (db *Store) CloseEnrollmentPrompt(ctx context.Context, tokenHash []byte, at time.Time) error {
-	return db.updatePrompt(ctx, "close enrollment prompt", `UPDATE enrollment_prompts SET closed_at = $1 WHERE token_hash = $2`, micros(at), tokenHash)
+	return db.updatePrompt(ctx, "close enrollment prompt", `UPDATE enrollment_prompts SET closed_at = $1 WHERE token_hash = $2`, storerow.Micros(at), tokenHash)
 }
 
 // GetEnrollmentPrompt returns a prompt by its token's hash.

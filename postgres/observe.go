@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"time"
+
+	"github.com/agentotp/agentotp/internal/storerow"
 )
 
 // WebhookOutboxStats returns how many webhook deliveries are pending and
@@ -16,7 +18,7 @@ func (db *Store) WebhookOutboxStats(ctx context.Context) (pending int, oldest ti
 		return 0, time.Time{}, fmt.Errorf("postgres: webhook outbox stats: %w", err)
 	}
 	if first != nil {
-		oldest = fromMicros(*first)
+		oldest = storerow.FromMicros(*first)
 	}
 	return pending, oldest, nil
 }

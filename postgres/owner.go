@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/agentotp/agentotp"
+	"github.com/agentotp/agentotp/internal/storerow"
 )
 
 // CreateOwner stores a new owner together with its first credential (cred
@@ -17,19 +18,19 @@ import (
 // agentotp.ErrConflict.
 func (db *Store) CreateOwner(ctx context.Context, o *agentotp.Owner, cred *agentotp.Credential, audit ...agentotp.AuditEntry) error {
 	if err := db.insertWithCredential(ctx, cred, audit, `INSERT INTO owners (id, name, created_at) VALUES ($1, $2, $3)`,
-		o.ID, o.Name, micros(o.CreatedAt)); err != nil {
+		o.ID, o.Name, storerow.Micros(o.CreatedAt)); err != nil {
 		return fmt.Errorf("postgres: create owner %s: %w", o.ID, err)
 	}
 	return nil
 }
 
-func scanOwner(s rowScanner) (*agentotp.Owner, error) {
+func scanOwner(s storerow.Scanner) (*agentotp.Owner, error) {
 	var o agentotp.Owner
 	var created int64
 	if err := s.Scan(&o.ID, &o.Name, &created); err != nil {
 		return nil, err
 	}
-	o.CreatedAt = fromMicros(created)
+	o.CreatedAt = storerow.FromMicros(created)
 	return &o, nil
 }
 
@@ -51,14 +52,14 @@ const agentColumns = `id, owner_id, name, test, key_prefix, webhook_secret, crea
 
 // scanAgent scans an agent row; its WebhookSecret is still sealed (see
 // openAgentSecret).
-func scanAgent(s rowScanner) (*agentotp.Agent, error) {
+func scanAgent(s storerow.Scanner) (*agentotp.Agent, error) {
 	var a agentotp.Agent
 	var test, created, revoked int64
 	if err := s.Scan(&a.ID, &a.OwnerID, &a.Name, &test, &a.KeyPrefix, &a.WebhookSecret, &created, &revoked, &a.WebhookURL); err != nil {
 		return nil, err
 	}
 	a.Test = test != 0
-	a.CreatedAt, a.RevokedAt = fromMicros(created), fromMicros(revoked)
+	a.CreatedAt, a.RevokedAt = storerow.FromMicros(created), storerow.FromMicros(revoked)
 	return &a, nil
 }
 
@@ -67,8 +68,8 @@ func scanAgent(s rowScanner) (*agentotp.Agent, error) {
 // agentotp.ErrConflict.
 func (db *Store) CreateAgent(ctx context.Context, a *agentotp.Agent, cred *agentotp.Credential, audit ...agentotp.AuditEntry) error {
 	if err := db.insertWithCredential(ctx, cred, audit, `INSERT INTO agents (`+agentColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-		a.ID, a.OwnerID, a.Name, boolInt(a.Test), a.KeyPrefix, db.sealSecret(a.ID, a.WebhookSecret),
-		micros(a.CreatedAt), micros(a.RevokedAt), a.WebhookURL); err != nil {
+		a.ID, a.OwnerID, a.Name, storerow.BoolInt(a.Test), a.KeyPrefix, db.sealSecret(a.ID, a.WebhookSecret),
+		storerow.Micros(a.CreatedAt), storerow.Micros(a.RevokedAt), a.WebhookURL); err != nil {
 		return fmt.Errorf("postgres: create agent %s: %w", a.ID, err)
 	}
 	return nil
@@ -113,7 +114,7 @@ func (db *Store) RotateAgentKey(ctx context.Context, a *agentotp.Agent, cred *ag
 			a.KeyPrefix, db.sealSecret(a.ID, a.WebhookSecret), a.ID, a.OwnerID)); err != nil {
 			return err
 		}
-		ends := micros(oldKeyEnds)
+		ends := storerow.Micros(oldKeyEnds)
 		if _, err := tx.Exec(ctx, `UPDATE credentials SET expires_at = $1
 			WHERE agent_id = $2 AND revoked_at = 0 AND (expires_at = 0 OR expires_at > $3)`,
 			ends, a.ID, ends); err != nil {
@@ -143,7 +144,7 @@ func (db *Store) RevokeAgent(ctx context.Context, ownerID, id string, at time.Ti
 // revoke sets revoked_at on the row id of table (agents or sources) and on
 // the credentials whose column credCol names it.
 func (db *Store) revoke(ctx context.Context, table, credCol, ownerID, id string, at time.Time, audit []agentotp.AuditEntry) error {
-	ts := micros(at)
+	ts := storerow.Micros(at)
 	return db.tx(ctx, func(tx pgx.Tx) error {
 		if err := changed(tx.Exec(ctx, `UPDATE `+table+` SET revoked_at = CASE WHEN revoked_at = 0 THEN $1::bigint ELSE revoked_at END
 			WHERE id = $2 AND owner_id = $3`, ts, id, ownerID)); err != nil {
@@ -159,13 +160,13 @@ func (db *Store) revoke(ctx context.Context, table, credCol, ownerID, id string,
 
 const sourceColumns = `id, owner_id, name, kind, key_prefix, created_at, revoked_at`
 
-func scanSource(s rowScanner) (*agentotp.Source, error) {
+func scanSource(s storerow.Scanner) (*agentotp.Source, error) {
 	var src agentotp.Source
 	var created, revoked int64
 	if err := s.Scan(&src.ID, &src.OwnerID, &src.Name, &src.Kind, &src.KeyPrefix, &created, &revoked); err != nil {
 		return nil, err
 	}
-	src.CreatedAt, src.RevokedAt = fromMicros(created), fromMicros(revoked)
+	src.CreatedAt, src.RevokedAt = storerow.FromMicros(created), storerow.FromMicros(revoked)
 	return &src, nil
 }
 
@@ -174,7 +175,7 @@ func scanSource(s rowScanner) (*agentotp.Source, error) {
 // agentotp.ErrConflict.
 func (db *Store) CreateSource(ctx context.Context, s *agentotp.Source, cred *agentotp.Credential, audit ...agentotp.AuditEntry) error {
 	if err := db.insertWithCredential(ctx, cred, audit, `INSERT INTO sources (`+sourceColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-		s.ID, s.OwnerID, s.Name, s.Kind, s.KeyPrefix, micros(s.CreatedAt), micros(s.RevokedAt)); err != nil {
+		s.ID, s.OwnerID, s.Name, s.Kind, s.KeyPrefix, storerow.Micros(s.CreatedAt), storerow.Micros(s.RevokedAt)); err != nil {
 		return fmt.Errorf("postgres: create source %s: %w", s.ID, err)
 	}
 	return nil
@@ -234,8 +235,8 @@ func insertCredential(ctx context.Context, tx pgx.Tx, cred *agentotp.Credential)
 		return errors.New("credential has no hash")
 	}
 	if _, err := tx.Exec(ctx, `INSERT INTO credentials (`+credentialColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-		cred.Hash, string(cred.Kind), cred.OwnerID, nullString(cred.AgentID), nullString(cred.SourceID),
-		cred.Prefix, micros(cred.CreatedAt), micros(cred.ExpiresAt), micros(cred.RevokedAt)); err != nil {
+		cred.Hash, string(cred.Kind), cred.OwnerID, storerow.NullString(cred.AgentID), storerow.NullString(cred.SourceID),
+		cred.Prefix, storerow.Micros(cred.CreatedAt), storerow.Micros(cred.ExpiresAt), storerow.Micros(cred.RevokedAt)); err != nil {
 		return fmt.Errorf("insert %s credential: %w", cred.Kind, conflictOnDuplicate(err))
 	}
 	return nil
@@ -267,7 +268,7 @@ func (db *Store) FindCredential(ctx context.Context, hash []byte) (*agentotp.Cre
 	}
 	c.Kind = agentotp.CredentialKind(kind)
 	c.AgentID, c.SourceID = agentID.String, sourceID.String
-	c.CreatedAt, c.ExpiresAt, c.RevokedAt = fromMicros(created), fromMicros(expires), fromMicros(revoked)
+	c.CreatedAt, c.ExpiresAt, c.RevokedAt = storerow.FromMicros(created), storerow.FromMicros(expires), storerow.FromMicros(revoked)
 	return &c, nil
 }
 
@@ -277,7 +278,7 @@ func (db *Store) ReplaceOwnerTokens(ctx context.Context, ownerID string, revoke 
 	if cred == nil || cred.Kind != agentotp.CredentialOwner || cred.OwnerID != ownerID {
 		return nil, errors.New("postgres: replace owner tokens: the new credential must be an owner token of the owner")
 	}
-	ts := micros(at)
+	ts := storerow.Micros(at)
 	var prefixes []string
 	err := db.tx(ctx, func(tx pgx.Tx) error {
 		prefixes = prefixes[:0]

@@ -10,11 +10,12 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/agentotp/agentotp"
+	"github.com/agentotp/agentotp/internal/storerow"
 )
 
 const policyColumns = `id, owner_id, name, position, conditions, action, max_per_hour, enabled, created_at, updated_at`
 
-func scanPolicy(s rowScanner) (*agentotp.Policy, error) {
+func scanPolicy(s storerow.Scanner) (*agentotp.Policy, error) {
 	var p agentotp.Policy
 	var conds string
 	var maxPerHour sql.NullInt64
@@ -30,7 +31,7 @@ func scanPolicy(s rowScanner) (*agentotp.Policy, error) {
 		p.MaxPerHour = &n
 	}
 	p.Enabled = enabled != 0
-	p.CreatedAt, p.UpdatedAt = fromMicros(created), fromMicros(updated)
+	p.CreatedAt, p.UpdatedAt = storerow.FromMicros(created), storerow.FromMicros(updated)
 	return &p, nil
 }
 
@@ -85,8 +86,8 @@ func (db *Store) CreatePolicy(ctx context.Context, p *agentotp.Policy, audit ...
 			return err
 		}
 		if _, err := tx.Exec(ctx, `INSERT INTO policies (`+policyColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
-			p.ID, p.OwnerID, p.Name, pos, conds, p.Action, maxPerHour, boolInt(p.Enabled),
-			micros(p.CreatedAt), micros(p.UpdatedAt)); err != nil {
+			p.ID, p.OwnerID, p.Name, pos, conds, p.Action, maxPerHour, storerow.BoolInt(p.Enabled),
+			storerow.Micros(p.CreatedAt), storerow.Micros(p.UpdatedAt)); err != nil {
 			return conflictOnDuplicate(err)
 		}
 		p.Position = pos
@@ -150,10 +151,10 @@ func (db *Store) UpdatePolicy(ctx context.Context, p *agentotp.Policy, audit ...
 		}
 		if _, err := tx.Exec(ctx, `UPDATE policies SET name = $1, position = $2, conditions = $3, action = $4, max_per_hour = $5,
 			enabled = $6, updated_at = $7 WHERE id = $8 AND owner_id = $9`,
-			p.Name, pos, conds, p.Action, maxPerHour, boolInt(p.Enabled), micros(p.UpdatedAt), p.ID, p.OwnerID); err != nil {
+			p.Name, pos, conds, p.Action, maxPerHour, storerow.BoolInt(p.Enabled), storerow.Micros(p.UpdatedAt), p.ID, p.OwnerID); err != nil {
 			return err
 		}
-		p.Position, p.CreatedAt = pos, fromMicros(created)
+		p.Position, p.CreatedAt = pos, storerow.FromMicros(created)
 		return db.appendAudit(ctx, tx, audit)
 	})
 	if err != nil {
@@ -207,7 +208,7 @@ func (db *Store) GetOwnerSettings(ctx context.Context, ownerID string) (*agentot
 	if err != nil {
 		return nil, fmt.Errorf("postgres: get settings of owner %s: %w", ownerID, err)
 	}
-	s.UpdatedAt = fromMicros(updated)
+	s.UpdatedAt = storerow.FromMicros(updated)
 	return s, nil
 }
 
@@ -216,7 +217,7 @@ func (db *Store) SaveOwnerSettings(ctx context.Context, s *agentotp.OwnerSetting
 	err := db.tx(ctx, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `INSERT INTO owner_settings (owner_id, time_zone, updated_at) VALUES ($1, $2, $3)
 			ON CONFLICT (owner_id) DO UPDATE SET time_zone = excluded.time_zone, updated_at = excluded.updated_at`,
-			s.OwnerID, s.TimeZone, micros(s.UpdatedAt)); err != nil {
+			s.OwnerID, s.TimeZone, storerow.Micros(s.UpdatedAt)); err != nil {
 			return err
 		}
 		return db.appendAudit(ctx, tx, audit)

@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/agentotp/agentotp"
+	"github.com/agentotp/agentotp/internal/storerow"
 )
 
 // claimWebhooksLockKey is the key of the transaction-level advisory lock
@@ -40,7 +41,7 @@ func enqueueWebhooks(ctx context.Context, tx pgx.Tx, prev agentotp.Status, r *ag
 	if url == "" {
 		return nil
 	}
-	now := micros(time.Now())
+	now := storerow.Micros(time.Now())
 	for _, d := range agentotp.WebhookEvents(prev, r, audit) {
 		if d.ID == "" {
 			d.ID = agentotp.NewID("whk_")
@@ -48,7 +49,7 @@ func enqueueWebhooks(ctx context.Context, tx pgx.Tx, prev agentotp.Status, r *ag
 		if _, err := tx.Exec(ctx, `INSERT INTO webhook_outbox
 			(id, owner_id, agent_id, request_id, url, status, occurred_at, created_at, state, next_attempt_at, updated_at)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', $9, $10)`,
-			d.ID, d.OwnerID, d.AgentID, d.RequestID, url, string(d.Status), micros(d.OccurredAt), now, now, now); err != nil {
+			d.ID, d.OwnerID, d.AgentID, d.RequestID, url, string(d.Status), storerow.Micros(d.OccurredAt), now, now, now); err != nil {
 			return fmt.Errorf("queue webhook: %w", conflictOnDuplicate(err))
 		}
 	}
@@ -74,7 +75,7 @@ func failGone(ctx context.Context, tx pgx.Tx, agentID, url string, now int64) er
 const webhookColumns = `seq, id, owner_id, agent_id, request_id, url, status, occurred_at, created_at,
 	state, attempts, next_attempt_at, last_attempt_at, last_status, last_error, delivered_at`
 
-func scanWebhook(s rowScanner) (*agentotp.WebhookDelivery, error) {
+func scanWebhook(s storerow.Scanner) (*agentotp.WebhookDelivery, error) {
 	var d agentotp.WebhookDelivery
 	var status, state string
 	var occurred, created, next, last, delivered int64
@@ -83,8 +84,8 @@ func scanWebhook(s rowScanner) (*agentotp.WebhookDelivery, error) {
 		return nil, err
 	}
 	d.Status, d.State = agentotp.Status(status), agentotp.DeliveryState(state)
-	d.OccurredAt, d.CreatedAt, d.NextAttemptAt = fromMicros(occurred), fromMicros(created), fromMicros(next)
-	d.LastAttemptAt, d.DeliveredAt = fromMicros(last), fromMicros(delivered)
+	d.OccurredAt, d.CreatedAt, d.NextAttemptAt = storerow.FromMicros(occurred), storerow.FromMicros(created), storerow.FromMicros(next)
+	d.LastAttemptAt, d.DeliveredAt = storerow.FromMicros(last), storerow.FromMicros(delivered)
 	return &d, nil
 }
 
@@ -111,7 +112,7 @@ func (db *Store) ClaimWebhooks(ctx context.Context, now, leaseUntil time.Time, l
 			WHERE o.state = 'pending' AND o.next_attempt_at <= $1
 			AND NOT EXISTS (SELECT 1 FROM webhook_outbox AS p
 				WHERE p.state = 'pending' AND p.request_id = o.request_id AND p.seq < o.seq)
-			ORDER BY o.seq LIMIT $2`, micros(now), limit)
+			ORDER BY o.seq LIMIT $2`, storerow.Micros(now), limit)
 		if err != nil {
 			return err
 		}
@@ -126,7 +127,7 @@ func (db *Store) ClaimWebhooks(ctx context.Context, now, leaseUntil time.Time, l
 			seqs[i] = d.Seq
 			d.NextAttemptAt = leaseUntil.UTC().Truncate(time.Microsecond)
 		}
-		_, err = tx.Exec(ctx, `UPDATE webhook_outbox SET next_attempt_at = $1 WHERE seq = ANY($2)`, micros(leaseUntil), seqs)
+		_, err = tx.Exec(ctx, `UPDATE webhook_outbox SET next_attempt_at = $1 WHERE seq = ANY($2)`, storerow.Micros(leaseUntil), seqs)
 		return err
 	})
 	if err != nil {
@@ -144,8 +145,8 @@ func (db *Store) SaveWebhookAttempt(ctx context.Context, d *agentotp.WebhookDeli
 	err := db.tx(ctx, func(tx pgx.Tx) error {
 		return changed(tx.Exec(ctx, `UPDATE webhook_outbox SET state = $1, attempts = $2, next_attempt_at = $3,
 			last_attempt_at = $4, last_status = $5, last_error = $6, delivered_at = $7, updated_at = $8 WHERE id = $9`,
-			string(d.State), d.Attempts, micros(d.NextAttemptAt), micros(d.LastAttemptAt), d.LastStatusCode,
-			truncate(d.LastError, 500), micros(d.DeliveredAt), micros(time.Now()), d.ID))
+			string(d.State), d.Attempts, storerow.Micros(d.NextAttemptAt), storerow.Micros(d.LastAttemptAt), d.LastStatusCode,
+			truncate(d.LastError, 500), storerow.Micros(d.DeliveredAt), storerow.Micros(time.Now()), d.ID))
 	})
 	if err != nil {
 		return fmt.Errorf("postgres: save webhook attempt %s: %w", d.ID, err)
@@ -169,14 +170,14 @@ func (db *Store) WebhookGone(ctx context.Context, agentID, url, reason string, a
 	reason = truncate(reason, 500)
 	err := db.tx(ctx, func(tx pgx.Tx) error {
 		res, err := tx.Exec(ctx, `UPDATE webhook_outbox SET state = 'failed', last_error = $1, updated_at = $2
-			WHERE state = 'pending' AND agent_id = $3 AND url = $4`, reason, micros(at), agentID, url)
+			WHERE state = 'pending' AND agent_id = $3 AND url = $4`, reason, storerow.Micros(at), agentID, url)
 		if err != nil {
 			return err
 		}
 		n = res.RowsAffected()
 		_, err = tx.Exec(ctx, `INSERT INTO webhook_gone (agent_id, url, reason, gone_at) VALUES ($1, $2, $3, $4)
 			ON CONFLICT (agent_id, url) DO UPDATE SET reason = excluded.reason, gone_at = excluded.gone_at`,
-			agentID, url, reason, micros(at))
+			agentID, url, reason, storerow.Micros(at))
 		return err
 	})
 	if err != nil {
@@ -231,7 +232,7 @@ func (db *Store) RetryWebhook(ctx context.Context, ownerID, id string, at time.T
 			return fmt.Errorf("the delivery is %s, not failed: %w", state, agentotp.ErrConflict)
 		}
 		_, err = tx.Exec(ctx, `UPDATE webhook_outbox SET state = 'pending', next_attempt_at = $1, created_at = $2, updated_at = $3
-			WHERE id = $4`, micros(at), micros(at), micros(at), id)
+			WHERE id = $4`, storerow.Micros(at), storerow.Micros(at), storerow.Micros(at), id)
 		return err
 	})
 	if err != nil {
@@ -244,7 +245,7 @@ func (db *Store) RetryWebhook(ctx context.Context, ownerID, id string, at time.T
 func (db *Store) PruneWebhooks(ctx context.Context, before time.Time) (int, error) {
 	var n int64
 	err := db.tx(ctx, func(tx pgx.Tx) error {
-		res, err := tx.Exec(ctx, `DELETE FROM webhook_outbox WHERE state <> 'pending' AND updated_at < $1`, micros(before))
+		res, err := tx.Exec(ctx, `DELETE FROM webhook_outbox WHERE state <> 'pending' AND updated_at < $1`, storerow.Micros(before))
 		if err != nil {
 			return err
 		}

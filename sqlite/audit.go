@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/agentotp/agentotp"
+	"github.com/agentotp/agentotp/internal/storerow"
 )
 
 // appendAudit appends entries inside tx. Each gets the next Seq, the Hash of
@@ -55,7 +56,7 @@ func (db *DB) appendAudit(ctx context.Context, tx *sql.Tx, entries []agentotp.Au
 		if _, err := tx.ExecContext(ctx, `INSERT INTO audit
 			(seq, id, owner_id, at, actor, action, request_id, agent_id, source_id, details, prev_hash, hash, chain)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			e.Seq, e.ID, e.OwnerID, micros(e.At), e.Actor, e.Action, e.RequestID, e.AgentID, e.SourceID,
+			e.Seq, e.ID, e.OwnerID, storerow.Micros(e.At), e.Actor, e.Action, e.RequestID, e.AgentID, e.SourceID,
 			details, e.PrevHash, e.Hash, e.Chain); err != nil {
 			return fmt.Errorf("audit %s: %w", e.Action, err)
 		}
@@ -112,7 +113,7 @@ func auditListQuery(q agentotp.AuditQuery) (string, []any) {
 	return query, args
 }
 
-func scanAuditEntry(s rowScanner) (agentotp.AuditEntry, error) {
+func scanAuditEntry(s storerow.Scanner) (agentotp.AuditEntry, error) {
 	var e agentotp.AuditEntry
 	var at int64
 	var details sql.NullString
@@ -120,7 +121,7 @@ func scanAuditEntry(s rowScanner) (agentotp.AuditEntry, error) {
 		&details, &e.PrevHash, &e.Hash, &e.Chain); err != nil {
 		return e, err
 	}
-	e.At = fromMicros(at)
+	e.At = storerow.FromMicros(at)
 	if details.Valid {
 		if err := json.Unmarshal([]byte(details.String), &e.Details); err != nil {
 			// Only an edit of the row can garble its details: hand the

@@ -8,12 +8,13 @@ import (
 	"time"
 
 	"github.com/agentotp/agentotp"
+	"github.com/agentotp/agentotp/internal/storerow"
 )
 
 const enrollmentColumns = `id, owner_id, name, description, test, user_code_hash, device_code_hash, client_addr, user_agent,
 	status, created_at, expires_at, decided_at, decided_by, issued_at, agent_id, version`
 
-func scanEnrollment(s rowScanner) (*agentotp.Enrollment, error) {
+func scanEnrollment(s storerow.Scanner) (*agentotp.Enrollment, error) {
 	var e agentotp.Enrollment
 	var test, created, expires, decided, issued int64
 	var status string
@@ -24,7 +25,7 @@ func scanEnrollment(s rowScanner) (*agentotp.Enrollment, error) {
 	}
 	e.Test = test != 0
 	e.Status = agentotp.EnrollmentStatus(status)
-	e.CreatedAt, e.ExpiresAt, e.DecidedAt, e.IssuedAt = fromMicros(created), fromMicros(expires), fromMicros(decided), fromMicros(issued)
+	e.CreatedAt, e.ExpiresAt, e.DecidedAt, e.IssuedAt = storerow.FromMicros(created), storerow.FromMicros(expires), storerow.FromMicros(decided), storerow.FromMicros(issued)
 	e.AgentID = agentID.String
 	return &e, nil
 }
@@ -35,9 +36,9 @@ func scanEnrollment(s rowScanner) (*agentotp.Enrollment, error) {
 func (db *DB) CreateEnrollment(ctx context.Context, e *agentotp.Enrollment, audit ...agentotp.AuditEntry) error {
 	err := db.tx(ctx, func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO enrollments (`+enrollmentColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			e.ID, e.OwnerID, e.Name, e.Description, boolInt(e.Test), e.UserCodeHash, e.DeviceCodeHash, e.ClientAddr, e.UserAgent,
-			string(e.Status), micros(e.CreatedAt), micros(e.ExpiresAt), micros(e.DecidedAt), e.DecidedBy, micros(e.IssuedAt),
-			nullString(e.AgentID), e.Version); err != nil {
+			e.ID, e.OwnerID, e.Name, e.Description, storerow.BoolInt(e.Test), e.UserCodeHash, e.DeviceCodeHash, e.ClientAddr, e.UserAgent,
+			string(e.Status), storerow.Micros(e.CreatedAt), storerow.Micros(e.ExpiresAt), storerow.Micros(e.DecidedAt), e.DecidedBy, storerow.Micros(e.IssuedAt),
+			storerow.NullString(e.AgentID), e.Version); err != nil {
 			return conflictOnDuplicate(err)
 		}
 		return db.appendAudit(ctx, tx, audit)
@@ -94,7 +95,7 @@ func (db *DB) ListEnrollments(ctx context.Context, q agentotp.EnrollmentQuery) (
 // ListDueEnrollments returns live enrollments whose TTL has passed.
 func (db *DB) ListDueEnrollments(ctx context.Context, now time.Time, limit int) ([]*agentotp.Enrollment, error) {
 	return list(ctx, db, "list due enrollments", scanEnrollment, `SELECT `+enrollmentColumns+` FROM enrollments
-		WHERE status IN ('pending', 'approved') AND expires_at <= ? ORDER BY expires_at, id LIMIT ?`, micros(now), limit)
+		WHERE status IN ('pending', 'approved') AND expires_at <= ? ORDER BY expires_at, id LIMIT ?`, storerow.Micros(now), limit)
 }
 
 // updateEnrollment writes e's changeable columns if the row still has
@@ -102,7 +103,7 @@ func (db *DB) ListDueEnrollments(ctx context.Context, now time.Time, limit int) 
 func updateEnrollment(ctx context.Context, tx *sql.Tx, e *agentotp.Enrollment, prevVersion int64) error {
 	res, err := tx.ExecContext(ctx, `UPDATE enrollments SET status = ?, decided_at = ?, decided_by = ?, issued_at = ?, agent_id = ?,
 		version = version + 1 WHERE id = ? AND version = ?`,
-		string(e.Status), micros(e.DecidedAt), e.DecidedBy, micros(e.IssuedAt), nullString(e.AgentID), e.ID, prevVersion)
+		string(e.Status), storerow.Micros(e.DecidedAt), e.DecidedBy, storerow.Micros(e.IssuedAt), storerow.NullString(e.AgentID), e.ID, prevVersion)
 	if err != nil {
 		return err
 	}
@@ -148,8 +149,8 @@ func (db *DB) IssueEnrollment(ctx context.Context, e *agentotp.Enrollment, prevV
 	err := db.tx(ctx, func(tx *sql.Tx) error {
 		// The agent first: the enrollment's row refers to it.
 		if _, err := tx.ExecContext(ctx, `INSERT INTO agents (`+agentColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			a.ID, a.OwnerID, a.Name, boolInt(a.Test), a.KeyPrefix, db.sealSecret(a.ID, a.WebhookSecret),
-			micros(a.CreatedAt), micros(a.RevokedAt), a.WebhookURL); err != nil {
+			a.ID, a.OwnerID, a.Name, storerow.BoolInt(a.Test), a.KeyPrefix, db.sealSecret(a.ID, a.WebhookSecret),
+			storerow.Micros(a.CreatedAt), storerow.Micros(a.RevokedAt), a.WebhookURL); err != nil {
 			return fmt.Errorf("insert agent: %w", conflictOnDuplicate(err))
 		}
 		if err := insertCredential(ctx, tx, cred); err != nil {
@@ -173,7 +174,7 @@ const enrollmentPromptColumns = `token_hash, enrollment_id, owner_id, chat_id, m
 func (db *DB) CreateEnrollmentPrompt(ctx context.Context, p *agentotp.TelegramPrompt) error {
 	err := db.tx(ctx, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO enrollment_prompts (`+enrollmentPromptColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-			p.TokenHash, p.RequestID, p.OwnerID, p.ChatID, p.MessageID, micros(p.CreatedAt), micros(p.ClosedAt))
+			p.TokenHash, p.RequestID, p.OwnerID, p.ChatID, p.MessageID, storerow.Micros(p.CreatedAt), storerow.Micros(p.ClosedAt))
 		return conflictOnDuplicate(err)
 	})
 	if err != nil {
@@ -189,7 +190,7 @@ func (db *DB) SetEnrollmentPromptMessage(ctx context.Context, tokenHash []byte, 
 
 // CloseEnrollmentPrompt marks a prompt closed.
 func (db *DB) CloseEnrollmentPrompt(ctx context.Context, tokenHash []byte, at time.Time) error {
-	return db.updatePrompt(ctx, "close enrollment prompt", `UPDATE enrollment_prompts SET closed_at = ? WHERE token_hash = ?`, micros(at), tokenHash)
+	return db.updatePrompt(ctx, "close enrollment prompt", `UPDATE enrollment_prompts SET closed_at = ? WHERE token_hash = ?`, storerow.Micros(at), tokenHash)
 }
 
 // GetEnrollmentPrompt returns a prompt by its token's hash.

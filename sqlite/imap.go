@@ -8,13 +8,14 @@ import (
 	"time"
 
 	"github.com/agentotp/agentotp"
+	"github.com/agentotp/agentotp/internal/storerow"
 )
 
 const imapColumns = `source_id, owner_id, host, port, tls_mode, username, password_sealed, mailbox,
 	poll_interval_ms, mark_as_read, created_at, updated_at, version, uid_validity, last_uid,
 	state, last_error, last_error_at, last_connected_at, last_message_at, status_at`
 
-func scanIMAPSource(s rowScanner) (*agentotp.IMAPSource, error) {
+func scanIMAPSource(s storerow.Scanner) (*agentotp.IMAPSource, error) {
 	var (
 		src                                      agentotp.IMAPSource
 		port, pollMS, markRead, created, updated int64
@@ -29,10 +30,10 @@ func scanIMAPSource(s rowScanner) (*agentotp.IMAPSource, error) {
 	src.Port = int(port)
 	src.PollInterval = time.Duration(pollMS) * time.Millisecond
 	src.MarkAsRead = markRead != 0
-	src.CreatedAt, src.UpdatedAt = fromMicros(created), fromMicros(updated)
+	src.CreatedAt, src.UpdatedAt = storerow.FromMicros(created), storerow.FromMicros(updated)
 	src.UIDValidity, src.LastUID = uint32(validity), uint32(lastUID)
-	src.Status.LastErrorAt, src.Status.LastConnectedAt = fromMicros(errAt), fromMicros(connectedAt)
-	src.Status.LastMessageAt, src.Status.UpdatedAt = fromMicros(messageAt), fromMicros(statusAt)
+	src.Status.LastErrorAt, src.Status.LastConnectedAt = storerow.FromMicros(errAt), storerow.FromMicros(connectedAt)
+	src.Status.LastMessageAt, src.Status.UpdatedAt = storerow.FromMicros(messageAt), storerow.FromMicros(statusAt)
 	return &src, nil
 }
 
@@ -68,12 +69,12 @@ func (db *DB) PutIMAPSource(ctx context.Context, s *agentotp.IMAPSource, audit .
 				last_message_at = CASE WHEN `+imapSameMailbox+` THEN imap_sources.last_message_at ELSE 0 END
 			RETURNING version, created_at, uid_validity, last_uid`,
 			s.SourceID, s.OwnerID, s.Host, s.Port, s.TLSMode, s.Username, s.PasswordSealed, s.Mailbox,
-			s.PollInterval.Milliseconds(), boolInt(s.MarkAsRead), micros(s.CreatedAt), micros(s.UpdatedAt),
+			s.PollInterval.Milliseconds(), storerow.BoolInt(s.MarkAsRead), storerow.Micros(s.CreatedAt), storerow.Micros(s.UpdatedAt),
 		).Scan(&s.Version, &created, &validity, &lastUID)
 		if err != nil {
 			return err
 		}
-		s.CreatedAt = fromMicros(created)
+		s.CreatedAt = storerow.FromMicros(created)
 		s.UIDValidity, s.LastUID = uint32(validity), uint32(lastUID)
 		return db.appendAudit(ctx, tx, audit)
 	})
@@ -140,8 +141,8 @@ func (db *DB) SetIMAPStatus(ctx context.Context, sourceID string, version int64,
 	err := db.updateIMAP(ctx, sourceID, version,
 		`UPDATE imap_sources SET state = ?, last_error = ?, last_error_at = ?, last_connected_at = ?,
 			last_message_at = ?, status_at = ? WHERE source_id = ? AND version = ?`,
-		st.State, st.LastError, micros(st.LastErrorAt), micros(st.LastConnectedAt),
-		micros(st.LastMessageAt), micros(st.UpdatedAt), sourceID, version)
+		st.State, st.LastError, storerow.Micros(st.LastErrorAt), storerow.Micros(st.LastConnectedAt),
+		storerow.Micros(st.LastMessageAt), storerow.Micros(st.UpdatedAt), sourceID, version)
 	if err != nil {
 		return fmt.Errorf("sqlite: set imap status of %s: %w", sourceID, err)
 	}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/agentotp/agentotp"
+	"github.com/agentotp/agentotp/internal/storerow"
 )
 
 // CreateOwner stores a new owner together with its first credential (cred
@@ -15,19 +16,19 @@ import (
 // agentotp.ErrConflict.
 func (db *DB) CreateOwner(ctx context.Context, o *agentotp.Owner, cred *agentotp.Credential, audit ...agentotp.AuditEntry) error {
 	if err := db.insertWithCredential(ctx, cred, audit, `INSERT INTO owners (id, name, created_at) VALUES (?, ?, ?)`,
-		o.ID, o.Name, micros(o.CreatedAt)); err != nil {
+		o.ID, o.Name, storerow.Micros(o.CreatedAt)); err != nil {
 		return fmt.Errorf("sqlite: create owner %s: %w", o.ID, err)
 	}
 	return nil
 }
 
-func scanOwner(s rowScanner) (*agentotp.Owner, error) {
+func scanOwner(s storerow.Scanner) (*agentotp.Owner, error) {
 	var o agentotp.Owner
 	var created int64
 	if err := s.Scan(&o.ID, &o.Name, &created); err != nil {
 		return nil, err
 	}
-	o.CreatedAt = fromMicros(created)
+	o.CreatedAt = storerow.FromMicros(created)
 	return &o, nil
 }
 
@@ -49,14 +50,14 @@ const agentColumns = `id, owner_id, name, test, key_prefix, webhook_secret, crea
 
 // scanAgent scans an agent row; its WebhookSecret is still sealed (see
 // openAgentSecret).
-func scanAgent(s rowScanner) (*agentotp.Agent, error) {
+func scanAgent(s storerow.Scanner) (*agentotp.Agent, error) {
 	var a agentotp.Agent
 	var test, created, revoked int64
 	if err := s.Scan(&a.ID, &a.OwnerID, &a.Name, &test, &a.KeyPrefix, &a.WebhookSecret, &created, &revoked, &a.WebhookURL); err != nil {
 		return nil, err
 	}
 	a.Test = test != 0
-	a.CreatedAt, a.RevokedAt = fromMicros(created), fromMicros(revoked)
+	a.CreatedAt, a.RevokedAt = storerow.FromMicros(created), storerow.FromMicros(revoked)
 	return &a, nil
 }
 
@@ -65,8 +66,8 @@ func scanAgent(s rowScanner) (*agentotp.Agent, error) {
 // agentotp.ErrConflict.
 func (db *DB) CreateAgent(ctx context.Context, a *agentotp.Agent, cred *agentotp.Credential, audit ...agentotp.AuditEntry) error {
 	if err := db.insertWithCredential(ctx, cred, audit, `INSERT INTO agents (`+agentColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		a.ID, a.OwnerID, a.Name, boolInt(a.Test), a.KeyPrefix, db.sealSecret(a.ID, a.WebhookSecret),
-		micros(a.CreatedAt), micros(a.RevokedAt), a.WebhookURL); err != nil {
+		a.ID, a.OwnerID, a.Name, storerow.BoolInt(a.Test), a.KeyPrefix, db.sealSecret(a.ID, a.WebhookSecret),
+		storerow.Micros(a.CreatedAt), storerow.Micros(a.RevokedAt), a.WebhookURL); err != nil {
 		return fmt.Errorf("sqlite: create agent %s: %w", a.ID, err)
 	}
 	return nil
@@ -111,7 +112,7 @@ func (db *DB) RotateAgentKey(ctx context.Context, a *agentotp.Agent, cred *agent
 			a.KeyPrefix, db.sealSecret(a.ID, a.WebhookSecret), a.ID, a.OwnerID)); err != nil {
 			return err
 		}
-		ends := micros(oldKeyEnds)
+		ends := storerow.Micros(oldKeyEnds)
 		if _, err := tx.ExecContext(ctx, `UPDATE credentials SET expires_at = ?
 			WHERE agent_id = ? AND revoked_at = 0 AND (expires_at = 0 OR expires_at > ?)`,
 			ends, a.ID, ends); err != nil {
@@ -141,7 +142,7 @@ func (db *DB) RevokeAgent(ctx context.Context, ownerID, id string, at time.Time,
 // revoke sets revoked_at on the row id of table (agents or sources) and on
 // the credentials whose column credCol names it.
 func (db *DB) revoke(ctx context.Context, table, credCol, ownerID, id string, at time.Time, audit []agentotp.AuditEntry) error {
-	ts := micros(at)
+	ts := storerow.Micros(at)
 	return db.tx(ctx, func(tx *sql.Tx) error {
 		if err := changed(tx.ExecContext(ctx, `UPDATE `+table+` SET revoked_at = CASE WHEN revoked_at = 0 THEN ? ELSE revoked_at END
 			WHERE id = ? AND owner_id = ?`, ts, id, ownerID)); err != nil {
@@ -157,13 +158,13 @@ func (db *DB) revoke(ctx context.Context, table, credCol, ownerID, id string, at
 
 const sourceColumns = `id, owner_id, name, kind, key_prefix, created_at, revoked_at`
 
-func scanSource(s rowScanner) (*agentotp.Source, error) {
+func scanSource(s storerow.Scanner) (*agentotp.Source, error) {
 	var src agentotp.Source
 	var created, revoked int64
 	if err := s.Scan(&src.ID, &src.OwnerID, &src.Name, &src.Kind, &src.KeyPrefix, &created, &revoked); err != nil {
 		return nil, err
 	}
-	src.CreatedAt, src.RevokedAt = fromMicros(created), fromMicros(revoked)
+	src.CreatedAt, src.RevokedAt = storerow.FromMicros(created), storerow.FromMicros(revoked)
 	return &src, nil
 }
 
@@ -172,7 +173,7 @@ func scanSource(s rowScanner) (*agentotp.Source, error) {
 // agentotp.ErrConflict.
 func (db *DB) CreateSource(ctx context.Context, s *agentotp.Source, cred *agentotp.Credential, audit ...agentotp.AuditEntry) error {
 	if err := db.insertWithCredential(ctx, cred, audit, `INSERT INTO sources (`+sourceColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-		s.ID, s.OwnerID, s.Name, s.Kind, s.KeyPrefix, micros(s.CreatedAt), micros(s.RevokedAt)); err != nil {
+		s.ID, s.OwnerID, s.Name, s.Kind, s.KeyPrefix, storerow.Micros(s.CreatedAt), storerow.Micros(s.RevokedAt)); err != nil {
 		return fmt.Errorf("sqlite: create source %s: %w", s.ID, err)
 	}
 	return nil
@@ -232,8 +233,8 @@ func insertCredential(ctx context.Context, tx *sql.Tx, cred *agentotp.Credential
 		return errors.New("credential has no hash")
 	}
 	if _, err := tx.ExecContext(ctx, `INSERT INTO credentials (`+credentialColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		cred.Hash, string(cred.Kind), cred.OwnerID, nullString(cred.AgentID), nullString(cred.SourceID),
-		cred.Prefix, micros(cred.CreatedAt), micros(cred.ExpiresAt), micros(cred.RevokedAt)); err != nil {
+		cred.Hash, string(cred.Kind), cred.OwnerID, storerow.NullString(cred.AgentID), storerow.NullString(cred.SourceID),
+		cred.Prefix, storerow.Micros(cred.CreatedAt), storerow.Micros(cred.ExpiresAt), storerow.Micros(cred.RevokedAt)); err != nil {
 		return fmt.Errorf("insert %s credential: %w", cred.Kind, conflictOnDuplicate(err))
 	}
 	return nil
@@ -265,7 +266,7 @@ func (db *DB) FindCredential(ctx context.Context, hash []byte) (*agentotp.Creden
 	}
 	c.Kind = agentotp.CredentialKind(kind)
 	c.AgentID, c.SourceID = agentID.String, sourceID.String
-	c.CreatedAt, c.ExpiresAt, c.RevokedAt = fromMicros(created), fromMicros(expires), fromMicros(revoked)
+	c.CreatedAt, c.ExpiresAt, c.RevokedAt = storerow.FromMicros(created), storerow.FromMicros(expires), storerow.FromMicros(revoked)
 	return &c, nil
 }
 
@@ -275,7 +276,7 @@ func (db *DB) ReplaceOwnerTokens(ctx context.Context, ownerID string, revoke [][
 	if cred == nil || cred.Kind != agentotp.CredentialOwner || cred.OwnerID != ownerID {
 		return nil, errors.New("sqlite: replace owner tokens: the new credential must be an owner token of the owner")
 	}
-	ts := micros(at)
+	ts := storerow.Micros(at)
 	var prefixes []string
 	err := db.tx(ctx, func(tx *sql.Tx) error {
 		prefixes = prefixes[:0]

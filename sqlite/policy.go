@@ -8,11 +8,12 @@ import (
 	"fmt"
 
 	"github.com/agentotp/agentotp"
+	"github.com/agentotp/agentotp/internal/storerow"
 )
 
 const policyColumns = `id, owner_id, name, position, conditions, action, max_per_hour, enabled, created_at, updated_at`
 
-func scanPolicy(s rowScanner) (*agentotp.Policy, error) {
+func scanPolicy(s storerow.Scanner) (*agentotp.Policy, error) {
 	var p agentotp.Policy
 	var conds string
 	var maxPerHour sql.NullInt64
@@ -28,7 +29,7 @@ func scanPolicy(s rowScanner) (*agentotp.Policy, error) {
 		p.MaxPerHour = &n
 	}
 	p.Enabled = enabled != 0
-	p.CreatedAt, p.UpdatedAt = fromMicros(created), fromMicros(updated)
+	p.CreatedAt, p.UpdatedAt = storerow.FromMicros(created), storerow.FromMicros(updated)
 	return &p, nil
 }
 
@@ -69,8 +70,8 @@ func (db *DB) CreatePolicy(ctx context.Context, p *agentotp.Policy, audit ...age
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO policies (`+policyColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			p.ID, p.OwnerID, p.Name, pos, conds, p.Action, maxPerHour, boolInt(p.Enabled),
-			micros(p.CreatedAt), micros(p.UpdatedAt)); err != nil {
+			p.ID, p.OwnerID, p.Name, pos, conds, p.Action, maxPerHour, storerow.BoolInt(p.Enabled),
+			storerow.Micros(p.CreatedAt), storerow.Micros(p.UpdatedAt)); err != nil {
 			return conflictOnDuplicate(err)
 		}
 		p.Position = pos
@@ -131,10 +132,10 @@ func (db *DB) UpdatePolicy(ctx context.Context, p *agentotp.Policy, audit ...age
 		}
 		if _, err := tx.ExecContext(ctx, `UPDATE policies SET name = ?, position = ?, conditions = ?, action = ?, max_per_hour = ?,
 			enabled = ?, updated_at = ? WHERE id = ? AND owner_id = ?`,
-			p.Name, pos, conds, p.Action, maxPerHour, boolInt(p.Enabled), micros(p.UpdatedAt), p.ID, p.OwnerID); err != nil {
+			p.Name, pos, conds, p.Action, maxPerHour, storerow.BoolInt(p.Enabled), storerow.Micros(p.UpdatedAt), p.ID, p.OwnerID); err != nil {
 			return err
 		}
-		p.Position, p.CreatedAt = pos, fromMicros(created)
+		p.Position, p.CreatedAt = pos, storerow.FromMicros(created)
 		return db.appendAudit(ctx, tx, audit)
 	})
 	if err != nil {
@@ -167,14 +168,14 @@ func (db *DB) DeletePolicy(ctx context.Context, ownerID, id string, audit ...age
 // agentotp.ErrCapReached. Writes are serialized, so the count and the
 // insert cannot interleave with another capped create.
 func (db *DB) CreateRequestCapped(ctx context.Context, r *agentotp.Request, c agentotp.RequestCap, audit ...agentotp.AuditEntry) error {
-	row, err := encodeRequest(r)
+	row, err := storerow.EncodeRequest(r)
 	if err != nil {
 		return fmt.Errorf("sqlite: create request %s: %w", r.ID, err)
 	}
 	err = db.tx(ctx, func(tx *sql.Tx) error {
 		var n int
 		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM requests WHERE agent_id = ? AND decided_by = ? AND decided_at > ?`,
-			c.AgentID, c.DecidedBy, micros(c.Since)).Scan(&n); err != nil {
+			c.AgentID, c.DecidedBy, storerow.Micros(c.Since)).Scan(&n); err != nil {
 			return err
 		}
 		if n >= c.Max {
@@ -205,7 +206,7 @@ func (db *DB) GetOwnerSettings(ctx context.Context, ownerID string) (*agentotp.O
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: get settings of owner %s: %w", ownerID, err)
 	}
-	s.UpdatedAt = fromMicros(updated)
+	s.UpdatedAt = storerow.FromMicros(updated)
 	return s, nil
 }
 
@@ -214,7 +215,7 @@ func (db *DB) SaveOwnerSettings(ctx context.Context, s *agentotp.OwnerSettings, 
 	err := db.tx(ctx, func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO owner_settings (owner_id, time_zone, updated_at) VALUES (?, ?, ?)
 			ON CONFLICT (owner_id) DO UPDATE SET time_zone = excluded.time_zone, updated_at = excluded.updated_at`,
-			s.OwnerID, s.TimeZone, micros(s.UpdatedAt)); err != nil {
+			s.OwnerID, s.TimeZone, storerow.Micros(s.UpdatedAt)); err != nil {
 			return err
 		}
 		return db.appendAudit(ctx, tx, audit)

@@ -7,17 +7,18 @@ import (
 	"time"
 
 	"github.com/agentotp/agentotp"
+	"github.com/agentotp/agentotp/internal/storerow"
 )
 
 const signingKeyColumns = `id, owner_id, method, key_id, public_key, credential, name, created_at, revoked_at`
 
-func scanSigningKey(row rowScanner) (*agentotp.SigningKey, error) {
+func scanSigningKey(row storerow.Scanner) (*agentotp.SigningKey, error) {
 	var k agentotp.SigningKey
 	var created, revoked int64
 	if err := row.Scan(&k.ID, &k.OwnerID, &k.Method, &k.KeyID, &k.PublicKey, &k.Credential, &k.Name, &created, &revoked); err != nil {
 		return nil, err
 	}
-	k.CreatedAt, k.RevokedAt = fromMicros(created), fromMicros(revoked)
+	k.CreatedAt, k.RevokedAt = storerow.FromMicros(created), storerow.FromMicros(revoked)
 	return &k, nil
 }
 
@@ -26,7 +27,7 @@ func scanSigningKey(row rowScanner) (*agentotp.SigningKey, error) {
 func (db *DB) CreateSigningKey(ctx context.Context, k *agentotp.SigningKey, audit ...agentotp.AuditEntry) error {
 	err := db.tx(ctx, func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO signing_keys (`+signingKeyColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			k.ID, k.OwnerID, k.Method, k.KeyID, k.PublicKey, nonNil(k.Credential), k.Name, micros(k.CreatedAt), micros(k.RevokedAt)); err != nil {
+			k.ID, k.OwnerID, k.Method, k.KeyID, k.PublicKey, nonNil(k.Credential), k.Name, storerow.Micros(k.CreatedAt), storerow.Micros(k.RevokedAt)); err != nil {
 			return conflictOnDuplicate(err)
 		}
 		return db.appendAudit(ctx, tx, audit)
@@ -49,7 +50,7 @@ func (db *DB) ListSigningKeys(ctx context.Context, ownerID string) ([]*agentotp.
 func (db *DB) RevokeSigningKey(ctx context.Context, ownerID, id string, at time.Time, audit ...agentotp.AuditEntry) error {
 	err := db.tx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE signing_keys SET revoked_at = CASE WHEN revoked_at = 0 THEN ? ELSE revoked_at END
-			WHERE id = ? AND owner_id = ?`, micros(at), id, ownerID)
+			WHERE id = ? AND owner_id = ?`, storerow.Micros(at), id, ownerID)
 		if err != nil {
 			return err
 		}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/agentotp/agentotp"
+	"github.com/agentotp/agentotp/internal/storerow"
 )
 
 // Bounds of ListWebhooks.
@@ -49,7 +50,7 @@ func enqueueWebhooks(ctx context.Context, tx *sql.Tx, prev agentotp.Status, r *a
 	if url == "" {
 		return nil
 	}
-	now := micros(time.Now())
+	now := storerow.Micros(time.Now())
 	for _, d := range agentotp.WebhookEvents(prev, r, audit) {
 		if d.ID == "" {
 			d.ID = agentotp.NewID("whk_")
@@ -57,7 +58,7 @@ func enqueueWebhooks(ctx context.Context, tx *sql.Tx, prev agentotp.Status, r *a
 		if _, err := tx.ExecContext(ctx, `INSERT INTO webhook_outbox
 			(id, owner_id, agent_id, request_id, url, status, occurred_at, created_at, state, next_attempt_at, updated_at)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?)`,
-			d.ID, d.OwnerID, d.AgentID, d.RequestID, url, string(d.Status), micros(d.OccurredAt), now, now, now); err != nil {
+			d.ID, d.OwnerID, d.AgentID, d.RequestID, url, string(d.Status), storerow.Micros(d.OccurredAt), now, now, now); err != nil {
 			return fmt.Errorf("queue webhook: %w", conflictOnDuplicate(err))
 		}
 	}
@@ -83,7 +84,7 @@ func failGone(ctx context.Context, tx *sql.Tx, agentID, url string, now int64) e
 const webhookColumns = `seq, id, owner_id, agent_id, request_id, url, status, occurred_at, created_at,
 	state, attempts, next_attempt_at, last_attempt_at, last_status, last_error, delivered_at`
 
-func scanWebhook(s rowScanner) (*agentotp.WebhookDelivery, error) {
+func scanWebhook(s storerow.Scanner) (*agentotp.WebhookDelivery, error) {
 	var d agentotp.WebhookDelivery
 	var status, state string
 	var occurred, created, next, last, delivered int64
@@ -92,8 +93,8 @@ func scanWebhook(s rowScanner) (*agentotp.WebhookDelivery, error) {
 		return nil, err
 	}
 	d.Status, d.State = agentotp.Status(status), agentotp.DeliveryState(state)
-	d.OccurredAt, d.CreatedAt, d.NextAttemptAt = fromMicros(occurred), fromMicros(created), fromMicros(next)
-	d.LastAttemptAt, d.DeliveredAt = fromMicros(last), fromMicros(delivered)
+	d.OccurredAt, d.CreatedAt, d.NextAttemptAt = storerow.FromMicros(occurred), storerow.FromMicros(created), storerow.FromMicros(next)
+	d.LastAttemptAt, d.DeliveredAt = storerow.FromMicros(last), storerow.FromMicros(delivered)
 	return &d, nil
 }
 
@@ -111,7 +112,7 @@ func (db *DB) ClaimWebhooks(ctx context.Context, now, leaseUntil time.Time, limi
 			WHERE o.state = 'pending' AND o.next_attempt_at <= ?
 			AND NOT EXISTS (SELECT 1 FROM webhook_outbox AS p
 				WHERE p.state = 'pending' AND p.request_id = o.request_id AND p.seq < o.seq)
-			ORDER BY o.seq LIMIT ?`, micros(now), limit)
+			ORDER BY o.seq LIMIT ?`, storerow.Micros(now), limit)
 		if err != nil {
 			return err
 		}
@@ -120,7 +121,7 @@ func (db *DB) ClaimWebhooks(ctx context.Context, now, leaseUntil time.Time, limi
 		}
 		for _, d := range out {
 			if _, err := tx.ExecContext(ctx, `UPDATE webhook_outbox SET next_attempt_at = ? WHERE seq = ?`,
-				micros(leaseUntil), d.Seq); err != nil {
+				storerow.Micros(leaseUntil), d.Seq); err != nil {
 				return err
 			}
 			d.NextAttemptAt = leaseUntil.UTC().Truncate(time.Microsecond)
@@ -142,8 +143,8 @@ func (db *DB) SaveWebhookAttempt(ctx context.Context, d *agentotp.WebhookDeliver
 	err := db.tx(ctx, func(tx *sql.Tx) error {
 		return changed(tx.ExecContext(ctx, `UPDATE webhook_outbox SET state = ?, attempts = ?, next_attempt_at = ?,
 			last_attempt_at = ?, last_status = ?, last_error = ?, delivered_at = ?, updated_at = ? WHERE id = ?`,
-			string(d.State), d.Attempts, micros(d.NextAttemptAt), micros(d.LastAttemptAt), d.LastStatusCode,
-			truncate(d.LastError, 500), micros(d.DeliveredAt), micros(time.Now()), d.ID))
+			string(d.State), d.Attempts, storerow.Micros(d.NextAttemptAt), storerow.Micros(d.LastAttemptAt), d.LastStatusCode,
+			truncate(d.LastError, 500), storerow.Micros(d.DeliveredAt), storerow.Micros(time.Now()), d.ID))
 	})
 	if err != nil {
 		return fmt.Errorf("sqlite: save webhook attempt %s: %w", d.ID, err)
@@ -167,7 +168,7 @@ func (db *DB) WebhookGone(ctx context.Context, agentID, url, reason string, at t
 	reason = truncate(reason, 500)
 	err := db.tx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE webhook_outbox SET state = 'failed', last_error = ?, updated_at = ?
-			WHERE state = 'pending' AND agent_id = ? AND url = ?`, reason, micros(at), agentID, url)
+			WHERE state = 'pending' AND agent_id = ? AND url = ?`, reason, storerow.Micros(at), agentID, url)
 		if err != nil {
 			return err
 		}
@@ -176,7 +177,7 @@ func (db *DB) WebhookGone(ctx context.Context, agentID, url, reason string, at t
 		}
 		_, err = tx.ExecContext(ctx, `INSERT INTO webhook_gone (agent_id, url, reason, gone_at) VALUES (?, ?, ?, ?)
 			ON CONFLICT (agent_id, url) DO UPDATE SET reason = excluded.reason, gone_at = excluded.gone_at`,
-			agentID, url, reason, micros(at))
+			agentID, url, reason, storerow.Micros(at))
 		return err
 	})
 	if err != nil {
@@ -231,7 +232,7 @@ func (db *DB) RetryWebhook(ctx context.Context, ownerID, id string, at time.Time
 			return fmt.Errorf("the delivery is %s, not failed: %w", state, agentotp.ErrConflict)
 		}
 		_, err = tx.ExecContext(ctx, `UPDATE webhook_outbox SET state = 'pending', next_attempt_at = ?, created_at = ?, updated_at = ?
-			WHERE id = ?`, micros(at), micros(at), micros(at), id)
+			WHERE id = ?`, storerow.Micros(at), storerow.Micros(at), storerow.Micros(at), id)
 		return err
 	})
 	if err != nil {
@@ -244,7 +245,7 @@ func (db *DB) RetryWebhook(ctx context.Context, ownerID, id string, at time.Time
 func (db *DB) PruneWebhooks(ctx context.Context, before time.Time) (int, error) {
 	var n int64
 	err := db.tx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `DELETE FROM webhook_outbox WHERE state <> 'pending' AND updated_at < ?`, micros(before))
+		res, err := tx.ExecContext(ctx, `DELETE FROM webhook_outbox WHERE state <> 'pending' AND updated_at < ?`, storerow.Micros(before))
 		if err != nil {
 			return err
 		}
