@@ -152,7 +152,7 @@ func (db *Store) IssueEnrollment(ctx context.Context, e *agentotp.Enrollment, pr
 	}
 	err := db.tx(ctx, func(tx pgx.Tx) error {
 		// The agent first: the enrollment's row refers to it.
-		if _, err := tx.Exec(ctx, `INSERT INTO agents (`+agentColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+		if _, err := tx.Exec(ctx, `INSERT INTO agents (`+storerow.AgentColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
 			a.ID, a.OwnerID, a.Name, storerow.BoolInt(a.Test), a.KeyPrefix, db.sealSecret(a.ID, a.WebhookSecret),
 			storerow.Micros(a.CreatedAt), storerow.Micros(a.RevokedAt), a.WebhookURL); err != nil {
 			return fmt.Errorf("insert agent: %w", conflictOnDuplicate(err))

@@ -148,7 +148,7 @@ func (db *DB) IssueEnrollment(ctx context.Context, e *agentotp.Enrollment, prevV
 	}
 	err := db.tx(ctx, func(tx *sql.Tx) error {
 		// The agent first: the enrollment's row refers to it.
-		if _, err := tx.ExecContext(ctx, `INSERT INTO agents (`+agentColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		if _, err := tx.ExecContext(ctx, `INSERT INTO agents (`+storerow.AgentColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			a.ID, a.OwnerID, a.Name, storerow.BoolInt(a.Test), a.KeyPrefix, db.sealSecret(a.ID, a.WebhookSecret),
 			storerow.Micros(a.CreatedAt), storerow.Micros(a.RevokedAt), a.WebhookURL); err != nil {
 			return fmt.Errorf("insert agent: %w", conflictOnDuplicate(err))
