@@ -3,14 +3,10 @@ package postgres
 import (
 	"context"
 	"crypto/hmac"
-	"crypto/sha256"
-	"database/sql"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -122,36 +118,7 @@ func (db *Store) ListAudit(ctx context.Context, q agentotp.AuditQuery) ([]agento
 	if q.Limit > 0 {
 		query += ` LIMIT ` + p.add(q.Limit)
 	}
-	return list(ctx, db, "list audit", scanAuditEntry, query, p...)
-}
-
-func scanAuditEntry(s storerow.Scanner) (agentotp.AuditEntry, error) {
-	var e agentotp.AuditEntry
-	var at int64
-	var details sql.NullString
-	if err := s.Scan(&e.Seq, &e.ID, &e.OwnerID, &at, &e.Actor, &e.Action, &e.RequestID, &e.AgentID, &e.SourceID,
-		&details, &e.PrevHash, &e.Hash, &e.Chain); err != nil {
-		return e, err
-	}
-	e.At = storerow.FromMicros(at)
-	if details.Valid {
-		if err := json.Unmarshal([]byte(details.String), &e.Details); err != nil {
-			// Only an edit of the row can garble its details: hand the
-			// raw text on, and VerifyChain reports the broken link.
-			e.Details = map[string]string{"invalid_details": details.String}
-		}
-	}
-	return e, nil
-}
-
-// legacyLabel separates the seal of the legacy rows from the chain's MACs.
-const legacyLabel = "agentotp/audit-legacy/v1\x00"
-
-// legacyMAC is the seal of the legacy rows' boundary and heads.
-func legacyMAC(key []byte, maxSeq int64, heads string) string {
-	m := hmac.New(sha256.New, key)
-	m.Write([]byte(legacyLabel + strconv.FormatInt(maxSeq, 10) + "\x00" + heads))
-	return hex.EncodeToString(m.Sum(nil))
+	return list(ctx, db, "list audit", storerow.ScanAuditEntry, query, p...)
 }
 
 // errLegacySeal breaks every chain when the seal of the legacy rows does
@@ -175,7 +142,7 @@ func (db *Store) verifier(ctx context.Context) (agentotp.AuditVerifier, *agentot
 	if err != nil {
 		return v, nil, fmt.Errorf("postgres: audit verifier: %w", err)
 	}
-	if !hmac.Equal([]byte(mac), []byte(legacyMAC(db.auditKey, v.LegacyMaxSeq, heads))) || json.Unmarshal([]byte(heads), &v.LegacyHeads) != nil {
+	if !hmac.Equal([]byte(mac), []byte(storerow.LegacyMAC(db.auditKey, v.LegacyMaxSeq, heads))) || json.Unmarshal([]byte(heads), &v.LegacyHeads) != nil {
 		b := *errLegacySeal
 		return agentotp.AuditVerifier{Key: db.auditKey}, &b, nil
 	}

@@ -202,7 +202,7 @@ func (db *Store) CloseEnrollmentPrompt(ctx context.Context, tokenHash []byte, at
 
 // GetEnrollmentPrompt returns a prompt by its token's hash.
 func (db *Store) GetEnrollmentPrompt(ctx context.Context, tokenHash []byte) (*agentotp.TelegramPrompt, error) {
-	p, err := scanTelegramPrompt(db.pool.QueryRow(ctx, `SELECT `+enrollmentPromptColumns+` FROM enrollment_prompts WHERE token_hash = $1`, tokenHash))
+	p, err := storerow.ScanTelegramPrompt(db.pool.QueryRow(ctx, `SELECT `+enrollmentPromptColumns+` FROM enrollment_prompts WHERE token_hash = $1`, tokenHash))
 	if err != nil {
 		return nil, fmt.Errorf("postgres: get enrollment prompt: %w", notFound(err))
 	}
@@ -211,6 +211,6 @@ func (db *Store) GetEnrollmentPrompt(ctx context.Context, tokenHash []byte) (*ag
 
 // ListEnrollmentPrompts returns the prompts of an enrollment, oldest first.
 func (db *Store) ListEnrollmentPrompts(ctx context.Context, enrollmentID string) ([]*agentotp.TelegramPrompt, error) {
-	return list(ctx, db, "list enrollment prompts", scanTelegramPrompt,
+	return list(ctx, db, "list enrollment prompts", storerow.ScanTelegramPrompt,
 		`SELECT `+enrollmentPromptColumns+` FROM enrollment_prompts WHERE enrollment_id = $1 ORDER BY created_at, token_hash`, enrollmentID)
 }

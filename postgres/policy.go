@@ -2,8 +2,6 @@ package postgres
 
 import (
 	"context"
-	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -12,47 +10,6 @@ import (
 	"github.com/agentotp/agentotp"
 	"github.com/agentotp/agentotp/internal/storerow"
 )
-
-const policyColumns = `id, owner_id, name, position, conditions, action, max_per_hour, enabled, created_at, updated_at`
-
-func scanPolicy(s storerow.Scanner) (*agentotp.Policy, error) {
-	var p agentotp.Policy
-	var conds string
-	var maxPerHour sql.NullInt64
-	var enabled, created, updated int64
-	if err := s.Scan(&p.ID, &p.OwnerID, &p.Name, &p.Position, &conds, &p.Action, &maxPerHour, &enabled, &created, &updated); err != nil {
-		return nil, err
-	}
-	if err := json.Unmarshal([]byte(conds), &p.Conditions); err != nil {
-		return nil, fmt.Errorf("decode conditions of policy %s: %w", p.ID, err)
-	}
-	if maxPerHour.Valid {
-		n := int(maxPerHour.Int64)
-		p.MaxPerHour = &n
-	}
-	p.Enabled = enabled != 0
-	p.CreatedAt, p.UpdatedAt = storerow.FromMicros(created), storerow.FromMicros(updated)
-	return &p, nil
-}
-
-func policyArgs(p *agentotp.Policy) (conds string, maxPerHour any, err error) {
-	b, err := json.Marshal(p.Conditions)
-	if err != nil {
-		return "", nil, fmt.Errorf("encode conditions: %w", err)
-	}
-	if p.MaxPerHour != nil {
-		maxPerHour = int64(*p.MaxPerHour)
-	}
-	return string(b), maxPerHour, nil
-}
-
-// clampPosition maps a wanted position onto 1..n, where 0 means n.
-func clampPosition(want, n int) int {
-	if want <= 0 || want > n {
-		return n
-	}
-	return want
-}
 
 // lockPolicies locks the owner's row (FOR NO KEY UPDATE, which leaves the
 // foreign-key checks of other rows alone) so that the policy writes of one
@@ -68,7 +25,7 @@ func lockPolicies(ctx context.Context, tx pgx.Tx, ownerID string) error {
 // CreatePolicy stores a new policy at p.Position (0 or beyond the end:
 // last), moving the policies at and after it down one place.
 func (db *Store) CreatePolicy(ctx context.Context, p *agentotp.Policy, audit ...agentotp.AuditEntry) error {
-	conds, maxPerHour, err := policyArgs(p)
+	conds, maxPerHour, err := storerow.PolicyArgs(p)
 	if err != nil {
 		return fmt.Errorf("postgres: create policy %s: %w", p.ID, err)
 	}
@@ -80,12 +37,12 @@ func (db *Store) CreatePolicy(ctx context.Context, p *agentotp.Policy, audit ...
 		if err := tx.QueryRow(ctx, `SELECT count(*) FROM policies WHERE owner_id = $1`, p.OwnerID).Scan(&n); err != nil {
 			return err
 		}
-		pos := clampPosition(p.Position, n+1)
+		pos := storerow.ClampPosition(p.Position, n+1)
 		if _, err := tx.Exec(ctx, `UPDATE policies SET position = position + 1 WHERE owner_id = $1 AND position >= $2`,
 			p.OwnerID, pos); err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, `INSERT INTO policies (`+policyColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+		if _, err := tx.Exec(ctx, `INSERT INTO policies (`+storerow.PolicyColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
 			p.ID, p.OwnerID, p.Name, pos, conds, p.Action, maxPerHour, storerow.BoolInt(p.Enabled),
 			storerow.Micros(p.CreatedAt), storerow.Micros(p.UpdatedAt)); err != nil {
 			return conflictOnDuplicate(err)
@@ -102,7 +59,7 @@ func (db *Store) CreatePolicy(ctx context.Context, p *agentotp.Policy, audit ...
 // GetPolicy returns one policy of the owner; another owner's is
 // agentotp.ErrNotFound.
 func (db *Store) GetPolicy(ctx context.Context, ownerID, id string) (*agentotp.Policy, error) {
-	p, err := scanPolicy(db.pool.QueryRow(ctx, `SELECT `+policyColumns+` FROM policies WHERE id = $1 AND owner_id = $2`, id, ownerID))
+	p, err := storerow.ScanPolicy(db.pool.QueryRow(ctx, `SELECT `+storerow.PolicyColumns+` FROM policies WHERE id = $1 AND owner_id = $2`, id, ownerID))
 	if err != nil {
 		return nil, fmt.Errorf("postgres: get policy %s: %w", id, notFound(err))
 	}
@@ -111,14 +68,14 @@ func (db *Store) GetPolicy(ctx context.Context, ownerID, id string) (*agentotp.P
 
 // ListPolicies returns the owner's policies by position.
 func (db *Store) ListPolicies(ctx context.Context, ownerID string) ([]*agentotp.Policy, error) {
-	return list(ctx, db, "list policies", scanPolicy,
-		`SELECT `+policyColumns+` FROM policies WHERE owner_id = $1 ORDER BY position, created_at, id`, ownerID)
+	return list(ctx, db, "list policies", storerow.ScanPolicy,
+		`SELECT `+storerow.PolicyColumns+` FROM policies WHERE owner_id = $1 ORDER BY position, created_at, id`, ownerID)
 }
 
 // UpdatePolicy writes p over the stored policy and moves it to p.Position
 // (0 keeps its place), shifting the policies in between.
 func (db *Store) UpdatePolicy(ctx context.Context, p *agentotp.Policy, audit ...agentotp.AuditEntry) error {
-	conds, maxPerHour, err := policyArgs(p)
+	conds, maxPerHour, err := storerow.PolicyArgs(p)
 	if err != nil {
 		return fmt.Errorf("postgres: update policy %s: %w", p.ID, err)
 	}
@@ -138,7 +95,7 @@ func (db *Store) UpdatePolicy(ctx context.Context, p *agentotp.Policy, audit ...
 		}
 		pos := old
 		if p.Position != 0 {
-			pos = clampPosition(p.Position, n)
+			pos = storerow.ClampPosition(p.Position, n)
 		}
 		switch {
 		case pos < old:

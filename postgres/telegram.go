@@ -28,19 +28,9 @@ func (db *Store) SaveTelegramLinkCode(ctx context.Context, c *agentotp.TelegramL
 	return nil
 }
 
-func scanTelegramLinkCode(s storerow.Scanner) (*agentotp.TelegramLinkCode, error) {
-	var c agentotp.TelegramLinkCode
-	var created, expires int64
-	if err := s.Scan(&c.OwnerID, &c.CodeHash, &created, &expires); err != nil {
-		return nil, err
-	}
-	c.CreatedAt, c.ExpiresAt = storerow.FromMicros(created), storerow.FromMicros(expires)
-	return &c, nil
-}
-
 // ListTelegramLinkCodes returns the link codes still valid at now.
 func (db *Store) ListTelegramLinkCodes(ctx context.Context, now time.Time) ([]*agentotp.TelegramLinkCode, error) {
-	return list(ctx, db, "list telegram link codes", scanTelegramLinkCode, `SELECT owner_id, code_hash, created_at, expires_at FROM telegram_link_codes
+	return list(ctx, db, "list telegram link codes", storerow.ScanTelegramLinkCode, `SELECT owner_id, code_hash, created_at, expires_at FROM telegram_link_codes
 		WHERE expires_at > $1 ORDER BY owner_id`, storerow.Micros(now))
 }
 
@@ -72,21 +62,9 @@ func (db *Store) LinkTelegramChat(ctx context.Context, link *agentotp.TelegramLi
 	return nil
 }
 
-const telegramLinkColumns = `owner_id, chat_id, user_id, username, linked_at`
-
-func scanTelegramLink(s storerow.Scanner) (*agentotp.TelegramLink, error) {
-	var l agentotp.TelegramLink
-	var linked int64
-	if err := s.Scan(&l.OwnerID, &l.ChatID, &l.UserID, &l.Username, &linked); err != nil {
-		return nil, err
-	}
-	l.LinkedAt = storerow.FromMicros(linked)
-	return &l, nil
-}
-
 // GetTelegramLink returns the owner's link.
 func (db *Store) GetTelegramLink(ctx context.Context, ownerID string) (*agentotp.TelegramLink, error) {
-	l, err := scanTelegramLink(db.pool.QueryRow(ctx, `SELECT `+telegramLinkColumns+` FROM telegram_links WHERE owner_id = $1`, ownerID))
+	l, err := storerow.ScanTelegramLink(db.pool.QueryRow(ctx, `SELECT `+storerow.TelegramLinkColumns+` FROM telegram_links WHERE owner_id = $1`, ownerID))
 	if err != nil {
 		return nil, fmt.Errorf("postgres: get telegram link of owner %s: %w", ownerID, notFound(err))
 	}
@@ -95,7 +73,7 @@ func (db *Store) GetTelegramLink(ctx context.Context, ownerID string) (*agentotp
 
 // GetTelegramLinkByChat returns the link of a chat.
 func (db *Store) GetTelegramLinkByChat(ctx context.Context, chatID int64) (*agentotp.TelegramLink, error) {
-	l, err := scanTelegramLink(db.pool.QueryRow(ctx, `SELECT `+telegramLinkColumns+` FROM telegram_links WHERE chat_id = $1`, chatID))
+	l, err := storerow.ScanTelegramLink(db.pool.QueryRow(ctx, `SELECT `+storerow.TelegramLinkColumns+` FROM telegram_links WHERE chat_id = $1`, chatID))
 	if err != nil {
 		return nil, fmt.Errorf("postgres: get telegram link of chat %d: %w", chatID, notFound(err))
 	}
@@ -116,22 +94,10 @@ func (db *Store) UnlinkTelegramChat(ctx context.Context, ownerID string, audit .
 	return nil
 }
 
-const telegramPromptColumns = `token_hash, request_id, owner_id, chat_id, message_id, created_at, closed_at`
-
-func scanTelegramPrompt(s storerow.Scanner) (*agentotp.TelegramPrompt, error) {
-	var p agentotp.TelegramPrompt
-	var created, closed int64
-	if err := s.Scan(&p.TokenHash, &p.RequestID, &p.OwnerID, &p.ChatID, &p.MessageID, &created, &closed); err != nil {
-		return nil, err
-	}
-	p.CreatedAt, p.ClosedAt = storerow.FromMicros(created), storerow.FromMicros(closed)
-	return &p, nil
-}
-
 // CreateTelegramPrompt stores a prompt.
 func (db *Store) CreateTelegramPrompt(ctx context.Context, p *agentotp.TelegramPrompt) error {
 	err := db.tx(ctx, func(tx pgx.Tx) error {
-		_, err := tx.Exec(ctx, `INSERT INTO telegram_prompts (`+telegramPromptColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+		_, err := tx.Exec(ctx, `INSERT INTO telegram_prompts (`+storerow.TelegramPromptColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
 			p.TokenHash, p.RequestID, p.OwnerID, p.ChatID, p.MessageID, storerow.Micros(p.CreatedAt), storerow.Micros(p.ClosedAt))
 		return conflictOnDuplicate(err)
 	})
@@ -165,7 +131,7 @@ func (db *Store) CloseTelegramPrompt(ctx context.Context, tokenHash []byte, at t
 
 // GetTelegramPrompt returns a prompt by its token's hash.
 func (db *Store) GetTelegramPrompt(ctx context.Context, tokenHash []byte) (*agentotp.TelegramPrompt, error) {
-	p, err := scanTelegramPrompt(db.pool.QueryRow(ctx, `SELECT `+telegramPromptColumns+` FROM telegram_prompts WHERE token_hash = $1`, tokenHash))
+	p, err := storerow.ScanTelegramPrompt(db.pool.QueryRow(ctx, `SELECT `+storerow.TelegramPromptColumns+` FROM telegram_prompts WHERE token_hash = $1`, tokenHash))
 	if err != nil {
 		return nil, fmt.Errorf("postgres: get telegram prompt: %w", notFound(err))
 	}
@@ -174,6 +140,6 @@ func (db *Store) GetTelegramPrompt(ctx context.Context, tokenHash []byte) (*agen
 
 // ListTelegramPrompts returns the prompts of a request, oldest first.
 func (db *Store) ListTelegramPrompts(ctx context.Context, requestID string) ([]*agentotp.TelegramPrompt, error) {
-	return list(ctx, db, "list telegram prompts", scanTelegramPrompt,
-		`SELECT `+telegramPromptColumns+` FROM telegram_prompts WHERE request_id = $1 ORDER BY created_at, token_hash`, requestID)
+	return list(ctx, db, "list telegram prompts", storerow.ScanTelegramPrompt,
+		`SELECT `+storerow.TelegramPromptColumns+` FROM telegram_prompts WHERE request_id = $1 ORDER BY created_at, token_hash`, requestID)
 }

@@ -72,23 +72,6 @@ func failGone(ctx context.Context, tx pgx.Tx, agentID, url string, now int64) er
 	return nil
 }
 
-const webhookColumns = `seq, id, owner_id, agent_id, request_id, url, status, occurred_at, created_at,
-	state, attempts, next_attempt_at, last_attempt_at, last_status, last_error, delivered_at`
-
-func scanWebhook(s storerow.Scanner) (*agentotp.WebhookDelivery, error) {
-	var d agentotp.WebhookDelivery
-	var status, state string
-	var occurred, created, next, last, delivered int64
-	if err := s.Scan(&d.Seq, &d.ID, &d.OwnerID, &d.AgentID, &d.RequestID, &d.URL, &status, &occurred, &created,
-		&state, &d.Attempts, &next, &last, &d.LastStatusCode, &d.LastError, &delivered); err != nil {
-		return nil, err
-	}
-	d.Status, d.State = agentotp.Status(status), agentotp.DeliveryState(state)
-	d.OccurredAt, d.CreatedAt, d.NextAttemptAt = storerow.FromMicros(occurred), storerow.FromMicros(created), storerow.FromMicros(next)
-	d.LastAttemptAt, d.DeliveredAt = storerow.FromMicros(last), storerow.FromMicros(delivered)
-	return &d, nil
-}
-
 // ClaimWebhooks returns up to limit due deliveries, each the oldest pending
 // delivery of its request, oldest first, and leases them until leaseUntil.
 // Order is kept per request, not per URL: one failing delivery holds back
@@ -108,7 +91,7 @@ func (db *Store) ClaimWebhooks(ctx context.Context, now, leaseUntil time.Time, l
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, claimWebhooksLockKey); err != nil {
 			return err
 		}
-		rows, err := tx.Query(ctx, `SELECT `+webhookColumns+` FROM webhook_outbox AS o
+		rows, err := tx.Query(ctx, `SELECT `+storerow.WebhookColumns+` FROM webhook_outbox AS o
 			WHERE o.state = 'pending' AND o.next_attempt_at <= $1
 			AND NOT EXISTS (SELECT 1 FROM webhook_outbox AS p
 				WHERE p.state = 'pending' AND p.request_id = o.request_id AND p.seq < o.seq)
@@ -116,7 +99,7 @@ func (db *Store) ClaimWebhooks(ctx context.Context, now, leaseUntil time.Time, l
 		if err != nil {
 			return err
 		}
-		if out, err = collect(rows, scanWebhook); err != nil {
+		if out, err = collect(rows, storerow.ScanWebhook); err != nil {
 			return err
 		}
 		if len(out) == 0 {
@@ -188,7 +171,7 @@ func (db *Store) WebhookGone(ctx context.Context, agentID, url, reason string, a
 
 // GetWebhook returns one delivery of the owner.
 func (db *Store) GetWebhook(ctx context.Context, ownerID, id string) (*agentotp.WebhookDelivery, error) {
-	d, err := scanWebhook(db.pool.QueryRow(ctx, `SELECT `+webhookColumns+` FROM webhook_outbox WHERE id = $1 AND owner_id = $2`, id, ownerID))
+	d, err := storerow.ScanWebhook(db.pool.QueryRow(ctx, `SELECT `+storerow.WebhookColumns+` FROM webhook_outbox WHERE id = $1 AND owner_id = $2`, id, ownerID))
 	if err != nil {
 		return nil, fmt.Errorf("postgres: get webhook %s: %w", id, notFound(err))
 	}
@@ -216,7 +199,7 @@ func (db *Store) ListWebhooks(ctx context.Context, q agentotp.WebhookQuery) ([]*
 	if q.State != "" {
 		where = append(where, "state = "+p.add(string(q.State)))
 	}
-	return list(ctx, db, "list webhooks", scanWebhook, `SELECT `+webhookColumns+` FROM webhook_outbox
+	return list(ctx, db, "list webhooks", storerow.ScanWebhook, `SELECT `+storerow.WebhookColumns+` FROM webhook_outbox
 		WHERE `+strings.Join(where, " AND ")+` ORDER BY seq DESC LIMIT `+p.add(limit), p...)
 }
 

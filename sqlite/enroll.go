@@ -195,7 +195,7 @@ func (db *DB) CloseEnrollmentPrompt(ctx context.Context, tokenHash []byte, at ti
 
 // GetEnrollmentPrompt returns a prompt by its token's hash.
 func (db *DB) GetEnrollmentPrompt(ctx context.Context, tokenHash []byte) (*agentotp.TelegramPrompt, error) {
-	p, err := scanTelegramPrompt(db.read.QueryRowContext(ctx, `SELECT `+enrollmentPromptColumns+` FROM enrollment_prompts WHERE token_hash = ?`, tokenHash))
+	p, err := storerow.ScanTelegramPrompt(db.read.QueryRowContext(ctx, `SELECT `+enrollmentPromptColumns+` FROM enrollment_prompts WHERE token_hash = ?`, tokenHash))
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: get enrollment prompt: %w", notFound(err))
 	}
@@ -204,6 +204,6 @@ func (db *DB) GetEnrollmentPrompt(ctx context.Context, tokenHash []byte) (*agent
 
 // ListEnrollmentPrompts returns the prompts of an enrollment, oldest first.
 func (db *DB) ListEnrollmentPrompts(ctx context.Context, enrollmentID string) ([]*agentotp.TelegramPrompt, error) {
-	return list(ctx, db, "list enrollment prompts", scanTelegramPrompt,
+	return list(ctx, db, "list enrollment prompts", storerow.ScanTelegramPrompt,
 		`SELECT `+enrollmentPromptColumns+` FROM enrollment_prompts WHERE enrollment_id = ? ORDER BY created_at, token_hash`, enrollmentID)
 }

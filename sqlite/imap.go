@@ -5,37 +5,10 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/agentotp/agentotp"
 	"github.com/agentotp/agentotp/internal/storerow"
 )
-
-const imapColumns = `source_id, owner_id, host, port, tls_mode, username, password_sealed, mailbox,
-	poll_interval_ms, mark_as_read, created_at, updated_at, version, uid_validity, last_uid,
-	state, last_error, last_error_at, last_connected_at, last_message_at, status_at`
-
-func scanIMAPSource(s storerow.Scanner) (*agentotp.IMAPSource, error) {
-	var (
-		src                                      agentotp.IMAPSource
-		port, pollMS, markRead, created, updated int64
-		validity, lastUID                        int64
-		errAt, connectedAt, messageAt, statusAt  int64
-	)
-	if err := s.Scan(&src.SourceID, &src.OwnerID, &src.Host, &port, &src.TLSMode, &src.Username, &src.PasswordSealed,
-		&src.Mailbox, &pollMS, &markRead, &created, &updated, &src.Version, &validity, &lastUID,
-		&src.Status.State, &src.Status.LastError, &errAt, &connectedAt, &messageAt, &statusAt); err != nil {
-		return nil, err
-	}
-	src.Port = int(port)
-	src.PollInterval = time.Duration(pollMS) * time.Millisecond
-	src.MarkAsRead = markRead != 0
-	src.CreatedAt, src.UpdatedAt = storerow.FromMicros(created), storerow.FromMicros(updated)
-	src.UIDValidity, src.LastUID = uint32(validity), uint32(lastUID)
-	src.Status.LastErrorAt, src.Status.LastConnectedAt = storerow.FromMicros(errAt), storerow.FromMicros(connectedAt)
-	src.Status.LastMessageAt, src.Status.UpdatedAt = storerow.FromMicros(messageAt), storerow.FromMicros(statusAt)
-	return &src, nil
-}
 
 // PutIMAPSource stores the IMAP settings of a source, replacing earlier
 // ones. A change of host, port, username or mailbox resets the cursor and
@@ -91,8 +64,8 @@ const imapSameMailbox = `(imap_sources.host = excluded.host AND imap_sources.por
 
 // GetIMAPSource returns the IMAP settings of a source of the owner.
 func (db *DB) GetIMAPSource(ctx context.Context, ownerID, sourceID string) (*agentotp.IMAPSource, error) {
-	s, err := scanIMAPSource(db.read.QueryRowContext(ctx,
-		`SELECT `+imapColumns+` FROM imap_sources WHERE source_id = ? AND owner_id = ?`, sourceID, ownerID))
+	s, err := storerow.ScanIMAPSource(db.read.QueryRowContext(ctx,
+		`SELECT `+storerow.IMAPColumns+` FROM imap_sources WHERE source_id = ? AND owner_id = ?`, sourceID, ownerID))
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: get imap settings of %s: %w", sourceID, notFound(err))
 	}
@@ -101,13 +74,13 @@ func (db *DB) GetIMAPSource(ctx context.Context, ownerID, sourceID string) (*age
 
 // ListIMAPSources returns the owner's IMAP settings, by source id.
 func (db *DB) ListIMAPSources(ctx context.Context, ownerID string) ([]*agentotp.IMAPSource, error) {
-	return list(ctx, db, "list imap settings", scanIMAPSource, `SELECT `+imapColumns+` FROM imap_sources WHERE owner_id = ? ORDER BY source_id`, ownerID)
+	return list(ctx, db, "list imap settings", storerow.ScanIMAPSource, `SELECT `+storerow.IMAPColumns+` FROM imap_sources WHERE owner_id = ? ORDER BY source_id`, ownerID)
 }
 
 // ListActiveIMAPSources returns the IMAP settings of all sources that are
 // not revoked, by source id.
 func (db *DB) ListActiveIMAPSources(ctx context.Context) ([]*agentotp.IMAPSource, error) {
-	return list(ctx, db, "list imap settings", scanIMAPSource, `SELECT `+imapColumns+` FROM imap_sources
+	return list(ctx, db, "list imap settings", storerow.ScanIMAPSource, `SELECT `+storerow.IMAPColumns+` FROM imap_sources
 		WHERE source_id IN (SELECT id FROM sources WHERE revoked_at = 0) ORDER BY source_id`)
 }
 

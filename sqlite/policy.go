@@ -3,7 +3,6 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -11,51 +10,10 @@ import (
 	"github.com/agentotp/agentotp/internal/storerow"
 )
 
-const policyColumns = `id, owner_id, name, position, conditions, action, max_per_hour, enabled, created_at, updated_at`
-
-func scanPolicy(s storerow.Scanner) (*agentotp.Policy, error) {
-	var p agentotp.Policy
-	var conds string
-	var maxPerHour sql.NullInt64
-	var enabled, created, updated int64
-	if err := s.Scan(&p.ID, &p.OwnerID, &p.Name, &p.Position, &conds, &p.Action, &maxPerHour, &enabled, &created, &updated); err != nil {
-		return nil, err
-	}
-	if err := json.Unmarshal([]byte(conds), &p.Conditions); err != nil {
-		return nil, fmt.Errorf("decode conditions of policy %s: %w", p.ID, err)
-	}
-	if maxPerHour.Valid {
-		n := int(maxPerHour.Int64)
-		p.MaxPerHour = &n
-	}
-	p.Enabled = enabled != 0
-	p.CreatedAt, p.UpdatedAt = storerow.FromMicros(created), storerow.FromMicros(updated)
-	return &p, nil
-}
-
-func policyArgs(p *agentotp.Policy) (conds string, maxPerHour any, err error) {
-	b, err := json.Marshal(p.Conditions)
-	if err != nil {
-		return "", nil, fmt.Errorf("encode conditions: %w", err)
-	}
-	if p.MaxPerHour != nil {
-		maxPerHour = int64(*p.MaxPerHour)
-	}
-	return string(b), maxPerHour, nil
-}
-
-// clampPosition maps a wanted position onto 1..n, where 0 means n.
-func clampPosition(want, n int) int {
-	if want <= 0 || want > n {
-		return n
-	}
-	return want
-}
-
 // CreatePolicy stores a new policy at p.Position (0 or beyond the end:
 // last), moving the policies at and after it down one place.
 func (db *DB) CreatePolicy(ctx context.Context, p *agentotp.Policy, audit ...agentotp.AuditEntry) error {
-	conds, maxPerHour, err := policyArgs(p)
+	conds, maxPerHour, err := storerow.PolicyArgs(p)
 	if err != nil {
 		return fmt.Errorf("sqlite: create policy %s: %w", p.ID, err)
 	}
@@ -64,12 +22,12 @@ func (db *DB) CreatePolicy(ctx context.Context, p *agentotp.Policy, audit ...age
 		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM policies WHERE owner_id = ?`, p.OwnerID).Scan(&n); err != nil {
 			return err
 		}
-		pos := clampPosition(p.Position, n+1)
+		pos := storerow.ClampPosition(p.Position, n+1)
 		if _, err := tx.ExecContext(ctx, `UPDATE policies SET position = position + 1 WHERE owner_id = ? AND position >= ?`,
 			p.OwnerID, pos); err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO policies (`+policyColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		if _, err := tx.ExecContext(ctx, `INSERT INTO policies (`+storerow.PolicyColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			p.ID, p.OwnerID, p.Name, pos, conds, p.Action, maxPerHour, storerow.BoolInt(p.Enabled),
 			storerow.Micros(p.CreatedAt), storerow.Micros(p.UpdatedAt)); err != nil {
 			return conflictOnDuplicate(err)
@@ -86,7 +44,7 @@ func (db *DB) CreatePolicy(ctx context.Context, p *agentotp.Policy, audit ...age
 // GetPolicy returns one policy of the owner; another owner's is
 // agentotp.ErrNotFound.
 func (db *DB) GetPolicy(ctx context.Context, ownerID, id string) (*agentotp.Policy, error) {
-	p, err := scanPolicy(db.read.QueryRowContext(ctx, `SELECT `+policyColumns+` FROM policies WHERE id = ? AND owner_id = ?`, id, ownerID))
+	p, err := storerow.ScanPolicy(db.read.QueryRowContext(ctx, `SELECT `+storerow.PolicyColumns+` FROM policies WHERE id = ? AND owner_id = ?`, id, ownerID))
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: get policy %s: %w", id, notFound(err))
 	}
@@ -95,14 +53,14 @@ func (db *DB) GetPolicy(ctx context.Context, ownerID, id string) (*agentotp.Poli
 
 // ListPolicies returns the owner's policies by position.
 func (db *DB) ListPolicies(ctx context.Context, ownerID string) ([]*agentotp.Policy, error) {
-	return list(ctx, db, "list policies", scanPolicy,
-		`SELECT `+policyColumns+` FROM policies WHERE owner_id = ? ORDER BY position, created_at, id`, ownerID)
+	return list(ctx, db, "list policies", storerow.ScanPolicy,
+		`SELECT `+storerow.PolicyColumns+` FROM policies WHERE owner_id = ? ORDER BY position, created_at, id`, ownerID)
 }
 
 // UpdatePolicy writes p over the stored policy and moves it to p.Position
 // (0 keeps its place), shifting the policies in between.
 func (db *DB) UpdatePolicy(ctx context.Context, p *agentotp.Policy, audit ...agentotp.AuditEntry) error {
-	conds, maxPerHour, err := policyArgs(p)
+	conds, maxPerHour, err := storerow.PolicyArgs(p)
 	if err != nil {
 		return fmt.Errorf("sqlite: update policy %s: %w", p.ID, err)
 	}
@@ -119,7 +77,7 @@ func (db *DB) UpdatePolicy(ctx context.Context, p *agentotp.Policy, audit ...age
 		}
 		pos := old
 		if p.Position != 0 {
-			pos = clampPosition(p.Position, n)
+			pos = storerow.ClampPosition(p.Position, n)
 		}
 		switch {
 		case pos < old:

@@ -27,19 +27,9 @@ func (db *DB) SaveTelegramLinkCode(ctx context.Context, c *agentotp.TelegramLink
 	return nil
 }
 
-func scanTelegramLinkCode(s storerow.Scanner) (*agentotp.TelegramLinkCode, error) {
-	var c agentotp.TelegramLinkCode
-	var created, expires int64
-	if err := s.Scan(&c.OwnerID, &c.CodeHash, &created, &expires); err != nil {
-		return nil, err
-	}
-	c.CreatedAt, c.ExpiresAt = storerow.FromMicros(created), storerow.FromMicros(expires)
-	return &c, nil
-}
-
 // ListTelegramLinkCodes returns the link codes still valid at now.
 func (db *DB) ListTelegramLinkCodes(ctx context.Context, now time.Time) ([]*agentotp.TelegramLinkCode, error) {
-	return list(ctx, db, "list telegram link codes", scanTelegramLinkCode, `SELECT owner_id, code_hash, created_at, expires_at FROM telegram_link_codes
+	return list(ctx, db, "list telegram link codes", storerow.ScanTelegramLinkCode, `SELECT owner_id, code_hash, created_at, expires_at FROM telegram_link_codes
 		WHERE expires_at > ? ORDER BY owner_id`, storerow.Micros(now))
 }
 
@@ -71,21 +61,9 @@ func (db *DB) LinkTelegramChat(ctx context.Context, link *agentotp.TelegramLink,
 	return nil
 }
 
-const telegramLinkColumns = `owner_id, chat_id, user_id, username, linked_at`
-
-func scanTelegramLink(s storerow.Scanner) (*agentotp.TelegramLink, error) {
-	var l agentotp.TelegramLink
-	var linked int64
-	if err := s.Scan(&l.OwnerID, &l.ChatID, &l.UserID, &l.Username, &linked); err != nil {
-		return nil, err
-	}
-	l.LinkedAt = storerow.FromMicros(linked)
-	return &l, nil
-}
-
 // GetTelegramLink returns the owner's link.
 func (db *DB) GetTelegramLink(ctx context.Context, ownerID string) (*agentotp.TelegramLink, error) {
-	l, err := scanTelegramLink(db.read.QueryRowContext(ctx, `SELECT `+telegramLinkColumns+` FROM telegram_links WHERE owner_id = ?`, ownerID))
+	l, err := storerow.ScanTelegramLink(db.read.QueryRowContext(ctx, `SELECT `+storerow.TelegramLinkColumns+` FROM telegram_links WHERE owner_id = ?`, ownerID))
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: get telegram link of owner %s: %w", ownerID, notFound(err))
 	}
@@ -94,7 +72,7 @@ func (db *DB) GetTelegramLink(ctx context.Context, ownerID string) (*agentotp.Te
 
 // GetTelegramLinkByChat returns the link of a chat.
 func (db *DB) GetTelegramLinkByChat(ctx context.Context, chatID int64) (*agentotp.TelegramLink, error) {
-	l, err := scanTelegramLink(db.read.QueryRowContext(ctx, `SELECT `+telegramLinkColumns+` FROM telegram_links WHERE chat_id = ?`, chatID))
+	l, err := storerow.ScanTelegramLink(db.read.QueryRowContext(ctx, `SELECT `+storerow.TelegramLinkColumns+` FROM telegram_links WHERE chat_id = ?`, chatID))
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: get telegram link of chat %d: %w", chatID, notFound(err))
 	}
@@ -115,22 +93,10 @@ func (db *DB) UnlinkTelegramChat(ctx context.Context, ownerID string, audit ...a
 	return nil
 }
 
-const telegramPromptColumns = `token_hash, request_id, owner_id, chat_id, message_id, created_at, closed_at`
-
-func scanTelegramPrompt(s storerow.Scanner) (*agentotp.TelegramPrompt, error) {
-	var p agentotp.TelegramPrompt
-	var created, closed int64
-	if err := s.Scan(&p.TokenHash, &p.RequestID, &p.OwnerID, &p.ChatID, &p.MessageID, &created, &closed); err != nil {
-		return nil, err
-	}
-	p.CreatedAt, p.ClosedAt = storerow.FromMicros(created), storerow.FromMicros(closed)
-	return &p, nil
-}
-
 // CreateTelegramPrompt stores a prompt.
 func (db *DB) CreateTelegramPrompt(ctx context.Context, p *agentotp.TelegramPrompt) error {
 	err := db.tx(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO telegram_prompts (`+telegramPromptColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		_, err := tx.ExecContext(ctx, `INSERT INTO telegram_prompts (`+storerow.TelegramPromptColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?)`,
 			p.TokenHash, p.RequestID, p.OwnerID, p.ChatID, p.MessageID, storerow.Micros(p.CreatedAt), storerow.Micros(p.ClosedAt))
 		return conflictOnDuplicate(err)
 	})
@@ -164,7 +130,7 @@ func (db *DB) CloseTelegramPrompt(ctx context.Context, tokenHash []byte, at time
 
 // GetTelegramPrompt returns a prompt by its token's hash.
 func (db *DB) GetTelegramPrompt(ctx context.Context, tokenHash []byte) (*agentotp.TelegramPrompt, error) {
-	p, err := scanTelegramPrompt(db.read.QueryRowContext(ctx, `SELECT `+telegramPromptColumns+` FROM telegram_prompts WHERE token_hash = ?`, tokenHash))
+	p, err := storerow.ScanTelegramPrompt(db.read.QueryRowContext(ctx, `SELECT `+storerow.TelegramPromptColumns+` FROM telegram_prompts WHERE token_hash = ?`, tokenHash))
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: get telegram prompt: %w", notFound(err))
 	}
@@ -173,6 +139,6 @@ func (db *DB) GetTelegramPrompt(ctx context.Context, tokenHash []byte) (*agentot
 
 // ListTelegramPrompts returns the prompts of a request, oldest first.
 func (db *DB) ListTelegramPrompts(ctx context.Context, requestID string) ([]*agentotp.TelegramPrompt, error) {
-	return list(ctx, db, "list telegram prompts", scanTelegramPrompt,
-		`SELECT `+telegramPromptColumns+` FROM telegram_prompts WHERE request_id = ? ORDER BY created_at, token_hash`, requestID)
+	return list(ctx, db, "list telegram prompts", storerow.ScanTelegramPrompt,
+		`SELECT `+storerow.TelegramPromptColumns+` FROM telegram_prompts WHERE request_id = ? ORDER BY created_at, token_hash`, requestID)
 }
