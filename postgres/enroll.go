@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"time"
@@ -13,34 +12,12 @@ import (
 	"github.com/agentotp/agentotp/internal/storerow"
 )
 
-const enrollmentColumns = `id, owner_id, name, description, test, user_code_hash, device_code_hash, client_addr, user_agent,
-	status, created_at, expires_at, decided_at, decided_by, issued_at, agent_id, version`
-
-func scanEnrollment(s storerow.Scanner) (*agentotp.Enrollment, error) {
-	var e agentotp.Enrollment
-	var test, created, expires, decided, issued int64
-	var status string
-	var agentID sql.NullString
-	if err := s.Scan(&e.ID, &e.OwnerID, &e.Name, &e.Description, &test, &e.UserCodeHash, &e.DeviceCodeHash, &e.ClientAddr, &e.UserAgent,
-		&status, &created, &expires, &decided, &e.DecidedBy, &issued, &agentID, &e.Version); err != nil {
-		return nil, err
-	}
-	e.Test = test != 0
-	e.Status = agentotp.EnrollmentStatus(status)
-	e.CreatedAt, e.ExpiresAt, e.DecidedAt, e.IssuedAt = storerow.FromMicros(created), storerow.FromMicros(expires), storerow.FromMicros(decided), storerow.FromMicros(issued)
-	e.AgentID = agentID.String
-	return &e, nil
-}
-
 // CreateEnrollment stores a new enrollment and appends audit. An id, a
 // device code hash, or a user code hash of a live enrollment that exists
 // already is an agentotp.ErrConflict.
 func (db *Store) CreateEnrollment(ctx context.Context, e *agentotp.Enrollment, audit ...agentotp.AuditEntry) error {
 	err := db.tx(ctx, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `INSERT INTO enrollments (`+enrollmentColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)`,
-			e.ID, e.OwnerID, e.Name, e.Description, storerow.BoolInt(e.Test), e.UserCodeHash, e.DeviceCodeHash, e.ClientAddr, e.UserAgent,
-			string(e.Status), storerow.Micros(e.CreatedAt), storerow.Micros(e.ExpiresAt), storerow.Micros(e.DecidedAt), e.DecidedBy, storerow.Micros(e.IssuedAt),
-			storerow.NullString(e.AgentID), e.Version); err != nil {
+		if _, err := tx.Exec(ctx, `INSERT INTO enrollments (`+storerow.EnrollmentColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)`, storerow.EnrollmentArgs(e)...); err != nil {
 			return conflictOnDuplicate(err)
 		}
 		if err := db.appendAudit(ctx, tx, audit); err != nil {
@@ -56,7 +33,7 @@ func (db *Store) CreateEnrollment(ctx context.Context, e *agentotp.Enrollment, a
 
 // GetEnrollment returns one enrollment by id.
 func (db *Store) GetEnrollment(ctx context.Context, id string) (*agentotp.Enrollment, error) {
-	e, err := scanEnrollment(db.pool.QueryRow(ctx, `SELECT `+enrollmentColumns+` FROM enrollments WHERE id = $1`, id))
+	e, err := storerow.ScanEnrollment(db.pool.QueryRow(ctx, `SELECT `+storerow.EnrollmentColumns+` FROM enrollments WHERE id = $1`, id))
 	if err != nil {
 		return nil, fmt.Errorf("postgres: get enrollment %s: %w", id, notFound(err))
 	}
@@ -65,7 +42,7 @@ func (db *Store) GetEnrollment(ctx context.Context, id string) (*agentotp.Enroll
 
 // FindEnrollmentByDeviceCode returns the enrollment of a device code hash.
 func (db *Store) FindEnrollmentByDeviceCode(ctx context.Context, hash []byte) (*agentotp.Enrollment, error) {
-	e, err := scanEnrollment(db.pool.QueryRow(ctx, `SELECT `+enrollmentColumns+` FROM enrollments WHERE device_code_hash = $1`, hash))
+	e, err := storerow.ScanEnrollment(db.pool.QueryRow(ctx, `SELECT `+storerow.EnrollmentColumns+` FROM enrollments WHERE device_code_hash = $1`, hash))
 	if err != nil {
 		return nil, fmt.Errorf("postgres: find enrollment by device code: %w", notFound(err))
 	}
@@ -75,7 +52,7 @@ func (db *Store) FindEnrollmentByDeviceCode(ctx context.Context, hash []byte) (*
 // FindEnrollmentByUserCode returns the owner's live enrollment of a user
 // code hash.
 func (db *Store) FindEnrollmentByUserCode(ctx context.Context, ownerID string, hash []byte) (*agentotp.Enrollment, error) {
-	e, err := scanEnrollment(db.pool.QueryRow(ctx, `SELECT `+enrollmentColumns+` FROM enrollments
+	e, err := storerow.ScanEnrollment(db.pool.QueryRow(ctx, `SELECT `+storerow.EnrollmentColumns+` FROM enrollments
 		WHERE user_code_hash = $1 AND owner_id = $2 AND status IN ('pending', 'approved')`, hash, ownerID))
 	if err != nil {
 		return nil, fmt.Errorf("postgres: find enrollment by user code: %w", notFound(err))
@@ -90,16 +67,16 @@ func (db *Store) ListEnrollments(ctx context.Context, q agentotp.EnrollmentQuery
 		limit = 100
 	}
 	if q.Status != "" {
-		return list(ctx, db, "list enrollments", scanEnrollment, `SELECT `+enrollmentColumns+` FROM enrollments
+		return list(ctx, db, "list enrollments", storerow.ScanEnrollment, `SELECT `+storerow.EnrollmentColumns+` FROM enrollments
 			WHERE owner_id = $1 AND status = $2 ORDER BY created_at DESC, id DESC LIMIT $3`, q.OwnerID, string(q.Status), limit)
 	}
-	return list(ctx, db, "list enrollments", scanEnrollment, `SELECT `+enrollmentColumns+` FROM enrollments
+	return list(ctx, db, "list enrollments", storerow.ScanEnrollment, `SELECT `+storerow.EnrollmentColumns+` FROM enrollments
 		WHERE owner_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2`, q.OwnerID, limit)
 }
 
 // ListDueEnrollments returns live enrollments whose TTL has passed.
 func (db *Store) ListDueEnrollments(ctx context.Context, now time.Time, limit int) ([]*agentotp.Enrollment, error) {
-	return list(ctx, db, "list due enrollments", scanEnrollment, `SELECT `+enrollmentColumns+` FROM enrollments
+	return list(ctx, db, "list due enrollments", storerow.ScanEnrollment, `SELECT `+storerow.EnrollmentColumns+` FROM enrollments
 		WHERE status IN ('pending', 'approved') AND expires_at <= $1 ORDER BY expires_at, id LIMIT $2`, storerow.Micros(now), limit)
 }
 

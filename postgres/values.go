@@ -47,15 +47,7 @@ func changed(tag pgconn.CommandTag, err error) error {
 // collect scans every row of rows with scan, and closes rows.
 func collect[T any](rows pgx.Rows, scan func(storerow.Scanner) (T, error)) ([]T, error) {
 	defer rows.Close()
-	var out []T
-	for rows.Next() {
-		v, err := scan(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, v)
-	}
-	return out, rows.Err()
+	return storerow.Collect(rows, scan)
 }
 
 // list runs query on the pool and scans its rows with scan; errors read

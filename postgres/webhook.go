@@ -129,7 +129,7 @@ func (db *Store) SaveWebhookAttempt(ctx context.Context, d *agentotp.WebhookDeli
 		return changed(tx.Exec(ctx, `UPDATE webhook_outbox SET state = $1, attempts = $2, next_attempt_at = $3,
 			last_attempt_at = $4, last_status = $5, last_error = $6, delivered_at = $7, updated_at = $8 WHERE id = $9`,
 			string(d.State), d.Attempts, storerow.Micros(d.NextAttemptAt), storerow.Micros(d.LastAttemptAt), d.LastStatusCode,
-			truncate(d.LastError, 500), storerow.Micros(d.DeliveredAt), storerow.Micros(time.Now()), d.ID))
+			storerow.Truncate(d.LastError, 500), storerow.Micros(d.DeliveredAt), storerow.Micros(time.Now()), d.ID))
 	})
 	if err != nil {
 		return fmt.Errorf("postgres: save webhook attempt %s: %w", d.ID, err)
@@ -137,20 +137,12 @@ func (db *Store) SaveWebhookAttempt(ctx context.Context, d *agentotp.WebhookDeli
 	return nil
 }
 
-// truncate cuts s to at most n bytes, dropping a rune cut in half.
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return strings.ToValidUTF8(s[:n], "")
-}
-
 // WebhookGone stops url for the agent after a 410 Gone: its pending
 // deliveries there fail, and later ones are recorded failed (failGone)
 // until SetAgentWebhookURL.
 func (db *Store) WebhookGone(ctx context.Context, agentID, url, reason string, at time.Time) (int, error) {
 	var n int64
-	reason = truncate(reason, 500)
+	reason = storerow.Truncate(reason, 500)
 	err := db.tx(ctx, func(tx pgx.Tx) error {
 		res, err := tx.Exec(ctx, `UPDATE webhook_outbox SET state = 'failed', last_error = $1, updated_at = $2
 			WHERE state = 'pending' AND agent_id = $3 AND url = $4`, reason, storerow.Micros(at), agentID, url)

@@ -11,34 +11,12 @@ import (
 	"github.com/agentotp/agentotp/internal/storerow"
 )
 
-const enrollmentColumns = `id, owner_id, name, description, test, user_code_hash, device_code_hash, client_addr, user_agent,
-	status, created_at, expires_at, decided_at, decided_by, issued_at, agent_id, version`
-
-func scanEnrollment(s storerow.Scanner) (*agentotp.Enrollment, error) {
-	var e agentotp.Enrollment
-	var test, created, expires, decided, issued int64
-	var status string
-	var agentID sql.NullString
-	if err := s.Scan(&e.ID, &e.OwnerID, &e.Name, &e.Description, &test, &e.UserCodeHash, &e.DeviceCodeHash, &e.ClientAddr, &e.UserAgent,
-		&status, &created, &expires, &decided, &e.DecidedBy, &issued, &agentID, &e.Version); err != nil {
-		return nil, err
-	}
-	e.Test = test != 0
-	e.Status = agentotp.EnrollmentStatus(status)
-	e.CreatedAt, e.ExpiresAt, e.DecidedAt, e.IssuedAt = storerow.FromMicros(created), storerow.FromMicros(expires), storerow.FromMicros(decided), storerow.FromMicros(issued)
-	e.AgentID = agentID.String
-	return &e, nil
-}
-
 // CreateEnrollment stores a new enrollment and appends audit. An id, a
 // device code hash, or a user code hash of a live enrollment that exists
 // already is an agentotp.ErrConflict.
 func (db *DB) CreateEnrollment(ctx context.Context, e *agentotp.Enrollment, audit ...agentotp.AuditEntry) error {
 	err := db.tx(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO enrollments (`+enrollmentColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			e.ID, e.OwnerID, e.Name, e.Description, storerow.BoolInt(e.Test), e.UserCodeHash, e.DeviceCodeHash, e.ClientAddr, e.UserAgent,
-			string(e.Status), storerow.Micros(e.CreatedAt), storerow.Micros(e.ExpiresAt), storerow.Micros(e.DecidedAt), e.DecidedBy, storerow.Micros(e.IssuedAt),
-			storerow.NullString(e.AgentID), e.Version); err != nil {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO enrollments (`+storerow.EnrollmentColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, storerow.EnrollmentArgs(e)...); err != nil {
 			return conflictOnDuplicate(err)
 		}
 		return db.appendAudit(ctx, tx, audit)
@@ -51,7 +29,7 @@ func (db *DB) CreateEnrollment(ctx context.Context, e *agentotp.Enrollment, audi
 
 // GetEnrollment returns one enrollment by id.
 func (db *DB) GetEnrollment(ctx context.Context, id string) (*agentotp.Enrollment, error) {
-	e, err := scanEnrollment(db.read.QueryRowContext(ctx, `SELECT `+enrollmentColumns+` FROM enrollments WHERE id = ?`, id))
+	e, err := storerow.ScanEnrollment(db.read.QueryRowContext(ctx, `SELECT `+storerow.EnrollmentColumns+` FROM enrollments WHERE id = ?`, id))
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: get enrollment %s: %w", id, notFound(err))
 	}
@@ -60,7 +38,7 @@ func (db *DB) GetEnrollment(ctx context.Context, id string) (*agentotp.Enrollmen
 
 // FindEnrollmentByDeviceCode returns the enrollment of a device code hash.
 func (db *DB) FindEnrollmentByDeviceCode(ctx context.Context, hash []byte) (*agentotp.Enrollment, error) {
-	e, err := scanEnrollment(db.read.QueryRowContext(ctx, `SELECT `+enrollmentColumns+` FROM enrollments WHERE device_code_hash = ?`, hash))
+	e, err := storerow.ScanEnrollment(db.read.QueryRowContext(ctx, `SELECT `+storerow.EnrollmentColumns+` FROM enrollments WHERE device_code_hash = ?`, hash))
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: find enrollment by device code: %w", notFound(err))
 	}
@@ -70,7 +48,7 @@ func (db *DB) FindEnrollmentByDeviceCode(ctx context.Context, hash []byte) (*age
 // FindEnrollmentByUserCode returns the owner's live enrollment of a user
 // code hash.
 func (db *DB) FindEnrollmentByUserCode(ctx context.Context, ownerID string, hash []byte) (*agentotp.Enrollment, error) {
-	e, err := scanEnrollment(db.read.QueryRowContext(ctx, `SELECT `+enrollmentColumns+` FROM enrollments
+	e, err := storerow.ScanEnrollment(db.read.QueryRowContext(ctx, `SELECT `+storerow.EnrollmentColumns+` FROM enrollments
 		WHERE user_code_hash = ? AND owner_id = ? AND status IN ('pending', 'approved')`, hash, ownerID))
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: find enrollment by user code: %w", notFound(err))
@@ -85,16 +63,16 @@ func (db *DB) ListEnrollments(ctx context.Context, q agentotp.EnrollmentQuery) (
 		limit = 100
 	}
 	if q.Status != "" {
-		return list(ctx, db, "list enrollments", scanEnrollment, `SELECT `+enrollmentColumns+` FROM enrollments
+		return list(ctx, db, "list enrollments", storerow.ScanEnrollment, `SELECT `+storerow.EnrollmentColumns+` FROM enrollments
 			WHERE owner_id = ? AND status = ? ORDER BY created_at DESC, id DESC LIMIT ?`, q.OwnerID, string(q.Status), limit)
 	}
-	return list(ctx, db, "list enrollments", scanEnrollment, `SELECT `+enrollmentColumns+` FROM enrollments
+	return list(ctx, db, "list enrollments", storerow.ScanEnrollment, `SELECT `+storerow.EnrollmentColumns+` FROM enrollments
 		WHERE owner_id = ? ORDER BY created_at DESC, id DESC LIMIT ?`, q.OwnerID, limit)
 }
 
 // ListDueEnrollments returns live enrollments whose TTL has passed.
 func (db *DB) ListDueEnrollments(ctx context.Context, now time.Time, limit int) ([]*agentotp.Enrollment, error) {
-	return list(ctx, db, "list due enrollments", scanEnrollment, `SELECT `+enrollmentColumns+` FROM enrollments
+	return list(ctx, db, "list due enrollments", storerow.ScanEnrollment, `SELECT `+storerow.EnrollmentColumns+` FROM enrollments
 		WHERE status IN ('pending', 'approved') AND expires_at <= ? ORDER BY expires_at, id LIMIT ?`, storerow.Micros(now), limit)
 }
 

@@ -32,19 +32,8 @@ func (db *DB) IMAPConnectorStates(ctx context.Context) (map[string]int, error) {
 		return nil, fmt.Errorf("sqlite: imap connector states: %w", err)
 	}
 	defer rows.Close()
-	out := map[string]int{}
-	for rows.Next() {
-		var state string
-		var n int
-		if err := rows.Scan(&state, &n); err != nil {
-			return nil, fmt.Errorf("sqlite: imap connector states: %w", err)
-		}
-		if state == "" {
-			state = "stopped"
-		}
-		out[state] += n
-	}
-	if err := rows.Err(); err != nil {
+	out, err := storerow.CountStates(rows)
+	if err != nil {
 		return nil, fmt.Errorf("sqlite: imap connector states: %w", err)
 	}
 	return out, nil

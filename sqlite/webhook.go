@@ -127,7 +127,7 @@ func (db *DB) SaveWebhookAttempt(ctx context.Context, d *agentotp.WebhookDeliver
 		return changed(tx.ExecContext(ctx, `UPDATE webhook_outbox SET state = ?, attempts = ?, next_attempt_at = ?,
 			last_attempt_at = ?, last_status = ?, last_error = ?, delivered_at = ?, updated_at = ? WHERE id = ?`,
 			string(d.State), d.Attempts, storerow.Micros(d.NextAttemptAt), storerow.Micros(d.LastAttemptAt), d.LastStatusCode,
-			truncate(d.LastError, 500), storerow.Micros(d.DeliveredAt), storerow.Micros(time.Now()), d.ID))
+			storerow.Truncate(d.LastError, 500), storerow.Micros(d.DeliveredAt), storerow.Micros(time.Now()), d.ID))
 	})
 	if err != nil {
 		return fmt.Errorf("sqlite: save webhook attempt %s: %w", d.ID, err)
@@ -135,20 +135,12 @@ func (db *DB) SaveWebhookAttempt(ctx context.Context, d *agentotp.WebhookDeliver
 	return nil
 }
 
-// truncate cuts s to at most n bytes, dropping a rune cut in half.
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return strings.ToValidUTF8(s[:n], "")
-}
-
 // WebhookGone stops url for the agent after a 410 Gone: its pending
 // deliveries there fail, and later ones are recorded failed (failGone)
 // until SetAgentWebhookURL.
 func (db *DB) WebhookGone(ctx context.Context, agentID, url, reason string, at time.Time) (int, error) {
 	var n int64
-	reason = truncate(reason, 500)
+	reason = storerow.Truncate(reason, 500)
 	err := db.tx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE webhook_outbox SET state = 'failed', last_error = ?, updated_at = ?
 			WHERE state = 'pending' AND agent_id = ? AND url = ?`, reason, storerow.Micros(at), agentID, url)

@@ -52,3 +52,45 @@ func BoolInt(b bool) int64 {
 	}
 	return 0
 }
+
+// Rows is a result set to read: a *sql.Rows or pgx.Rows. The caller
+// closes it (the two Close methods differ).
+type Rows interface {
+	Scanner
+	Next() bool
+	Err() error
+}
+
+// Collect scans every row of rows with scan.
+func Collect[T any](rows Rows, scan func(Scanner) (T, error)) ([]T, error) {
+	var out []T
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}
+
+// CountStates reads rows of (state, count) of IMAP connectors into a map,
+// "" counted as "stopped".
+func CountStates(rows Rows) (map[string]int, error) {
+	out := map[string]int{}
+	for rows.Next() {
+		var state string
+		var n int
+		if err := rows.Scan(&state, &n); err != nil {
+			return nil, err
+		}
+		if state == "" {
+			state = "stopped"
+		}
+		out[state] += n
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return out, nil
+}

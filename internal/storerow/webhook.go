@@ -1,6 +1,10 @@
 package storerow
 
-import "github.com/agentotp/agentotp"
+import (
+	"strings"
+
+	"github.com/agentotp/agentotp"
+)
 
 // WebhookColumns are the columns of the webhook outbox that ScanWebhook
 // reads, in its order.
@@ -20,4 +24,12 @@ func ScanWebhook(s Scanner) (*agentotp.WebhookDelivery, error) {
 	d.OccurredAt, d.CreatedAt, d.NextAttemptAt = FromMicros(occurred), FromMicros(created), FromMicros(next)
 	d.LastAttemptAt, d.DeliveredAt = FromMicros(last), FromMicros(delivered)
 	return &d, nil
+}
+
+// Truncate cuts s to at most n bytes, dropping a rune cut in half.
+func Truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return strings.ToValidUTF8(s[:n], "")
 }
