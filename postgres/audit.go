@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"crypto/hmac"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -142,10 +141,12 @@ func (db *Store) verifier(ctx context.Context) (agentotp.AuditVerifier, *agentot
 	if err != nil {
 		return v, nil, fmt.Errorf("postgres: audit verifier: %w", err)
 	}
-	if !hmac.Equal([]byte(mac), []byte(storerow.LegacyMAC(db.auditKey, v.LegacyMaxSeq, heads))) || json.Unmarshal([]byte(heads), &v.LegacyHeads) != nil {
+	legacy, ok := storerow.OpenLegacySeal(db.auditKey, v.LegacyMaxSeq, heads, mac)
+	if !ok {
 		b := *errLegacySeal
 		return agentotp.AuditVerifier{Key: db.auditKey}, &b, nil
 	}
+	v.LegacyHeads = legacy
 	return v, nil, nil
 }
 

@@ -2,7 +2,6 @@ package sqlite
 
 import (
 	"context"
-	"crypto/hmac"
 	"database/sql"
 	"encoding/json"
 	"errors"
@@ -178,10 +177,12 @@ func (db *DB) verifier(ctx context.Context) (agentotp.AuditVerifier, *agentotp.C
 	if err != nil {
 		return v, nil, fmt.Errorf("sqlite: audit verifier: %w", err)
 	}
-	if !hmac.Equal([]byte(mac), []byte(storerow.LegacyMAC(db.auditKey, v.LegacyMaxSeq, heads))) || json.Unmarshal([]byte(heads), &v.LegacyHeads) != nil {
+	legacy, ok := storerow.OpenLegacySeal(db.auditKey, v.LegacyMaxSeq, heads, mac)
+	if !ok {
 		b := *errLegacySeal
 		return agentotp.AuditVerifier{Key: db.auditKey}, &b, nil
 	}
+	v.LegacyHeads = legacy
 	return v, nil, nil
 }
 

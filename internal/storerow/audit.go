@@ -42,3 +42,17 @@ func LegacyMAC(key []byte, maxSeq int64, heads string) string {
 	m.Write([]byte(LegacyLabel + strconv.FormatInt(maxSeq, 10) + "\x00" + heads))
 	return hex.EncodeToString(m.Sum(nil))
 }
+
+// OpenLegacySeal checks the stored seal mac of the legacy rows (their
+// boundary maxSeq and their heads, JSON text) with key, and returns the
+// heads; false when the seal or the heads are wrong.
+func OpenLegacySeal(key []byte, maxSeq int64, heads, mac string) (map[string]agentotp.AuditHead, bool) {
+	if !hmac.Equal([]byte(mac), []byte(LegacyMAC(key, maxSeq, heads))) {
+		return nil, false
+	}
+	var out map[string]agentotp.AuditHead
+	if err := json.Unmarshal([]byte(heads), &out); err != nil {
+		return nil, false
+	}
+	return out, true
+}
