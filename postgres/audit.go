@@ -2,21 +2,17 @@ package postgres
 
 import (
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
-	"database/sql"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/agentotp/agentotp"
+	"github.com/agentotp/agentotp/internal/storerow"
 )
 
 // appendAudit appends entries inside tx. Each gets the next Seq, the Hash of
@@ -81,7 +77,7 @@ func (db *Store) appendAudit(ctx context.Context, tx pgx.Tx, entries []agentotp.
 		if _, err := tx.Exec(ctx, `INSERT INTO audit
 			(seq, id, owner_id, at, actor, action, request_id, agent_id, source_id, details, prev_hash, hash, chain)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
-			e.Seq, e.ID, e.OwnerID, micros(e.At), e.Actor, e.Action, e.RequestID, e.AgentID, e.SourceID,
+			e.Seq, e.ID, e.OwnerID, storerow.Micros(e.At), e.Actor, e.Action, e.RequestID, e.AgentID, e.SourceID,
 			details, e.PrevHash, e.Hash, e.Chain); err != nil {
 			return fmt.Errorf("audit %s: %w", e.Action, err)
 		}
@@ -121,36 +117,7 @@ func (db *Store) ListAudit(ctx context.Context, q agentotp.AuditQuery) ([]agento
 	if q.Limit > 0 {
 		query += ` LIMIT ` + p.add(q.Limit)
 	}
-	return list(ctx, db, "list audit", scanAuditEntry, query, p...)
-}
-
-func scanAuditEntry(s rowScanner) (agentotp.AuditEntry, error) {
-	var e agentotp.AuditEntry
-	var at int64
-	var details sql.NullString
-	if err := s.Scan(&e.Seq, &e.ID, &e.OwnerID, &at, &e.Actor, &e.Action, &e.RequestID, &e.AgentID, &e.SourceID,
-		&details, &e.PrevHash, &e.Hash, &e.Chain); err != nil {
-		return e, err
-	}
-	e.At = fromMicros(at)
-	if details.Valid {
-		if err := json.Unmarshal([]byte(details.String), &e.Details); err != nil {
-			// Only an edit of the row can garble its details: hand the
-			// raw text on, and VerifyChain reports the broken link.
-			e.Details = map[string]string{"invalid_details": details.String}
-		}
-	}
-	return e, nil
-}
-
-// legacyLabel separates the seal of the legacy rows from the chain's MACs.
-const legacyLabel = "agentotp/audit-legacy/v1\x00"
-
-// legacyMAC is the seal of the legacy rows' boundary and heads.
-func legacyMAC(key []byte, maxSeq int64, heads string) string {
-	m := hmac.New(sha256.New, key)
-	m.Write([]byte(legacyLabel + strconv.FormatInt(maxSeq, 10) + "\x00" + heads))
-	return hex.EncodeToString(m.Sum(nil))
+	return list(ctx, db, "list audit", storerow.ScanAuditEntry, query, p...)
 }
 
 // errLegacySeal breaks every chain when the seal of the legacy rows does
@@ -174,10 +141,12 @@ func (db *Store) verifier(ctx context.Context) (agentotp.AuditVerifier, *agentot
 	if err != nil {
 		return v, nil, fmt.Errorf("postgres: audit verifier: %w", err)
 	}
-	if !hmac.Equal([]byte(mac), []byte(legacyMAC(db.auditKey, v.LegacyMaxSeq, heads))) || json.Unmarshal([]byte(heads), &v.LegacyHeads) != nil {
+	legacy, ok := storerow.OpenLegacySeal(db.auditKey, v.LegacyMaxSeq, heads, mac)
+	if !ok {
 		b := *errLegacySeal
 		return agentotp.AuditVerifier{Key: db.auditKey}, &b, nil
 	}
+	v.LegacyHeads = legacy
 	return v, nil, nil
 }
 

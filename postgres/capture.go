@@ -7,6 +7,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/agentotp/agentotp"
+	"github.com/agentotp/agentotp/internal/storerow"
 )
 
 // PutSourceKey stores (or replaces) the sealed token of a source. The
@@ -15,7 +16,7 @@ func (db *Store) PutSourceKey(ctx context.Context, k *agentotp.SourceKey) error 
 	err := db.tx(ctx, func(tx pgx.Tx) error {
 		_, err := tx.Exec(ctx, `INSERT INTO source_keys (source_id, owner_id, sealed, created_at) VALUES ($1, $2, $3, $4)
 			ON CONFLICT (source_id) DO UPDATE SET owner_id = excluded.owner_id, sealed = excluded.sealed, created_at = excluded.created_at`,
-			k.SourceID, k.OwnerID, k.Sealed, micros(k.CreatedAt))
+			k.SourceID, k.OwnerID, k.Sealed, storerow.Micros(k.CreatedAt))
 		return err
 	})
 	if err != nil {
@@ -37,13 +38,13 @@ func (db *Store) ListSourceKeys(ctx context.Context, sourceID string, limit int)
 		ORDER BY k.created_at, k.source_id LIMIT $3`, sourceID, sourceID, lim)
 }
 
-func scanSourceKey(s rowScanner) (*agentotp.SourceKey, error) {
+func scanSourceKey(s storerow.Scanner) (*agentotp.SourceKey, error) {
 	var k agentotp.SourceKey
 	var created int64
 	if err := s.Scan(&k.SourceID, &k.OwnerID, &k.Kind, &k.Sealed, &created); err != nil {
 		return nil, err
 	}
-	k.CreatedAt = fromMicros(created)
+	k.CreatedAt = storerow.FromMicros(created)
 	return &k, nil
 }
 

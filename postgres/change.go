@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/agentotp/agentotp"
+	"github.com/agentotp/agentotp/internal/storerow"
 )
 
 // ChangesChannel is the channel of the notes (pg_notify) that every
@@ -36,7 +37,7 @@ type changeNote struct {
 // would not fit in a note loses its actor, then its action, which the
 // listener can read again from the audit log; it is never dropped.
 func encodeChange(c agentotp.Change) (string, error) {
-	n := changeNote{c.Kind, c.OwnerID, c.ID, c.Action, c.Actor, micros(c.At), c.Origin}
+	n := changeNote{c.Kind, c.OwnerID, c.ID, c.Action, c.Actor, storerow.Micros(c.At), c.Origin}
 	for range 3 {
 		b, err := json.Marshal(n)
 		if err != nil {
@@ -68,7 +69,7 @@ func decodeChange(payload string) (agentotp.Change, error) {
 		return agentotp.Change{}, errors.New("decode change: no id or owner")
 	}
 	return agentotp.Change{Kind: n.Kind, OwnerID: n.Owner, ID: n.ID, Action: n.Action, Actor: n.Actor,
-		At: fromMicros(n.At), Origin: n.Origin}, nil
+		At: storerow.FromMicros(n.At), Origin: n.Origin}, nil
 }
 
 // notifyChange sends, inside tx, the note of the change of kind to the row

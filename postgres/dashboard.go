@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/agentotp/agentotp"
+	"github.com/agentotp/agentotp/internal/storerow"
 )
 
 // SetOwnerPassword stores or replaces the owner's password hash, ends every
@@ -25,7 +26,7 @@ func (db *Store) SetOwnerPassword(ctx context.Context, pw *agentotp.OwnerPasswor
 		}
 		if _, err := tx.Exec(ctx, `INSERT INTO owner_passwords (owner_id, hash, updated_at) VALUES ($1, $2, $3)
 			ON CONFLICT (owner_id) DO UPDATE SET hash = excluded.hash, updated_at = excluded.updated_at`,
-			pw.OwnerID, pw.Hash, micros(pw.UpdatedAt)); err != nil {
+			pw.OwnerID, pw.Hash, storerow.Micros(pw.UpdatedAt)); err != nil {
 			return err
 		}
 		if _, err := tx.Exec(ctx, `DELETE FROM dashboard_sessions WHERE owner_id = $1`, pw.OwnerID); err != nil {
@@ -49,7 +50,7 @@ func (db *Store) GetOwnerPassword(ctx context.Context, ownerID string) (*agentot
 	if err != nil {
 		return nil, fmt.Errorf("postgres: get password of owner %s: %w", ownerID, notFound(err))
 	}
-	pw.UpdatedAt = fromMicros(updated)
+	pw.UpdatedAt = storerow.FromMicros(updated)
 	return &pw, nil
 }
 
@@ -60,7 +61,7 @@ func insertSession(ctx context.Context, tx pgx.Tx, s *agentotp.Session) error {
 		return errors.New("session has no hash")
 	}
 	if _, err := tx.Exec(ctx, `INSERT INTO dashboard_sessions (`+sessionColumns+`) VALUES ($1, $2, $3, $4, $5, $6)`,
-		s.Hash, s.ID, s.OwnerID, s.Method, micros(s.CreatedAt), micros(s.ExpiresAt)); err != nil {
+		s.Hash, s.ID, s.OwnerID, s.Method, storerow.Micros(s.CreatedAt), storerow.Micros(s.ExpiresAt)); err != nil {
 		return conflictOnDuplicate(err)
 	}
 	return nil
@@ -91,7 +92,7 @@ func (db *Store) GetSession(ctx context.Context, hash []byte) (*agentotp.Session
 	if err != nil {
 		return nil, fmt.Errorf("postgres: get session: %w", notFound(err))
 	}
-	s.CreatedAt, s.ExpiresAt = fromMicros(created), fromMicros(expires)
+	s.CreatedAt, s.ExpiresAt = storerow.FromMicros(created), storerow.FromMicros(expires)
 	return &s, nil
 }
 
@@ -120,7 +121,7 @@ func (db *Store) DeleteExpired(ctx context.Context, now time.Time) (int, error) 
 			`DELETE FROM dashboard_sessions WHERE expires_at <= $1`,
 			`DELETE FROM login_links WHERE expires_at <= $1 OR used_at <> 0`,
 		} {
-			res, err := tx.Exec(ctx, q, micros(now))
+			res, err := tx.Exec(ctx, q, storerow.Micros(now))
 			if err != nil {
 				return err
 			}
@@ -142,7 +143,7 @@ func (db *Store) CreateLoginLink(ctx context.Context, l *agentotp.LoginLinkToken
 	}
 	err := db.tx(ctx, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `INSERT INTO login_links (hash, owner_id, created_at, expires_at, used_at) VALUES ($1, $2, $3, $4, $5)`,
-			l.Hash, l.OwnerID, micros(l.CreatedAt), micros(l.ExpiresAt), micros(l.UsedAt)); err != nil {
+			l.Hash, l.OwnerID, storerow.Micros(l.CreatedAt), storerow.Micros(l.ExpiresAt), storerow.Micros(l.UsedAt)); err != nil {
 			return conflictOnDuplicate(err)
 		}
 		return db.appendAudit(ctx, tx, audit)
@@ -162,7 +163,7 @@ func (db *Store) GetLoginLink(ctx context.Context, hash []byte) (*agentotp.Login
 	if err != nil {
 		return nil, fmt.Errorf("postgres: get login link: %w", notFound(err))
 	}
-	l.CreatedAt, l.ExpiresAt, l.UsedAt = fromMicros(created), fromMicros(expires), fromMicros(used)
+	l.CreatedAt, l.ExpiresAt, l.UsedAt = storerow.FromMicros(created), storerow.FromMicros(expires), storerow.FromMicros(used)
 	return &l, nil
 }
 
@@ -171,7 +172,7 @@ func (db *Store) GetLoginLink(ctx context.Context, hash []byte) (*agentotp.Login
 // otherwise agentotp.ErrNotFound, with nothing changed.
 func (db *Store) UseLoginLink(ctx context.Context, hash []byte, s *agentotp.Session, audit ...agentotp.AuditEntry) error {
 	err := db.tx(ctx, func(tx pgx.Tx) error {
-		now := micros(s.CreatedAt)
+		now := storerow.Micros(s.CreatedAt)
 		if err := changed(tx.Exec(ctx, `UPDATE login_links SET used_at = $1
 			WHERE hash = $2 AND owner_id = $3 AND used_at = 0 AND expires_at > $4`, now, hash, s.OwnerID, now)); err != nil {
 			return err

@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"time"
@@ -10,36 +9,15 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/agentotp/agentotp"
+	"github.com/agentotp/agentotp/internal/storerow"
 )
-
-const enrollmentColumns = `id, owner_id, name, description, test, user_code_hash, device_code_hash, client_addr, user_agent,
-	status, created_at, expires_at, decided_at, decided_by, issued_at, agent_id, version`
-
-func scanEnrollment(s rowScanner) (*agentotp.Enrollment, error) {
-	var e agentotp.Enrollment
-	var test, created, expires, decided, issued int64
-	var status string
-	var agentID sql.NullString
-	if err := s.Scan(&e.ID, &e.OwnerID, &e.Name, &e.Description, &test, &e.UserCodeHash, &e.DeviceCodeHash, &e.ClientAddr, &e.UserAgent,
-		&status, &created, &expires, &decided, &e.DecidedBy, &issued, &agentID, &e.Version); err != nil {
-		return nil, err
-	}
-	e.Test = test != 0
-	e.Status = agentotp.EnrollmentStatus(status)
-	e.CreatedAt, e.ExpiresAt, e.DecidedAt, e.IssuedAt = fromMicros(created), fromMicros(expires), fromMicros(decided), fromMicros(issued)
-	e.AgentID = agentID.String
-	return &e, nil
-}
 
 // CreateEnrollment stores a new enrollment and appends audit. An id, a
 // device code hash, or a user code hash of a live enrollment that exists
 // already is an agentotp.ErrConflict.
 func (db *Store) CreateEnrollment(ctx context.Context, e *agentotp.Enrollment, audit ...agentotp.AuditEntry) error {
 	err := db.tx(ctx, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `INSERT INTO enrollments (`+enrollmentColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)`,
-			e.ID, e.OwnerID, e.Name, e.Description, boolInt(e.Test), e.UserCodeHash, e.DeviceCodeHash, e.ClientAddr, e.UserAgent,
-			string(e.Status), micros(e.CreatedAt), micros(e.ExpiresAt), micros(e.DecidedAt), e.DecidedBy, micros(e.IssuedAt),
-			nullString(e.AgentID), e.Version); err != nil {
+		if _, err := tx.Exec(ctx, `INSERT INTO enrollments (`+storerow.EnrollmentColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)`, storerow.EnrollmentArgs(e)...); err != nil {
 			return conflictOnDuplicate(err)
 		}
 		if err := db.appendAudit(ctx, tx, audit); err != nil {
@@ -55,7 +33,7 @@ func (db *Store) CreateEnrollment(ctx context.Context, e *agentotp.Enrollment, a
 
 // GetEnrollment returns one enrollment by id.
 func (db *Store) GetEnrollment(ctx context.Context, id string) (*agentotp.Enrollment, error) {
-	e, err := scanEnrollment(db.pool.QueryRow(ctx, `SELECT `+enrollmentColumns+` FROM enrollments WHERE id = $1`, id))
+	e, err := storerow.ScanEnrollment(db.pool.QueryRow(ctx, `SELECT `+storerow.EnrollmentColumns+` FROM enrollments WHERE id = $1`, id))
 	if err != nil {
 		return nil, fmt.Errorf("postgres: get enrollment %s: %w", id, notFound(err))
 	}
@@ -64,7 +42,7 @@ func (db *Store) GetEnrollment(ctx context.Context, id string) (*agentotp.Enroll
 
 // FindEnrollmentByDeviceCode returns the enrollment of a device code hash.
 func (db *Store) FindEnrollmentByDeviceCode(ctx context.Context, hash []byte) (*agentotp.Enrollment, error) {
-	e, err := scanEnrollment(db.pool.QueryRow(ctx, `SELECT `+enrollmentColumns+` FROM enrollments WHERE device_code_hash = $1`, hash))
+	e, err := storerow.ScanEnrollment(db.pool.QueryRow(ctx, `SELECT `+storerow.EnrollmentColumns+` FROM enrollments WHERE device_code_hash = $1`, hash))
 	if err != nil {
 		return nil, fmt.Errorf("postgres: find enrollment by device code: %w", notFound(err))
 	}
@@ -74,7 +52,7 @@ func (db *Store) FindEnrollmentByDeviceCode(ctx context.Context, hash []byte) (*
 // FindEnrollmentByUserCode returns the owner's live enrollment of a user
 // code hash.
 func (db *Store) FindEnrollmentByUserCode(ctx context.Context, ownerID string, hash []byte) (*agentotp.Enrollment, error) {
-	e, err := scanEnrollment(db.pool.QueryRow(ctx, `SELECT `+enrollmentColumns+` FROM enrollments
+	e, err := storerow.ScanEnrollment(db.pool.QueryRow(ctx, `SELECT `+storerow.EnrollmentColumns+` FROM enrollments
 		WHERE user_code_hash = $1 AND owner_id = $2 AND status IN ('pending', 'approved')`, hash, ownerID))
 	if err != nil {
 		return nil, fmt.Errorf("postgres: find enrollment by user code: %w", notFound(err))
@@ -89,17 +67,17 @@ func (db *Store) ListEnrollments(ctx context.Context, q agentotp.EnrollmentQuery
 		limit = 100
 	}
 	if q.Status != "" {
-		return list(ctx, db, "list enrollments", scanEnrollment, `SELECT `+enrollmentColumns+` FROM enrollments
+		return list(ctx, db, "list enrollments", storerow.ScanEnrollment, `SELECT `+storerow.EnrollmentColumns+` FROM enrollments
 			WHERE owner_id = $1 AND status = $2 ORDER BY created_at DESC, id DESC LIMIT $3`, q.OwnerID, string(q.Status), limit)
 	}
-	return list(ctx, db, "list enrollments", scanEnrollment, `SELECT `+enrollmentColumns+` FROM enrollments
+	return list(ctx, db, "list enrollments", storerow.ScanEnrollment, `SELECT `+storerow.EnrollmentColumns+` FROM enrollments
 		WHERE owner_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2`, q.OwnerID, limit)
 }
 
 // ListDueEnrollments returns live enrollments whose TTL has passed.
 func (db *Store) ListDueEnrollments(ctx context.Context, now time.Time, limit int) ([]*agentotp.Enrollment, error) {
-	return list(ctx, db, "list due enrollments", scanEnrollment, `SELECT `+enrollmentColumns+` FROM enrollments
-		WHERE status IN ('pending', 'approved') AND expires_at <= $1 ORDER BY expires_at, id LIMIT $2`, micros(now), limit)
+	return list(ctx, db, "list due enrollments", storerow.ScanEnrollment, `SELECT `+storerow.EnrollmentColumns+` FROM enrollments
+		WHERE status IN ('pending', 'approved') AND expires_at <= $1 ORDER BY expires_at, id LIMIT $2`, storerow.Micros(now), limit)
 }
 
 // updateEnrollment writes e's changeable columns if the row still has
@@ -107,7 +85,7 @@ func (db *Store) ListDueEnrollments(ctx context.Context, now time.Time, limit in
 func updateEnrollment(ctx context.Context, tx pgx.Tx, e *agentotp.Enrollment, prevVersion int64) error {
 	res, err := tx.Exec(ctx, `UPDATE enrollments SET status = $1, decided_at = $2, decided_by = $3, issued_at = $4, agent_id = $5,
 		version = version + 1 WHERE id = $6 AND version = $7`,
-		string(e.Status), micros(e.DecidedAt), e.DecidedBy, micros(e.IssuedAt), nullString(e.AgentID), e.ID, prevVersion)
+		string(e.Status), storerow.Micros(e.DecidedAt), e.DecidedBy, storerow.Micros(e.IssuedAt), storerow.NullString(e.AgentID), e.ID, prevVersion)
 	if err != nil {
 		return err
 	}
@@ -151,9 +129,9 @@ func (db *Store) IssueEnrollment(ctx context.Context, e *agentotp.Enrollment, pr
 	}
 	err := db.tx(ctx, func(tx pgx.Tx) error {
 		// The agent first: the enrollment's row refers to it.
-		if _, err := tx.Exec(ctx, `INSERT INTO agents (`+agentColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-			a.ID, a.OwnerID, a.Name, boolInt(a.Test), a.KeyPrefix, db.sealSecret(a.ID, a.WebhookSecret),
-			micros(a.CreatedAt), micros(a.RevokedAt), a.WebhookURL); err != nil {
+		if _, err := tx.Exec(ctx, `INSERT INTO agents (`+storerow.AgentColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+			a.ID, a.OwnerID, a.Name, storerow.BoolInt(a.Test), a.KeyPrefix, db.sealSecret(a.ID, a.WebhookSecret),
+			storerow.Micros(a.CreatedAt), storerow.Micros(a.RevokedAt), a.WebhookURL); err != nil {
 			return fmt.Errorf("insert agent: %w", conflictOnDuplicate(err))
 		}
 		if err := insertCredential(ctx, tx, cred); err != nil {
@@ -180,7 +158,7 @@ const enrollmentPromptColumns = `token_hash, enrollment_id, owner_id, chat_id, m
 func (db *Store) CreateEnrollmentPrompt(ctx context.Context, p *agentotp.TelegramPrompt) error {
 	err := db.tx(ctx, func(tx pgx.Tx) error {
 		_, err := tx.Exec(ctx, `INSERT INTO enrollment_prompts (`+enrollmentPromptColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-			p.TokenHash, p.RequestID, p.OwnerID, p.ChatID, p.MessageID, micros(p.CreatedAt), micros(p.ClosedAt))
+			p.TokenHash, p.RequestID, p.OwnerID, p.ChatID, p.MessageID, storerow.Micros(p.CreatedAt), storerow.Micros(p.ClosedAt))
 		return conflictOnDuplicate(err)
 	})
 	if err != nil {
@@ -196,12 +174,12 @@ func (db *Store) SetEnrollmentPromptMessage(ctx context.Context, tokenHash []byt
 
 // CloseEnrollmentPrompt marks a prompt closed.
 func (db *Store) CloseEnrollmentPrompt(ctx context.Context, tokenHash []byte, at time.Time) error {
-	return db.updatePrompt(ctx, "close enrollment prompt", `UPDATE enrollment_prompts SET closed_at = $1 WHERE token_hash = $2`, micros(at), tokenHash)
+	return db.updatePrompt(ctx, "close enrollment prompt", `UPDATE enrollment_prompts SET closed_at = $1 WHERE token_hash = $2`, storerow.Micros(at), tokenHash)
 }
 
 // GetEnrollmentPrompt returns a prompt by its token's hash.
 func (db *Store) GetEnrollmentPrompt(ctx context.Context, tokenHash []byte) (*agentotp.TelegramPrompt, error) {
-	p, err := scanTelegramPrompt(db.pool.QueryRow(ctx, `SELECT `+enrollmentPromptColumns+` FROM enrollment_prompts WHERE token_hash = $1`, tokenHash))
+	p, err := storerow.ScanTelegramPrompt(db.pool.QueryRow(ctx, `SELECT `+enrollmentPromptColumns+` FROM enrollment_prompts WHERE token_hash = $1`, tokenHash))
 	if err != nil {
 		return nil, fmt.Errorf("postgres: get enrollment prompt: %w", notFound(err))
 	}
@@ -210,6 +188,6 @@ func (db *Store) GetEnrollmentPrompt(ctx context.Context, tokenHash []byte) (*ag
 
 // ListEnrollmentPrompts returns the prompts of an enrollment, oldest first.
 func (db *Store) ListEnrollmentPrompts(ctx context.Context, enrollmentID string) ([]*agentotp.TelegramPrompt, error) {
-	return list(ctx, db, "list enrollment prompts", scanTelegramPrompt,
+	return list(ctx, db, "list enrollment prompts", storerow.ScanTelegramPrompt,
 		`SELECT `+enrollmentPromptColumns+` FROM enrollment_prompts WHERE enrollment_id = $1 ORDER BY created_at, token_hash`, enrollmentID)
 }

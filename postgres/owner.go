@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"time"
@@ -10,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/agentotp/agentotp"
+	"github.com/agentotp/agentotp/internal/storerow"
 )
 
 // CreateOwner stores a new owner together with its first credential (cred
@@ -17,25 +17,15 @@ import (
 // agentotp.ErrConflict.
 func (db *Store) CreateOwner(ctx context.Context, o *agentotp.Owner, cred *agentotp.Credential, audit ...agentotp.AuditEntry) error {
 	if err := db.insertWithCredential(ctx, cred, audit, `INSERT INTO owners (id, name, created_at) VALUES ($1, $2, $3)`,
-		o.ID, o.Name, micros(o.CreatedAt)); err != nil {
+		o.ID, o.Name, storerow.Micros(o.CreatedAt)); err != nil {
 		return fmt.Errorf("postgres: create owner %s: %w", o.ID, err)
 	}
 	return nil
 }
 
-func scanOwner(s rowScanner) (*agentotp.Owner, error) {
-	var o agentotp.Owner
-	var created int64
-	if err := s.Scan(&o.ID, &o.Name, &created); err != nil {
-		return nil, err
-	}
-	o.CreatedAt = fromMicros(created)
-	return &o, nil
-}
-
 // GetOwner returns one owner.
 func (db *Store) GetOwner(ctx context.Context, id string) (*agentotp.Owner, error) {
-	o, err := scanOwner(db.pool.QueryRow(ctx, `SELECT id, name, created_at FROM owners WHERE id = $1`, id))
+	o, err := storerow.ScanOwner(db.pool.QueryRow(ctx, `SELECT `+storerow.OwnerColumns+` FROM owners WHERE id = $1`, id))
 	if err != nil {
 		return nil, fmt.Errorf("postgres: get owner %s: %w", id, notFound(err))
 	}
@@ -44,31 +34,14 @@ func (db *Store) GetOwner(ctx context.Context, id string) (*agentotp.Owner, erro
 
 // ListOwners returns every owner, oldest first.
 func (db *Store) ListOwners(ctx context.Context) ([]*agentotp.Owner, error) {
-	return list(ctx, db, "list owners", scanOwner, `SELECT id, name, created_at FROM owners ORDER BY created_at, id`)
-}
-
-const agentColumns = `id, owner_id, name, test, key_prefix, webhook_secret, created_at, revoked_at, webhook_url`
-
-// scanAgent scans an agent row; its WebhookSecret is still sealed (see
-// openAgentSecret).
-func scanAgent(s rowScanner) (*agentotp.Agent, error) {
-	var a agentotp.Agent
-	var test, created, revoked int64
-	if err := s.Scan(&a.ID, &a.OwnerID, &a.Name, &test, &a.KeyPrefix, &a.WebhookSecret, &created, &revoked, &a.WebhookURL); err != nil {
-		return nil, err
-	}
-	a.Test = test != 0
-	a.CreatedAt, a.RevokedAt = fromMicros(created), fromMicros(revoked)
-	return &a, nil
+	return list(ctx, db, "list owners", storerow.ScanOwner, `SELECT `+storerow.OwnerColumns+` FROM owners ORDER BY created_at, id`)
 }
 
 // CreateAgent stores an agent and its API key's credential (cred may be
 // nil) and appends audit. An agent whose id exists already is an
 // agentotp.ErrConflict.
 func (db *Store) CreateAgent(ctx context.Context, a *agentotp.Agent, cred *agentotp.Credential, audit ...agentotp.AuditEntry) error {
-	if err := db.insertWithCredential(ctx, cred, audit, `INSERT INTO agents (`+agentColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-		a.ID, a.OwnerID, a.Name, boolInt(a.Test), a.KeyPrefix, db.sealSecret(a.ID, a.WebhookSecret),
-		micros(a.CreatedAt), micros(a.RevokedAt), a.WebhookURL); err != nil {
+	if err := db.insertWithCredential(ctx, cred, audit, `INSERT INTO agents (`+storerow.AgentColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`, storerow.AgentArgs(a, db.sealSecret(a.ID, a.WebhookSecret))...); err != nil {
 		return fmt.Errorf("postgres: create agent %s: %w", a.ID, err)
 	}
 	return nil
@@ -77,8 +50,8 @@ func (db *Store) CreateAgent(ctx context.Context, a *agentotp.Agent, cred *agent
 // GetAgent returns an agent of the owner; another owner's agent is
 // agentotp.ErrNotFound.
 func (db *Store) GetAgent(ctx context.Context, ownerID, id string) (*agentotp.Agent, error) {
-	a, err := scanAgent(db.pool.QueryRow(ctx,
-		`SELECT `+agentColumns+` FROM agents WHERE id = $1 AND owner_id = $2`, id, ownerID))
+	a, err := storerow.ScanAgent(db.pool.QueryRow(ctx,
+		`SELECT `+storerow.AgentColumns+` FROM agents WHERE id = $1 AND owner_id = $2`, id, ownerID))
 	if err != nil {
 		return nil, fmt.Errorf("postgres: get agent %s: %w", id, notFound(err))
 	}
@@ -87,8 +60,8 @@ func (db *Store) GetAgent(ctx context.Context, ownerID, id string) (*agentotp.Ag
 
 // ListAgents returns the owner's agents, oldest first.
 func (db *Store) ListAgents(ctx context.Context, ownerID string) ([]*agentotp.Agent, error) {
-	out, err := list(ctx, db, "list agents", scanAgent,
-		`SELECT `+agentColumns+` FROM agents WHERE owner_id = $1 ORDER BY created_at, id`, ownerID)
+	out, err := list(ctx, db, "list agents", storerow.ScanAgent,
+		`SELECT `+storerow.AgentColumns+` FROM agents WHERE owner_id = $1 ORDER BY created_at, id`, ownerID)
 	if err != nil {
 		return nil, err
 	}
@@ -113,7 +86,7 @@ func (db *Store) RotateAgentKey(ctx context.Context, a *agentotp.Agent, cred *ag
 			a.KeyPrefix, db.sealSecret(a.ID, a.WebhookSecret), a.ID, a.OwnerID)); err != nil {
 			return err
 		}
-		ends := micros(oldKeyEnds)
+		ends := storerow.Micros(oldKeyEnds)
 		if _, err := tx.Exec(ctx, `UPDATE credentials SET expires_at = $1
 			WHERE agent_id = $2 AND revoked_at = 0 AND (expires_at = 0 OR expires_at > $3)`,
 			ends, a.ID, ends); err != nil {
@@ -143,7 +116,7 @@ func (db *Store) RevokeAgent(ctx context.Context, ownerID, id string, at time.Ti
 // revoke sets revoked_at on the row id of table (agents or sources) and on
 // the credentials whose column credCol names it.
 func (db *Store) revoke(ctx context.Context, table, credCol, ownerID, id string, at time.Time, audit []agentotp.AuditEntry) error {
-	ts := micros(at)
+	ts := storerow.Micros(at)
 	return db.tx(ctx, func(tx pgx.Tx) error {
 		if err := changed(tx.Exec(ctx, `UPDATE `+table+` SET revoked_at = CASE WHEN revoked_at = 0 THEN $1::bigint ELSE revoked_at END
 			WHERE id = $2 AND owner_id = $3`, ts, id, ownerID)); err != nil {
@@ -157,24 +130,11 @@ func (db *Store) revoke(ctx context.Context, table, credCol, ownerID, id string,
 	})
 }
 
-const sourceColumns = `id, owner_id, name, kind, key_prefix, created_at, revoked_at`
-
-func scanSource(s rowScanner) (*agentotp.Source, error) {
-	var src agentotp.Source
-	var created, revoked int64
-	if err := s.Scan(&src.ID, &src.OwnerID, &src.Name, &src.Kind, &src.KeyPrefix, &created, &revoked); err != nil {
-		return nil, err
-	}
-	src.CreatedAt, src.RevokedAt = fromMicros(created), fromMicros(revoked)
-	return &src, nil
-}
-
 // CreateSource stores a capture source and its token's credential (cred may
 // be nil) and appends audit. A source whose id exists already is an
 // agentotp.ErrConflict.
 func (db *Store) CreateSource(ctx context.Context, s *agentotp.Source, cred *agentotp.Credential, audit ...agentotp.AuditEntry) error {
-	if err := db.insertWithCredential(ctx, cred, audit, `INSERT INTO sources (`+sourceColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-		s.ID, s.OwnerID, s.Name, s.Kind, s.KeyPrefix, micros(s.CreatedAt), micros(s.RevokedAt)); err != nil {
+	if err := db.insertWithCredential(ctx, cred, audit, `INSERT INTO sources (`+storerow.SourceColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7)`, storerow.SourceArgs(s)...); err != nil {
 		return fmt.Errorf("postgres: create source %s: %w", s.ID, err)
 	}
 	return nil
@@ -183,8 +143,8 @@ func (db *Store) CreateSource(ctx context.Context, s *agentotp.Source, cred *age
 // GetSource returns a source of the owner; another owner's source is
 // agentotp.ErrNotFound.
 func (db *Store) GetSource(ctx context.Context, ownerID, id string) (*agentotp.Source, error) {
-	s, err := scanSource(db.pool.QueryRow(ctx,
-		`SELECT `+sourceColumns+` FROM sources WHERE id = $1 AND owner_id = $2`, id, ownerID))
+	s, err := storerow.ScanSource(db.pool.QueryRow(ctx,
+		`SELECT `+storerow.SourceColumns+` FROM sources WHERE id = $1 AND owner_id = $2`, id, ownerID))
 	if err != nil {
 		return nil, fmt.Errorf("postgres: get source %s: %w", id, notFound(err))
 	}
@@ -193,8 +153,8 @@ func (db *Store) GetSource(ctx context.Context, ownerID, id string) (*agentotp.S
 
 // ListSources returns the owner's sources, oldest first.
 func (db *Store) ListSources(ctx context.Context, ownerID string) ([]*agentotp.Source, error) {
-	return list(ctx, db, "list sources", scanSource,
-		`SELECT `+sourceColumns+` FROM sources WHERE owner_id = $1 ORDER BY created_at, id`, ownerID)
+	return list(ctx, db, "list sources", storerow.ScanSource,
+		`SELECT `+storerow.SourceColumns+` FROM sources WHERE owner_id = $1 ORDER BY created_at, id`, ownerID)
 }
 
 // RevokeSource marks the source and its credentials revoked at at. A row
@@ -222,8 +182,6 @@ func (db *Store) insertWithCredential(ctx context.Context, cred *agentotp.Creden
 	})
 }
 
-const credentialColumns = `hash, kind, owner_id, agent_id, source_id, prefix, created_at, expires_at, revoked_at`
-
 // insertCredential stores cred, if not nil. A credential whose hash exists
 // already is an agentotp.ErrConflict.
 func insertCredential(ctx context.Context, tx pgx.Tx, cred *agentotp.Credential) error {
@@ -233,9 +191,7 @@ func insertCredential(ctx context.Context, tx pgx.Tx, cred *agentotp.Credential)
 	if len(cred.Hash) == 0 {
 		return errors.New("credential has no hash")
 	}
-	if _, err := tx.Exec(ctx, `INSERT INTO credentials (`+credentialColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-		cred.Hash, string(cred.Kind), cred.OwnerID, nullString(cred.AgentID), nullString(cred.SourceID),
-		cred.Prefix, micros(cred.CreatedAt), micros(cred.ExpiresAt), micros(cred.RevokedAt)); err != nil {
+	if _, err := tx.Exec(ctx, `INSERT INTO credentials (`+storerow.CredentialColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`, storerow.CredentialArgs(cred)...); err != nil {
 		return fmt.Errorf("insert %s credential: %w", cred.Kind, conflictOnDuplicate(err))
 	}
 	return nil
@@ -256,19 +212,11 @@ func (db *Store) CreateCredential(ctx context.Context, cred *agentotp.Credential
 // FindCredential returns the credential whose hash is hash, valid or not:
 // the caller checks it with [agentotp.Credential.Verify].
 func (db *Store) FindCredential(ctx context.Context, hash []byte) (*agentotp.Credential, error) {
-	var c agentotp.Credential
-	var kind string
-	var agentID, sourceID sql.NullString
-	var created, expires, revoked int64
-	err := db.pool.QueryRow(ctx, `SELECT `+credentialColumns+` FROM credentials WHERE hash = $1`, hash).
-		Scan(&c.Hash, &kind, &c.OwnerID, &agentID, &sourceID, &c.Prefix, &created, &expires, &revoked)
+	c, err := storerow.ScanCredential(db.pool.QueryRow(ctx, `SELECT `+storerow.CredentialColumns+` FROM credentials WHERE hash = $1`, hash))
 	if err != nil {
 		return nil, fmt.Errorf("postgres: find credential: %w", notFound(err))
 	}
-	c.Kind = agentotp.CredentialKind(kind)
-	c.AgentID, c.SourceID = agentID.String, sourceID.String
-	c.CreatedAt, c.ExpiresAt, c.RevokedAt = fromMicros(created), fromMicros(expires), fromMicros(revoked)
-	return &c, nil
+	return c, nil
 }
 
 // ReplaceOwnerTokens revokes owner tokens of the owner and stores its new
@@ -277,7 +225,7 @@ func (db *Store) ReplaceOwnerTokens(ctx context.Context, ownerID string, revoke 
 	if cred == nil || cred.Kind != agentotp.CredentialOwner || cred.OwnerID != ownerID {
 		return nil, errors.New("postgres: replace owner tokens: the new credential must be an owner token of the owner")
 	}
-	ts := micros(at)
+	ts := storerow.Micros(at)
 	var prefixes []string
 	err := db.tx(ctx, func(tx pgx.Tx) error {
 		prefixes = prefixes[:0]

@@ -2,56 +2,14 @@ package postgres
 
 import (
 	"context"
-	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/agentotp/agentotp"
+	"github.com/agentotp/agentotp/internal/storerow"
 )
-
-const policyColumns = `id, owner_id, name, position, conditions, action, max_per_hour, enabled, created_at, updated_at`
-
-func scanPolicy(s rowScanner) (*agentotp.Policy, error) {
-	var p agentotp.Policy
-	var conds string
-	var maxPerHour sql.NullInt64
-	var enabled, created, updated int64
-	if err := s.Scan(&p.ID, &p.OwnerID, &p.Name, &p.Position, &conds, &p.Action, &maxPerHour, &enabled, &created, &updated); err != nil {
-		return nil, err
-	}
-	if err := json.Unmarshal([]byte(conds), &p.Conditions); err != nil {
-		return nil, fmt.Errorf("decode conditions of policy %s: %w", p.ID, err)
-	}
-	if maxPerHour.Valid {
-		n := int(maxPerHour.Int64)
-		p.MaxPerHour = &n
-	}
-	p.Enabled = enabled != 0
-	p.CreatedAt, p.UpdatedAt = fromMicros(created), fromMicros(updated)
-	return &p, nil
-}
-
-func policyArgs(p *agentotp.Policy) (conds string, maxPerHour any, err error) {
-	b, err := json.Marshal(p.Conditions)
-	if err != nil {
-		return "", nil, fmt.Errorf("encode conditions: %w", err)
-	}
-	if p.MaxPerHour != nil {
-		maxPerHour = int64(*p.MaxPerHour)
-	}
-	return string(b), maxPerHour, nil
-}
-
-// clampPosition maps a wanted position onto 1..n, where 0 means n.
-func clampPosition(want, n int) int {
-	if want <= 0 || want > n {
-		return n
-	}
-	return want
-}
 
 // lockPolicies locks the owner's row (FOR NO KEY UPDATE, which leaves the
 // foreign-key checks of other rows alone) so that the policy writes of one
@@ -67,7 +25,7 @@ func lockPolicies(ctx context.Context, tx pgx.Tx, ownerID string) error {
 // CreatePolicy stores a new policy at p.Position (0 or beyond the end:
 // last), moving the policies at and after it down one place.
 func (db *Store) CreatePolicy(ctx context.Context, p *agentotp.Policy, audit ...agentotp.AuditEntry) error {
-	conds, maxPerHour, err := policyArgs(p)
+	conds, maxPerHour, err := storerow.PolicyArgs(p)
 	if err != nil {
 		return fmt.Errorf("postgres: create policy %s: %w", p.ID, err)
 	}
@@ -79,14 +37,14 @@ func (db *Store) CreatePolicy(ctx context.Context, p *agentotp.Policy, audit ...
 		if err := tx.QueryRow(ctx, `SELECT count(*) FROM policies WHERE owner_id = $1`, p.OwnerID).Scan(&n); err != nil {
 			return err
 		}
-		pos := clampPosition(p.Position, n+1)
+		pos := storerow.ClampPosition(p.Position, n+1)
 		if _, err := tx.Exec(ctx, `UPDATE policies SET position = position + 1 WHERE owner_id = $1 AND position >= $2`,
 			p.OwnerID, pos); err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, `INSERT INTO policies (`+policyColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
-			p.ID, p.OwnerID, p.Name, pos, conds, p.Action, maxPerHour, boolInt(p.Enabled),
-			micros(p.CreatedAt), micros(p.UpdatedAt)); err != nil {
+		if _, err := tx.Exec(ctx, `INSERT INTO policies (`+storerow.PolicyColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+			p.ID, p.OwnerID, p.Name, pos, conds, p.Action, maxPerHour, storerow.BoolInt(p.Enabled),
+			storerow.Micros(p.CreatedAt), storerow.Micros(p.UpdatedAt)); err != nil {
 			return conflictOnDuplicate(err)
 		}
 		p.Position = pos
@@ -101,7 +59,7 @@ func (db *Store) CreatePolicy(ctx context.Context, p *agentotp.Policy, audit ...
 // GetPolicy returns one policy of the owner; another owner's is
 // agentotp.ErrNotFound.
 func (db *Store) GetPolicy(ctx context.Context, ownerID, id string) (*agentotp.Policy, error) {
-	p, err := scanPolicy(db.pool.QueryRow(ctx, `SELECT `+policyColumns+` FROM policies WHERE id = $1 AND owner_id = $2`, id, ownerID))
+	p, err := storerow.ScanPolicy(db.pool.QueryRow(ctx, `SELECT `+storerow.PolicyColumns+` FROM policies WHERE id = $1 AND owner_id = $2`, id, ownerID))
 	if err != nil {
 		return nil, fmt.Errorf("postgres: get policy %s: %w", id, notFound(err))
 	}
@@ -110,14 +68,14 @@ func (db *Store) GetPolicy(ctx context.Context, ownerID, id string) (*agentotp.P
 
 // ListPolicies returns the owner's policies by position.
 func (db *Store) ListPolicies(ctx context.Context, ownerID string) ([]*agentotp.Policy, error) {
-	return list(ctx, db, "list policies", scanPolicy,
-		`SELECT `+policyColumns+` FROM policies WHERE owner_id = $1 ORDER BY position, created_at, id`, ownerID)
+	return list(ctx, db, "list policies", storerow.ScanPolicy,
+		`SELECT `+storerow.PolicyColumns+` FROM policies WHERE owner_id = $1 ORDER BY position, created_at, id`, ownerID)
 }
 
 // UpdatePolicy writes p over the stored policy and moves it to p.Position
 // (0 keeps its place), shifting the policies in between.
 func (db *Store) UpdatePolicy(ctx context.Context, p *agentotp.Policy, audit ...agentotp.AuditEntry) error {
-	conds, maxPerHour, err := policyArgs(p)
+	conds, maxPerHour, err := storerow.PolicyArgs(p)
 	if err != nil {
 		return fmt.Errorf("postgres: update policy %s: %w", p.ID, err)
 	}
@@ -137,7 +95,7 @@ func (db *Store) UpdatePolicy(ctx context.Context, p *agentotp.Policy, audit ...
 		}
 		pos := old
 		if p.Position != 0 {
-			pos = clampPosition(p.Position, n)
+			pos = storerow.ClampPosition(p.Position, n)
 		}
 		switch {
 		case pos < old:
@@ -150,10 +108,10 @@ func (db *Store) UpdatePolicy(ctx context.Context, p *agentotp.Policy, audit ...
 		}
 		if _, err := tx.Exec(ctx, `UPDATE policies SET name = $1, position = $2, conditions = $3, action = $4, max_per_hour = $5,
 			enabled = $6, updated_at = $7 WHERE id = $8 AND owner_id = $9`,
-			p.Name, pos, conds, p.Action, maxPerHour, boolInt(p.Enabled), micros(p.UpdatedAt), p.ID, p.OwnerID); err != nil {
+			p.Name, pos, conds, p.Action, maxPerHour, storerow.BoolInt(p.Enabled), storerow.Micros(p.UpdatedAt), p.ID, p.OwnerID); err != nil {
 			return err
 		}
-		p.Position, p.CreatedAt = pos, fromMicros(created)
+		p.Position, p.CreatedAt = pos, storerow.FromMicros(created)
 		return db.appendAudit(ctx, tx, audit)
 	})
 	if err != nil {
@@ -207,7 +165,7 @@ func (db *Store) GetOwnerSettings(ctx context.Context, ownerID string) (*agentot
 	if err != nil {
 		return nil, fmt.Errorf("postgres: get settings of owner %s: %w", ownerID, err)
 	}
-	s.UpdatedAt = fromMicros(updated)
+	s.UpdatedAt = storerow.FromMicros(updated)
 	return s, nil
 }
 
@@ -216,7 +174,7 @@ func (db *Store) SaveOwnerSettings(ctx context.Context, s *agentotp.OwnerSetting
 	err := db.tx(ctx, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `INSERT INTO owner_settings (owner_id, time_zone, updated_at) VALUES ($1, $2, $3)
 			ON CONFLICT (owner_id) DO UPDATE SET time_zone = excluded.time_zone, updated_at = excluded.updated_at`,
-			s.OwnerID, s.TimeZone, micros(s.UpdatedAt)); err != nil {
+			s.OwnerID, s.TimeZone, storerow.Micros(s.UpdatedAt)); err != nil {
 			return err
 		}
 		return db.appendAudit(ctx, tx, audit)

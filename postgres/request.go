@@ -2,19 +2,16 @@ package postgres
 
 import (
 	"context"
-	"database/sql"
 
-	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/agentotp/agentotp"
+	"github.com/agentotp/agentotp/internal/storerow"
 )
 
 // Page sizes of ListRequests.
@@ -26,15 +23,10 @@ const (
 	defaultDueLimit = 100
 )
 
-const requestColumns = `id, owner_id, agent_id, test, status, reason, expected_sender, filter,
-	encryption, public_key, key_fingerprint, webhook_url, include_message,
-	created_at, expires_at, decided_at, decided_by, deny_reason, consumed_at, updated_at,
-	metadata, payload, content, version`
-
 // The statements of the hot paths (a request's creation, its updates, a
 // message's record, a request's read).
 const (
-	sqlInsertRequest = `INSERT INTO requests (` + requestColumns + `)
+	sqlInsertRequest = `INSERT INTO requests (` + storerow.RequestColumns + `)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24)`
 	sqlUpdateRequest = `UPDATE requests SET
 		test = $1, status = $2, reason = $3, expected_sender = $4, filter = $5,
@@ -44,70 +36,8 @@ const (
 		WHERE id = $20 AND version = $21`
 	sqlRecordMessage = `INSERT INTO messages_seen (source_id, external_id, seen_at) VALUES ($1, $2, $3)
 		ON CONFLICT (source_id, external_id) DO NOTHING`
-	sqlGetRequest = `SELECT ` + requestColumns + ` FROM requests WHERE id = $1`
+	sqlGetRequest = `SELECT ` + storerow.RequestColumns + ` FROM requests WHERE id = $1`
 )
-
-// requestRow holds the stored form of a request's mutable columns.
-type requestRow struct {
-	filter, metadata  any
-	payload, content  any
-	decided, consumed int64
-	updated           int64
-}
-
-func encodeRequest(r *agentotp.Request) (requestRow, error) {
-	f, err := json.Marshal(r.Filter)
-	if err != nil {
-		return requestRow{}, fmt.Errorf("encode filter: %w", err)
-	}
-	row := requestRow{
-		filter:   string(f),
-		decided:  micros(r.DecidedAt),
-		consumed: micros(r.ConsumedAt),
-		updated:  micros(r.UpdatedAt),
-	}
-	if r.Metadata != nil {
-		md, err := json.Marshal(r.Metadata)
-		if err != nil {
-			return requestRow{}, fmt.Errorf("encode metadata: %w", err)
-		}
-		row.metadata = string(md)
-	}
-	// A final request holds no ciphertext, whatever the caller left in r.
-	if !r.Status.Final() {
-		row.payload, row.content = nullBytes(r.Payload), nullBytes(r.Content)
-	}
-	return row, nil
-}
-
-func scanRequest(s rowScanner) (*agentotp.Request, error) {
-	var r agentotp.Request
-	var status, filter string
-	var metadata sql.NullString
-	var test, include int64
-	var created, expires, decided, consumed, updated int64
-	err := s.Scan(&r.ID, &r.OwnerID, &r.AgentID, &test, &status, &r.Reason, &r.ExpectedSender, &filter,
-		&r.Encryption, &r.PublicKey, &r.KeyFingerprint, &r.WebhookURL, &include,
-		&created, &expires, &decided, &r.DecidedBy, &r.DenyReason, &consumed, &updated,
-		&metadata, &r.Payload, &r.Content, &r.Version)
-	if err != nil {
-		return nil, err
-	}
-	r.Test, r.IncludeMessage = test != 0, include != 0
-	r.Status = agentotp.Status(status)
-	r.CreatedAt, r.ExpiresAt, r.DecidedAt = fromMicros(created), fromMicros(expires), fromMicros(decided)
-	r.ConsumedAt, r.UpdatedAt = fromMicros(consumed), fromMicros(updated)
-	if err := json.Unmarshal([]byte(filter), &r.Filter); err != nil {
-		return nil, fmt.Errorf("decode filter of request %s: %w", r.ID, err)
-	}
-	if metadata.Valid {
-		r.Metadata = new(agentotp.MessageMetadata)
-		if err := json.Unmarshal([]byte(metadata.String), r.Metadata); err != nil {
-			return nil, fmt.Errorf("decode metadata of request %s: %w", r.ID, err)
-		}
-	}
-	return &r, nil
-}
 
 // CreateRequest stores a new request, with the Version it carries, and
 // appends audit. A request whose id exists already is an
@@ -133,7 +63,7 @@ func (db *Store) CreateRequest(ctx context.Context, r *agentotp.Request, audit .
 //   - when c is set, c.Max requests of c.AgentID decided by c.DecidedBy
 //     after c.Since is agentotp.ErrCapReached.
 func (db *Store) createRequest(ctx context.Context, r *agentotp.Request, c *agentotp.RequestCap, audit []agentotp.AuditEntry) error {
-	row, err := encodeRequest(r)
+	row, err := storerow.EncodeRequest(r)
 	if err != nil {
 		return err
 	}
@@ -147,7 +77,7 @@ func (db *Store) createRequest(ctx context.Context, r *agentotp.Request, c *agen
 			var n int
 			if err := tx.QueryRow(ctx, `SELECT count(*) FROM requests
 				WHERE agent_id = $1 AND status IN ('pending_approval', 'approved', 'otp_received') AND expires_at > $2`,
-				r.AgentID, micros(r.CreatedAt)).Scan(&n); err != nil {
+				r.AgentID, storerow.Micros(r.CreatedAt)).Scan(&n); err != nil {
 				return err
 			}
 			if n >= db.liveCap {
@@ -157,7 +87,7 @@ func (db *Store) createRequest(ctx context.Context, r *agentotp.Request, c *agen
 		if c != nil {
 			var n int
 			if err := tx.QueryRow(ctx, `SELECT count(*) FROM requests WHERE agent_id = $1 AND decided_by = $2 AND decided_at > $3`,
-				c.AgentID, c.DecidedBy, micros(c.Since)).Scan(&n); err != nil {
+				c.AgentID, c.DecidedBy, storerow.Micros(c.Since)).Scan(&n); err != nil {
 				return err
 			}
 			if n >= c.Max {
@@ -178,12 +108,8 @@ func (db *Store) createRequest(ctx context.Context, r *agentotp.Request, c *agen
 }
 
 // insertRequest inserts the row of a new request.
-func (db *Store) insertRequest(ctx context.Context, tx pgx.Tx, r *agentotp.Request, row requestRow) error {
-	if _, err := tx.Exec(ctx, sqlInsertRequest,
-		r.ID, r.OwnerID, r.AgentID, boolInt(r.Test), string(r.Status), r.Reason, r.ExpectedSender, row.filter,
-		r.Encryption, r.PublicKey, r.KeyFingerprint, r.WebhookURL, boolInt(r.IncludeMessage),
-		micros(r.CreatedAt), micros(r.ExpiresAt), row.decided, r.DecidedBy, r.DenyReason, row.consumed, row.updated,
-		row.metadata, row.payload, row.content, r.Version); err != nil {
+func (db *Store) insertRequest(ctx context.Context, tx pgx.Tx, r *agentotp.Request, row storerow.Request) error {
+	if _, err := tx.Exec(ctx, sqlInsertRequest, storerow.RequestInsertArgs(r, row)...); err != nil {
 		return conflictOnDuplicate(err)
 	}
 	return nil
@@ -191,7 +117,7 @@ func (db *Store) insertRequest(ctx context.Context, tx pgx.Tx, r *agentotp.Reque
 
 // GetRequest returns one request by id, whoever owns it.
 func (db *Store) GetRequest(ctx context.Context, id string) (*agentotp.Request, error) {
-	r, err := scanRequest(db.pool.QueryRow(ctx, sqlGetRequest, id))
+	r, err := storerow.ScanRequest(db.pool.QueryRow(ctx, sqlGetRequest, id))
 	if err != nil {
 		return nil, fmt.Errorf("postgres: get request %s: %w", id, notFound(err))
 	}
@@ -219,7 +145,7 @@ func (db *Store) DeliverMessage(ctx context.Context, r *agentotp.Request, prevVe
 }
 
 func (db *Store) updateRequest(ctx context.Context, r *agentotp.Request, prevVersion int64, seen *agentotp.MessageRecord, audit []agentotp.AuditEntry) error {
-	row, err := encodeRequest(r)
+	row, err := storerow.EncodeRequest(r)
 	if err != nil {
 		return fmt.Errorf("postgres: update request %s: %w", r.ID, err)
 	}
@@ -249,12 +175,7 @@ func (db *Store) updateRequest(ctx context.Context, r *agentotp.Request, prevVer
 		if err != nil {
 			return err
 		}
-		if err := changed(tx.Exec(ctx, sqlUpdateRequest,
-			boolInt(r.Test), string(r.Status), r.Reason, r.ExpectedSender, row.filter,
-			r.Encryption, r.PublicKey, r.KeyFingerprint, r.WebhookURL, boolInt(r.IncludeMessage),
-			micros(r.ExpiresAt), row.decided, r.DecidedBy, r.DenyReason, row.consumed, row.updated,
-			row.metadata, row.payload, row.content,
-			r.ID, prevVersion)); err != nil {
+		if err := changed(tx.Exec(ctx, sqlUpdateRequest, storerow.RequestUpdateArgs(r, row, r.ID, prevVersion)...)); err != nil {
 			return err
 		}
 		if err := enqueueWebhooks(ctx, tx, agentotp.Status(prev), r, audit); err != nil {
@@ -295,13 +216,13 @@ func (db *Store) ListRequests(ctx context.Context, q agentotp.RequestQuery) ([]*
 		where = append(where, "status = "+p.add(string(q.Status)))
 	}
 	if q.Cursor != "" {
-		at, id, err := decodeCursor(q.Cursor)
+		at, id, err := storerow.DecodeCursor(q.Cursor)
 		if err != nil {
 			return nil, "", fmt.Errorf("postgres: list requests: %w", err)
 		}
 		where = append(where, "(created_at, id) < ("+p.add(at)+", "+p.add(id)+")")
 	}
-	out, err := list(ctx, db, "list requests", scanRequest, `SELECT `+requestColumns+` FROM requests
+	out, err := list(ctx, db, "list requests", storerow.ScanRequest, `SELECT `+storerow.RequestColumns+` FROM requests
 		WHERE `+strings.Join(where, " AND ")+`
 		ORDER BY created_at DESC, id DESC LIMIT `+p.add(limit+1), p...)
 	if err != nil {
@@ -311,44 +232,16 @@ func (db *Store) ListRequests(ctx context.Context, q agentotp.RequestQuery) ([]*
 	if len(out) > limit {
 		out = out[:limit]
 		last := out[limit-1]
-		next = encodeCursor(micros(last.CreatedAt), last.ID)
+		next = storerow.EncodeCursor(storerow.Micros(last.CreatedAt), last.ID)
 	}
 	return out, next, nil
-}
-
-// encodeCursor returns the opaque cursor that continues a listing after
-// the request created at createdAt (unix microseconds) with id.
-func encodeCursor(createdAt int64, id string) string {
-	return base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(createdAt, 10) + ":" + id))
-}
-
-// decodeCursor inverts encodeCursor.
-func decodeCursor(c string) (int64, string, error) {
-	bad := func() error {
-		var v agentotp.ValidationErrors
-		v.Add("cursor", "is not a cursor of this listing")
-		return v.Err()
-	}
-	b, err := base64.RawURLEncoding.DecodeString(c)
-	if err != nil {
-		return 0, "", bad()
-	}
-	at, id, ok := strings.Cut(string(b), ":")
-	if !ok || id == "" {
-		return 0, "", bad()
-	}
-	n, err := strconv.ParseInt(at, 10, 64)
-	if err != nil {
-		return 0, "", bad()
-	}
-	return n, id, nil
 }
 
 // ListLiveRequests returns the owner's requests in pending_approval or
 // approved status, oldest first (equal creation times in id order).
 func (db *Store) ListLiveRequests(ctx context.Context, ownerID string) ([]*agentotp.Request, error) {
 	// The status condition is that of the partial index requests_live.
-	return list(ctx, db, "list live requests", scanRequest, `SELECT `+requestColumns+` FROM requests
+	return list(ctx, db, "list live requests", storerow.ScanRequest, `SELECT `+storerow.RequestColumns+` FROM requests
 		WHERE owner_id = $1 AND status IN ('pending_approval', 'approved')
 		ORDER BY created_at, id`, ownerID)
 }
@@ -362,7 +255,7 @@ func (db *Store) ListDueRequests(ctx context.Context, now time.Time, limit int) 
 	}
 	// The status condition repeats the one of the partial index requests_due
 	// word for word, so that the planner can use it.
-	return list(ctx, db, "list due requests", scanRequest, `SELECT `+requestColumns+` FROM requests
+	return list(ctx, db, "list due requests", storerow.ScanRequest, `SELECT `+storerow.RequestColumns+` FROM requests
 		WHERE status IN ('pending_approval', 'approved', 'otp_received') AND expires_at <= $1
 		ORDER BY expires_at, id LIMIT $2`, now.UnixMicro(), limit)
 }
@@ -371,7 +264,7 @@ func (db *Store) ListDueRequests(ctx context.Context, now time.Time, limit int) 
 func (db *Store) PruneMessages(ctx context.Context, before time.Time) (int64, error) {
 	var n int64
 	err := db.tx(ctx, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `DELETE FROM messages_seen WHERE seen_at < $1`, micros(before))
+		tag, err := tx.Exec(ctx, `DELETE FROM messages_seen WHERE seen_at < $1`, storerow.Micros(before))
 		n = tag.RowsAffected()
 		return err
 	})
@@ -415,7 +308,7 @@ func (db *Store) RecordMessage(ctx context.Context, sourceID, externalID string,
 // recordMessage inserts the message's row in tx and reports whether it is
 // new.
 func recordMessage(ctx context.Context, tx pgx.Tx, sourceID, externalID string, at time.Time) (bool, error) {
-	tag, err := tx.Exec(ctx, sqlRecordMessage, sourceID, externalID, micros(at))
+	tag, err := tx.Exec(ctx, sqlRecordMessage, sourceID, externalID, storerow.Micros(at))
 	if err != nil {
 		return false, err
 	}

@@ -8,29 +8,14 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/agentotp/agentotp"
+	"github.com/agentotp/agentotp/internal/storerow"
 )
-
-const signingKeyColumns = `id, owner_id, method, key_id, public_key, credential, name, created_at, revoked_at`
-
-func scanSigningKey(row rowScanner) (*agentotp.SigningKey, error) {
-	var k agentotp.SigningKey
-	var created, revoked int64
-	if err := row.Scan(&k.ID, &k.OwnerID, &k.Method, &k.KeyID, &k.PublicKey, &k.Credential, &k.Name, &created, &revoked); err != nil {
-		return nil, err
-	}
-	k.CreatedAt, k.RevokedAt = fromMicros(created), fromMicros(revoked)
-	if len(k.Credential) == 0 {
-		k.Credential = nil // stored as an empty bytea (NOT NULL); read back as none, like SQLite's
-	}
-	return &k, nil
-}
 
 // CreateSigningKey stores a signing key and appends audit; a key the owner
 // holds already (same key id) is agentotp.ErrConflict.
 func (db *Store) CreateSigningKey(ctx context.Context, k *agentotp.SigningKey, audit ...agentotp.AuditEntry) error {
 	err := db.tx(ctx, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `INSERT INTO signing_keys (`+signingKeyColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-			k.ID, k.OwnerID, k.Method, k.KeyID, k.PublicKey, nonNil(k.Credential), k.Name, micros(k.CreatedAt), micros(k.RevokedAt)); err != nil {
+		if _, err := tx.Exec(ctx, `INSERT INTO signing_keys (`+storerow.SigningKeyColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`, storerow.SigningKeyArgs(k)...); err != nil {
 			return conflictOnDuplicate(err)
 		}
 		return db.appendAudit(ctx, tx, audit)
@@ -43,8 +28,8 @@ func (db *Store) CreateSigningKey(ctx context.Context, k *agentotp.SigningKey, a
 
 // ListSigningKeys returns the owner's signing keys, oldest first.
 func (db *Store) ListSigningKeys(ctx context.Context, ownerID string) ([]*agentotp.SigningKey, error) {
-	return list(ctx, db, "list signing keys", scanSigningKey,
-		`SELECT `+signingKeyColumns+` FROM signing_keys WHERE owner_id = $1 ORDER BY created_at, id`, ownerID)
+	return list(ctx, db, "list signing keys", storerow.ScanSigningKey,
+		`SELECT `+storerow.SigningKeyColumns+` FROM signing_keys WHERE owner_id = $1 ORDER BY created_at, id`, ownerID)
 }
 
 // RevokeSigningKey marks a key of the owner revoked at at (a key revoked
@@ -53,7 +38,7 @@ func (db *Store) ListSigningKeys(ctx context.Context, ownerID string) ([]*agento
 func (db *Store) RevokeSigningKey(ctx context.Context, ownerID, id string, at time.Time, audit ...agentotp.AuditEntry) error {
 	err := db.tx(ctx, func(tx pgx.Tx) error {
 		res, err := tx.Exec(ctx, `UPDATE signing_keys SET revoked_at = CASE WHEN revoked_at = 0 THEN $1::bigint ELSE revoked_at END
-			WHERE id = $2 AND owner_id = $3`, micros(at), id, ownerID)
+			WHERE id = $2 AND owner_id = $3`, storerow.Micros(at), id, ownerID)
 		if err != nil {
 			return err
 		}
@@ -66,12 +51,4 @@ func (db *Store) RevokeSigningKey(ctx context.Context, ownerID, id string, at ti
 		return fmt.Errorf("postgres: revoke signing key %s: %w", id, err)
 	}
 	return nil
-}
-
-// nonNil keeps an absent BLOB as an empty one (the column is NOT NULL).
-func nonNil(b []byte) []byte {
-	if b == nil {
-		return []byte{}
-	}
-	return b
 }

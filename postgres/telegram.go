@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/agentotp/agentotp"
+	"github.com/agentotp/agentotp/internal/storerow"
 )
 
 // SaveTelegramLinkCode stores the owner's link code, replacing an earlier one.
@@ -16,7 +17,7 @@ func (db *Store) SaveTelegramLinkCode(ctx context.Context, c *agentotp.TelegramL
 	err := db.tx(ctx, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `INSERT INTO telegram_link_codes (owner_id, code_hash, created_at, expires_at) VALUES ($1, $2, $3, $4)
 			ON CONFLICT (owner_id) DO UPDATE SET code_hash = excluded.code_hash, created_at = excluded.created_at, expires_at = excluded.expires_at`,
-			c.OwnerID, c.CodeHash, micros(c.CreatedAt), micros(c.ExpiresAt)); err != nil {
+			c.OwnerID, c.CodeHash, storerow.Micros(c.CreatedAt), storerow.Micros(c.ExpiresAt)); err != nil {
 			return err
 		}
 		return db.appendAudit(ctx, tx, audit)
@@ -27,20 +28,10 @@ func (db *Store) SaveTelegramLinkCode(ctx context.Context, c *agentotp.TelegramL
 	return nil
 }
 
-func scanTelegramLinkCode(s rowScanner) (*agentotp.TelegramLinkCode, error) {
-	var c agentotp.TelegramLinkCode
-	var created, expires int64
-	if err := s.Scan(&c.OwnerID, &c.CodeHash, &created, &expires); err != nil {
-		return nil, err
-	}
-	c.CreatedAt, c.ExpiresAt = fromMicros(created), fromMicros(expires)
-	return &c, nil
-}
-
 // ListTelegramLinkCodes returns the link codes still valid at now.
 func (db *Store) ListTelegramLinkCodes(ctx context.Context, now time.Time) ([]*agentotp.TelegramLinkCode, error) {
-	return list(ctx, db, "list telegram link codes", scanTelegramLinkCode, `SELECT owner_id, code_hash, created_at, expires_at FROM telegram_link_codes
-		WHERE expires_at > $1 ORDER BY owner_id`, micros(now))
+	return list(ctx, db, "list telegram link codes", storerow.ScanTelegramLinkCode, `SELECT owner_id, code_hash, created_at, expires_at FROM telegram_link_codes
+		WHERE expires_at > $1 ORDER BY owner_id`, storerow.Micros(now))
 }
 
 // LinkTelegramChat uses up the owner's code and stores the link.
@@ -60,7 +51,7 @@ func (db *Store) LinkTelegramChat(ctx context.Context, link *agentotp.TelegramLi
 		if _, err := tx.Exec(ctx, `INSERT INTO telegram_links (owner_id, chat_id, user_id, username, linked_at) VALUES ($1, $2, $3, $4, $5)
 			ON CONFLICT (owner_id) DO UPDATE SET chat_id = excluded.chat_id, user_id = excluded.user_id,
 				username = excluded.username, linked_at = excluded.linked_at`,
-			link.OwnerID, link.ChatID, link.UserID, link.Username, micros(link.LinkedAt)); err != nil {
+			link.OwnerID, link.ChatID, link.UserID, link.Username, storerow.Micros(link.LinkedAt)); err != nil {
 			return conflictOnDuplicate(err)
 		}
 		return db.appendAudit(ctx, tx, audit)
@@ -71,21 +62,9 @@ func (db *Store) LinkTelegramChat(ctx context.Context, link *agentotp.TelegramLi
 	return nil
 }
 
-const telegramLinkColumns = `owner_id, chat_id, user_id, username, linked_at`
-
-func scanTelegramLink(s rowScanner) (*agentotp.TelegramLink, error) {
-	var l agentotp.TelegramLink
-	var linked int64
-	if err := s.Scan(&l.OwnerID, &l.ChatID, &l.UserID, &l.Username, &linked); err != nil {
-		return nil, err
-	}
-	l.LinkedAt = fromMicros(linked)
-	return &l, nil
-}
-
 // GetTelegramLink returns the owner's link.
 func (db *Store) GetTelegramLink(ctx context.Context, ownerID string) (*agentotp.TelegramLink, error) {
-	l, err := scanTelegramLink(db.pool.QueryRow(ctx, `SELECT `+telegramLinkColumns+` FROM telegram_links WHERE owner_id = $1`, ownerID))
+	l, err := storerow.ScanTelegramLink(db.pool.QueryRow(ctx, `SELECT `+storerow.TelegramLinkColumns+` FROM telegram_links WHERE owner_id = $1`, ownerID))
 	if err != nil {
 		return nil, fmt.Errorf("postgres: get telegram link of owner %s: %w", ownerID, notFound(err))
 	}
@@ -94,7 +73,7 @@ func (db *Store) GetTelegramLink(ctx context.Context, ownerID string) (*agentotp
 
 // GetTelegramLinkByChat returns the link of a chat.
 func (db *Store) GetTelegramLinkByChat(ctx context.Context, chatID int64) (*agentotp.TelegramLink, error) {
-	l, err := scanTelegramLink(db.pool.QueryRow(ctx, `SELECT `+telegramLinkColumns+` FROM telegram_links WHERE chat_id = $1`, chatID))
+	l, err := storerow.ScanTelegramLink(db.pool.QueryRow(ctx, `SELECT `+storerow.TelegramLinkColumns+` FROM telegram_links WHERE chat_id = $1`, chatID))
 	if err != nil {
 		return nil, fmt.Errorf("postgres: get telegram link of chat %d: %w", chatID, notFound(err))
 	}
@@ -115,23 +94,11 @@ func (db *Store) UnlinkTelegramChat(ctx context.Context, ownerID string, audit .
 	return nil
 }
 
-const telegramPromptColumns = `token_hash, request_id, owner_id, chat_id, message_id, created_at, closed_at`
-
-func scanTelegramPrompt(s rowScanner) (*agentotp.TelegramPrompt, error) {
-	var p agentotp.TelegramPrompt
-	var created, closed int64
-	if err := s.Scan(&p.TokenHash, &p.RequestID, &p.OwnerID, &p.ChatID, &p.MessageID, &created, &closed); err != nil {
-		return nil, err
-	}
-	p.CreatedAt, p.ClosedAt = fromMicros(created), fromMicros(closed)
-	return &p, nil
-}
-
 // CreateTelegramPrompt stores a prompt.
 func (db *Store) CreateTelegramPrompt(ctx context.Context, p *agentotp.TelegramPrompt) error {
 	err := db.tx(ctx, func(tx pgx.Tx) error {
-		_, err := tx.Exec(ctx, `INSERT INTO telegram_prompts (`+telegramPromptColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-			p.TokenHash, p.RequestID, p.OwnerID, p.ChatID, p.MessageID, micros(p.CreatedAt), micros(p.ClosedAt))
+		_, err := tx.Exec(ctx, `INSERT INTO telegram_prompts (`+storerow.TelegramPromptColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+			p.TokenHash, p.RequestID, p.OwnerID, p.ChatID, p.MessageID, storerow.Micros(p.CreatedAt), storerow.Micros(p.ClosedAt))
 		return conflictOnDuplicate(err)
 	})
 	if err != nil {
@@ -159,12 +126,12 @@ func (db *Store) SetTelegramPromptMessage(ctx context.Context, tokenHash []byte,
 
 // CloseTelegramPrompt marks a prompt closed.
 func (db *Store) CloseTelegramPrompt(ctx context.Context, tokenHash []byte, at time.Time) error {
-	return db.updatePrompt(ctx, "close telegram prompt", `UPDATE telegram_prompts SET closed_at = $1 WHERE token_hash = $2`, micros(at), tokenHash)
+	return db.updatePrompt(ctx, "close telegram prompt", `UPDATE telegram_prompts SET closed_at = $1 WHERE token_hash = $2`, storerow.Micros(at), tokenHash)
 }
 
 // GetTelegramPrompt returns a prompt by its token's hash.
 func (db *Store) GetTelegramPrompt(ctx context.Context, tokenHash []byte) (*agentotp.TelegramPrompt, error) {
-	p, err := scanTelegramPrompt(db.pool.QueryRow(ctx, `SELECT `+telegramPromptColumns+` FROM telegram_prompts WHERE token_hash = $1`, tokenHash))
+	p, err := storerow.ScanTelegramPrompt(db.pool.QueryRow(ctx, `SELECT `+storerow.TelegramPromptColumns+` FROM telegram_prompts WHERE token_hash = $1`, tokenHash))
 	if err != nil {
 		return nil, fmt.Errorf("postgres: get telegram prompt: %w", notFound(err))
 	}
@@ -173,6 +140,6 @@ func (db *Store) GetTelegramPrompt(ctx context.Context, tokenHash []byte) (*agen
 
 // ListTelegramPrompts returns the prompts of a request, oldest first.
 func (db *Store) ListTelegramPrompts(ctx context.Context, requestID string) ([]*agentotp.TelegramPrompt, error) {
-	return list(ctx, db, "list telegram prompts", scanTelegramPrompt,
-		`SELECT `+telegramPromptColumns+` FROM telegram_prompts WHERE request_id = $1 ORDER BY created_at, token_hash`, requestID)
+	return list(ctx, db, "list telegram prompts", storerow.ScanTelegramPrompt,
+		`SELECT `+storerow.TelegramPromptColumns+` FROM telegram_prompts WHERE request_id = $1 ORDER BY created_at, token_hash`, requestID)
 }

@@ -5,53 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/agentotp/agentotp"
+	"github.com/agentotp/agentotp/internal/storerow"
 )
-
-// micros is the stored form of t: unix microseconds, 0 for the zero time.
-func micros(t time.Time) int64 {
-	if t.IsZero() {
-		return 0
-	}
-	return t.UnixMicro()
-}
-
-// fromMicros inverts micros.
-func fromMicros(v int64) time.Time {
-	if v == 0 {
-		return time.Time{}
-	}
-	return time.UnixMicro(v).UTC()
-}
-
-// nullString stores "" as NULL.
-func nullString(s string) any {
-	if s == "" {
-		return nil
-	}
-	return s
-}
-
-// nullBytes stores an empty slice as NULL.
-func nullBytes(b []byte) any {
-	if len(b) == 0 {
-		return nil
-	}
-	return b
-}
-
-// boolInt is the stored form of a boolean.
-func boolInt(b bool) int64 {
-	if b {
-		return 1
-	}
-	return 0
-}
 
 // conflictOnDuplicate adds agentotp.ErrConflict to the chain of a unique
 // violation (SQLSTATE 23505): a row with that key exists already.
@@ -84,28 +44,15 @@ func changed(tag pgconn.CommandTag, err error) error {
 	return nil
 }
 
-// rowScanner is a pgx.Row or pgx.Rows.
-type rowScanner interface {
-	Scan(dest ...any) error
-}
-
 // collect scans every row of rows with scan, and closes rows.
-func collect[T any](rows pgx.Rows, scan func(rowScanner) (T, error)) ([]T, error) {
+func collect[T any](rows pgx.Rows, scan func(storerow.Scanner) (T, error)) ([]T, error) {
 	defer rows.Close()
-	var out []T
-	for rows.Next() {
-		v, err := scan(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, v)
-	}
-	return out, rows.Err()
+	return storerow.Collect(rows, scan)
 }
 
 // list runs query on the pool and scans its rows with scan; errors read
 // "postgres: <what>: …".
-func list[T any](ctx context.Context, db *Store, what string, scan func(rowScanner) (T, error), query string, args ...any) ([]T, error) {
+func list[T any](ctx context.Context, db *Store, what string, scan func(storerow.Scanner) (T, error), query string, args ...any) ([]T, error) {
 	rows, err := db.pool.Query(ctx, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: %s: %w", what, err)

@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/agentotp/agentotp"
+	"github.com/agentotp/agentotp/internal/storerow"
 )
 
 // claimWebhooksLockKey is the key of the transaction-level advisory lock
@@ -40,7 +41,7 @@ func enqueueWebhooks(ctx context.Context, tx pgx.Tx, prev agentotp.Status, r *ag
 	if url == "" {
 		return nil
 	}
-	now := micros(time.Now())
+	now := storerow.Micros(time.Now())
 	for _, d := range agentotp.WebhookEvents(prev, r, audit) {
 		if d.ID == "" {
 			d.ID = agentotp.NewID("whk_")
@@ -48,7 +49,7 @@ func enqueueWebhooks(ctx context.Context, tx pgx.Tx, prev agentotp.Status, r *ag
 		if _, err := tx.Exec(ctx, `INSERT INTO webhook_outbox
 			(id, owner_id, agent_id, request_id, url, status, occurred_at, created_at, state, next_attempt_at, updated_at)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', $9, $10)`,
-			d.ID, d.OwnerID, d.AgentID, d.RequestID, url, string(d.Status), micros(d.OccurredAt), now, now, now); err != nil {
+			d.ID, d.OwnerID, d.AgentID, d.RequestID, url, string(d.Status), storerow.Micros(d.OccurredAt), now, now, now); err != nil {
 			return fmt.Errorf("queue webhook: %w", conflictOnDuplicate(err))
 		}
 	}
@@ -71,23 +72,6 @@ func failGone(ctx context.Context, tx pgx.Tx, agentID, url string, now int64) er
 	return nil
 }
 
-const webhookColumns = `seq, id, owner_id, agent_id, request_id, url, status, occurred_at, created_at,
-	state, attempts, next_attempt_at, last_attempt_at, last_status, last_error, delivered_at`
-
-func scanWebhook(s rowScanner) (*agentotp.WebhookDelivery, error) {
-	var d agentotp.WebhookDelivery
-	var status, state string
-	var occurred, created, next, last, delivered int64
-	if err := s.Scan(&d.Seq, &d.ID, &d.OwnerID, &d.AgentID, &d.RequestID, &d.URL, &status, &occurred, &created,
-		&state, &d.Attempts, &next, &last, &d.LastStatusCode, &d.LastError, &delivered); err != nil {
-		return nil, err
-	}
-	d.Status, d.State = agentotp.Status(status), agentotp.DeliveryState(state)
-	d.OccurredAt, d.CreatedAt, d.NextAttemptAt = fromMicros(occurred), fromMicros(created), fromMicros(next)
-	d.LastAttemptAt, d.DeliveredAt = fromMicros(last), fromMicros(delivered)
-	return &d, nil
-}
-
 // ClaimWebhooks returns up to limit due deliveries, each the oldest pending
 // delivery of its request, oldest first, and leases them until leaseUntil.
 // Order is kept per request, not per URL: one failing delivery holds back
@@ -107,15 +91,15 @@ func (db *Store) ClaimWebhooks(ctx context.Context, now, leaseUntil time.Time, l
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, claimWebhooksLockKey); err != nil {
 			return err
 		}
-		rows, err := tx.Query(ctx, `SELECT `+webhookColumns+` FROM webhook_outbox AS o
+		rows, err := tx.Query(ctx, `SELECT `+storerow.WebhookColumns+` FROM webhook_outbox AS o
 			WHERE o.state = 'pending' AND o.next_attempt_at <= $1
 			AND NOT EXISTS (SELECT 1 FROM webhook_outbox AS p
 				WHERE p.state = 'pending' AND p.request_id = o.request_id AND p.seq < o.seq)
-			ORDER BY o.seq LIMIT $2`, micros(now), limit)
+			ORDER BY o.seq LIMIT $2`, storerow.Micros(now), limit)
 		if err != nil {
 			return err
 		}
-		if out, err = collect(rows, scanWebhook); err != nil {
+		if out, err = collect(rows, storerow.ScanWebhook); err != nil {
 			return err
 		}
 		if len(out) == 0 {
@@ -126,7 +110,7 @@ func (db *Store) ClaimWebhooks(ctx context.Context, now, leaseUntil time.Time, l
 			seqs[i] = d.Seq
 			d.NextAttemptAt = leaseUntil.UTC().Truncate(time.Microsecond)
 		}
-		_, err = tx.Exec(ctx, `UPDATE webhook_outbox SET next_attempt_at = $1 WHERE seq = ANY($2)`, micros(leaseUntil), seqs)
+		_, err = tx.Exec(ctx, `UPDATE webhook_outbox SET next_attempt_at = $1 WHERE seq = ANY($2)`, storerow.Micros(leaseUntil), seqs)
 		return err
 	})
 	if err != nil {
@@ -144,8 +128,8 @@ func (db *Store) SaveWebhookAttempt(ctx context.Context, d *agentotp.WebhookDeli
 	err := db.tx(ctx, func(tx pgx.Tx) error {
 		return changed(tx.Exec(ctx, `UPDATE webhook_outbox SET state = $1, attempts = $2, next_attempt_at = $3,
 			last_attempt_at = $4, last_status = $5, last_error = $6, delivered_at = $7, updated_at = $8 WHERE id = $9`,
-			string(d.State), d.Attempts, micros(d.NextAttemptAt), micros(d.LastAttemptAt), d.LastStatusCode,
-			truncate(d.LastError, 500), micros(d.DeliveredAt), micros(time.Now()), d.ID))
+			string(d.State), d.Attempts, storerow.Micros(d.NextAttemptAt), storerow.Micros(d.LastAttemptAt), d.LastStatusCode,
+			storerow.Truncate(d.LastError, 500), storerow.Micros(d.DeliveredAt), storerow.Micros(time.Now()), d.ID))
 	})
 	if err != nil {
 		return fmt.Errorf("postgres: save webhook attempt %s: %w", d.ID, err)
@@ -153,30 +137,22 @@ func (db *Store) SaveWebhookAttempt(ctx context.Context, d *agentotp.WebhookDeli
 	return nil
 }
 
-// truncate cuts s to at most n bytes, dropping a rune cut in half.
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return strings.ToValidUTF8(s[:n], "")
-}
-
 // WebhookGone stops url for the agent after a 410 Gone: its pending
 // deliveries there fail, and later ones are recorded failed (failGone)
 // until SetAgentWebhookURL.
 func (db *Store) WebhookGone(ctx context.Context, agentID, url, reason string, at time.Time) (int, error) {
 	var n int64
-	reason = truncate(reason, 500)
+	reason = storerow.Truncate(reason, 500)
 	err := db.tx(ctx, func(tx pgx.Tx) error {
 		res, err := tx.Exec(ctx, `UPDATE webhook_outbox SET state = 'failed', last_error = $1, updated_at = $2
-			WHERE state = 'pending' AND agent_id = $3 AND url = $4`, reason, micros(at), agentID, url)
+			WHERE state = 'pending' AND agent_id = $3 AND url = $4`, reason, storerow.Micros(at), agentID, url)
 		if err != nil {
 			return err
 		}
 		n = res.RowsAffected()
 		_, err = tx.Exec(ctx, `INSERT INTO webhook_gone (agent_id, url, reason, gone_at) VALUES ($1, $2, $3, $4)
 			ON CONFLICT (agent_id, url) DO UPDATE SET reason = excluded.reason, gone_at = excluded.gone_at`,
-			agentID, url, reason, micros(at))
+			agentID, url, reason, storerow.Micros(at))
 		return err
 	})
 	if err != nil {
@@ -187,7 +163,7 @@ func (db *Store) WebhookGone(ctx context.Context, agentID, url, reason string, a
 
 // GetWebhook returns one delivery of the owner.
 func (db *Store) GetWebhook(ctx context.Context, ownerID, id string) (*agentotp.WebhookDelivery, error) {
-	d, err := scanWebhook(db.pool.QueryRow(ctx, `SELECT `+webhookColumns+` FROM webhook_outbox WHERE id = $1 AND owner_id = $2`, id, ownerID))
+	d, err := storerow.ScanWebhook(db.pool.QueryRow(ctx, `SELECT `+storerow.WebhookColumns+` FROM webhook_outbox WHERE id = $1 AND owner_id = $2`, id, ownerID))
 	if err != nil {
 		return nil, fmt.Errorf("postgres: get webhook %s: %w", id, notFound(err))
 	}
@@ -215,7 +191,7 @@ func (db *Store) ListWebhooks(ctx context.Context, q agentotp.WebhookQuery) ([]*
 	if q.State != "" {
 		where = append(where, "state = "+p.add(string(q.State)))
 	}
-	return list(ctx, db, "list webhooks", scanWebhook, `SELECT `+webhookColumns+` FROM webhook_outbox
+	return list(ctx, db, "list webhooks", storerow.ScanWebhook, `SELECT `+storerow.WebhookColumns+` FROM webhook_outbox
 		WHERE `+strings.Join(where, " AND ")+` ORDER BY seq DESC LIMIT `+p.add(limit), p...)
 }
 
@@ -231,7 +207,7 @@ func (db *Store) RetryWebhook(ctx context.Context, ownerID, id string, at time.T
 			return fmt.Errorf("the delivery is %s, not failed: %w", state, agentotp.ErrConflict)
 		}
 		_, err = tx.Exec(ctx, `UPDATE webhook_outbox SET state = 'pending', next_attempt_at = $1, created_at = $2, updated_at = $3
-			WHERE id = $4`, micros(at), micros(at), micros(at), id)
+			WHERE id = $4`, storerow.Micros(at), storerow.Micros(at), storerow.Micros(at), id)
 		return err
 	})
 	if err != nil {
@@ -244,7 +220,7 @@ func (db *Store) RetryWebhook(ctx context.Context, ownerID, id string, at time.T
 func (db *Store) PruneWebhooks(ctx context.Context, before time.Time) (int, error) {
 	var n int64
 	err := db.tx(ctx, func(tx pgx.Tx) error {
-		res, err := tx.Exec(ctx, `DELETE FROM webhook_outbox WHERE state <> 'pending' AND updated_at < $1`, micros(before))
+		res, err := tx.Exec(ctx, `DELETE FROM webhook_outbox WHERE state <> 'pending' AND updated_at < $1`, storerow.Micros(before))
 		if err != nil {
 			return err
 		}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/agentotp/agentotp/internal/storerow"
 	"github.com/jackc/pgx/v5"
 )
 
@@ -15,7 +16,7 @@ func keepPrevWebhookSecret(ctx context.Context, tx pgx.Tx, agentID, ownerID stri
 	_, err := tx.Exec(ctx, `INSERT INTO agent_prev_webhook_secrets (agent_id, webhook_secret, until)
 		SELECT id, webhook_secret, $1 FROM agents WHERE id = $2 AND owner_id = $3
 		ON CONFLICT (agent_id) DO UPDATE SET webhook_secret = excluded.webhook_secret, until = excluded.until`,
-		micros(until), agentID, ownerID)
+		storerow.Micros(until), agentID, ownerID)
 	return err
 }
 
@@ -26,7 +27,7 @@ func (db *Store) PreviousWebhookSecret(ctx context.Context, ownerID, agentID str
 	var sealed string
 	err := db.pool.QueryRow(ctx, `SELECT p.webhook_secret FROM agent_prev_webhook_secrets AS p
 		JOIN agents AS a ON a.id = p.agent_id
-		WHERE p.agent_id = $1 AND a.owner_id = $2 AND p.until > $3`, agentID, ownerID, micros(now)).Scan(&sealed)
+		WHERE p.agent_id = $1 AND a.owner_id = $2 AND p.until > $3`, agentID, ownerID, storerow.Micros(now)).Scan(&sealed)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return "", nil
 	}

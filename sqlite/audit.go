@@ -2,18 +2,15 @@ package sqlite
 
 import (
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
 	"database/sql"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/agentotp/agentotp"
+	"github.com/agentotp/agentotp/internal/storerow"
 )
 
 // appendAudit appends entries inside tx. Each gets the next Seq, the Hash of
@@ -55,7 +52,7 @@ func (db *DB) appendAudit(ctx context.Context, tx *sql.Tx, entries []agentotp.Au
 		if _, err := tx.ExecContext(ctx, `INSERT INTO audit
 			(seq, id, owner_id, at, actor, action, request_id, agent_id, source_id, details, prev_hash, hash, chain)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			e.Seq, e.ID, e.OwnerID, micros(e.At), e.Actor, e.Action, e.RequestID, e.AgentID, e.SourceID,
+			e.Seq, e.ID, e.OwnerID, storerow.Micros(e.At), e.Actor, e.Action, e.RequestID, e.AgentID, e.SourceID,
 			details, e.PrevHash, e.Hash, e.Chain); err != nil {
 			return fmt.Errorf("audit %s: %w", e.Action, err)
 		}
@@ -80,7 +77,7 @@ func (db *DB) AppendAudit(ctx context.Context, audit ...agentotp.AuditEntry) err
 // owner, whose chains interleave: verify each owner's separately.
 func (db *DB) ListAudit(ctx context.Context, q agentotp.AuditQuery) ([]agentotp.AuditEntry, error) {
 	query, args := auditListQuery(q)
-	return list(ctx, db, "list audit", scanAuditEntry, query, args...)
+	return list(ctx, db, "list audit", storerow.ScanAuditEntry, query, args...)
 }
 
 // auditListQuery is the query of ListAudit and its arguments.
@@ -112,25 +109,6 @@ func auditListQuery(q agentotp.AuditQuery) (string, []any) {
 	return query, args
 }
 
-func scanAuditEntry(s rowScanner) (agentotp.AuditEntry, error) {
-	var e agentotp.AuditEntry
-	var at int64
-	var details sql.NullString
-	if err := s.Scan(&e.Seq, &e.ID, &e.OwnerID, &at, &e.Actor, &e.Action, &e.RequestID, &e.AgentID, &e.SourceID,
-		&details, &e.PrevHash, &e.Hash, &e.Chain); err != nil {
-		return e, err
-	}
-	e.At = fromMicros(at)
-	if details.Valid {
-		if err := json.Unmarshal([]byte(details.String), &e.Details); err != nil {
-			// Only an edit of the row can garble its details: hand the
-			// raw text on, and VerifyChain reports the broken link.
-			e.Details = map[string]string{"invalid_details": details.String}
-		}
-	}
-	return e, nil
-}
-
 // migrationKeyedAudit is the migration that keys the audit chain.
 const migrationKeyedAudit = "0008_audit_keyed"
 
@@ -141,16 +119,6 @@ func (db *DB) afterMigration(ctx context.Context, tx *sql.Tx, version string) er
 		return db.sealLegacyAudit(ctx, tx)
 	}
 	return nil
-}
-
-// legacyLabel separates the seal of the legacy rows from the chain's MACs.
-const legacyLabel = "agentotp/audit-legacy/v1\x00"
-
-// legacyMAC is the seal of the legacy rows' boundary and heads.
-func legacyMAC(key []byte, maxSeq int64, heads string) string {
-	m := hmac.New(sha256.New, key)
-	m.Write([]byte(legacyLabel + strconv.FormatInt(maxSeq, 10) + "\x00" + heads))
-	return hex.EncodeToString(m.Sum(nil))
 }
 
 // sealLegacyAudit records, with a MAC under the audit key, the rows that
@@ -185,7 +153,7 @@ func (db *DB) sealLegacyAudit(ctx context.Context, tx *sql.Tx) error {
 		return fmt.Errorf("seal legacy audit: %w", err)
 	}
 	if _, err := tx.ExecContext(ctx, `INSERT INTO audit_legacy (id, max_seq, heads, mac) VALUES (1, ?, ?, ?)`,
-		maxSeq, string(b), legacyMAC(db.auditKey, maxSeq, string(b))); err != nil {
+		maxSeq, string(b), storerow.LegacyMAC(db.auditKey, maxSeq, string(b))); err != nil {
 		return fmt.Errorf("seal legacy audit: %w", err)
 	}
 	return nil
@@ -209,10 +177,12 @@ func (db *DB) verifier(ctx context.Context) (agentotp.AuditVerifier, *agentotp.C
 	if err != nil {
 		return v, nil, fmt.Errorf("sqlite: audit verifier: %w", err)
 	}
-	if !hmac.Equal([]byte(mac), []byte(legacyMAC(db.auditKey, v.LegacyMaxSeq, heads))) || json.Unmarshal([]byte(heads), &v.LegacyHeads) != nil {
+	legacy, ok := storerow.OpenLegacySeal(db.auditKey, v.LegacyMaxSeq, heads, mac)
+	if !ok {
 		b := *errLegacySeal
 		return agentotp.AuditVerifier{Key: db.auditKey}, &b, nil
 	}
+	v.LegacyHeads = legacy
 	return v, nil, nil
 }
 

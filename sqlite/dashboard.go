@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/agentotp/agentotp"
+	"github.com/agentotp/agentotp/internal/storerow"
 )
 
 // SetOwnerPassword stores or replaces the owner's password hash, ends every
@@ -24,7 +25,7 @@ func (db *DB) SetOwnerPassword(ctx context.Context, pw *agentotp.OwnerPassword, 
 		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO owner_passwords (owner_id, hash, updated_at) VALUES (?, ?, ?)
 			ON CONFLICT (owner_id) DO UPDATE SET hash = excluded.hash, updated_at = excluded.updated_at`,
-			pw.OwnerID, pw.Hash, micros(pw.UpdatedAt)); err != nil {
+			pw.OwnerID, pw.Hash, storerow.Micros(pw.UpdatedAt)); err != nil {
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, `DELETE FROM dashboard_sessions WHERE owner_id = ?`, pw.OwnerID); err != nil {
@@ -48,7 +49,7 @@ func (db *DB) GetOwnerPassword(ctx context.Context, ownerID string) (*agentotp.O
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: get password of owner %s: %w", ownerID, notFound(err))
 	}
-	pw.UpdatedAt = fromMicros(updated)
+	pw.UpdatedAt = storerow.FromMicros(updated)
 	return &pw, nil
 }
 
@@ -59,7 +60,7 @@ func insertSession(ctx context.Context, tx *sql.Tx, s *agentotp.Session) error {
 		return errors.New("session has no hash")
 	}
 	if _, err := tx.ExecContext(ctx, `INSERT INTO dashboard_sessions (`+sessionColumns+`) VALUES (?, ?, ?, ?, ?, ?)`,
-		s.Hash, s.ID, s.OwnerID, s.Method, micros(s.CreatedAt), micros(s.ExpiresAt)); err != nil {
+		s.Hash, s.ID, s.OwnerID, s.Method, storerow.Micros(s.CreatedAt), storerow.Micros(s.ExpiresAt)); err != nil {
 		return conflictOnDuplicate(err)
 	}
 	return nil
@@ -90,7 +91,7 @@ func (db *DB) GetSession(ctx context.Context, hash []byte) (*agentotp.Session, e
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: get session: %w", notFound(err))
 	}
-	s.CreatedAt, s.ExpiresAt = fromMicros(created), fromMicros(expires)
+	s.CreatedAt, s.ExpiresAt = storerow.FromMicros(created), storerow.FromMicros(expires)
 	return &s, nil
 }
 
@@ -119,7 +120,7 @@ func (db *DB) DeleteExpired(ctx context.Context, now time.Time) (int, error) {
 			`DELETE FROM dashboard_sessions WHERE expires_at <= ?`,
 			`DELETE FROM login_links WHERE expires_at <= ? OR used_at <> 0`,
 		} {
-			res, err := tx.ExecContext(ctx, q, micros(now))
+			res, err := tx.ExecContext(ctx, q, storerow.Micros(now))
 			if err != nil {
 				return err
 			}
@@ -145,7 +146,7 @@ func (db *DB) CreateLoginLink(ctx context.Context, l *agentotp.LoginLinkToken, a
 	}
 	err := db.tx(ctx, func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO login_links (hash, owner_id, created_at, expires_at, used_at) VALUES (?, ?, ?, ?, ?)`,
-			l.Hash, l.OwnerID, micros(l.CreatedAt), micros(l.ExpiresAt), micros(l.UsedAt)); err != nil {
+			l.Hash, l.OwnerID, storerow.Micros(l.CreatedAt), storerow.Micros(l.ExpiresAt), storerow.Micros(l.UsedAt)); err != nil {
 			return conflictOnDuplicate(err)
 		}
 		return db.appendAudit(ctx, tx, audit)
@@ -165,7 +166,7 @@ func (db *DB) GetLoginLink(ctx context.Context, hash []byte) (*agentotp.LoginLin
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: get login link: %w", notFound(err))
 	}
-	l.CreatedAt, l.ExpiresAt, l.UsedAt = fromMicros(created), fromMicros(expires), fromMicros(used)
+	l.CreatedAt, l.ExpiresAt, l.UsedAt = storerow.FromMicros(created), storerow.FromMicros(expires), storerow.FromMicros(used)
 	return &l, nil
 }
 
@@ -174,7 +175,7 @@ func (db *DB) GetLoginLink(ctx context.Context, hash []byte) (*agentotp.LoginLin
 // otherwise agentotp.ErrNotFound, with nothing changed.
 func (db *DB) UseLoginLink(ctx context.Context, hash []byte, s *agentotp.Session, audit ...agentotp.AuditEntry) error {
 	err := db.tx(ctx, func(tx *sql.Tx) error {
-		now := micros(s.CreatedAt)
+		now := storerow.Micros(s.CreatedAt)
 		if err := changed(tx.ExecContext(ctx, `UPDATE login_links SET used_at = ?
 			WHERE hash = ? AND owner_id = ? AND used_at = 0 AND expires_at > ?`, now, hash, s.OwnerID, now)); err != nil {
 			return err

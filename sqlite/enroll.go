@@ -8,36 +8,15 @@ import (
 	"time"
 
 	"github.com/agentotp/agentotp"
+	"github.com/agentotp/agentotp/internal/storerow"
 )
-
-const enrollmentColumns = `id, owner_id, name, description, test, user_code_hash, device_code_hash, client_addr, user_agent,
-	status, created_at, expires_at, decided_at, decided_by, issued_at, agent_id, version`
-
-func scanEnrollment(s rowScanner) (*agentotp.Enrollment, error) {
-	var e agentotp.Enrollment
-	var test, created, expires, decided, issued int64
-	var status string
-	var agentID sql.NullString
-	if err := s.Scan(&e.ID, &e.OwnerID, &e.Name, &e.Description, &test, &e.UserCodeHash, &e.DeviceCodeHash, &e.ClientAddr, &e.UserAgent,
-		&status, &created, &expires, &decided, &e.DecidedBy, &issued, &agentID, &e.Version); err != nil {
-		return nil, err
-	}
-	e.Test = test != 0
-	e.Status = agentotp.EnrollmentStatus(status)
-	e.CreatedAt, e.ExpiresAt, e.DecidedAt, e.IssuedAt = fromMicros(created), fromMicros(expires), fromMicros(decided), fromMicros(issued)
-	e.AgentID = agentID.String
-	return &e, nil
-}
 
 // CreateEnrollment stores a new enrollment and appends audit. An id, a
 // device code hash, or a user code hash of a live enrollment that exists
 // already is an agentotp.ErrConflict.
 func (db *DB) CreateEnrollment(ctx context.Context, e *agentotp.Enrollment, audit ...agentotp.AuditEntry) error {
 	err := db.tx(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO enrollments (`+enrollmentColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			e.ID, e.OwnerID, e.Name, e.Description, boolInt(e.Test), e.UserCodeHash, e.DeviceCodeHash, e.ClientAddr, e.UserAgent,
-			string(e.Status), micros(e.CreatedAt), micros(e.ExpiresAt), micros(e.DecidedAt), e.DecidedBy, micros(e.IssuedAt),
-			nullString(e.AgentID), e.Version); err != nil {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO enrollments (`+storerow.EnrollmentColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, storerow.EnrollmentArgs(e)...); err != nil {
 			return conflictOnDuplicate(err)
 		}
 		return db.appendAudit(ctx, tx, audit)
@@ -50,7 +29,7 @@ func (db *DB) CreateEnrollment(ctx context.Context, e *agentotp.Enrollment, audi
 
 // GetEnrollment returns one enrollment by id.
 func (db *DB) GetEnrollment(ctx context.Context, id string) (*agentotp.Enrollment, error) {
-	e, err := scanEnrollment(db.read.QueryRowContext(ctx, `SELECT `+enrollmentColumns+` FROM enrollments WHERE id = ?`, id))
+	e, err := storerow.ScanEnrollment(db.read.QueryRowContext(ctx, `SELECT `+storerow.EnrollmentColumns+` FROM enrollments WHERE id = ?`, id))
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: get enrollment %s: %w", id, notFound(err))
 	}
@@ -59,7 +38,7 @@ func (db *DB) GetEnrollment(ctx context.Context, id string) (*agentotp.Enrollmen
 
 // FindEnrollmentByDeviceCode returns the enrollment of a device code hash.
 func (db *DB) FindEnrollmentByDeviceCode(ctx context.Context, hash []byte) (*agentotp.Enrollment, error) {
-	e, err := scanEnrollment(db.read.QueryRowContext(ctx, `SELECT `+enrollmentColumns+` FROM enrollments WHERE device_code_hash = ?`, hash))
+	e, err := storerow.ScanEnrollment(db.read.QueryRowContext(ctx, `SELECT `+storerow.EnrollmentColumns+` FROM enrollments WHERE device_code_hash = ?`, hash))
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: find enrollment by device code: %w", notFound(err))
 	}
@@ -69,7 +48,7 @@ func (db *DB) FindEnrollmentByDeviceCode(ctx context.Context, hash []byte) (*age
 // FindEnrollmentByUserCode returns the owner's live enrollment of a user
 // code hash.
 func (db *DB) FindEnrollmentByUserCode(ctx context.Context, ownerID string, hash []byte) (*agentotp.Enrollment, error) {
-	e, err := scanEnrollment(db.read.QueryRowContext(ctx, `SELECT `+enrollmentColumns+` FROM enrollments
+	e, err := storerow.ScanEnrollment(db.read.QueryRowContext(ctx, `SELECT `+storerow.EnrollmentColumns+` FROM enrollments
 		WHERE user_code_hash = ? AND owner_id = ? AND status IN ('pending', 'approved')`, hash, ownerID))
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: find enrollment by user code: %w", notFound(err))
@@ -84,17 +63,17 @@ func (db *DB) ListEnrollments(ctx context.Context, q agentotp.EnrollmentQuery) (
 		limit = 100
 	}
 	if q.Status != "" {
-		return list(ctx, db, "list enrollments", scanEnrollment, `SELECT `+enrollmentColumns+` FROM enrollments
+		return list(ctx, db, "list enrollments", storerow.ScanEnrollment, `SELECT `+storerow.EnrollmentColumns+` FROM enrollments
 			WHERE owner_id = ? AND status = ? ORDER BY created_at DESC, id DESC LIMIT ?`, q.OwnerID, string(q.Status), limit)
 	}
-	return list(ctx, db, "list enrollments", scanEnrollment, `SELECT `+enrollmentColumns+` FROM enrollments
+	return list(ctx, db, "list enrollments", storerow.ScanEnrollment, `SELECT `+storerow.EnrollmentColumns+` FROM enrollments
 		WHERE owner_id = ? ORDER BY created_at DESC, id DESC LIMIT ?`, q.OwnerID, limit)
 }
 
 // ListDueEnrollments returns live enrollments whose TTL has passed.
 func (db *DB) ListDueEnrollments(ctx context.Context, now time.Time, limit int) ([]*agentotp.Enrollment, error) {
-	return list(ctx, db, "list due enrollments", scanEnrollment, `SELECT `+enrollmentColumns+` FROM enrollments
-		WHERE status IN ('pending', 'approved') AND expires_at <= ? ORDER BY expires_at, id LIMIT ?`, micros(now), limit)
+	return list(ctx, db, "list due enrollments", storerow.ScanEnrollment, `SELECT `+storerow.EnrollmentColumns+` FROM enrollments
+		WHERE status IN ('pending', 'approved') AND expires_at <= ? ORDER BY expires_at, id LIMIT ?`, storerow.Micros(now), limit)
 }
 
 // updateEnrollment writes e's changeable columns if the row still has
@@ -102,7 +81,7 @@ func (db *DB) ListDueEnrollments(ctx context.Context, now time.Time, limit int) 
 func updateEnrollment(ctx context.Context, tx *sql.Tx, e *agentotp.Enrollment, prevVersion int64) error {
 	res, err := tx.ExecContext(ctx, `UPDATE enrollments SET status = ?, decided_at = ?, decided_by = ?, issued_at = ?, agent_id = ?,
 		version = version + 1 WHERE id = ? AND version = ?`,
-		string(e.Status), micros(e.DecidedAt), e.DecidedBy, micros(e.IssuedAt), nullString(e.AgentID), e.ID, prevVersion)
+		string(e.Status), storerow.Micros(e.DecidedAt), e.DecidedBy, storerow.Micros(e.IssuedAt), storerow.NullString(e.AgentID), e.ID, prevVersion)
 	if err != nil {
 		return err
 	}
@@ -147,9 +126,9 @@ func (db *DB) IssueEnrollment(ctx context.Context, e *agentotp.Enrollment, prevV
 	}
 	err := db.tx(ctx, func(tx *sql.Tx) error {
 		// The agent first: the enrollment's row refers to it.
-		if _, err := tx.ExecContext(ctx, `INSERT INTO agents (`+agentColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			a.ID, a.OwnerID, a.Name, boolInt(a.Test), a.KeyPrefix, db.sealSecret(a.ID, a.WebhookSecret),
-			micros(a.CreatedAt), micros(a.RevokedAt), a.WebhookURL); err != nil {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO agents (`+storerow.AgentColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			a.ID, a.OwnerID, a.Name, storerow.BoolInt(a.Test), a.KeyPrefix, db.sealSecret(a.ID, a.WebhookSecret),
+			storerow.Micros(a.CreatedAt), storerow.Micros(a.RevokedAt), a.WebhookURL); err != nil {
 			return fmt.Errorf("insert agent: %w", conflictOnDuplicate(err))
 		}
 		if err := insertCredential(ctx, tx, cred); err != nil {
@@ -173,7 +152,7 @@ const enrollmentPromptColumns = `token_hash, enrollment_id, owner_id, chat_id, m
 func (db *DB) CreateEnrollmentPrompt(ctx context.Context, p *agentotp.TelegramPrompt) error {
 	err := db.tx(ctx, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO enrollment_prompts (`+enrollmentPromptColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-			p.TokenHash, p.RequestID, p.OwnerID, p.ChatID, p.MessageID, micros(p.CreatedAt), micros(p.ClosedAt))
+			p.TokenHash, p.RequestID, p.OwnerID, p.ChatID, p.MessageID, storerow.Micros(p.CreatedAt), storerow.Micros(p.ClosedAt))
 		return conflictOnDuplicate(err)
 	})
 	if err != nil {
@@ -189,12 +168,12 @@ func (db *DB) SetEnrollmentPromptMessage(ctx context.Context, tokenHash []byte, 
 
 // CloseEnrollmentPrompt marks a prompt closed.
 func (db *DB) CloseEnrollmentPrompt(ctx context.Context, tokenHash []byte, at time.Time) error {
-	return db.updatePrompt(ctx, "close enrollment prompt", `UPDATE enrollment_prompts SET closed_at = ? WHERE token_hash = ?`, micros(at), tokenHash)
+	return db.updatePrompt(ctx, "close enrollment prompt", `UPDATE enrollment_prompts SET closed_at = ? WHERE token_hash = ?`, storerow.Micros(at), tokenHash)
 }
 
 // GetEnrollmentPrompt returns a prompt by its token's hash.
 func (db *DB) GetEnrollmentPrompt(ctx context.Context, tokenHash []byte) (*agentotp.TelegramPrompt, error) {
-	p, err := scanTelegramPrompt(db.read.QueryRowContext(ctx, `SELECT `+enrollmentPromptColumns+` FROM enrollment_prompts WHERE token_hash = ?`, tokenHash))
+	p, err := storerow.ScanTelegramPrompt(db.read.QueryRowContext(ctx, `SELECT `+enrollmentPromptColumns+` FROM enrollment_prompts WHERE token_hash = ?`, tokenHash))
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: get enrollment prompt: %w", notFound(err))
 	}
@@ -203,6 +182,6 @@ func (db *DB) GetEnrollmentPrompt(ctx context.Context, tokenHash []byte) (*agent
 
 // ListEnrollmentPrompts returns the prompts of an enrollment, oldest first.
 func (db *DB) ListEnrollmentPrompts(ctx context.Context, enrollmentID string) ([]*agentotp.TelegramPrompt, error) {
-	return list(ctx, db, "list enrollment prompts", scanTelegramPrompt,
+	return list(ctx, db, "list enrollment prompts", storerow.ScanTelegramPrompt,
 		`SELECT `+enrollmentPromptColumns+` FROM enrollment_prompts WHERE enrollment_id = ? ORDER BY created_at, token_hash`, enrollmentID)
 }

@@ -5,36 +5,10 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/agentotp/agentotp"
+	"github.com/agentotp/agentotp/internal/storerow"
 )
-
-const imapColumns = `source_id, owner_id, host, port, tls_mode, username, password_sealed, mailbox,
-	poll_interval_ms, mark_as_read, created_at, updated_at, version, uid_validity, last_uid,
-	state, last_error, last_error_at, last_connected_at, last_message_at, status_at`
-
-func scanIMAPSource(s rowScanner) (*agentotp.IMAPSource, error) {
-	var (
-		src                                      agentotp.IMAPSource
-		port, pollMS, markRead, created, updated int64
-		validity, lastUID                        int64
-		errAt, connectedAt, messageAt, statusAt  int64
-	)
-	if err := s.Scan(&src.SourceID, &src.OwnerID, &src.Host, &port, &src.TLSMode, &src.Username, &src.PasswordSealed,
-		&src.Mailbox, &pollMS, &markRead, &created, &updated, &src.Version, &validity, &lastUID,
-		&src.Status.State, &src.Status.LastError, &errAt, &connectedAt, &messageAt, &statusAt); err != nil {
-		return nil, err
-	}
-	src.Port = int(port)
-	src.PollInterval = time.Duration(pollMS) * time.Millisecond
-	src.MarkAsRead = markRead != 0
-	src.CreatedAt, src.UpdatedAt = fromMicros(created), fromMicros(updated)
-	src.UIDValidity, src.LastUID = uint32(validity), uint32(lastUID)
-	src.Status.LastErrorAt, src.Status.LastConnectedAt = fromMicros(errAt), fromMicros(connectedAt)
-	src.Status.LastMessageAt, src.Status.UpdatedAt = fromMicros(messageAt), fromMicros(statusAt)
-	return &src, nil
-}
 
 // PutIMAPSource stores the IMAP settings of a source, replacing earlier
 // ones. A change of host, port, username or mailbox resets the cursor and
@@ -68,12 +42,12 @@ func (db *DB) PutIMAPSource(ctx context.Context, s *agentotp.IMAPSource, audit .
 				last_message_at = CASE WHEN `+imapSameMailbox+` THEN imap_sources.last_message_at ELSE 0 END
 			RETURNING version, created_at, uid_validity, last_uid`,
 			s.SourceID, s.OwnerID, s.Host, s.Port, s.TLSMode, s.Username, s.PasswordSealed, s.Mailbox,
-			s.PollInterval.Milliseconds(), boolInt(s.MarkAsRead), micros(s.CreatedAt), micros(s.UpdatedAt),
+			s.PollInterval.Milliseconds(), storerow.BoolInt(s.MarkAsRead), storerow.Micros(s.CreatedAt), storerow.Micros(s.UpdatedAt),
 		).Scan(&s.Version, &created, &validity, &lastUID)
 		if err != nil {
 			return err
 		}
-		s.CreatedAt = fromMicros(created)
+		s.CreatedAt = storerow.FromMicros(created)
 		s.UIDValidity, s.LastUID = uint32(validity), uint32(lastUID)
 		return db.appendAudit(ctx, tx, audit)
 	})
@@ -90,8 +64,8 @@ const imapSameMailbox = `(imap_sources.host = excluded.host AND imap_sources.por
 
 // GetIMAPSource returns the IMAP settings of a source of the owner.
 func (db *DB) GetIMAPSource(ctx context.Context, ownerID, sourceID string) (*agentotp.IMAPSource, error) {
-	s, err := scanIMAPSource(db.read.QueryRowContext(ctx,
-		`SELECT `+imapColumns+` FROM imap_sources WHERE source_id = ? AND owner_id = ?`, sourceID, ownerID))
+	s, err := storerow.ScanIMAPSource(db.read.QueryRowContext(ctx,
+		`SELECT `+storerow.IMAPColumns+` FROM imap_sources WHERE source_id = ? AND owner_id = ?`, sourceID, ownerID))
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: get imap settings of %s: %w", sourceID, notFound(err))
 	}
@@ -100,13 +74,13 @@ func (db *DB) GetIMAPSource(ctx context.Context, ownerID, sourceID string) (*age
 
 // ListIMAPSources returns the owner's IMAP settings, by source id.
 func (db *DB) ListIMAPSources(ctx context.Context, ownerID string) ([]*agentotp.IMAPSource, error) {
-	return list(ctx, db, "list imap settings", scanIMAPSource, `SELECT `+imapColumns+` FROM imap_sources WHERE owner_id = ? ORDER BY source_id`, ownerID)
+	return list(ctx, db, "list imap settings", storerow.ScanIMAPSource, `SELECT `+storerow.IMAPColumns+` FROM imap_sources WHERE owner_id = ? ORDER BY source_id`, ownerID)
 }
 
 // ListActiveIMAPSources returns the IMAP settings of all sources that are
 // not revoked, by source id.
 func (db *DB) ListActiveIMAPSources(ctx context.Context) ([]*agentotp.IMAPSource, error) {
-	return list(ctx, db, "list imap settings", scanIMAPSource, `SELECT `+imapColumns+` FROM imap_sources
+	return list(ctx, db, "list imap settings", storerow.ScanIMAPSource, `SELECT `+storerow.IMAPColumns+` FROM imap_sources
 		WHERE source_id IN (SELECT id FROM sources WHERE revoked_at = 0) ORDER BY source_id`)
 }
 
@@ -140,8 +114,8 @@ func (db *DB) SetIMAPStatus(ctx context.Context, sourceID string, version int64,
 	err := db.updateIMAP(ctx, sourceID, version,
 		`UPDATE imap_sources SET state = ?, last_error = ?, last_error_at = ?, last_connected_at = ?,
 			last_message_at = ?, status_at = ? WHERE source_id = ? AND version = ?`,
-		st.State, st.LastError, micros(st.LastErrorAt), micros(st.LastConnectedAt),
-		micros(st.LastMessageAt), micros(st.UpdatedAt), sourceID, version)
+		st.State, st.LastError, storerow.Micros(st.LastErrorAt), storerow.Micros(st.LastConnectedAt),
+		storerow.Micros(st.LastMessageAt), storerow.Micros(st.UpdatedAt), sourceID, version)
 	if err != nil {
 		return fmt.Errorf("sqlite: set imap status of %s: %w", sourceID, err)
 	}

@@ -106,20 +106,3 @@ func TestQueryPlans(t *testing.T) {
 
 // queryOf returns the query of a query builder, without its arguments.
 func queryOf(query string, _ []any) string { return query }
-
-func TestCursor(t *testing.T) {
-	for _, c := range []struct {
-		at int64
-		id string
-	}{{0, "otp_1"}, {1893456000000000, "otp_a:b:c"}, {-5, "x"}} {
-		at, id, err := decodeCursor(encodeCursor(c.at, c.id))
-		if err != nil || at != c.at || id != c.id {
-			t.Errorf("cursor of (%d, %q) decodes to (%d, %q, %v)", c.at, c.id, at, id, err)
-		}
-	}
-	for _, bad := range []string{"***", encodeCursor(1, "")[:2], "MTIz", "YWJjOmRlZg"} { // "123", "abc:def"
-		if _, _, err := decodeCursor(bad); err == nil {
-			t.Errorf("decodeCursor(%q) succeeded", bad)
-		}
-	}
-}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"time"
+
+	"github.com/agentotp/agentotp/internal/storerow"
 )
 
 // WebhookOutboxStats returns how many webhook deliveries are pending and
@@ -16,7 +18,7 @@ func (db *DB) WebhookOutboxStats(ctx context.Context) (pending int, oldest time.
 		return 0, time.Time{}, fmt.Errorf("sqlite: webhook outbox stats: %w", err)
 	}
 	if first != nil {
-		oldest = fromMicros(*first)
+		oldest = storerow.FromMicros(*first)
 	}
 	return pending, oldest, nil
 }
@@ -30,19 +32,8 @@ func (db *DB) IMAPConnectorStates(ctx context.Context) (map[string]int, error) {
 		return nil, fmt.Errorf("sqlite: imap connector states: %w", err)
 	}
 	defer rows.Close()
-	out := map[string]int{}
-	for rows.Next() {
-		var state string
-		var n int
-		if err := rows.Scan(&state, &n); err != nil {
-			return nil, fmt.Errorf("sqlite: imap connector states: %w", err)
-		}
-		if state == "" {
-			state = "stopped"
-		}
-		out[state] += n
-	}
-	if err := rows.Err(); err != nil {
+	out, err := storerow.CountStates(rows)
+	if err != nil {
 		return nil, fmt.Errorf("sqlite: imap connector states: %w", err)
 	}
 	return out, nil

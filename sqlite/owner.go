@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/agentotp/agentotp"
+	"github.com/agentotp/agentotp/internal/storerow"
 )
 
 // CreateOwner stores a new owner together with its first credential (cred
@@ -15,25 +16,15 @@ import (
 // agentotp.ErrConflict.
 func (db *DB) CreateOwner(ctx context.Context, o *agentotp.Owner, cred *agentotp.Credential, audit ...agentotp.AuditEntry) error {
 	if err := db.insertWithCredential(ctx, cred, audit, `INSERT INTO owners (id, name, created_at) VALUES (?, ?, ?)`,
-		o.ID, o.Name, micros(o.CreatedAt)); err != nil {
+		o.ID, o.Name, storerow.Micros(o.CreatedAt)); err != nil {
 		return fmt.Errorf("sqlite: create owner %s: %w", o.ID, err)
 	}
 	return nil
 }
 
-func scanOwner(s rowScanner) (*agentotp.Owner, error) {
-	var o agentotp.Owner
-	var created int64
-	if err := s.Scan(&o.ID, &o.Name, &created); err != nil {
-		return nil, err
-	}
-	o.CreatedAt = fromMicros(created)
-	return &o, nil
-}
-
 // GetOwner returns one owner.
 func (db *DB) GetOwner(ctx context.Context, id string) (*agentotp.Owner, error) {
-	o, err := scanOwner(db.read.QueryRowContext(ctx, `SELECT id, name, created_at FROM owners WHERE id = ?`, id))
+	o, err := storerow.ScanOwner(db.read.QueryRowContext(ctx, `SELECT `+storerow.OwnerColumns+` FROM owners WHERE id = ?`, id))
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: get owner %s: %w", id, notFound(err))
 	}
@@ -42,31 +33,14 @@ func (db *DB) GetOwner(ctx context.Context, id string) (*agentotp.Owner, error) 
 
 // ListOwners returns every owner, oldest first.
 func (db *DB) ListOwners(ctx context.Context) ([]*agentotp.Owner, error) {
-	return list(ctx, db, "list owners", scanOwner, `SELECT id, name, created_at FROM owners ORDER BY created_at, id`)
-}
-
-const agentColumns = `id, owner_id, name, test, key_prefix, webhook_secret, created_at, revoked_at, webhook_url`
-
-// scanAgent scans an agent row; its WebhookSecret is still sealed (see
-// openAgentSecret).
-func scanAgent(s rowScanner) (*agentotp.Agent, error) {
-	var a agentotp.Agent
-	var test, created, revoked int64
-	if err := s.Scan(&a.ID, &a.OwnerID, &a.Name, &test, &a.KeyPrefix, &a.WebhookSecret, &created, &revoked, &a.WebhookURL); err != nil {
-		return nil, err
-	}
-	a.Test = test != 0
-	a.CreatedAt, a.RevokedAt = fromMicros(created), fromMicros(revoked)
-	return &a, nil
+	return list(ctx, db, "list owners", storerow.ScanOwner, `SELECT `+storerow.OwnerColumns+` FROM owners ORDER BY created_at, id`)
 }
 
 // CreateAgent stores an agent and its API key's credential (cred may be
 // nil) and appends audit. An agent whose id exists already is an
 // agentotp.ErrConflict.
 func (db *DB) CreateAgent(ctx context.Context, a *agentotp.Agent, cred *agentotp.Credential, audit ...agentotp.AuditEntry) error {
-	if err := db.insertWithCredential(ctx, cred, audit, `INSERT INTO agents (`+agentColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		a.ID, a.OwnerID, a.Name, boolInt(a.Test), a.KeyPrefix, db.sealSecret(a.ID, a.WebhookSecret),
-		micros(a.CreatedAt), micros(a.RevokedAt), a.WebhookURL); err != nil {
+	if err := db.insertWithCredential(ctx, cred, audit, `INSERT INTO agents (`+storerow.AgentColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, storerow.AgentArgs(a, db.sealSecret(a.ID, a.WebhookSecret))...); err != nil {
 		return fmt.Errorf("sqlite: create agent %s: %w", a.ID, err)
 	}
 	return nil
@@ -75,8 +49,8 @@ func (db *DB) CreateAgent(ctx context.Context, a *agentotp.Agent, cred *agentotp
 // GetAgent returns an agent of the owner; another owner's agent is
 // agentotp.ErrNotFound.
 func (db *DB) GetAgent(ctx context.Context, ownerID, id string) (*agentotp.Agent, error) {
-	a, err := scanAgent(db.read.QueryRowContext(ctx,
-		`SELECT `+agentColumns+` FROM agents WHERE id = ? AND owner_id = ?`, id, ownerID))
+	a, err := storerow.ScanAgent(db.read.QueryRowContext(ctx,
+		`SELECT `+storerow.AgentColumns+` FROM agents WHERE id = ? AND owner_id = ?`, id, ownerID))
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: get agent %s: %w", id, notFound(err))
 	}
@@ -85,8 +59,8 @@ func (db *DB) GetAgent(ctx context.Context, ownerID, id string) (*agentotp.Agent
 
 // ListAgents returns the owner's agents, oldest first.
 func (db *DB) ListAgents(ctx context.Context, ownerID string) ([]*agentotp.Agent, error) {
-	out, err := list(ctx, db, "list agents", scanAgent,
-		`SELECT `+agentColumns+` FROM agents WHERE owner_id = ? ORDER BY created_at, id`, ownerID)
+	out, err := list(ctx, db, "list agents", storerow.ScanAgent,
+		`SELECT `+storerow.AgentColumns+` FROM agents WHERE owner_id = ? ORDER BY created_at, id`, ownerID)
 	if err != nil {
 		return nil, err
 	}
@@ -111,7 +85,7 @@ func (db *DB) RotateAgentKey(ctx context.Context, a *agentotp.Agent, cred *agent
 			a.KeyPrefix, db.sealSecret(a.ID, a.WebhookSecret), a.ID, a.OwnerID)); err != nil {
 			return err
 		}
-		ends := micros(oldKeyEnds)
+		ends := storerow.Micros(oldKeyEnds)
 		if _, err := tx.ExecContext(ctx, `UPDATE credentials SET expires_at = ?
 			WHERE agent_id = ? AND revoked_at = 0 AND (expires_at = 0 OR expires_at > ?)`,
 			ends, a.ID, ends); err != nil {
@@ -141,7 +115,7 @@ func (db *DB) RevokeAgent(ctx context.Context, ownerID, id string, at time.Time,
 // revoke sets revoked_at on the row id of table (agents or sources) and on
 // the credentials whose column credCol names it.
 func (db *DB) revoke(ctx context.Context, table, credCol, ownerID, id string, at time.Time, audit []agentotp.AuditEntry) error {
-	ts := micros(at)
+	ts := storerow.Micros(at)
 	return db.tx(ctx, func(tx *sql.Tx) error {
 		if err := changed(tx.ExecContext(ctx, `UPDATE `+table+` SET revoked_at = CASE WHEN revoked_at = 0 THEN ? ELSE revoked_at END
 			WHERE id = ? AND owner_id = ?`, ts, id, ownerID)); err != nil {
@@ -155,24 +129,11 @@ func (db *DB) revoke(ctx context.Context, table, credCol, ownerID, id string, at
 	})
 }
 
-const sourceColumns = `id, owner_id, name, kind, key_prefix, created_at, revoked_at`
-
-func scanSource(s rowScanner) (*agentotp.Source, error) {
-	var src agentotp.Source
-	var created, revoked int64
-	if err := s.Scan(&src.ID, &src.OwnerID, &src.Name, &src.Kind, &src.KeyPrefix, &created, &revoked); err != nil {
-		return nil, err
-	}
-	src.CreatedAt, src.RevokedAt = fromMicros(created), fromMicros(revoked)
-	return &src, nil
-}
-
 // CreateSource stores a capture source and its token's credential (cred may
 // be nil) and appends audit. A source whose id exists already is an
 // agentotp.ErrConflict.
 func (db *DB) CreateSource(ctx context.Context, s *agentotp.Source, cred *agentotp.Credential, audit ...agentotp.AuditEntry) error {
-	if err := db.insertWithCredential(ctx, cred, audit, `INSERT INTO sources (`+sourceColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-		s.ID, s.OwnerID, s.Name, s.Kind, s.KeyPrefix, micros(s.CreatedAt), micros(s.RevokedAt)); err != nil {
+	if err := db.insertWithCredential(ctx, cred, audit, `INSERT INTO sources (`+storerow.SourceColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?)`, storerow.SourceArgs(s)...); err != nil {
 		return fmt.Errorf("sqlite: create source %s: %w", s.ID, err)
 	}
 	return nil
@@ -181,8 +142,8 @@ func (db *DB) CreateSource(ctx context.Context, s *agentotp.Source, cred *agento
 // GetSource returns a source of the owner; another owner's source is
 // agentotp.ErrNotFound.
 func (db *DB) GetSource(ctx context.Context, ownerID, id string) (*agentotp.Source, error) {
-	s, err := scanSource(db.read.QueryRowContext(ctx,
-		`SELECT `+sourceColumns+` FROM sources WHERE id = ? AND owner_id = ?`, id, ownerID))
+	s, err := storerow.ScanSource(db.read.QueryRowContext(ctx,
+		`SELECT `+storerow.SourceColumns+` FROM sources WHERE id = ? AND owner_id = ?`, id, ownerID))
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: get source %s: %w", id, notFound(err))
 	}
@@ -191,8 +152,8 @@ func (db *DB) GetSource(ctx context.Context, ownerID, id string) (*agentotp.Sour
 
 // ListSources returns the owner's sources, oldest first.
 func (db *DB) ListSources(ctx context.Context, ownerID string) ([]*agentotp.Source, error) {
-	return list(ctx, db, "list sources", scanSource,
-		`SELECT `+sourceColumns+` FROM sources WHERE owner_id = ? ORDER BY created_at, id`, ownerID)
+	return list(ctx, db, "list sources", storerow.ScanSource,
+		`SELECT `+storerow.SourceColumns+` FROM sources WHERE owner_id = ? ORDER BY created_at, id`, ownerID)
 }
 
 // RevokeSource marks the source and its credentials revoked at at. A row
@@ -220,8 +181,6 @@ func (db *DB) insertWithCredential(ctx context.Context, cred *agentotp.Credentia
 	})
 }
 
-const credentialColumns = `hash, kind, owner_id, agent_id, source_id, prefix, created_at, expires_at, revoked_at`
-
 // insertCredential stores cred, if not nil. A credential whose hash exists
 // already is an agentotp.ErrConflict.
 func insertCredential(ctx context.Context, tx *sql.Tx, cred *agentotp.Credential) error {
@@ -231,9 +190,7 @@ func insertCredential(ctx context.Context, tx *sql.Tx, cred *agentotp.Credential
 	if len(cred.Hash) == 0 {
 		return errors.New("credential has no hash")
 	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO credentials (`+credentialColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		cred.Hash, string(cred.Kind), cred.OwnerID, nullString(cred.AgentID), nullString(cred.SourceID),
-		cred.Prefix, micros(cred.CreatedAt), micros(cred.ExpiresAt), micros(cred.RevokedAt)); err != nil {
+	if _, err := tx.ExecContext(ctx, `INSERT INTO credentials (`+storerow.CredentialColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, storerow.CredentialArgs(cred)...); err != nil {
 		return fmt.Errorf("insert %s credential: %w", cred.Kind, conflictOnDuplicate(err))
 	}
 	return nil
@@ -254,19 +211,11 @@ func (db *DB) CreateCredential(ctx context.Context, cred *agentotp.Credential) e
 // FindCredential returns the credential whose hash is hash, valid or not:
 // the caller checks it with [agentotp.Credential.Verify].
 func (db *DB) FindCredential(ctx context.Context, hash []byte) (*agentotp.Credential, error) {
-	var c agentotp.Credential
-	var kind string
-	var agentID, sourceID sql.NullString
-	var created, expires, revoked int64
-	err := db.read.QueryRowContext(ctx, `SELECT `+credentialColumns+` FROM credentials WHERE hash = ?`, hash).
-		Scan(&c.Hash, &kind, &c.OwnerID, &agentID, &sourceID, &c.Prefix, &created, &expires, &revoked)
+	c, err := storerow.ScanCredential(db.read.QueryRowContext(ctx, `SELECT `+storerow.CredentialColumns+` FROM credentials WHERE hash = ?`, hash))
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: find credential: %w", notFound(err))
 	}
-	c.Kind = agentotp.CredentialKind(kind)
-	c.AgentID, c.SourceID = agentID.String, sourceID.String
-	c.CreatedAt, c.ExpiresAt, c.RevokedAt = fromMicros(created), fromMicros(expires), fromMicros(revoked)
-	return &c, nil
+	return c, nil
 }
 
 // ReplaceOwnerTokens revokes owner tokens of the owner and stores its new
@@ -275,7 +224,7 @@ func (db *DB) ReplaceOwnerTokens(ctx context.Context, ownerID string, revoke [][
 	if cred == nil || cred.Kind != agentotp.CredentialOwner || cred.OwnerID != ownerID {
 		return nil, errors.New("sqlite: replace owner tokens: the new credential must be an owner token of the owner")
 	}
-	ts := micros(at)
+	ts := storerow.Micros(at)
 	var prefixes []string
 	err := db.tx(ctx, func(tx *sql.Tx) error {
 		prefixes = prefixes[:0]

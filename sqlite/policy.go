@@ -3,58 +3,17 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 
 	"github.com/agentotp/agentotp"
+	"github.com/agentotp/agentotp/internal/storerow"
 )
-
-const policyColumns = `id, owner_id, name, position, conditions, action, max_per_hour, enabled, created_at, updated_at`
-
-func scanPolicy(s rowScanner) (*agentotp.Policy, error) {
-	var p agentotp.Policy
-	var conds string
-	var maxPerHour sql.NullInt64
-	var enabled, created, updated int64
-	if err := s.Scan(&p.ID, &p.OwnerID, &p.Name, &p.Position, &conds, &p.Action, &maxPerHour, &enabled, &created, &updated); err != nil {
-		return nil, err
-	}
-	if err := json.Unmarshal([]byte(conds), &p.Conditions); err != nil {
-		return nil, fmt.Errorf("decode conditions of policy %s: %w", p.ID, err)
-	}
-	if maxPerHour.Valid {
-		n := int(maxPerHour.Int64)
-		p.MaxPerHour = &n
-	}
-	p.Enabled = enabled != 0
-	p.CreatedAt, p.UpdatedAt = fromMicros(created), fromMicros(updated)
-	return &p, nil
-}
-
-func policyArgs(p *agentotp.Policy) (conds string, maxPerHour any, err error) {
-	b, err := json.Marshal(p.Conditions)
-	if err != nil {
-		return "", nil, fmt.Errorf("encode conditions: %w", err)
-	}
-	if p.MaxPerHour != nil {
-		maxPerHour = int64(*p.MaxPerHour)
-	}
-	return string(b), maxPerHour, nil
-}
-
-// clampPosition maps a wanted position onto 1..n, where 0 means n.
-func clampPosition(want, n int) int {
-	if want <= 0 || want > n {
-		return n
-	}
-	return want
-}
 
 // CreatePolicy stores a new policy at p.Position (0 or beyond the end:
 // last), moving the policies at and after it down one place.
 func (db *DB) CreatePolicy(ctx context.Context, p *agentotp.Policy, audit ...agentotp.AuditEntry) error {
-	conds, maxPerHour, err := policyArgs(p)
+	conds, maxPerHour, err := storerow.PolicyArgs(p)
 	if err != nil {
 		return fmt.Errorf("sqlite: create policy %s: %w", p.ID, err)
 	}
@@ -63,14 +22,14 @@ func (db *DB) CreatePolicy(ctx context.Context, p *agentotp.Policy, audit ...age
 		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM policies WHERE owner_id = ?`, p.OwnerID).Scan(&n); err != nil {
 			return err
 		}
-		pos := clampPosition(p.Position, n+1)
+		pos := storerow.ClampPosition(p.Position, n+1)
 		if _, err := tx.ExecContext(ctx, `UPDATE policies SET position = position + 1 WHERE owner_id = ? AND position >= ?`,
 			p.OwnerID, pos); err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO policies (`+policyColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			p.ID, p.OwnerID, p.Name, pos, conds, p.Action, maxPerHour, boolInt(p.Enabled),
-			micros(p.CreatedAt), micros(p.UpdatedAt)); err != nil {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO policies (`+storerow.PolicyColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			p.ID, p.OwnerID, p.Name, pos, conds, p.Action, maxPerHour, storerow.BoolInt(p.Enabled),
+			storerow.Micros(p.CreatedAt), storerow.Micros(p.UpdatedAt)); err != nil {
 			return conflictOnDuplicate(err)
 		}
 		p.Position = pos
@@ -85,7 +44,7 @@ func (db *DB) CreatePolicy(ctx context.Context, p *agentotp.Policy, audit ...age
 // GetPolicy returns one policy of the owner; another owner's is
 // agentotp.ErrNotFound.
 func (db *DB) GetPolicy(ctx context.Context, ownerID, id string) (*agentotp.Policy, error) {
-	p, err := scanPolicy(db.read.QueryRowContext(ctx, `SELECT `+policyColumns+` FROM policies WHERE id = ? AND owner_id = ?`, id, ownerID))
+	p, err := storerow.ScanPolicy(db.read.QueryRowContext(ctx, `SELECT `+storerow.PolicyColumns+` FROM policies WHERE id = ? AND owner_id = ?`, id, ownerID))
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: get policy %s: %w", id, notFound(err))
 	}
@@ -94,14 +53,14 @@ func (db *DB) GetPolicy(ctx context.Context, ownerID, id string) (*agentotp.Poli
 
 // ListPolicies returns the owner's policies by position.
 func (db *DB) ListPolicies(ctx context.Context, ownerID string) ([]*agentotp.Policy, error) {
-	return list(ctx, db, "list policies", scanPolicy,
-		`SELECT `+policyColumns+` FROM policies WHERE owner_id = ? ORDER BY position, created_at, id`, ownerID)
+	return list(ctx, db, "list policies", storerow.ScanPolicy,
+		`SELECT `+storerow.PolicyColumns+` FROM policies WHERE owner_id = ? ORDER BY position, created_at, id`, ownerID)
 }
 
 // UpdatePolicy writes p over the stored policy and moves it to p.Position
 // (0 keeps its place), shifting the policies in between.
 func (db *DB) UpdatePolicy(ctx context.Context, p *agentotp.Policy, audit ...agentotp.AuditEntry) error {
-	conds, maxPerHour, err := policyArgs(p)
+	conds, maxPerHour, err := storerow.PolicyArgs(p)
 	if err != nil {
 		return fmt.Errorf("sqlite: update policy %s: %w", p.ID, err)
 	}
@@ -118,7 +77,7 @@ func (db *DB) UpdatePolicy(ctx context.Context, p *agentotp.Policy, audit ...age
 		}
 		pos := old
 		if p.Position != 0 {
-			pos = clampPosition(p.Position, n)
+			pos = storerow.ClampPosition(p.Position, n)
 		}
 		switch {
 		case pos < old:
@@ -131,10 +90,10 @@ func (db *DB) UpdatePolicy(ctx context.Context, p *agentotp.Policy, audit ...age
 		}
 		if _, err := tx.ExecContext(ctx, `UPDATE policies SET name = ?, position = ?, conditions = ?, action = ?, max_per_hour = ?,
 			enabled = ?, updated_at = ? WHERE id = ? AND owner_id = ?`,
-			p.Name, pos, conds, p.Action, maxPerHour, boolInt(p.Enabled), micros(p.UpdatedAt), p.ID, p.OwnerID); err != nil {
+			p.Name, pos, conds, p.Action, maxPerHour, storerow.BoolInt(p.Enabled), storerow.Micros(p.UpdatedAt), p.ID, p.OwnerID); err != nil {
 			return err
 		}
-		p.Position, p.CreatedAt = pos, fromMicros(created)
+		p.Position, p.CreatedAt = pos, storerow.FromMicros(created)
 		return db.appendAudit(ctx, tx, audit)
 	})
 	if err != nil {
@@ -167,14 +126,14 @@ func (db *DB) DeletePolicy(ctx context.Context, ownerID, id string, audit ...age
 // agentotp.ErrCapReached. Writes are serialized, so the count and the
 // insert cannot interleave with another capped create.
 func (db *DB) CreateRequestCapped(ctx context.Context, r *agentotp.Request, c agentotp.RequestCap, audit ...agentotp.AuditEntry) error {
-	row, err := encodeRequest(r)
+	row, err := storerow.EncodeRequest(r)
 	if err != nil {
 		return fmt.Errorf("sqlite: create request %s: %w", r.ID, err)
 	}
 	err = db.tx(ctx, func(tx *sql.Tx) error {
 		var n int
 		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM requests WHERE agent_id = ? AND decided_by = ? AND decided_at > ?`,
-			c.AgentID, c.DecidedBy, micros(c.Since)).Scan(&n); err != nil {
+			c.AgentID, c.DecidedBy, storerow.Micros(c.Since)).Scan(&n); err != nil {
 			return err
 		}
 		if n >= c.Max {
@@ -205,7 +164,7 @@ func (db *DB) GetOwnerSettings(ctx context.Context, ownerID string) (*agentotp.O
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: get settings of owner %s: %w", ownerID, err)
 	}
-	s.UpdatedAt = fromMicros(updated)
+	s.UpdatedAt = storerow.FromMicros(updated)
 	return s, nil
 }
 
@@ -214,7 +173,7 @@ func (db *DB) SaveOwnerSettings(ctx context.Context, s *agentotp.OwnerSettings, 
 	err := db.tx(ctx, func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO owner_settings (owner_id, time_zone, updated_at) VALUES (?, ?, ?)
 			ON CONFLICT (owner_id) DO UPDATE SET time_zone = excluded.time_zone, updated_at = excluded.updated_at`,
-			s.OwnerID, s.TimeZone, micros(s.UpdatedAt)); err != nil {
+			s.OwnerID, s.TimeZone, storerow.Micros(s.UpdatedAt)); err != nil {
 			return err
 		}
 		return db.appendAudit(ctx, tx, audit)

@@ -3,15 +3,13 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/agentotp/agentotp"
+	"github.com/agentotp/agentotp/internal/storerow"
 )
 
 // Page sizes of ListRequests.
@@ -23,78 +21,11 @@ const (
 	defaultDueLimit = 100
 )
 
-const requestColumns = `id, owner_id, agent_id, test, status, reason, expected_sender, filter,
-	encryption, public_key, key_fingerprint, webhook_url, include_message,
-	created_at, expires_at, decided_at, decided_by, deny_reason, consumed_at, updated_at,
-	metadata, payload, content, version`
-
-// requestRow holds the stored form of a request's mutable columns.
-type requestRow struct {
-	filter, metadata  any
-	payload, content  any
-	decided, consumed int64
-	updated           int64
-}
-
-func encodeRequest(r *agentotp.Request) (requestRow, error) {
-	f, err := json.Marshal(r.Filter)
-	if err != nil {
-		return requestRow{}, fmt.Errorf("encode filter: %w", err)
-	}
-	row := requestRow{
-		filter:   string(f),
-		decided:  micros(r.DecidedAt),
-		consumed: micros(r.ConsumedAt),
-		updated:  micros(r.UpdatedAt),
-	}
-	if r.Metadata != nil {
-		md, err := json.Marshal(r.Metadata)
-		if err != nil {
-			return requestRow{}, fmt.Errorf("encode metadata: %w", err)
-		}
-		row.metadata = string(md)
-	}
-	// A final request holds no ciphertext, whatever the caller left in r.
-	if !r.Status.Final() {
-		row.payload, row.content = nullBytes(r.Payload), nullBytes(r.Content)
-	}
-	return row, nil
-}
-
-func scanRequest(s rowScanner) (*agentotp.Request, error) {
-	var r agentotp.Request
-	var status, filter string
-	var metadata sql.NullString
-	var test, include int64
-	var created, expires, decided, consumed, updated int64
-	err := s.Scan(&r.ID, &r.OwnerID, &r.AgentID, &test, &status, &r.Reason, &r.ExpectedSender, &filter,
-		&r.Encryption, &r.PublicKey, &r.KeyFingerprint, &r.WebhookURL, &include,
-		&created, &expires, &decided, &r.DecidedBy, &r.DenyReason, &consumed, &updated,
-		&metadata, &r.Payload, &r.Content, &r.Version)
-	if err != nil {
-		return nil, err
-	}
-	r.Test, r.IncludeMessage = test != 0, include != 0
-	r.Status = agentotp.Status(status)
-	r.CreatedAt, r.ExpiresAt, r.DecidedAt = fromMicros(created), fromMicros(expires), fromMicros(decided)
-	r.ConsumedAt, r.UpdatedAt = fromMicros(consumed), fromMicros(updated)
-	if err := json.Unmarshal([]byte(filter), &r.Filter); err != nil {
-		return nil, fmt.Errorf("decode filter of request %s: %w", r.ID, err)
-	}
-	if metadata.Valid {
-		r.Metadata = new(agentotp.MessageMetadata)
-		if err := json.Unmarshal([]byte(metadata.String), r.Metadata); err != nil {
-			return nil, fmt.Errorf("decode metadata of request %s: %w", r.ID, err)
-		}
-	}
-	return &r, nil
-}
-
 // CreateRequest stores a new request, with the Version it carries, and
 // appends audit. A request whose id exists already is an
 // agentotp.ErrConflict.
 func (db *DB) CreateRequest(ctx context.Context, r *agentotp.Request, audit ...agentotp.AuditEntry) error {
-	row, err := encodeRequest(r)
+	row, err := storerow.EncodeRequest(r)
 	if err != nil {
 		return fmt.Errorf("sqlite: create request %s: %w", r.ID, err)
 	}
@@ -114,12 +45,8 @@ func (db *DB) CreateRequest(ctx context.Context, r *agentotp.Request, audit ...a
 }
 
 // insertRequest inserts the row of a new request.
-func (db *DB) insertRequest(ctx context.Context, tx *sql.Tx, r *agentotp.Request, row requestRow) error {
-	if _, err := db.execTx(ctx, tx, sqlInsertRequest,
-		r.ID, r.OwnerID, r.AgentID, boolInt(r.Test), string(r.Status), r.Reason, r.ExpectedSender, row.filter,
-		r.Encryption, r.PublicKey, r.KeyFingerprint, r.WebhookURL, boolInt(r.IncludeMessage),
-		micros(r.CreatedAt), micros(r.ExpiresAt), row.decided, r.DecidedBy, r.DenyReason, row.consumed, row.updated,
-		row.metadata, row.payload, row.content, r.Version); err != nil {
+func (db *DB) insertRequest(ctx context.Context, tx *sql.Tx, r *agentotp.Request, row storerow.Request) error {
+	if _, err := db.execTx(ctx, tx, sqlInsertRequest, storerow.RequestInsertArgs(r, row)...); err != nil {
 		return conflictOnDuplicate(err)
 	}
 	return nil
@@ -127,7 +54,7 @@ func (db *DB) insertRequest(ctx context.Context, tx *sql.Tx, r *agentotp.Request
 
 // GetRequest returns one request by id, whoever owns it.
 func (db *DB) GetRequest(ctx context.Context, id string) (*agentotp.Request, error) {
-	r, err := scanRequest(db.readRow(ctx, sqlGetRequest, id))
+	r, err := storerow.ScanRequest(db.readRow(ctx, sqlGetRequest, id))
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: get request %s: %w", id, notFound(err))
 	}
@@ -155,7 +82,7 @@ func (db *DB) DeliverMessage(ctx context.Context, r *agentotp.Request, prevVersi
 }
 
 func (db *DB) updateRequest(ctx context.Context, r *agentotp.Request, prevVersion int64, seen *agentotp.MessageRecord, audit []agentotp.AuditEntry) error {
-	row, err := encodeRequest(r)
+	row, err := storerow.EncodeRequest(r)
 	if err != nil {
 		return fmt.Errorf("sqlite: update request %s: %w", r.ID, err)
 	}
@@ -183,12 +110,7 @@ func (db *DB) updateRequest(ctx context.Context, r *agentotp.Request, prevVersio
 		if err != nil {
 			return err
 		}
-		res, err := db.execTx(ctx, tx, sqlUpdateRequest,
-			boolInt(r.Test), string(r.Status), r.Reason, r.ExpectedSender, row.filter,
-			r.Encryption, r.PublicKey, r.KeyFingerprint, r.WebhookURL, boolInt(r.IncludeMessage),
-			micros(r.ExpiresAt), row.decided, r.DecidedBy, r.DenyReason, row.consumed, row.updated,
-			row.metadata, row.payload, row.content,
-			r.ID, prevVersion)
+		res, err := db.execTx(ctx, tx, sqlUpdateRequest, storerow.RequestUpdateArgs(r, row, r.ID, prevVersion)...)
 		if err != nil {
 			return err
 		}
@@ -244,7 +166,7 @@ func (db *DB) ListRequests(ctx context.Context, q agentotp.RequestQuery) ([]*age
 		args = append(args, string(q.Status))
 	}
 	if q.Cursor != "" {
-		at, id, err := decodeCursor(q.Cursor)
+		at, id, err := storerow.DecodeCursor(q.Cursor)
 		if err != nil {
 			return nil, "", fmt.Errorf("sqlite: list requests: %w", err)
 		}
@@ -252,7 +174,7 @@ func (db *DB) ListRequests(ctx context.Context, q agentotp.RequestQuery) ([]*age
 		args = append(args, at, id)
 	}
 	args = append(args, limit+1)
-	out, err := list(ctx, db, "list requests", scanRequest, `SELECT `+requestColumns+` FROM requests
+	out, err := list(ctx, db, "list requests", storerow.ScanRequest, `SELECT `+storerow.RequestColumns+` FROM requests
 		WHERE `+strings.Join(where, " AND ")+`
 		ORDER BY created_at DESC, id DESC LIMIT ?`, args...)
 	if err != nil {
@@ -262,37 +184,9 @@ func (db *DB) ListRequests(ctx context.Context, q agentotp.RequestQuery) ([]*age
 	if len(out) > limit {
 		out = out[:limit]
 		last := out[limit-1]
-		next = encodeCursor(micros(last.CreatedAt), last.ID)
+		next = storerow.EncodeCursor(storerow.Micros(last.CreatedAt), last.ID)
 	}
 	return out, next, nil
-}
-
-// encodeCursor returns the opaque cursor that continues a listing after
-// the request created at createdAt (unix microseconds) with id.
-func encodeCursor(createdAt int64, id string) string {
-	return base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(createdAt, 10) + ":" + id))
-}
-
-// decodeCursor inverts encodeCursor.
-func decodeCursor(c string) (int64, string, error) {
-	bad := func() error {
-		var v agentotp.ValidationErrors
-		v.Add("cursor", "is not a cursor of this listing")
-		return v.Err()
-	}
-	b, err := base64.RawURLEncoding.DecodeString(c)
-	if err != nil {
-		return 0, "", bad()
-	}
-	at, id, ok := strings.Cut(string(b), ":")
-	if !ok || id == "" {
-		return 0, "", bad()
-	}
-	n, err := strconv.ParseInt(at, 10, 64)
-	if err != nil {
-		return 0, "", bad()
-	}
-	return n, id, nil
 }
 
 // ListLiveRequests returns the owner's requests in pending_approval or
@@ -301,7 +195,7 @@ func (db *DB) ListLiveRequests(ctx context.Context, ownerID string) ([]*agentotp
 	// The status condition is that of the partial index requests_live,
 	// which holds the few live rows of the owner in order; without
 	// statistics the planner would rather walk all of the owner's requests.
-	return list(ctx, db, "list live requests", scanRequest, `SELECT `+requestColumns+` FROM requests INDEXED BY requests_live
+	return list(ctx, db, "list live requests", storerow.ScanRequest, `SELECT `+storerow.RequestColumns+` FROM requests INDEXED BY requests_live
 		WHERE owner_id = ? AND status IN ('pending_approval', 'approved')
 		ORDER BY created_at, id`, ownerID)
 }
@@ -315,7 +209,7 @@ func (db *DB) ListDueRequests(ctx context.Context, now time.Time, limit int) ([]
 	}
 	// The status condition repeats the one of the partial index requests_due
 	// word for word, so that the planner can use it.
-	return list(ctx, db, "list due requests", scanRequest, `SELECT `+requestColumns+` FROM requests
+	return list(ctx, db, "list due requests", storerow.ScanRequest, `SELECT `+storerow.RequestColumns+` FROM requests
 		WHERE status IN ('pending_approval', 'approved', 'otp_received') AND expires_at <= ?
 		ORDER BY expires_at, id LIMIT ?`, now.UnixMicro(), limit)
 }
@@ -324,7 +218,7 @@ func (db *DB) ListDueRequests(ctx context.Context, now time.Time, limit int) ([]
 func (db *DB) PruneMessages(ctx context.Context, before time.Time) (int64, error) {
 	var n int64
 	err := db.tx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `DELETE FROM messages_seen WHERE seen_at < ?`, micros(before))
+		res, err := tx.ExecContext(ctx, `DELETE FROM messages_seen WHERE seen_at < ?`, storerow.Micros(before))
 		if err != nil {
 			return err
 		}
@@ -371,7 +265,7 @@ func (db *DB) RecordMessage(ctx context.Context, sourceID, externalID string, at
 // recordMessage inserts the message's row in tx and reports whether it is
 // new.
 func (db *DB) recordMessage(ctx context.Context, tx *sql.Tx, sourceID, externalID string, at time.Time) (bool, error) {
-	res, err := db.execTx(ctx, tx, sqlRecordMessage, sourceID, externalID, micros(at))
+	res, err := db.execTx(ctx, tx, sqlRecordMessage, sourceID, externalID, storerow.Micros(at))
 	if err != nil {
 		return false, err
 	}

@@ -3,13 +3,11 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"encoding/base64"
-	"errors"
 	"fmt"
 	"path/filepath"
-	"strings"
 
 	"github.com/agentotp/agentotp"
+	"github.com/agentotp/agentotp/internal/storerow"
 	"github.com/agentotp/agentotp/secretbox"
 )
 
@@ -25,12 +23,6 @@ func WithSecretBox(box *secretbox.Box) Option { return func(db *DB) { db.box = b
 
 // SecretBox returns the box the store seals secrets with.
 func (db *DB) SecretBox() *secretbox.Box { return db.box }
-
-// sealedPrefix marks a sealed secret in a TEXT column.
-const sealedPrefix = "box1:"
-
-// webhookSecretPurpose binds a sealed webhook secret to its agent.
-func webhookSecretPurpose(agentID string) string { return "webhook-secret:" + agentID }
 
 // ensureBox loads the box key the way serve does, when no option gave a
 // box.
@@ -90,33 +82,19 @@ func (db *DB) initSecrets(ctx context.Context, dbPath string) error {
 
 // sealSecret returns the stored form of an agent's webhook secret.
 func (db *DB) sealSecret(agentID, secret string) string {
-	if secret == "" {
-		return ""
-	}
-	return sealedPrefix + base64.StdEncoding.EncodeToString(db.box.Seal([]byte(secret), webhookSecretPurpose(agentID)))
+	return storerow.SealWebhookSecret(db.box, agentID, secret)
 }
 
 // openSecret inverts sealSecret. A secret that does not open (the box key
 // changed) reads as "" and is logged: the agent's webhooks then fail until
 // the owner rotates its webhook secret.
 func (db *DB) openSecret(agentID, stored string) string {
-	if stored == "" {
-		return ""
-	}
-	b64, ok := strings.CutPrefix(stored, sealedPrefix)
-	var pt []byte
-	ct, err := base64.StdEncoding.DecodeString(b64)
-	if ok && err == nil {
-		pt, err = db.box.Open(ct, webhookSecretPurpose(agentID))
-	}
-	if !ok || err != nil {
-		if err == nil {
-			err = errors.New("not sealed")
-		}
+	pt, err := storerow.OpenWebhookSecret(db.box, agentID, stored)
+	if err != nil {
 		db.logger.Warn("sqlite: webhook secret does not open; rotate it", "agent_id", agentID, "err", err)
 		return ""
 	}
-	return string(pt)
+	return pt
 }
 
 // openAgentSecret replaces the stored form of a's webhook secret with the

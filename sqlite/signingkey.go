@@ -7,26 +7,14 @@ import (
 	"time"
 
 	"github.com/agentotp/agentotp"
+	"github.com/agentotp/agentotp/internal/storerow"
 )
-
-const signingKeyColumns = `id, owner_id, method, key_id, public_key, credential, name, created_at, revoked_at`
-
-func scanSigningKey(row rowScanner) (*agentotp.SigningKey, error) {
-	var k agentotp.SigningKey
-	var created, revoked int64
-	if err := row.Scan(&k.ID, &k.OwnerID, &k.Method, &k.KeyID, &k.PublicKey, &k.Credential, &k.Name, &created, &revoked); err != nil {
-		return nil, err
-	}
-	k.CreatedAt, k.RevokedAt = fromMicros(created), fromMicros(revoked)
-	return &k, nil
-}
 
 // CreateSigningKey stores a signing key and appends audit; a key the owner
 // holds already (same key id) is agentotp.ErrConflict.
 func (db *DB) CreateSigningKey(ctx context.Context, k *agentotp.SigningKey, audit ...agentotp.AuditEntry) error {
 	err := db.tx(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO signing_keys (`+signingKeyColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			k.ID, k.OwnerID, k.Method, k.KeyID, k.PublicKey, nonNil(k.Credential), k.Name, micros(k.CreatedAt), micros(k.RevokedAt)); err != nil {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO signing_keys (`+storerow.SigningKeyColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, storerow.SigningKeyArgs(k)...); err != nil {
 			return conflictOnDuplicate(err)
 		}
 		return db.appendAudit(ctx, tx, audit)
@@ -39,8 +27,8 @@ func (db *DB) CreateSigningKey(ctx context.Context, k *agentotp.SigningKey, audi
 
 // ListSigningKeys returns the owner's signing keys, oldest first.
 func (db *DB) ListSigningKeys(ctx context.Context, ownerID string) ([]*agentotp.SigningKey, error) {
-	return list(ctx, db, "list signing keys", scanSigningKey,
-		`SELECT `+signingKeyColumns+` FROM signing_keys WHERE owner_id = ? ORDER BY created_at, id`, ownerID)
+	return list(ctx, db, "list signing keys", storerow.ScanSigningKey,
+		`SELECT `+storerow.SigningKeyColumns+` FROM signing_keys WHERE owner_id = ? ORDER BY created_at, id`, ownerID)
 }
 
 // RevokeSigningKey marks a key of the owner revoked at at (a key revoked
@@ -49,7 +37,7 @@ func (db *DB) ListSigningKeys(ctx context.Context, ownerID string) ([]*agentotp.
 func (db *DB) RevokeSigningKey(ctx context.Context, ownerID, id string, at time.Time, audit ...agentotp.AuditEntry) error {
 	err := db.tx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE signing_keys SET revoked_at = CASE WHEN revoked_at = 0 THEN ? ELSE revoked_at END
-			WHERE id = ? AND owner_id = ?`, micros(at), id, ownerID)
+			WHERE id = ? AND owner_id = ?`, storerow.Micros(at), id, ownerID)
 		if err != nil {
 			return err
 		}
@@ -64,12 +52,4 @@ func (db *DB) RevokeSigningKey(ctx context.Context, ownerID, id string, at time.
 		return fmt.Errorf("sqlite: revoke signing key %s: %w", id, err)
 	}
 	return nil
-}
-
-// nonNil keeps an absent BLOB as an empty one (the column is NOT NULL).
-func nonNil(b []byte) []byte {
-	if b == nil {
-		return []byte{}
-	}
-	return b
 }

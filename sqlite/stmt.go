@@ -3,12 +3,14 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+
+	"github.com/agentotp/agentotp/internal/storerow"
 )
 
 // The statements of the hot paths (a request's creation, its updates, a
 // message's record, a request's read).
 const (
-	sqlInsertRequest = `INSERT INTO requests (` + requestColumns + `)
+	sqlInsertRequest = `INSERT INTO requests (` + storerow.RequestColumns + `)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	sqlUpdateRequest = `UPDATE requests SET
 		test = ?, status = ?, reason = ?, expected_sender = ?, filter = ?,
@@ -18,7 +20,7 @@ const (
 		WHERE id = ? AND version = ?`
 	sqlRecordMessage = `INSERT INTO messages_seen (source_id, external_id, seen_at) VALUES (?, ?, ?)
 		ON CONFLICT (source_id, external_id) DO NOTHING`
-	sqlGetRequest = `SELECT ` + requestColumns + ` FROM requests WHERE id = ?`
+	sqlGetRequest = `SELECT ` + storerow.RequestColumns + ` FROM requests WHERE id = ?`
 )
 
 // execTx runs the write statement q in tx (prepared once per connection,

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/agentotp/agentotp"
+	"github.com/agentotp/agentotp/internal/storerow"
 )
 
 // SaveTelegramLinkCode stores the owner's link code, replacing an earlier one.
@@ -15,7 +16,7 @@ func (db *DB) SaveTelegramLinkCode(ctx context.Context, c *agentotp.TelegramLink
 	err := db.tx(ctx, func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO telegram_link_codes (owner_id, code_hash, created_at, expires_at) VALUES (?, ?, ?, ?)
 			ON CONFLICT (owner_id) DO UPDATE SET code_hash = excluded.code_hash, created_at = excluded.created_at, expires_at = excluded.expires_at`,
-			c.OwnerID, c.CodeHash, micros(c.CreatedAt), micros(c.ExpiresAt)); err != nil {
+			c.OwnerID, c.CodeHash, storerow.Micros(c.CreatedAt), storerow.Micros(c.ExpiresAt)); err != nil {
 			return err
 		}
 		return db.appendAudit(ctx, tx, audit)
@@ -26,20 +27,10 @@ func (db *DB) SaveTelegramLinkCode(ctx context.Context, c *agentotp.TelegramLink
 	return nil
 }
 
-func scanTelegramLinkCode(s rowScanner) (*agentotp.TelegramLinkCode, error) {
-	var c agentotp.TelegramLinkCode
-	var created, expires int64
-	if err := s.Scan(&c.OwnerID, &c.CodeHash, &created, &expires); err != nil {
-		return nil, err
-	}
-	c.CreatedAt, c.ExpiresAt = fromMicros(created), fromMicros(expires)
-	return &c, nil
-}
-
 // ListTelegramLinkCodes returns the link codes still valid at now.
 func (db *DB) ListTelegramLinkCodes(ctx context.Context, now time.Time) ([]*agentotp.TelegramLinkCode, error) {
-	return list(ctx, db, "list telegram link codes", scanTelegramLinkCode, `SELECT owner_id, code_hash, created_at, expires_at FROM telegram_link_codes
-		WHERE expires_at > ? ORDER BY owner_id`, micros(now))
+	return list(ctx, db, "list telegram link codes", storerow.ScanTelegramLinkCode, `SELECT owner_id, code_hash, created_at, expires_at FROM telegram_link_codes
+		WHERE expires_at > ? ORDER BY owner_id`, storerow.Micros(now))
 }
 
 // LinkTelegramChat uses up the owner's code and stores the link.
@@ -59,7 +50,7 @@ func (db *DB) LinkTelegramChat(ctx context.Context, link *agentotp.TelegramLink,
 		if _, err := tx.ExecContext(ctx, `INSERT INTO telegram_links (owner_id, chat_id, user_id, username, linked_at) VALUES (?, ?, ?, ?, ?)
 			ON CONFLICT (owner_id) DO UPDATE SET chat_id = excluded.chat_id, user_id = excluded.user_id,
 				username = excluded.username, linked_at = excluded.linked_at`,
-			link.OwnerID, link.ChatID, link.UserID, link.Username, micros(link.LinkedAt)); err != nil {
+			link.OwnerID, link.ChatID, link.UserID, link.Username, storerow.Micros(link.LinkedAt)); err != nil {
 			return conflictOnDuplicate(err)
 		}
 		return db.appendAudit(ctx, tx, audit)
@@ -70,21 +61,9 @@ func (db *DB) LinkTelegramChat(ctx context.Context, link *agentotp.TelegramLink,
 	return nil
 }
 
-const telegramLinkColumns = `owner_id, chat_id, user_id, username, linked_at`
-
-func scanTelegramLink(s rowScanner) (*agentotp.TelegramLink, error) {
-	var l agentotp.TelegramLink
-	var linked int64
-	if err := s.Scan(&l.OwnerID, &l.ChatID, &l.UserID, &l.Username, &linked); err != nil {
-		return nil, err
-	}
-	l.LinkedAt = fromMicros(linked)
-	return &l, nil
-}
-
 // GetTelegramLink returns the owner's link.
 func (db *DB) GetTelegramLink(ctx context.Context, ownerID string) (*agentotp.TelegramLink, error) {
-	l, err := scanTelegramLink(db.read.QueryRowContext(ctx, `SELECT `+telegramLinkColumns+` FROM telegram_links WHERE owner_id = ?`, ownerID))
+	l, err := storerow.ScanTelegramLink(db.read.QueryRowContext(ctx, `SELECT `+storerow.TelegramLinkColumns+` FROM telegram_links WHERE owner_id = ?`, ownerID))
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: get telegram link of owner %s: %w", ownerID, notFound(err))
 	}
@@ -93,7 +72,7 @@ func (db *DB) GetTelegramLink(ctx context.Context, ownerID string) (*agentotp.Te
 
 // GetTelegramLinkByChat returns the link of a chat.
 func (db *DB) GetTelegramLinkByChat(ctx context.Context, chatID int64) (*agentotp.TelegramLink, error) {
-	l, err := scanTelegramLink(db.read.QueryRowContext(ctx, `SELECT `+telegramLinkColumns+` FROM telegram_links WHERE chat_id = ?`, chatID))
+	l, err := storerow.ScanTelegramLink(db.read.QueryRowContext(ctx, `SELECT `+storerow.TelegramLinkColumns+` FROM telegram_links WHERE chat_id = ?`, chatID))
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: get telegram link of chat %d: %w", chatID, notFound(err))
 	}
@@ -114,23 +93,11 @@ func (db *DB) UnlinkTelegramChat(ctx context.Context, ownerID string, audit ...a
 	return nil
 }
 
-const telegramPromptColumns = `token_hash, request_id, owner_id, chat_id, message_id, created_at, closed_at`
-
-func scanTelegramPrompt(s rowScanner) (*agentotp.TelegramPrompt, error) {
-	var p agentotp.TelegramPrompt
-	var created, closed int64
-	if err := s.Scan(&p.TokenHash, &p.RequestID, &p.OwnerID, &p.ChatID, &p.MessageID, &created, &closed); err != nil {
-		return nil, err
-	}
-	p.CreatedAt, p.ClosedAt = fromMicros(created), fromMicros(closed)
-	return &p, nil
-}
-
 // CreateTelegramPrompt stores a prompt.
 func (db *DB) CreateTelegramPrompt(ctx context.Context, p *agentotp.TelegramPrompt) error {
 	err := db.tx(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO telegram_prompts (`+telegramPromptColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-			p.TokenHash, p.RequestID, p.OwnerID, p.ChatID, p.MessageID, micros(p.CreatedAt), micros(p.ClosedAt))
+		_, err := tx.ExecContext(ctx, `INSERT INTO telegram_prompts (`+storerow.TelegramPromptColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+			p.TokenHash, p.RequestID, p.OwnerID, p.ChatID, p.MessageID, storerow.Micros(p.CreatedAt), storerow.Micros(p.ClosedAt))
 		return conflictOnDuplicate(err)
 	})
 	if err != nil {
@@ -158,12 +125,12 @@ func (db *DB) SetTelegramPromptMessage(ctx context.Context, tokenHash []byte, me
 
 // CloseTelegramPrompt marks a prompt closed.
 func (db *DB) CloseTelegramPrompt(ctx context.Context, tokenHash []byte, at time.Time) error {
-	return db.updatePrompt(ctx, "close telegram prompt", `UPDATE telegram_prompts SET closed_at = ? WHERE token_hash = ?`, micros(at), tokenHash)
+	return db.updatePrompt(ctx, "close telegram prompt", `UPDATE telegram_prompts SET closed_at = ? WHERE token_hash = ?`, storerow.Micros(at), tokenHash)
 }
 
 // GetTelegramPrompt returns a prompt by its token's hash.
 func (db *DB) GetTelegramPrompt(ctx context.Context, tokenHash []byte) (*agentotp.TelegramPrompt, error) {
-	p, err := scanTelegramPrompt(db.read.QueryRowContext(ctx, `SELECT `+telegramPromptColumns+` FROM telegram_prompts WHERE token_hash = ?`, tokenHash))
+	p, err := storerow.ScanTelegramPrompt(db.read.QueryRowContext(ctx, `SELECT `+storerow.TelegramPromptColumns+` FROM telegram_prompts WHERE token_hash = ?`, tokenHash))
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: get telegram prompt: %w", notFound(err))
 	}
@@ -172,6 +139,6 @@ func (db *DB) GetTelegramPrompt(ctx context.Context, tokenHash []byte) (*agentot
 
 // ListTelegramPrompts returns the prompts of a request, oldest first.
 func (db *DB) ListTelegramPrompts(ctx context.Context, requestID string) ([]*agentotp.TelegramPrompt, error) {
-	return list(ctx, db, "list telegram prompts", scanTelegramPrompt,
-		`SELECT `+telegramPromptColumns+` FROM telegram_prompts WHERE request_id = ? ORDER BY created_at, token_hash`, requestID)
+	return list(ctx, db, "list telegram prompts", storerow.ScanTelegramPrompt,
+		`SELECT `+storerow.TelegramPromptColumns+` FROM telegram_prompts WHERE request_id = ? ORDER BY created_at, token_hash`, requestID)
 }

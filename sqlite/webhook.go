@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/agentotp/agentotp"
+	"github.com/agentotp/agentotp/internal/storerow"
 )
 
 // Bounds of ListWebhooks.
@@ -49,7 +50,7 @@ func enqueueWebhooks(ctx context.Context, tx *sql.Tx, prev agentotp.Status, r *a
 	if url == "" {
 		return nil
 	}
-	now := micros(time.Now())
+	now := storerow.Micros(time.Now())
 	for _, d := range agentotp.WebhookEvents(prev, r, audit) {
 		if d.ID == "" {
 			d.ID = agentotp.NewID("whk_")
@@ -57,7 +58,7 @@ func enqueueWebhooks(ctx context.Context, tx *sql.Tx, prev agentotp.Status, r *a
 		if _, err := tx.ExecContext(ctx, `INSERT INTO webhook_outbox
 			(id, owner_id, agent_id, request_id, url, status, occurred_at, created_at, state, next_attempt_at, updated_at)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?)`,
-			d.ID, d.OwnerID, d.AgentID, d.RequestID, url, string(d.Status), micros(d.OccurredAt), now, now, now); err != nil {
+			d.ID, d.OwnerID, d.AgentID, d.RequestID, url, string(d.Status), storerow.Micros(d.OccurredAt), now, now, now); err != nil {
 			return fmt.Errorf("queue webhook: %w", conflictOnDuplicate(err))
 		}
 	}
@@ -80,23 +81,6 @@ func failGone(ctx context.Context, tx *sql.Tx, agentID, url string, now int64) e
 	return nil
 }
 
-const webhookColumns = `seq, id, owner_id, agent_id, request_id, url, status, occurred_at, created_at,
-	state, attempts, next_attempt_at, last_attempt_at, last_status, last_error, delivered_at`
-
-func scanWebhook(s rowScanner) (*agentotp.WebhookDelivery, error) {
-	var d agentotp.WebhookDelivery
-	var status, state string
-	var occurred, created, next, last, delivered int64
-	if err := s.Scan(&d.Seq, &d.ID, &d.OwnerID, &d.AgentID, &d.RequestID, &d.URL, &status, &occurred, &created,
-		&state, &d.Attempts, &next, &last, &d.LastStatusCode, &d.LastError, &delivered); err != nil {
-		return nil, err
-	}
-	d.Status, d.State = agentotp.Status(status), agentotp.DeliveryState(state)
-	d.OccurredAt, d.CreatedAt, d.NextAttemptAt = fromMicros(occurred), fromMicros(created), fromMicros(next)
-	d.LastAttemptAt, d.DeliveredAt = fromMicros(last), fromMicros(delivered)
-	return &d, nil
-}
-
 // ClaimWebhooks returns up to limit due deliveries, each the oldest pending
 // delivery of its request, oldest first, and leases them until leaseUntil.
 // Order is kept per request, not per URL: one failing delivery holds back
@@ -107,20 +91,20 @@ func (db *DB) ClaimWebhooks(ctx context.Context, now, leaseUntil time.Time, limi
 	}
 	var out []*agentotp.WebhookDelivery
 	err := db.tx(ctx, func(tx *sql.Tx) error {
-		rows, err := tx.QueryContext(ctx, `SELECT `+webhookColumns+` FROM webhook_outbox AS o
+		rows, err := tx.QueryContext(ctx, `SELECT `+storerow.WebhookColumns+` FROM webhook_outbox AS o
 			WHERE o.state = 'pending' AND o.next_attempt_at <= ?
 			AND NOT EXISTS (SELECT 1 FROM webhook_outbox AS p
 				WHERE p.state = 'pending' AND p.request_id = o.request_id AND p.seq < o.seq)
-			ORDER BY o.seq LIMIT ?`, micros(now), limit)
+			ORDER BY o.seq LIMIT ?`, storerow.Micros(now), limit)
 		if err != nil {
 			return err
 		}
-		if out, err = collect(rows, scanWebhook); err != nil {
+		if out, err = collect(rows, storerow.ScanWebhook); err != nil {
 			return err
 		}
 		for _, d := range out {
 			if _, err := tx.ExecContext(ctx, `UPDATE webhook_outbox SET next_attempt_at = ? WHERE seq = ?`,
-				micros(leaseUntil), d.Seq); err != nil {
+				storerow.Micros(leaseUntil), d.Seq); err != nil {
 				return err
 			}
 			d.NextAttemptAt = leaseUntil.UTC().Truncate(time.Microsecond)
@@ -142,8 +126,8 @@ func (db *DB) SaveWebhookAttempt(ctx context.Context, d *agentotp.WebhookDeliver
 	err := db.tx(ctx, func(tx *sql.Tx) error {
 		return changed(tx.ExecContext(ctx, `UPDATE webhook_outbox SET state = ?, attempts = ?, next_attempt_at = ?,
 			last_attempt_at = ?, last_status = ?, last_error = ?, delivered_at = ?, updated_at = ? WHERE id = ?`,
-			string(d.State), d.Attempts, micros(d.NextAttemptAt), micros(d.LastAttemptAt), d.LastStatusCode,
-			truncate(d.LastError, 500), micros(d.DeliveredAt), micros(time.Now()), d.ID))
+			string(d.State), d.Attempts, storerow.Micros(d.NextAttemptAt), storerow.Micros(d.LastAttemptAt), d.LastStatusCode,
+			storerow.Truncate(d.LastError, 500), storerow.Micros(d.DeliveredAt), storerow.Micros(time.Now()), d.ID))
 	})
 	if err != nil {
 		return fmt.Errorf("sqlite: save webhook attempt %s: %w", d.ID, err)
@@ -151,23 +135,15 @@ func (db *DB) SaveWebhookAttempt(ctx context.Context, d *agentotp.WebhookDeliver
 	return nil
 }
 
-// truncate cuts s to at most n bytes, dropping a rune cut in half.
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return strings.ToValidUTF8(s[:n], "")
-}
-
 // WebhookGone stops url for the agent after a 410 Gone: its pending
 // deliveries there fail, and later ones are recorded failed (failGone)
 // until SetAgentWebhookURL.
 func (db *DB) WebhookGone(ctx context.Context, agentID, url, reason string, at time.Time) (int, error) {
 	var n int64
-	reason = truncate(reason, 500)
+	reason = storerow.Truncate(reason, 500)
 	err := db.tx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE webhook_outbox SET state = 'failed', last_error = ?, updated_at = ?
-			WHERE state = 'pending' AND agent_id = ? AND url = ?`, reason, micros(at), agentID, url)
+			WHERE state = 'pending' AND agent_id = ? AND url = ?`, reason, storerow.Micros(at), agentID, url)
 		if err != nil {
 			return err
 		}
@@ -176,7 +152,7 @@ func (db *DB) WebhookGone(ctx context.Context, agentID, url, reason string, at t
 		}
 		_, err = tx.ExecContext(ctx, `INSERT INTO webhook_gone (agent_id, url, reason, gone_at) VALUES (?, ?, ?, ?)
 			ON CONFLICT (agent_id, url) DO UPDATE SET reason = excluded.reason, gone_at = excluded.gone_at`,
-			agentID, url, reason, micros(at))
+			agentID, url, reason, storerow.Micros(at))
 		return err
 	})
 	if err != nil {
@@ -187,7 +163,7 @@ func (db *DB) WebhookGone(ctx context.Context, agentID, url, reason string, at t
 
 // GetWebhook returns one delivery of the owner.
 func (db *DB) GetWebhook(ctx context.Context, ownerID, id string) (*agentotp.WebhookDelivery, error) {
-	d, err := scanWebhook(db.read.QueryRowContext(ctx, `SELECT `+webhookColumns+` FROM webhook_outbox WHERE id = ? AND owner_id = ?`, id, ownerID))
+	d, err := storerow.ScanWebhook(db.read.QueryRowContext(ctx, `SELECT `+storerow.WebhookColumns+` FROM webhook_outbox WHERE id = ? AND owner_id = ?`, id, ownerID))
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: get webhook %s: %w", id, notFound(err))
 	}
@@ -215,7 +191,7 @@ func (db *DB) ListWebhooks(ctx context.Context, q agentotp.WebhookQuery) ([]*age
 	if q.State != "" {
 		where, args = append(where, "state = ?"), append(args, string(q.State))
 	}
-	return list(ctx, db, "list webhooks", scanWebhook, `SELECT `+webhookColumns+` FROM webhook_outbox
+	return list(ctx, db, "list webhooks", storerow.ScanWebhook, `SELECT `+storerow.WebhookColumns+` FROM webhook_outbox
 		WHERE `+strings.Join(where, " AND ")+` ORDER BY seq DESC LIMIT ?`, append(args, limit)...)
 }
 
@@ -231,7 +207,7 @@ func (db *DB) RetryWebhook(ctx context.Context, ownerID, id string, at time.Time
 			return fmt.Errorf("the delivery is %s, not failed: %w", state, agentotp.ErrConflict)
 		}
 		_, err = tx.ExecContext(ctx, `UPDATE webhook_outbox SET state = 'pending', next_attempt_at = ?, created_at = ?, updated_at = ?
-			WHERE id = ?`, micros(at), micros(at), micros(at), id)
+			WHERE id = ?`, storerow.Micros(at), storerow.Micros(at), storerow.Micros(at), id)
 		return err
 	})
 	if err != nil {
@@ -244,7 +220,7 @@ func (db *DB) RetryWebhook(ctx context.Context, ownerID, id string, at time.Time
 func (db *DB) PruneWebhooks(ctx context.Context, before time.Time) (int, error) {
 	var n int64
 	err := db.tx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `DELETE FROM webhook_outbox WHERE state <> 'pending' AND updated_at < ?`, micros(before))
+		res, err := tx.ExecContext(ctx, `DELETE FROM webhook_outbox WHERE state <> 'pending' AND updated_at < ?`, storerow.Micros(before))
 		if err != nil {
 			return err
 		}

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/agentotp/agentotp/internal/storerow"
 )
 
 // keepPrevWebhookSecret keeps the agent's current webhook secret (still
@@ -14,7 +16,7 @@ func keepPrevWebhookSecret(ctx context.Context, tx *sql.Tx, agentID, ownerID str
 	_, err := tx.ExecContext(ctx, `INSERT INTO agent_prev_webhook_secrets (agent_id, webhook_secret, until)
 		SELECT id, webhook_secret, ? FROM agents WHERE id = ? AND owner_id = ?
 		ON CONFLICT (agent_id) DO UPDATE SET webhook_secret = excluded.webhook_secret, until = excluded.until`,
-		micros(until), agentID, ownerID)
+		storerow.Micros(until), agentID, ownerID)
 	return err
 }
 
@@ -25,7 +27,7 @@ func (db *DB) PreviousWebhookSecret(ctx context.Context, ownerID, agentID string
 	var sealed string
 	err := db.read.QueryRowContext(ctx, `SELECT p.webhook_secret FROM agent_prev_webhook_secrets AS p
 		JOIN agents AS a ON a.id = p.agent_id
-		WHERE p.agent_id = ? AND a.owner_id = ? AND p.until > ?`, agentID, ownerID, micros(now)).Scan(&sealed)
+		WHERE p.agent_id = ? AND a.owner_id = ? AND p.until > ?`, agentID, ownerID, storerow.Micros(now)).Scan(&sealed)
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", nil
 	}
