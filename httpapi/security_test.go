@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -239,13 +240,24 @@ func TestNoPlaintextAtRest(t *testing.T) {
 		t.Fatal("no logs captured")
 	}
 	for _, s := range secrets {
-		if bytes.Contains(logs, []byte(s)) {
+		if holdsSecret(logs, s) {
 			t.Errorf("log holds secret %q", s)
 		}
-		if bytes.Contains(export.Bytes(), []byte(s)) {
+		if holdsSecret(export.Bytes(), s) {
 			t.Errorf("audit export holds secret %q", s)
 		}
 	}
+}
+
+// holdsSecret reports whether b holds s. A code is six digits, which a
+// log holds by chance inside longer numbers (a timestamp's nanoseconds, a
+// duration's decimals: seen once in the 10,000-live run), so a code counts
+// only where no digit or decimal point touches it, as it stands in a text.
+func holdsSecret(b []byte, s string) bool {
+	if strings.Trim(s, "0123456789") != "" {
+		return bytes.Contains(b, []byte(s))
+	}
+	return regexp.MustCompile(`(^|[^0-9.])` + s + `([^0-9]|$)`).Match(b)
 }
 
 // TestMatchingRules: a message received before a request never matches

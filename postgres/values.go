@@ -67,7 +67,7 @@ func list[T any](ctx context.Context, db *Store, what string, scan func(storerow
 // params collects the arguments of a query built piece by piece.
 type params []any
 
-// add appends v and returns its placeholder ($n).
+// add appends v and returns the parameter that stands for it ($n).
 func (p *params) add(v any) string {
 	*p = append(*p, v)
 	return "$" + strconv.Itoa(len(*p))

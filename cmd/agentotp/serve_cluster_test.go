@@ -275,7 +275,9 @@ func TestLeaseRunsOnceInTheCluster(t *testing.T) {
 		}
 		ctx, cancel := context.WithCancel(context.Background())
 		r := &leaseRelay{store: st, gate: &leaseGate{}, cancel: cancel, done: make(chan error, 1)}
-		c := (&leaseRunner{c: st, ttl: time.Second, log: log}).component("work", r.gate, fn)
+		// A ttl of 3 s leaves a renewal 2 s to answer before its holder
+		// lets go: with 1 s, a loaded machine let the lease lapse.
+		c := (&leaseRunner{c: st, ttl: 3 * time.Second, log: log}).component("work", r.gate, fn)
 		go func() { r.done <- c.run(ctx) }()
 		relays[i] = r
 		t.Cleanup(func() { cancel(); <-r.done; st.Close() })
@@ -294,7 +296,7 @@ func TestLeaseRunsOnceInTheCluster(t *testing.T) {
 		return nil, nil
 	}
 	h, _ := holder()
-	time.Sleep(2 * time.Second) // several renewals
+	time.Sleep(3500 * time.Millisecond) // three renewals
 	if h2, _ := holder(); h2 != h {
 		t.Fatal("the lease moved while its holder renewed it")
 	}

@@ -3,7 +3,7 @@
 // two schemas have the same tables, columns and value kinds (times as
 // unix microseconds, booleans as 0/1, structured values as JSON text), so
 // a row is encoded and scanned the same way in both. The SQL text, whose
-// placeholders differ, stays in each store.
+// parameter markers differ (? and $n), stays in each store.
 package storerow
 
 import "time"
