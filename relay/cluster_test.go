@@ -156,14 +156,7 @@ func TestClusterWakesEveryRelay(t *testing.T) {
 	nodes, tokens, ownerID := newCluster(t, 3, httpapi.DefaultConfig())
 	a, b, c := nodes[0], nodes[1], nodes[2]
 	ctx := testCtx(t)
-	na, err := a.owner(tokens[0]).CreateAgent(ctx, "shop-agent", false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	src, err := c.owner(tokens[2]).CreateSource(ctx, "phone", "sms")
-	if err != nil {
-		t.Fatal(err)
-	}
+	na, src := fleet(t, ctx, a, tokens[0], c, tokens[2])
 	agentA, agentB := a.agent(na.APIKey), b.agent(na.APIKey)
 
 	feed, release := b.svc.WatchOwner(ownerID)
@@ -288,14 +281,7 @@ func TestClusterDroppedListenerLosesNoWakeup(t *testing.T) {
 	nodes, tokens, _ := newCluster(t, 2, httpapi.DefaultConfig())
 	a, b := nodes[0], nodes[1]
 	ctx := testCtx(t)
-	na, err := b.owner(tokens[1]).CreateAgent(ctx, "shop-agent", false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	src, err := a.owner(tokens[0]).CreateSource(ctx, "phone", "sms")
-	if err != nil {
-		t.Fatal(err)
-	}
+	na, src := fleet(t, ctx, b, tokens[1], a, tokens[0])
 	agentA, agentB := a.agent(na.APIKey), b.agent(na.APIKey)
 	first, _ := newRequest(t, ctx, agentA) // loads the owner's part of A's index
 
@@ -488,14 +474,7 @@ func TestClusterMessageBeforeTheNote(t *testing.T) {
 	t.Cleanup(func() { close(release) })
 	a, b := nodes[0], nodes[1]
 	ctx := testCtx(t)
-	na, err := a.owner(tokens[0]).CreateAgent(ctx, "shop-agent", false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	src, err := a.owner(tokens[0]).CreateSource(ctx, "phone", "sms")
-	if err != nil {
-		t.Fatal(err)
-	}
+	na, src := fleet(t, ctx, a, tokens[0], a, tokens[0])
 	phone := b.source(src.Token)
 	// B's index of the owner is loaded (a message that feeds nothing).
 	if res, err := phone.Send(ctx, client.Message{Source: "sms", Sender: "+15550009999", Text: "Your code is 100200"}); err != nil || res.Matched {
@@ -518,4 +497,19 @@ func TestClusterMessageBeforeTheNote(t *testing.T) {
 	if res, err := phone.Send(ctx, client.Message{Source: "sms", Sender: "+15550001111", Text: "Your code is 551902"}); err != nil || res.Matched {
 		t.Fatalf("the message again = %+v, %v; want unmatched", res, err)
 	}
+}
+
+// fleet makes an agent through relay ag and an SMS source through relay
+// sr, each with its relay's owner token.
+func fleet(t *testing.T, ctx context.Context, ag *clusterNode, agToken string, sr *clusterNode, srToken string) (*client.NewAgent, *client.NewSource) {
+	t.Helper()
+	na, err := ag.owner(agToken).CreateAgent(ctx, "shop-agent", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, err := sr.owner(srToken).CreateSource(ctx, "phone", "sms")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return na, src
 }
