@@ -170,10 +170,14 @@ func fileURI(abs string) string {
 
 // writeDSN is the data source name of the write connection to the
 // database at the file: URI uri: WAL, synchronous NORMAL, secure_delete,
-// foreign keys, IMMEDIATE transactions.
+// foreign keys, IMMEDIATE transactions, and temporary files in memory
+// (temp_store MEMORY): the savepoint of each write of a group commit keeps
+// the pages it changes in a sub-journal, which then lives in memory rather
+// than in a temporary file written page by page, so the pages of a
+// request's ciphertext are never copied to another file on disk.
 func writeDSN(uri string) string {
 	return fmt.Sprintf("%s?_pragma=busy_timeout(%d)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)"+
-		"&_pragma=synchronous(NORMAL)&_pragma=secure_delete(1)&_txlock=immediate", uri, busyTimeout.Milliseconds())
+		"&_pragma=synchronous(NORMAL)&_pragma=secure_delete(1)&_pragma=temp_store(MEMORY)&_txlock=immediate", uri, busyTimeout.Milliseconds())
 }
 
 // Close closes the database. It first lets SQLite refresh the statistics
