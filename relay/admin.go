@@ -93,6 +93,7 @@ func (s *Service) RotateAgent(ctx context.Context, ownerID, id string, grace tim
 	e := s.audit(ownerID, agentotp.ActorOwner, agentotp.AuditAgentRotated, now)
 	e.AgentID = a.ID
 	e.Details = map[string]string{"key_prefix": cred.Prefix, "grace_seconds": fmt.Sprint(int(grace.Seconds()))}
+	defer s.creds.changed() // the old key's revocation time is set
 	if err := s.store.RotateAgentKey(ctx, a, cred, now.Add(grace), e); err != nil {
 		return nil, fmt.Errorf("rotate agent: %w", err)
 	}
@@ -105,6 +106,7 @@ func (s *Service) RevokeAgent(ctx context.Context, ownerID, id string) (*agentot
 	now := s.Now()
 	e := s.audit(ownerID, agentotp.ActorOwner, agentotp.AuditAgentRevoked, now)
 	e.AgentID = id
+	defer s.creds.changed()
 	err := s.store.RevokeAgent(ctx, ownerID, id, now, e)
 	if errors.Is(err, agentotp.ErrNotFound) {
 		return nil, agentotp.Errorf(agentotp.ENotFound, "no such agent")
@@ -200,6 +202,7 @@ func (s *Service) RevokeSource(ctx context.Context, ownerID, id string) (*agento
 	now := s.Now()
 	e := s.audit(ownerID, agentotp.ActorOwner, agentotp.AuditSourceRevoked, now)
 	e.SourceID = id
+	defer s.creds.changed()
 	err := s.store.RevokeSource(ctx, ownerID, id, now, e)
 	if errors.Is(err, agentotp.ErrNotFound) {
 		return nil, agentotp.Errorf(agentotp.ENotFound, "no such source")

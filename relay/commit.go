@@ -38,6 +38,11 @@ func (s *Service) commitSeen(ctx context.Context, r *agentotp.Request, prev int6
 // published tells the broker and the notifiers of a change (or a new
 // request) that the store has taken.
 func (s *Service) published(ctx context.Context, r *agentotp.Request, e agentotp.AuditEntry) {
+	if (e.Action == agentotp.AuditRequestApproved || e.Action == agentotp.AuditRequestDenied) && e.Details[detailStatement] != "" {
+		if a, err := signedFromAudit(&e); err == nil {
+			s.approvals.put(r.ID, a)
+		}
+	}
 	s.index.apply(r, s.Now())
 	s.broker.Publish(r.OwnerID, r.ID)
 	s.emit(ctx, r, e.Action, e.Actor, e.At)

@@ -47,6 +47,7 @@ func (s *Service) replaceOwnerTokens(ctx context.Context, ownerID string, revoke
 	if revoked != "" {
 		e.Details["revoked"] = revoked
 	}
+	defer s.creds.changed()
 	prefixes, err := s.store.ReplaceOwnerTokens(ctx, ownerID, revoke, cred, now, e)
 	if errors.Is(err, agentotp.ErrNotFound) {
 		return nil, errAuth

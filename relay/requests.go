@@ -26,8 +26,8 @@ type CreateRequestInput struct {
 	IncludeMessage bool
 }
 
-// validate checks the input and returns the parsed key.
-func (in *CreateRequestInput) validate() (*seal.PublicKey, error) {
+// validate checks the input and returns the key, parsed by parse.
+func (in *CreateRequestInput) validate(parse func(string) (*seal.PublicKey, error)) (*seal.PublicKey, error) {
 	var v agentotp.ValidationErrors
 	switch n := utf8.RuneCountInString(in.Reason); {
 	case !utf8.ValidString(in.Reason):
@@ -48,7 +48,7 @@ func (in *CreateRequestInput) validate() (*seal.PublicKey, error) {
 	if in.PublicKey == "" {
 		v.Add("public_key", "is required")
 	} else {
-		k, err := seal.ParsePublicKey(in.PublicKey)
+		k, err := parse(in.PublicKey)
 		if err != nil {
 			// seal's message names the field already.
 			v.Add("public_key", "%s", strings.TrimPrefix(err.Error(), "public_key: "))
@@ -115,7 +115,7 @@ func (s *Service) CreateRequest(ctx context.Context, p *Principal, in CreateRequ
 	if !p.IsAgent() {
 		return nil, errAuth
 	}
-	key, err := in.validate()
+	key, err := in.validate(s.keys.parse)
 	if err != nil {
 		return nil, err
 	}

@@ -44,6 +44,10 @@ type Service struct {
 	// relays, whose changes the index hears of a moment late.
 	shared atomic.Bool
 	waits  waitClock // deadlines of long-polls and event streams (waitclock.go)
+
+	keys      keyCache      // parsed public keys (caches.go)
+	creds     credCache     // credentials behind bearer tokens
+	approvals approvalCache // decisions' signed statements
 }
 
 // New returns a service over store.
@@ -103,6 +107,17 @@ func (s *Service) Authenticate(ctx context.Context, token string) (*Principal, e
 		return nil, errAuth
 	}
 	hash := agentotp.HashToken(token)
+	now := s.Now()
+	cached := !s.shared.Load() // another relay may revoke what a shared store holds
+	if cached {
+		if cred, p, ok := s.creds.get(hash, now); ok {
+			if cred.Kind != kind || !cred.Verify(token, now) {
+				return nil, errAuth
+			}
+			return &p, nil
+		}
+	}
+	gen := s.creds.generation()
 	cred, err := s.store.FindCredential(ctx, hash)
 	if errors.Is(err, agentotp.ErrNotFound) {
 		return nil, errAuth
@@ -110,7 +125,7 @@ func (s *Service) Authenticate(ctx context.Context, token string) (*Principal, e
 	if err != nil {
 		return nil, fmt.Errorf("authenticate: %w", err)
 	}
-	if cred.Kind != kind || !cred.Verify(token, s.Now()) {
+	if cred.Kind != kind || !cred.Verify(token, now) {
 		return nil, errAuth
 	}
 	p := &Principal{Kind: cred.Kind, OwnerID: cred.OwnerID, AgentID: cred.AgentID, SourceID: cred.SourceID, KeyHash: fmt.Sprintf("%x", hash[:12])}
@@ -138,6 +153,9 @@ func (s *Service) Authenticate(ctx context.Context, token string) (*Principal, e
 		if !src.Active() {
 			return nil, errAuth
 		}
+	}
+	if cached {
+		s.creds.put(gen, hash, cred, *p, now)
 	}
 	return p, nil
 }

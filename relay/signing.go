@@ -184,6 +184,9 @@ func (s *Service) Approval(ctx context.Context, r *agentotp.Request) (*approval.
 	if r.DecidedAt.IsZero() {
 		return nil, nil
 	}
+	if a := s.approvals.get(r.ID); a != nil {
+		return a, nil
+	}
 	es, err := s.store.ListAudit(ctx, agentotp.AuditQuery{OwnerID: r.OwnerID, RequestID: r.ID})
 	if err != nil {
 		return nil, fmt.Errorf("approval of %s: %w", r.ID, err)

@@ -1,0 +1,161 @@
+package relay_test
+
+import (
+	"context"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/agentotp/agentotp"
+	"github.com/agentotp/agentotp/relay"
+	"github.com/agentotp/agentotp/sqlite"
+)
+
+// testClock is a settable clock for the service.
+type testClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *testClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *testClock) Add(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+// TestRevocationBeatsTheCredentialCache: the service keeps the
+// credentials behind tokens in memory; every way a token stops working
+// still stops it at once (or, for a rotated key, when its grace ends),
+// although the token was used, and so cached, just before.
+func TestRevocationBeatsTheCredentialCache(t *testing.T) {
+	type fixture struct {
+		svc   *relay.Service
+		clock *testClock
+		owner string
+		token string
+	}
+	cases := []struct {
+		name   string
+		token  func(t *testing.T, f *fixture) string
+		change func(t *testing.T, f *fixture, token string)
+		grace  time.Duration // the token keeps working this long after the change
+	}{
+		{
+			name:  "agent revoked",
+			token: func(t *testing.T, f *fixture) string { return newAgentKey(t, f.svc, f.owner) },
+			change: func(t *testing.T, f *fixture, token string) {
+				p := mustAuth(t, f.svc, token)
+				if _, err := f.svc.RevokeAgent(context.Background(), f.owner, p.AgentID); err != nil {
+					t.Fatal(err)
+				}
+			},
+		},
+		{
+			name:  "agent key rotated, after its grace",
+			token: func(t *testing.T, f *fixture) string { return newAgentKey(t, f.svc, f.owner) },
+			change: func(t *testing.T, f *fixture, token string) {
+				p := mustAuth(t, f.svc, token)
+				if _, err := f.svc.RotateAgent(context.Background(), f.owner, p.AgentID, 5*time.Second); err != nil {
+					t.Fatal(err)
+				}
+			},
+			grace: 5 * time.Second, // shorter than the cache keeps an entry
+		},
+		{
+			name: "source revoked",
+			token: func(t *testing.T, f *fixture) string {
+				ns, err := f.svc.CreateSource(context.Background(), f.owner, "phone", agentotp.SourceKindSMS)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return ns.Token
+			},
+			change: func(t *testing.T, f *fixture, token string) {
+				p := mustAuth(t, f.svc, token)
+				if _, err := f.svc.RevokeSource(context.Background(), f.owner, p.SourceID); err != nil {
+					t.Fatal(err)
+				}
+			},
+		},
+		{
+			name:  "owner token rotated",
+			token: func(t *testing.T, f *fixture) string { return newOwnerToken(t, f.svc, f.owner) },
+			change: func(t *testing.T, f *fixture, token string) {
+				if _, err := f.svc.RotateOwnerToken(context.Background(), f.owner, token); err != nil {
+					t.Fatal(err)
+				}
+			},
+		},
+		{
+			name:  "owner tokens revoked",
+			token: func(t *testing.T, f *fixture) string { return newOwnerToken(t, f.svc, f.owner) },
+			change: func(t *testing.T, f *fixture, token string) {
+				if _, err := f.svc.RevokeOwnerTokens(context.Background(), f.owner); err != nil {
+					t.Fatal(err)
+				}
+			},
+		},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := context.Background()
+			store, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "db"), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { store.Close() })
+			clock := &testClock{t: time.Date(2026, 12, 2, 12, 0, 0, 0, time.UTC)}
+			svc := relay.New(store, nil, relay.Config{PublicURL: "http://relay.test", Now: clock.Now})
+			o, _, err := svc.EnsureOwner(ctx, "me", false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			f := &fixture{svc: svc, clock: clock, owner: o.ID}
+			token := tc.token(t, f)
+			mustAuth(t, svc, token) // read from the store, and kept
+			mustAuth(t, svc, token) // from the cache
+			tc.change(t, f, token)
+			if tc.grace > 0 {
+				mustAuth(t, svc, token)
+				clock.Add(tc.grace)
+			}
+			if _, err := svc.Authenticate(ctx, token); agentotp.ErrorCode(err) != agentotp.EAuthentication {
+				t.Fatalf("after the change the token still authenticates: %v", err)
+			}
+		})
+	}
+}
+
+func mustAuth(t *testing.T, svc *relay.Service, token string) *relay.Principal {
+	t.Helper()
+	p, err := svc.Authenticate(context.Background(), token)
+	if err != nil {
+		t.Fatalf("authenticate: %v", err)
+	}
+	return p
+}
+
+func newAgentKey(t *testing.T, svc *relay.Service, owner string) string {
+	t.Helper()
+	na, err := svc.CreateAgent(context.Background(), owner, "a", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return na.APIKey
+}
+
+func newOwnerToken(t *testing.T, svc *relay.Service, owner string) string {
+	t.Helper()
+	nt, err := svc.RevokeOwnerTokens(context.Background(), owner) // issues a fresh one
+	if err != nil {
+		t.Fatal(err)
+	}
+	return nt.Token
+}
