@@ -159,3 +159,41 @@ func newOwnerToken(t *testing.T, svc *relay.Service, owner string) string {
 	}
 	return nt.Token
 }
+
+// TestSourceKindBoundsItsChannels: a source delivers only the channels of
+// its kind, whether the relay read the source for this call or kept it
+// from an earlier one.
+func TestSourceKindBoundsItsChannels(t *testing.T) {
+	cases := []struct {
+		kind    agentotp.SourceKind
+		channel agentotp.Channel
+		ok      bool
+	}{
+		{agentotp.SourceKindSMS, agentotp.ChannelSMS, true},
+		{agentotp.SourceKindSMS, agentotp.ChannelEmail, false},
+		{agentotp.SourceKindEmail, agentotp.ChannelEmail, true},
+		{agentotp.SourceKindEmail, agentotp.ChannelSMS, false},
+		{agentotp.SourceKindGeneric, agentotp.ChannelSMS, true},
+		{agentotp.SourceKindGeneric, agentotp.ChannelEmail, true},
+	}
+	svc, _, owner := newService(t)
+	ctx := context.Background()
+	for _, tc := range cases {
+		t.Run(string(tc.kind)+"/"+string(tc.channel), func(t *testing.T) {
+			ns, err := svc.CreateSource(ctx, owner, "src", tc.kind)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, round := range []string{"read", "kept"} {
+				p := mustAuth(t, svc, ns.Token)
+				_, err := svc.Ingest(ctx, p, relay.IncomingMessage{Source: tc.channel, Sender: "ACME", Text: "Your code is 123987"})
+				switch {
+				case tc.ok && err != nil:
+					t.Fatalf("%s: refused: %v", round, err)
+				case !tc.ok && agentotp.ErrorCode(err) != agentotp.EValidation:
+					t.Fatalf("%s: a %s source delivered %s: %v", round, tc.kind, tc.channel, err)
+				}
+			}
+		})
+	}
+}

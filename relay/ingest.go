@@ -128,9 +128,12 @@ func (s *Service) Ingest(ctx context.Context, p *Principal, in IncomingMessage) 
 	var dedupeKey, actor, testAgent string
 	switch {
 	case p.IsSource():
-		src, err := s.store.GetSource(ctx, p.OwnerID, p.SourceID)
-		if err != nil {
-			return nil, fmt.Errorf("ingest: %w", err)
+		src := &agentotp.Source{Kind: p.SourceKind}
+		if src.Kind == "" {
+			var err error
+			if src, err = s.store.GetSource(ctx, p.OwnerID, p.SourceID); err != nil {
+				return nil, fmt.Errorf("ingest: %w", err)
+			}
 		}
 		if err := in.decode(); err != nil {
 			return nil, err

@@ -82,7 +82,10 @@ type Principal struct {
 	OwnerID  string
 	AgentID  string // agents
 	SourceID string // sources
-	Test     bool   // an ak_test_ key
+	// SourceKind is the source's kind, when Authenticate read it; ""
+	// means Ingest reads it from the store.
+	SourceKind agentotp.SourceKind
+	Test       bool // an ak_test_ key
 	// KeyHash identifies the credential (its hash) for rate limiting.
 	KeyHash string
 }
@@ -153,6 +156,7 @@ func (s *Service) Authenticate(ctx context.Context, token string) (*Principal, e
 		if !src.Active() {
 			return nil, errAuth
 		}
+		p.SourceKind = src.Kind // a source's kind never changes
 	}
 	if cached {
 		s.creds.put(gen, hash, cred, *p, now)
