@@ -97,19 +97,18 @@ func (db *DB) updateRequest(ctx context.Context, r *agentotp.Request, prevVersio
 				return agentotp.ErrDuplicateMessage
 			}
 		}
-		if r.Status.Final() {
-			// Is ciphertext about to be erased? Then the log is to be
-			// checkpointed after the commit.
-			err := tx.QueryRowContext(ctx, `SELECT payload IS NOT NULL OR content IS NOT NULL FROM requests
-				WHERE id = ? AND version = ?`, r.ID, prevVersion).Scan(&erased)
-			if err != nil && !errors.Is(err, sql.ErrNoRows) {
-				return err
-			}
-		}
-		prevStatus, err := storedStatus(ctx, tx, r.ID, prevVersion) // for the webhook outbox
-		if err != nil {
+		// The stored status (for the webhook outbox) and whether the row
+		// holds ciphertext, which a final status erases: then the log is
+		// to be checkpointed after the commit. No row: the version is
+		// stale, which the update finds.
+		var prevStatus agentotp.Status
+		var held bool
+		err := tx.QueryRowContext(ctx, `SELECT status, payload IS NOT NULL OR content IS NOT NULL FROM requests
+			WHERE id = ? AND version = ?`, r.ID, prevVersion).Scan(&prevStatus, &held)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
 			return err
 		}
+		erased = held && r.Status.Final()
 		res, err := db.execTx(ctx, tx, sqlUpdateRequest, storerow.RequestUpdateArgs(r, row, r.ID, prevVersion)...)
 		if err != nil {
 			return err

@@ -18,20 +18,6 @@ const (
 	maxWebhookPage     = 500
 )
 
-// storedStatus returns the status of the request's row at version, or ""
-// when there is no such row (UpdateRequest then reports the conflict).
-func storedStatus(ctx context.Context, tx *sql.Tx, id string, version int64) (agentotp.Status, error) {
-	var st string
-	err := tx.QueryRowContext(ctx, `SELECT status FROM requests WHERE id = ? AND version = ?`, id, version).Scan(&st)
-	if errors.Is(err, sql.ErrNoRows) {
-		return "", nil
-	}
-	if err != nil {
-		return "", err
-	}
-	return agentotp.Status(st), nil
-}
-
 // enqueueWebhooks adds to the outbox, inside the transaction of the
 // change, one delivery per status change of r since prev (see
 // agentotp.WebhookEvents), addressed to r's webhook URL or else its
