@@ -15,6 +15,7 @@ import (
 	"github.com/agentotp/agentotp"
 	"github.com/agentotp/agentotp/client"
 	"github.com/agentotp/agentotp/internal/drain"
+	"github.com/agentotp/agentotp/relay"
 )
 
 // brokenStore fails every request read once broken is set, as a store
@@ -56,9 +57,16 @@ func TestShutdownUnreadableRequest(t *testing.T) {
 	h := newHarnessStore(t, func(s agentotp.Store) agentotp.Store { bs = &brokenStore{Store: s}; return bs })
 	srv, url := drainingServer(t, h)
 	_, na := h.agent("a", false)
-	agent := client.New(na.APIKey, client.WithBaseURL(url), client.WithMaxRetries(0))
 	pub, _, _ := client.GenerateKeyPair(client.HPKEX25519)
-	req, err := agent.RequestOTP(ctxT(t), client.RequestOptions{Reason: "Sign in", PublicKey: client.ExportPublicKey(pub)})
+	// The request is made through another service on the same store (as
+	// before a restart), so that this relay does not hold it in memory and
+	// the long-poll's last read goes to the store.
+	before := relay.New(bs, nil, relay.Config{})
+	principal, err := before.Authenticate(ctxT(t), na.APIKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, err := before.CreateRequest(ctxT(t), principal, relay.CreateRequestInput{Reason: "Sign in", PublicKey: client.ExportPublicKey(pub)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -140,3 +140,50 @@ func (c *approvalCache) put(requestID string, a *approval.Signed) {
 	}
 	c.byReq[requestID] = a
 }
+
+// requestCache holds the latest version this relay committed of each
+// request that is not final yet, so that the reads of a lifecycle (the
+// approval's, the long-poll's, the consume's) do not go to the store for a
+// row the relay has just written. Every change of a request goes through
+// Service.commit or CreateRequest, which put the committed version here
+// (published); a final request is dropped, and read from the store. Like
+// the credentials, it is used only while the store is this relay's alone.
+//
+// A read that races a commit may get the version before it: an update
+// made from it then loses its versioned write (agentotp.ErrConflict) and
+// reads again, and a waiter is woken after the new version is here.
+type requestCache struct {
+	mu   sync.Mutex
+	byID map[string]*agentotp.Request
+}
+
+// get returns a copy of the cached request id.
+func (c *requestCache) get(id string) *agentotp.Request {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	r := c.byID[id]
+	if r == nil {
+		return nil
+	}
+	cp := *r
+	return &cp
+}
+
+// put keeps a copy of r as committed, unless a later version is kept
+// already; a final r is dropped.
+func (c *requestCache) put(r *agentotp.Request) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if old := c.byID[r.ID]; old != nil && old.Version > r.Version {
+		return
+	}
+	if r.Status.Final() {
+		delete(c.byID, r.ID)
+		return
+	}
+	if c.byID == nil || len(c.byID) >= maxCached {
+		c.byID = make(map[string]*agentotp.Request)
+	}
+	cp := *r
+	c.byID[r.ID] = &cp
+}

@@ -44,6 +44,9 @@ func (s *Service) published(ctx context.Context, r *agentotp.Request, e agentotp
 		}
 	}
 	s.index.apply(r, s.Now())
+	if !s.shared.Load() {
+		s.requests.put(r) // before the waiters wake
+	}
 	s.broker.Publish(r.OwnerID, r.ID)
 	s.emit(ctx, r, e.Action, e.Actor, e.At)
 }

@@ -173,7 +173,14 @@ var errOTPNotFound = agentotp.Errorf(agentotp.EOTPNotFound, "no such OTP request
 // load returns a request, ending it first if its TTL has passed.
 func (s *Service) load(ctx context.Context, id string) (*agentotp.Request, error) {
 	for {
-		r, err := s.store.GetRequest(ctx, id)
+		var r *agentotp.Request
+		if !s.shared.Load() {
+			r = s.requests.get(id)
+		}
+		var err error
+		if r == nil {
+			r, err = s.store.GetRequest(ctx, id)
+		}
 		if errors.Is(err, agentotp.ErrNotFound) {
 			return nil, errOTPNotFound
 		}

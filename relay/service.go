@@ -48,6 +48,7 @@ type Service struct {
 	keys      keyCache      // parsed public keys (caches.go)
 	creds     credCache     // credentials behind bearer tokens
 	approvals approvalCache // decisions' signed statements
+	requests  requestCache  // live and received requests as last committed
 }
 
 // New returns a service over store.
