@@ -39,7 +39,6 @@ func TestRevocationBeatsTheCredentialCache(t *testing.T) {
 		svc   *relay.Service
 		clock *testClock
 		owner string
-		token string
 	}
 	cases := []struct {
 		name   string
