@@ -16,34 +16,52 @@ import (
 // keeps them simple and their memory fixed.
 const maxCached = 4096
 
+// bounded is a map of at most maxCached entries, emptied whole when it is
+// full, safe for concurrent use.
+type bounded[K comparable, V any] struct {
+	mu sync.Mutex
+	m  map[K]V
+}
+
+func (b *bounded[K, V]) get(k K) (V, bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	v, ok := b.m[k]
+	return v, ok
+}
+
+// put stores v under k, unless keep says the entry there is to stay.
+func (b *bounded[K, V]) put(k K, v V, keep func(old V) bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if old, ok := b.m[k]; ok && keep != nil && keep(old) {
+		return
+	}
+	if b.m == nil || len(b.m) >= maxCached {
+		b.m = make(map[K]V)
+	}
+	b.m[k] = v
+}
+
 // keyCache holds parsed (and checked) public keys by their API encoding.
 // Parsing an HPKE key runs a trial encapsulation, as costly as a seal; an
 // agent sends the same key with each request it creates. A parse depends
 // on nothing but its input, so an entry is never stale.
 type keyCache struct {
-	mu   sync.Mutex
-	keys map[string]*seal.PublicKey
+	keys bounded[string, *seal.PublicKey]
 }
 
 // parse returns the key encoded by s, parsing it only when it is new.
 // Errors are not kept.
 func (c *keyCache) parse(s string) (*seal.PublicKey, error) {
-	c.mu.Lock()
-	k := c.keys[s]
-	c.mu.Unlock()
-	if k != nil {
+	if k, ok := c.keys.get(s); ok {
 		return k, nil
 	}
 	k, err := seal.ParsePublicKey(s)
 	if err != nil {
 		return nil, err
 	}
-	c.mu.Lock()
-	if c.keys == nil || len(c.keys) >= maxCached {
-		c.keys = make(map[string]*seal.PublicKey)
-	}
-	c.keys[s] = k
-	c.mu.Unlock()
+	c.keys.put(s, k, nil)
 	return k, nil
 }
 
@@ -122,68 +140,95 @@ func (c *credCache) changed() {
 // is never stale; a request decided elsewhere (on another relay) or before
 // a restart is read from the audit trail as before.
 type approvalCache struct {
-	mu    sync.Mutex
-	byReq map[string]*approval.Signed
+	byReq bounded[string, *approval.Signed]
 }
 
 func (c *approvalCache) get(requestID string) *approval.Signed {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.byReq[requestID]
+	a, _ := c.byReq.get(requestID)
+	return a
 }
 
-func (c *approvalCache) put(requestID string, a *approval.Signed) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.byReq == nil || len(c.byReq) >= maxCached {
-		c.byReq = make(map[string]*approval.Signed)
-	}
-	c.byReq[requestID] = a
-}
+func (c *approvalCache) put(requestID string, a *approval.Signed) { c.byReq.put(requestID, a, nil) }
 
 // requestCache holds the latest version this relay committed of each
-// request that is not final yet, so that the reads of a lifecycle (the
+// request it changed lately, so that the reads of a lifecycle (the
 // approval's, the long-poll's, the consume's) do not go to the store for a
 // row the relay has just written. Every change of a request goes through
 // Service.commit or CreateRequest, which put the committed version here
-// (published); a final request is dropped, and read from the store. Like
-// the credentials, it is used only while the store is this relay's alone.
+// (published) before they wake waiters. Like the credentials, it is used
+// only while the store is this relay's alone.
 //
-// A read that races a commit may get the version before it: an update
-// made from it then loses its versioned write (agentotp.ErrConflict) and
-// reads again, and a waiter is woken after the new version is here.
+// Two commits of one request may put their versions in either order, so
+// an entry is replaced only by a later version, and a final request stays
+// as a mark of its last version (it holds no ciphertext) for finalKeep,
+// long past the microseconds between a commit and its put; a live one
+// stays liveKeep. When the cache is full, entries past those ages go, at
+// most once a second; until then a new request is not cached, and is read
+// from the store. A read that still meets a version older than the
+// store's makes an update that loses its versioned write, which then reads
+// the store itself (Service.updateSeen, Service.load).
 type requestCache struct {
-	mu   sync.Mutex
-	byID map[string]*agentotp.Request
+	mu    sync.Mutex
+	byID  map[string]cachedRequest
+	swept time.Time
 }
+
+type cachedRequest struct {
+	r  *agentotp.Request
+	at time.Time
+}
+
+const (
+	finalKeep = 10 * time.Second
+	liveKeep  = time.Minute
+)
 
 // get returns a copy of the cached request id.
 func (c *requestCache) get(id string) *agentotp.Request {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	r := c.byID[id]
-	if r == nil {
+	e, ok := c.byID[id]
+	if !ok {
 		return nil
 	}
-	cp := *r
+	cp := *e.r
 	return &cp
 }
 
-// put keeps a copy of r as committed, unless a later version is kept
-// already; a final r is dropped.
-func (c *requestCache) put(r *agentotp.Request) {
+// put keeps a copy of r as committed at now, unless the same or a later
+// version is kept already.
+func (c *requestCache) put(r *agentotp.Request, now time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if old := c.byID[r.ID]; old != nil && old.Version > r.Version {
+	if old, ok := c.byID[r.ID]; ok {
+		if old.r.Version >= r.Version {
+			return
+		}
+	} else if len(c.byID) >= maxCached && !c.sweep(now) {
 		return
 	}
-	if r.Status.Final() {
-		delete(c.byID, r.ID)
-		return
-	}
-	if c.byID == nil || len(c.byID) >= maxCached {
-		c.byID = make(map[string]*agentotp.Request)
+	if c.byID == nil {
+		c.byID = make(map[string]cachedRequest)
 	}
 	cp := *r
-	c.byID[r.ID] = &cp
+	c.byID[r.ID] = cachedRequest{r: &cp, at: now}
+}
+
+// sweep drops the entries past their age, at most once a second, and
+// reports whether there is room now.
+func (c *requestCache) sweep(now time.Time) bool {
+	if now.Sub(c.swept) < time.Second {
+		return false
+	}
+	c.swept = now
+	for id, e := range c.byID {
+		keep := liveKeep
+		if e.r.Status.Final() {
+			keep = finalKeep
+		}
+		if now.Sub(e.at) > keep {
+			delete(c.byID, id)
+		}
+	}
+	return len(c.byID) < maxCached
 }

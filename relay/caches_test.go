@@ -3,32 +3,14 @@ package relay_test
 import (
 	"context"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/agentotp/agentotp"
+	"github.com/agentotp/agentotp/internal/relaytest"
 	"github.com/agentotp/agentotp/relay"
 	"github.com/agentotp/agentotp/sqlite"
 )
-
-// testClock is a settable clock for the service.
-type testClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *testClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *testClock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
 
 // TestRevocationBeatsTheCredentialCache: the service keeps the
 // credentials behind tokens in memory; every way a token stops working
@@ -37,7 +19,7 @@ func (c *testClock) Add(d time.Duration) {
 func TestRevocationBeatsTheCredentialCache(t *testing.T) {
 	type fixture struct {
 		svc   *relay.Service
-		clock *testClock
+		clock *relaytest.Clock
 		owner string
 	}
 	cases := []struct {
@@ -110,7 +92,8 @@ func TestRevocationBeatsTheCredentialCache(t *testing.T) {
 				t.Fatal(err)
 			}
 			t.Cleanup(func() { store.Close() })
-			clock := &testClock{t: time.Date(2026, 12, 2, 12, 0, 0, 0, time.UTC)}
+			clock := &relaytest.Clock{}
+			clock.Set(time.Date(2026, 12, 2, 12, 0, 0, 0, time.UTC))
 			svc := relay.New(store, nil, relay.Config{PublicURL: "http://relay.test", Now: clock.Now})
 			o, _, err := svc.EnsureOwner(ctx, "me", false)
 			if err != nil {
@@ -123,7 +106,7 @@ func TestRevocationBeatsTheCredentialCache(t *testing.T) {
 			tc.change(t, f, token)
 			if tc.grace > 0 {
 				mustAuth(t, svc, token)
-				clock.Add(tc.grace)
+				clock.Advance(tc.grace)
 			}
 			if _, err := svc.Authenticate(ctx, token); agentotp.ErrorCode(err) != agentotp.EAuthentication {
 				t.Fatalf("after the change the token still authenticates: %v", err)

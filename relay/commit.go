@@ -45,7 +45,7 @@ func (s *Service) published(ctx context.Context, r *agentotp.Request, e agentotp
 	}
 	s.index.apply(r, s.Now())
 	if !s.shared.Load() {
-		s.requests.put(r) // before the waiters wake
+		s.requests.put(r, time.Now()) // before the waiters wake
 	}
 	s.broker.Publish(r.OwnerID, r.ID)
 	s.emit(ctx, r, e.Action, e.Actor, e.At)
@@ -64,11 +64,11 @@ func (s *Service) update(ctx context.Context, id string, first *agentotp.Request
 
 // updateSeen is update whose commit also records seen (commitSeen).
 func (s *Service) updateSeen(ctx context.Context, id string, first *agentotp.Request, seen *agentotp.MessageRecord, change func(r *agentotp.Request, now time.Time) (agentotp.AuditEntry, error)) (*agentotp.Request, error) {
-	r := first
+	r, fresh := first, false
 	for {
 		if r == nil {
 			var err error
-			if r, err = s.load(ctx, id); err != nil {
+			if r, err = s.read(ctx, id, fresh); err != nil {
 				return nil, err
 			}
 		}
@@ -79,7 +79,7 @@ func (s *Service) updateSeen(ctx context.Context, id string, first *agentotp.Req
 		}
 		err = s.commitSeen(ctx, r, prev, seen, e)
 		if errors.Is(err, agentotp.ErrConflict) {
-			r = nil // read again
+			r, fresh = nil, true // read again, from the store
 			continue
 		}
 		if err != nil {

@@ -172,26 +172,38 @@ var errOTPNotFound = agentotp.Errorf(agentotp.EOTPNotFound, "no such OTP request
 
 // load returns a request, ending it first if its TTL has passed.
 func (s *Service) load(ctx context.Context, id string) (*agentotp.Request, error) {
+	return s.read(ctx, id, false)
+}
+
+// read is load; with fresh set it reads the store, not the service's copy
+// of the request (caches.go), as it does after a lost versioned write, and
+// keeps what it read as that copy (never replacing a later version).
+func (s *Service) read(ctx context.Context, id string, fresh bool) (*agentotp.Request, error) {
 	for {
+		cached := !s.shared.Load()
 		var r *agentotp.Request
-		if !s.shared.Load() {
+		if !fresh && cached {
 			r = s.requests.get(id)
 		}
-		var err error
 		if r == nil {
+			var err error
 			r, err = s.store.GetRequest(ctx, id)
-		}
-		if errors.Is(err, agentotp.ErrNotFound) {
-			return nil, errOTPNotFound
-		}
-		if err != nil {
-			return nil, fmt.Errorf("get request: %w", err)
+			if errors.Is(err, agentotp.ErrNotFound) {
+				return nil, errOTPNotFound
+			}
+			if err != nil {
+				return nil, fmt.Errorf("get request: %w", err)
+			}
+			if fresh && cached {
+				s.requests.put(r, time.Now())
+			}
 		}
 		if r.Status.Final() || !r.ExpiredAt(s.Now()) {
 			return r, nil
 		}
-		err = s.expire(ctx, r)
+		err := s.expire(ctx, r)
 		if errors.Is(err, agentotp.ErrConflict) {
+			fresh = true
 			continue
 		}
 		if err != nil {
