@@ -30,13 +30,10 @@ func (b *bounded[K, V]) get(k K) (V, bool) {
 	return v, ok
 }
 
-// put stores v under k, unless keep says the entry there is to stay.
-func (b *bounded[K, V]) put(k K, v V, keep func(old V) bool) {
+// put stores v under k.
+func (b *bounded[K, V]) put(k K, v V) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if old, ok := b.m[k]; ok && keep != nil && keep(old) {
-		return
-	}
 	if b.m == nil || len(b.m) >= maxCached {
 		b.m = make(map[K]V)
 	}
@@ -61,7 +58,7 @@ func (c *keyCache) parse(s string) (*seal.PublicKey, error) {
 	if err != nil {
 		return nil, err
 	}
-	c.keys.put(s, k, nil)
+	c.keys.put(s, k)
 	return k, nil
 }
 
@@ -148,7 +145,7 @@ func (c *approvalCache) get(requestID string) *approval.Signed {
 	return a
 }
 
-func (c *approvalCache) put(requestID string, a *approval.Signed) { c.byReq.put(requestID, a, nil) }
+func (c *approvalCache) put(requestID string, a *approval.Signed) { c.byReq.put(requestID, a) }
 
 // requestCache holds the latest version this relay committed of each
 // request it changed lately, so that the reads of a lifecycle (the
